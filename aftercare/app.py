@@ -1,0 +1,129 @@
+"""Application assembly: settings, database, routes, error mapping, operations endpoints.
+
+``create_app(settings, clock=...)`` is the only way an app is made, by the CLI and by tests alike;
+nothing here reads the environment or the wall clock directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from aftercare import __version__
+from aftercare.auth.access import Access
+from aftercare.auth.guards import enforce_access, provide_principal
+from aftercare.auth.ratelimit import make_failure_counter
+from aftercare.auth.routes import AuthController, MeController
+from aftercare.auth.service import LoginLimits
+from aftercare.clock import Clock, SystemClock
+from aftercare.config import Settings
+from aftercare.db.engine import make_engine, make_session_factory
+from aftercare.errors import AftercareError
+from aftercare.graduates.routes import GraduateController
+from aftercare.health import HealthController
+from aftercare.http import (
+    RequestContextMiddleware,
+    handle_aftercare_error,
+    handle_http_exception,
+    handle_internal_error,
+    handle_validation,
+)
+from aftercare.logs import configure_logging
+from aftercare.staff.routes import StaffController
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class MetricsController(PrometheusController):
+    opt = {"access": Access.PUBLIC}
+    include_in_schema = False
+
+
+def route_handlers() -> Sequence[Any]:
+    """Every controller of the API: the access-matrix test walks exactly this list."""
+    return [
+        HealthController, AuthController, MeController, StaffController, GraduateController, MetricsController,
+    ]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    engine: AsyncEngine | None = None,
+    on_startup: Sequence[Callable[[Litestar], Any]] = (),
+) -> Litestar:
+    settings = settings.with_secrets()
+    configure_logging(settings.log_level)
+    clock = clock or SystemClock()
+    owns_engine = engine is None
+    engine = engine or make_engine(settings)
+    session_factory = make_session_factory(engine)
+    login_limits = LoginLimits(
+        counter=make_failure_counter(settings.redis_url),
+        per_account=settings.login_failures_per_account,
+        per_address=settings.login_failures_per_address,
+        window_seconds=settings.login_window_seconds,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await login_limits.counter.close()
+            if owns_engine:
+                await engine.dispose()
+
+    async def provide_db_session() -> AsyncIterator[AsyncSession]:
+        async with session_factory() as session:
+            yield session
+
+    def provide(value: Any) -> Provide:
+        return Provide(lambda: value, use_cache=True, sync_to_thread=False)
+
+    app = Litestar(
+        route_handlers=list(route_handlers()),
+        guards=[enforce_access],
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "session_factory": provide(session_factory),
+            "settings": provide(settings),
+            "clock": provide(clock),
+            "login_limits": provide(login_limits),
+            "principal": Provide(provide_principal, sync_to_thread=False),
+        },
+        exception_handlers={
+            AftercareError: handle_aftercare_error,
+            ValidationException: handle_validation,
+            HTTPException: handle_http_exception,
+            Exception: handle_internal_error,
+        },
+        middleware=[RequestContextMiddleware, PrometheusConfig(app_name="aftercare", group_path=True).middleware],
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
+        openapi_config=OpenAPIConfig(
+            title="Aftercare API", version=__version__, path="/schema", render_plugins=[ScalarRenderPlugin()],
+        ),
+        request_max_body_size=MAX_BODY_BYTES,
+        lifespan=[lifespan],
+        on_startup=list(on_startup),
+        signature_types=[Request],
+        debug=False,
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.engine = engine
+    app.state.session_factory = session_factory
+    logging.getLogger("aftercare").debug("app created")
+    return app

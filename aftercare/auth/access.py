@@ -1,0 +1,81 @@
+"""Who may reach what: the one rule set every route declares itself against.
+
+Each route handler names its rule in ``opt={"access": Access.X}``; the app-wide guard
+(``auth/guards.py``) applies it. A route with no rule is refused (fail closed), and the access-matrix
+test walks every route, so a new route cannot ship without one.
+
+    rule              graduate             counselor                 supervisor
+    PUBLIC            yes                  yes                       yes          (no token needed)
+    SIGNED_IN         yes                  yes                       yes
+    STAFF             403                  yes                       yes
+    SUPERVISOR        403                  403                       yes
+    GRADUATE_SELF     own id, else 404     403                       403
+    GRADUATE_READ     own id, else 404     own caseload, else 404    any existing
+    GRADUATE_STAFF    403                  own caseload, else 404    any existing
+
+A graduate id that does not exist is a 404 for everyone; one outside the caller's reach is a 404
+too, so the answer never reveals that the record exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftercare.auth.tokens import Principal
+from aftercare.errors import Forbidden, NotFound
+from aftercare.graduates.models import Graduate
+
+
+class Access(StrEnum):
+    PUBLIC = "public"
+    SIGNED_IN = "signed_in"
+    STAFF = "staff"
+    SUPERVISOR = "supervisor"
+    GRADUATE_SELF = "graduate_self"
+    GRADUATE_READ = "graduate_read"
+    GRADUATE_STAFF = "graduate_staff"
+
+
+GRADUATE_SCOPED = (Access.GRADUATE_SELF, Access.GRADUATE_READ, Access.GRADUATE_STAFF)
+
+_ROLES_ALLOWED: dict[Access, frozenset[str]] = {
+    Access.SIGNED_IN: frozenset({"graduate", "counselor", "supervisor"}),
+    Access.STAFF: frozenset({"counselor", "supervisor"}),
+    Access.SUPERVISOR: frozenset({"supervisor"}),
+    Access.GRADUATE_SELF: frozenset({"graduate"}),
+    Access.GRADUATE_READ: frozenset({"graduate", "counselor", "supervisor"}),
+    Access.GRADUATE_STAFF: frozenset({"counselor", "supervisor"}),
+}
+
+
+def check_role(rule: Access, principal: Principal) -> None:
+    """403 for a role that may never use a route of this rule."""
+    if rule is not Access.PUBLIC and principal.role not in _ROLES_ALLOWED[rule]:
+        raise Forbidden(f"a {principal.role} may not do this")
+
+
+def can_reach(principal: Principal, *, graduate_id: uuid.UUID, counselor_id: uuid.UUID | None) -> bool:
+    """Whether ``principal`` may see the graduate: self, their counselor, or a supervisor."""
+    if principal.role == "supervisor":
+        return True
+    if principal.role == "counselor":
+        return counselor_id == principal.user_id
+    return principal.graduate_id == graduate_id
+
+
+async def reach_graduate(session: AsyncSession, principal: Principal, graduate_id: uuid.UUID) -> None:
+    """404 unless the graduate exists and ``principal`` may reach them."""
+    if principal.role == "graduate":
+        # A graduate's own id is in the token: no query on the hot path.
+        if principal.graduate_id != graduate_id:
+            raise NotFound("graduate not found")
+        return
+    row = (
+        await session.execute(select(Graduate.counselor_id).where(Graduate.id == graduate_id))
+    ).one_or_none()
+    if row is None or not can_reach(principal, graduate_id=graduate_id, counselor_id=row.counselor_id):
+        raise NotFound("graduate not found")

@@ -1,0 +1,58 @@
+"""Accounts and the secrets attached to them. Secrets are stored only as hashes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aftercare.db.base import Base, UUIDPrimaryKey
+from aftercare.db.types import DateTimeUTC, uuid7
+
+ROLES = ("graduate", "counselor", "supervisor")
+
+
+class User(UUIDPrimaryKey, Base):
+    """Anyone who signs in: staff (counselor, supervisor) and enrolled graduates."""
+
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    display_name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+
+
+class RefreshToken(Base):
+    """One issued refresh token. Tokens of one sign-in share a ``family_id``; presenting a token
+    that was already rotated means it leaked, so the whole family is revoked."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    family_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+
+
+class EnrollmentCode(Base):
+    """A single-use code a counselor hands a graduate to create their sign-in."""
+
+    __tablename__ = "enrollment_codes"
+    __table_args__ = (Index("ix_enrollment_codes_graduate", "graduate_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    graduate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("graduates.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)

@@ -1,0 +1,45 @@
+"""Wire types of sign-in, token refresh, enrollment and the caller's profile."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+import msgspec
+
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+Role = Literal["graduate", "counselor", "supervisor"]
+
+
+class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):
+    email: Email
+    password: Password
+
+
+class RefreshRequest(msgspec.Struct, forbid_unknown_fields=True):
+    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):
+    enrollment_code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    email: Email
+    password: Password
+
+
+class TokenPair(msgspec.Struct):
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    role: Role
+    user_id: uuid.UUID
+    token_type: str = "bearer"
+    graduate_id: uuid.UUID | None = None
+
+
+class Me(msgspec.Struct):
+    user_id: uuid.UUID
+    email: str
+    role: Role
+    display_name: str
+    graduate_id: uuid.UUID | None = None

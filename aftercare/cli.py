@@ -1,0 +1,164 @@
+"""The ``aftercare`` command: serve, migrate, users, demo data, OpenAPI document.
+
+Every command builds its settings from the environment (``AFTERCARE_*``) and its options, opens
+what it needs, and disposes of its engine before returning (an undisposed aiosqlite engine keeps
+the process alive at exit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from aftercare.clock import SystemClock
+from aftercare.config import ConfigError, Settings
+from aftercare.db.engine import make_engine, make_session_factory
+from aftercare.db.migrate import SchemaBehind, ensure_current, migrate
+
+T = TypeVar("T")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        settings = Settings.from_env(**{k: v for k, v in overrides.items() if v is not None})
+        settings.resolved_database_url  # noqa: B018 - validates the URL now, with a clear message
+    except ConfigError as exc:
+        raise click.ClickException(exc.detail) from exc
+    return settings
+
+
+def _run(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(engine)`` on a fresh engine and always dispose of it."""
+
+    async def main() -> T:
+        engine = make_engine(settings)
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+@click.group()
+def main() -> None:
+    """Aftercare: plans, daily check-ins, warning signs and reminders after an IOP."""
+
+
+@main.command("migrate")
+def migrate_command() -> None:
+    """Upgrade the database schema to the code's version."""
+    settings = _settings()
+    _run(settings, migrate)
+    click.echo("database schema is current")
+
+
+@main.command()
+@click.option("--host", default=None, help="listen address (AFTERCARE_HOST)")
+@click.option("--port", type=int, default=None, help="listen port (AFTERCARE_PORT)")
+@click.option("--demo", is_flag=True, help="load demo data first if the database has none")
+def serve(host: str | None, port: int | None, demo: bool) -> None:
+    """Migrate (SQLite by default), then serve the API."""
+    import uvicorn
+
+    from aftercare.app import create_app
+    from aftercare.demo import DEMO_LOGINS, seed_demo
+
+    settings = _settings(host=host, port=port).with_secrets()
+
+    async def prepare(engine: Any) -> bool:
+        if settings.should_auto_migrate:
+            await migrate(engine)
+        else:
+            await ensure_current(engine)
+        return await seed_demo(make_session_factory(engine), settings=settings, now=SystemClock().now()) if demo else False
+
+    try:
+        seeded = _run(settings, prepare)
+    except SchemaBehind as exc:
+        raise click.ClickException(str(exc)) from exc
+    base = f"http://{settings.host}:{settings.port}"
+    click.echo(f"Aftercare is serving at {base}  (API docs: {base}/schema, health: {base}/health/ready)")
+    if demo:
+        click.echo("demo data " + ("loaded" if seeded else "already present") + "; sign in with:")
+        for role, email, password in DEMO_LOGINS:
+            click.echo(f"  {role:<11} {email}  password: {password}")
+    config = uvicorn.Config(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None,
+        timeout_graceful_shutdown=5, proxy_headers=False,
+    )
+    uvicorn.Server(config).run()
+
+
+@main.group()
+def users() -> None:
+    """Manage accounts from the command line."""
+
+
+@users.command("create")
+@click.option("--role", type=click.Choice(["supervisor", "counselor"]), required=True)
+@click.option("--email", required=True)
+@click.option("--name", "display_name", default=None, help="display name (default: the email's local part)")
+def users_create(role: str, email: str, display_name: str | None) -> None:
+    """Create a staff account; the password is read from stdin."""
+    from aftercare.errors import AftercareError
+    from aftercare.staff.service import create_first_user
+
+    password = sys.stdin.readline().rstrip("\n")
+    settings = _settings()
+
+    async def create(engine: Any) -> Any:
+        await ensure_current(engine) if not settings.should_auto_migrate else await migrate(engine)
+        async with make_session_factory(engine)() as session:
+            return await create_first_user(
+                session, email=email, password=password, role=role,
+                display_name=display_name or email.split("@")[0], now=SystemClock().now(),
+            )
+
+    try:
+        user_id = _run(settings, create)
+    except (AftercareError, SchemaBehind) as exc:
+        raise click.ClickException(getattr(exc, "detail", str(exc))) from exc
+    click.echo(f"created {role} {email} ({user_id})")
+
+
+@main.command("seed-demo")
+def seed_demo_command() -> None:
+    """Load demo staff, graduates, plans and history (only into an empty database)."""
+    from aftercare.demo import DEMO_LOGINS, seed_demo
+
+    settings = _settings().with_secrets()
+
+    async def seed(engine: Any) -> bool:
+        await migrate(engine)
+        return await seed_demo(make_session_factory(engine), settings=settings, now=SystemClock().now())
+
+    seeded = _run(settings, seed)
+    click.echo("demo data loaded" if seeded else "demo data already present")
+    for role, email, password in DEMO_LOGINS:
+        click.echo(f"  {role:<11} {email}  password: {password}")
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="fail if openapi/openapi.json differs from the code")
+@click.option("--out", type=click.Path(path_type=Path), default=REPO_ROOT / "openapi" / "openapi.json")
+def openapi(check: bool, out: Path) -> None:
+    """Write the OpenAPI document (or check it is current)."""
+    from aftercare.app import create_app
+    from aftercare.openapi import write_or_check
+
+    settings = _settings(data_dir=Path("/tmp/aftercare-openapi"), database_url="sqlite+aiosqlite:///:memory:")
+    ok = write_or_check(create_app(settings), out, check=check)
+    if check and not ok:
+        raise click.ClickException(f"{out} is out of date: run `aftercare openapi` and commit it")
+    click.echo(f"{out} is current" if check else f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""The problems a service can raise, each with its stable RFC 9457 ``type`` and HTTP status.
+
+Services raise these; ``app.py`` turns every one into ``application/problem+json`` in a single
+handler, so no service imports Litestar and no route writes its own error body.
+
+    AftercareError
+     ├── ValidationFailed        422  /problems/validation        (errors: [{field, message}])
+     ├── BadRequest              400  /problems/bad-request
+     ├── Unauthorized            401  /problems/unauthorized
+     ├── Forbidden               403  /problems/forbidden
+     ├── NotFound                404  /problems/not-found
+     ├── Conflict                409  /problems/conflict
+     │    ├── CheckinExists           /problems/checkin-exists
+     │    └── IdempotencyConflict     /problems/idempotency-conflict
+     ├── StaleVersion            412  /problems/stale-version
+     ├── PreconditionRequired    428  /problems/precondition-required
+     └── TooManyRequests         429  /problems/too-many-requests (retry_after seconds)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    """One invalid field: ``field`` is the JSON path without ``$.`` or a query parameter's name."""
+
+    field: str
+    message: str
+
+
+class AftercareError(Exception):
+    status: ClassVar[int] = 400
+    type: ClassVar[str] = "/problems/bad-request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    def problem(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        body.update(self.extra)
+        return body
+
+
+class BadRequest(AftercareError):
+    pass
+
+
+class ValidationFailed(AftercareError):
+    status = 422
+    type = "/problems/validation"
+    title = "Validation failed"
+
+    def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
+        self.errors = errors
+        summary = detail or "; ".join(f"{e.field}: {e.message}" for e in errors)
+        super().__init__(summary, errors=[msgspec.structs.asdict(e) for e in errors])
+
+    @classmethod
+    def one(cls, field: str, message: str) -> ValidationFailed:
+        return cls([FieldError(field, message)])
+
+
+class Unauthorized(AftercareError):
+    status = 401
+    type = "/problems/unauthorized"
+    title = "Not authenticated"
+
+
+class Forbidden(AftercareError):
+    status = 403
+    type = "/problems/forbidden"
+    title = "Forbidden"
+
+
+class NotFound(AftercareError):
+    status = 404
+    type = "/problems/not-found"
+    title = "Not found"
+
+
+class Conflict(AftercareError):
+    status = 409
+    type = "/problems/conflict"
+    title = "Conflict"
+
+
+class CheckinExists(Conflict):
+    type = "/problems/checkin-exists"
+    title = "A check-in exists for this day"
+
+
+class IdempotencyConflict(Conflict):
+    type = "/problems/idempotency-conflict"
+    title = "client_id reused with a different body"
+
+
+class StaleVersion(AftercareError):
+    status = 412
+    type = "/problems/stale-version"
+    title = "Stale version"
+
+
+class PreconditionRequired(AftercareError):
+    status = 428
+    type = "/problems/precondition-required"
+    title = "Precondition required"
+
+
+class TooManyRequests(AftercareError):
+    status = 429
+    type = "/problems/too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

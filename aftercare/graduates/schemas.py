@@ -1,0 +1,80 @@
+"""Wire types of graduate profiles and caseloads."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+TimeZoneName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["America/Chicago"])]
+ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["19:00"])]
+UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
+GraduateStatus = Literal["active", "discharged"]
+RiskLevel = Literal["low", "moderate", "high", "critical"]
+
+
+class QuietHours(msgspec.Struct, forbid_unknown_fields=True):
+    """Local hours with no non-urgent pushes; may span midnight. ``start == end`` means none."""
+
+    start: ClockTime
+    end: ClockTime
+
+
+DEFAULT_QUIET_HOURS = QuietHours(start="22:00", end="08:00")
+
+
+class GraduateCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    display_name: DisplayName
+    timezone: TimeZoneName
+    counselor_id: uuid.UUID | None = None
+    checkin_time: ClockTime = "19:00"
+    quiet_hours: QuietHours | msgspec.UnsetType | None = msgspec.UNSET
+    discharge_date: date | None = None
+
+
+class GraduatePatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Fields omitted stay as they are; ``quiet_hours: null`` turns quiet hours off."""
+
+    display_name: DisplayName | msgspec.UnsetType = msgspec.UNSET
+    timezone: TimeZoneName | msgspec.UnsetType = msgspec.UNSET
+    checkin_time: ClockTime | msgspec.UnsetType = msgspec.UNSET
+    quiet_hours: QuietHours | msgspec.UnsetType | None = msgspec.UNSET
+    status: GraduateStatus | msgspec.UnsetType = msgspec.UNSET
+    discharge_date: date | msgspec.UnsetType | None = msgspec.UNSET
+    counselor_id: uuid.UUID | msgspec.UnsetType = msgspec.UNSET
+
+
+class Graduate(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    display_name: str
+    timezone: str
+    checkin_time: str
+    quiet_hours: QuietHours | None
+    status: GraduateStatus
+    discharge_date: date | None
+    counselor_id: uuid.UUID | None
+    enrolled: bool
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
+    last_checkin_date: date | None
+    streak_days: int
+    risk_level: RiskLevel
+    open_alerts: int
+
+
+class GraduateCreated(Graduate, kw_only=True):
+    enrollment_code: str
+    enrollment_code_expires_at: UtcTimestamp
+
+
+class EnrollmentCodeIssued(msgspec.Struct):
+    enrollment_code: str
+    expires_at: UtcTimestamp
+
+
+class GraduatePage(msgspec.Struct):
+    items: list[Graduate]
+    next_cursor: str | None

@@ -1,0 +1,34 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Response, get
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from aftercare.auth.access import Access
+from aftercare.http import problem_response
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["operations"]
+    opt = {"access": Access.PUBLIC}
+    include_in_schema = True
+
+    @get("/live", operation_id="healthLive")
+    async def live(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/ready", operation_id="healthReady")
+    async def ready(self, session_factory: async_sessionmaker[Any]) -> Response[Any]:
+        try:
+            async with session_factory() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:  # any failure to reach the database means not ready
+            response = problem_response(503, "/problems/not-ready", "Not ready", "the database is unreachable")
+            response.headers["Retry-After"] = "5"
+            return response
+        return Response({"status": "ok", "database": "ok"})

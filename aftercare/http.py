@@ -1,0 +1,150 @@
+"""HTTP edges shared by every slice: problem+json responses, request ids, access logs, client
+addresses. Services raise ``AftercareError``s; this module is the one place they become HTTP."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from aftercare.audit.service import current_request_id
+from aftercare.config import Settings
+from aftercare.errors import AftercareError, FieldError, TooManyRequests, ValidationFailed
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("aftercare.http")
+_MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+
+
+def problem_response(status: int, type_: str, title: str, detail: str, **extra: Any) -> Response[Any]:
+    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+    headers = {}
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra.pop("retry_after"))
+        body.pop("retry_after", None)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def handle_aftercare_error(_: Request[Any, Any, Any], exc: AftercareError) -> Response[Any]:
+    extra = dict(exc.extra)
+    if isinstance(exc, TooManyRequests):
+        extra["retry_after"] = exc.retry_after
+    return problem_response(exc.status, exc.type, exc.title, exc.detail, **extra)
+
+
+def _field_from_msgspec(message: str, key: str | None) -> tuple[str, str]:
+    """msgspec says ``Expected `int`, got `str` - at `$.checkins[0].mood```: split the path off."""
+    match = _MSGSPEC_PATH.search(message)
+    if match:
+        path = match.group("path").lstrip(".")
+        return path or "body", message[: match.start()]
+    return key or "body", message
+
+
+def handle_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    errors: list[FieldError] = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            field, message = _field_from_msgspec(str(item.get("message", "")), item.get("key"))
+            errors.append(FieldError(field, message))
+    if not errors:
+        detail = str(exc.detail)
+        if "malformed" in detail.lower() or "JSON" in detail:
+            return problem_response(400, "/problems/malformed-body", "Malformed request body", detail)
+        field, message = _field_from_msgspec(detail, None)
+        errors.append(FieldError(field, message))
+    return handle_aftercare_error(_, ValidationFailed(errors))
+
+
+def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if isinstance(exc, NotFoundException):
+        return problem_response(404, "/problems/not-found", "Not found", "no such resource")
+    if isinstance(exc, MethodNotAllowedException):
+        response = problem_response(405, "/problems/method-not-allowed", "Method not allowed", str(exc.detail))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+    if status == 413:
+        return problem_response(413, "/problems/body-too-large", "Request body too large",
+                                "the request body exceeds 64 KiB")
+    if status == 400:
+        return problem_response(400, "/problems/malformed-body", "Bad request", str(exc.detail))
+    if status >= 500:
+        return handle_internal_error(_, exc)
+    return problem_response(status, f"/problems/http-{status}", str(exc.detail), str(exc.detail))
+
+
+def handle_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Logged with its type only: a message may carry a value from a health record.
+    log.error("unhandled error", extra={"error_type": type(exc).__name__, "route": _route_of(request.scope)},
+              exc_info=exc if log.isEnabledFor(logging.DEBUG) else None)
+    return problem_response(500, "/problems/internal", "Internal error",
+                            "the service failed; the request id in X-Request-ID helps the operator find it")
+
+
+def _route_of(scope: Scope) -> str:
+    """The route template (``/v1/graduates/{graduate_id}``): ids stay out of logs and metrics."""
+    return scope.get("path_template") or "-"
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (``X-Request-ID``, kept if the client sent a sane one) and writes one
+    JSON access-log line with the route template, never the path or body, so no graduate data leaks."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if re.fullmatch(r"[A-Za-z0-9._-]{8,64}", incoming) else uuid.uuid4().hex
+        token = current_request_id.set(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            current_request_id.reset(token)
+            log.info("request", extra={
+                "request_id": request_id, "method": scope.get("method"), "route": _route_of(scope),
+                "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            })
+
+
+def client_address(request: Request[Any, Any, Any], settings: Settings) -> str:
+    """The client's address for rate limits; ``X-Forwarded-For`` only from trusted proxies."""
+    peer = request.client.host if request.client else "unknown"
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded and peer in settings.trusted_proxies:
+        candidate = forwarded.split(",")[-1].strip()
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            return peer
+    return peer
+
+
+__all__ = ["PROBLEM_JSON", "MediaType", "RequestContextMiddleware", "client_address"]

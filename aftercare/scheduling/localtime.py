@@ -1,0 +1,70 @@
+"""Local wall-clock time in a graduate's IANA zone, DST-safe, with ``zoneinfo`` only.
+
+The contract's rule for wall-clock times that do not exist or exist twice: a time in a
+spring-forward gap moves forward by the gap (02:30 on a 60-minute gap day is 03:30), a time in a
+fall-back overlap takes the first instant (``fold=0``). Everything here is pure.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone called ``name``; ``ValueError`` if there is none (``"Mars/Olympus"``, ``""``)."""
+    if not name or name != name.strip() or name.startswith("/") or ".." in name:
+        raise ValueError(f"unknown time zone {name!r}")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+def is_valid_zone(name: str) -> bool:
+    try:
+        zone(name)
+    except ValueError:
+        return False
+    return True
+
+
+def resolve_local(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The UTC instant of the naive wall-clock time ``wall`` in ``tz``, by the contract's DST rule."""
+    first = wall.replace(tzinfo=tz, fold=0)
+    as_utc = first.astimezone(UTC)
+    # A wall time that does not exist does not survive the round trip; zoneinfo then gives the
+    # instant computed with the offset before the gap, which is exactly "forward by the gap".
+    return as_utc
+
+
+def local_datetime(at: datetime, tz: ZoneInfo) -> datetime:
+    """The aware local date-time of the instant ``at`` in ``tz``."""
+    return at.astimezone(tz)
+
+
+def local_today(now: datetime, tz: ZoneInfo) -> date:
+    """The graduate's local calendar day at instant ``now``."""
+    return now.astimezone(tz).date()
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants where local ``day`` starts and where the next day starts (23 or 25 hours on
+    DST days). The end is when that day's check-in window closes."""
+    start = resolve_local(datetime.combine(day, time(0, 0)), tz)
+    end = resolve_local(datetime.combine(day + timedelta(days=1), time(0, 0)), tz)
+    return start, end
+
+
+def at_local_time(day: date, clock_time: time, tz: ZoneInfo) -> datetime:
+    """The UTC instant of ``clock_time`` on local ``day`` (e.g. the daily prompt at 19:00)."""
+    return resolve_local(datetime.combine(day, clock_time), tz)
+
+
+def utc_offset_text(at: datetime, tz: ZoneInfo) -> str:
+    """``-05:00`` style offset of ``tz`` at instant ``at`` (for ``local_time`` + ``utc_offset`` pairs)."""
+    offset = at.astimezone(tz).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{mins:02d}"
