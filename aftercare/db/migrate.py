@@ -1,6 +1,8 @@
 """Schema migrations with Alembic, driven from code (the CLI and tests), on both engines.
 
-On PostgreSQL ``migrate`` holds an advisory lock, so replicas started together migrate once.
+Each feature slice owns a branch of revisions rooted at the first one (``0001``), so slices built
+side by side never fight over one linear history; ``migrate`` upgrades every head. On PostgreSQL
+it holds an advisory lock, so replicas started together migrate once.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+def head_revisions() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 async def migrate(engine: AsyncEngine) -> None:
@@ -40,15 +42,15 @@ async def migrate(engine: AsyncEngine) -> None:
     def upgrade(connection: Connection) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
-        command.upgrade(alembic_config(connection), "head")
+        command.upgrade(alembic_config(connection), "heads")
 
     async with engine.begin() as connection:
         await connection.run_sync(upgrade)
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
-    def read(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
+async def current_revisions(engine: AsyncEngine) -> set[str]:
+    def read(connection: Connection) -> set[str]:
+        return set(MigrationContext.configure(connection).get_current_heads())
 
     async with engine.connect() as connection:
         return await connection.run_sync(read)
@@ -56,10 +58,11 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 async def ensure_current(engine: AsyncEngine) -> None:
     """Refuse to serve a schema that is behind the code, naming the command that fixes it."""
-    current, head = await current_revision(engine), head_revision()
-    if current != head:
+    current, heads = await current_revisions(engine), head_revisions()
+    if current != heads:
         raise SchemaBehind(
-            f"the database schema is at {current or 'nothing'}, the code needs {head}: run `aftercare migrate`"
+            f"the database schema is at {sorted(current) or 'nothing'}, the code needs {sorted(heads)}: "
+            "run `aftercare migrate`"
         )
 
 
