@@ -21,11 +21,13 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from aftercare import __version__
+from aftercare.alerts.routes import AlertController
 from aftercare.auth.access import Access
 from aftercare.auth.guards import enforce_access, provide_principal
 from aftercare.auth.ratelimit import make_failure_counter
 from aftercare.auth.routes import AuthController, MeController
 from aftercare.auth.service import LoginLimits
+from aftercare.checkins.routes import CheckinController
 from aftercare.clock import Clock, SystemClock
 from aftercare.config import Settings
 from aftercare.db.engine import make_engine, make_session_factory
@@ -40,6 +42,11 @@ from aftercare.http import (
     handle_validation,
 )
 from aftercare.logs import configure_logging
+from aftercare.plans.routes import PlanController, PlanTemplateController
+from aftercare.push.routes import InboxController, PushController
+from aftercare.push.runtime import PushRuntime
+from aftercare.rules.routes import ProgramRulesController
+from aftercare.scheduling.routes import ReminderController
 from aftercare.staff.routes import StaffController
 
 MAX_BODY_BYTES = 64 * 1024
@@ -54,7 +61,19 @@ def route_handlers() -> Sequence[Any]:
     """Every controller of the API: the access-matrix test walks exactly this list."""
     return [
         HealthController, AuthController, MeController, StaffController, GraduateController, MetricsController,
+        PlanController, PlanTemplateController,
+        CheckinController, AlertController, ProgramRulesController,
+        ReminderController,
+        PushController, InboxController,
     ]
+
+
+def _start_sweeper(settings: Settings, session_factory: Any, clock: Clock) -> Any:
+    from aftercare.scheduling.worker import Sweeper  # only processes that sweep load the sweeper
+
+    sweeper = Sweeper(session_factory, clock, interval_seconds=settings.sweep_interval_seconds)
+    sweeper.start()
+    return sweeper
 
 
 def create_app(
@@ -76,12 +95,19 @@ def create_app(
         per_address=settings.login_failures_per_address,
         window_seconds=settings.login_window_seconds,
     )
+    push = PushRuntime.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Started here because APScheduler's AsyncIOScheduler needs the running loop.
+        sweeper = _start_sweeper(settings, session_factory, clock) if settings.scheduler else None
+        await push.start()
         try:
             yield
         finally:
+            await push.close()
+            if sweeper is not None:
+                await sweeper.stop()
             await login_limits.counter.close()
             if owns_engine:
                 await engine.dispose()
@@ -102,6 +128,7 @@ def create_app(
             "settings": provide(settings),
             "clock": provide(clock),
             "login_limits": provide(login_limits),
+            "push": provide(push),
             "principal": Provide(provide_principal, sync_to_thread=False),
         },
         exception_handlers={
@@ -125,5 +152,6 @@ def create_app(
     app.state.clock = clock
     app.state.engine = engine
     app.state.session_factory = session_factory
+    app.state.push = push
     logging.getLogger("aftercare").debug("app created")
     return app

@@ -96,6 +96,44 @@ def serve(host: str | None, port: int | None, demo: bool) -> None:
     uvicorn.Server(config).run()
 
 
+@main.command()
+def worker() -> None:
+    """Only sweep: due prompts, reminders, day closes, escalations and pushes (SIGTERM stops it)."""
+    import signal
+
+    from aftercare.push.runtime import PushRuntime
+    from aftercare.scheduling.worker import Sweeper
+
+    settings = _settings().with_secrets()
+    push = PushRuntime.from_settings(settings)
+
+    async def run(engine: Any) -> None:
+        if settings.should_auto_migrate:
+            await migrate(engine)
+        else:
+            await ensure_current(engine)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await push.start()
+        sweeper = Sweeper(make_session_factory(engine), SystemClock(),
+                          interval_seconds=settings.sweep_interval_seconds, sender=push.sender)
+        sweeper.start()
+        click.echo(f"aftercare worker {sweeper.worker_id} sweeping every {settings.sweep_interval_seconds:g} s")
+        try:
+            await stop.wait()
+        finally:
+            await sweeper.stop()
+            await push.close()
+        click.echo("aftercare worker stopped")
+
+    try:
+        _run(settings, run)
+    except SchemaBehind as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.group()
 def users() -> None:
     """Manage accounts from the command line."""
@@ -143,6 +181,17 @@ def seed_demo_command() -> None:
     click.echo("demo data loaded" if seeded else "demo data already present")
     for role, email, password in DEMO_LOGINS:
         click.echo(f"  {role:<11} {email}  password: {password}")
+
+
+@main.command("vapid-keys")
+def vapid_keys() -> None:
+    """Print a new VAPID key pair (base64url) for AFTERCARE_VAPID_PRIVATE_KEY. Changing the key
+    orphans every existing browser subscription: set it once."""
+    from aftercare.push.vapid import generate_keys
+
+    keys = generate_keys()
+    click.echo(f"AFTERCARE_VAPID_PRIVATE_KEY={keys.private_raw_b64()}")
+    click.echo(f"public key (applicationServerKey): {keys.public_key_b64}")
 
 
 @main.command()

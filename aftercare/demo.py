@@ -16,6 +16,7 @@ from aftercare.auth.tokens import Principal
 from aftercare.config import Settings
 from aftercare.graduates import service as graduate_service
 from aftercare.graduates.schemas import GraduateCreate
+from aftercare.plans import service as plans_service
 from aftercare.staff import service as staff_service
 from aftercare.staff.schemas import StaffCreate
 
@@ -49,14 +50,17 @@ async def seed_demo(session_factory: async_sessionmaker[AsyncSession], *, settin
         actor = Principal(user_id=counselor.id, role="counselor")
         limits = auth_service.LoginLimits(MemoryFailureCounter(), per_account=100, per_address=100,
                                           window_seconds=60)
+        graduate_ids = []
         for name, zone, checkin_time, email in DEMO_GRADUATES:
             created = await graduate_service.create_graduate(
                 session, GraduateCreate(display_name=name, timezone=zone, checkin_time=checkin_time),
                 actor=actor, settings=settings, now=now,
             )
+            graduate_ids.append(created.id)
             if email:
                 await auth_service.enroll(
                     session, EnrollRequest(created.enrollment_code, email, DEMO_PASSWORD),
                     settings=settings, limits=limits, client_address="demo", now=now,
                 )
+    await plans_service.seed_demo_plans(session_factory, graduate_ids, now=now)
     return True

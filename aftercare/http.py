@@ -26,6 +26,7 @@ from aftercare.errors import AftercareError, FieldError, TooManyRequests, Valida
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("aftercare.http")
 _MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_MSGSPEC_FIELD = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
 
 
 def problem_response(status: int, type_: str, title: str, detail: str, **extra: Any) -> Response[Any]:
@@ -45,12 +46,20 @@ def handle_aftercare_error(_: Request[Any, Any, Any], exc: AftercareError) -> Re
 
 
 def _field_from_msgspec(message: str, key: str | None) -> tuple[str, str]:
-    """msgspec says ``Expected `int`, got `str` - at `$.checkins[0].mood```: split the path off."""
+    """The field's JSON path and the message. The path comes from msgspec's message
+    (``Expected `int`, got `str` - at `$.checkins[0].mood```) or from Litestar's ``key`` (it splits
+    the path off; ``data`` is its name for the body). A missing or unknown field is named only in the
+    text, so it is appended: ``Object missing required field `end``` at ``quiet_hours`` is
+    ``quiet_hours.end``."""
     match = _MSGSPEC_PATH.search(message)
     if match:
-        path = match.group("path").lstrip(".")
-        return path or "body", message[: match.start()]
-    return key or "body", message
+        path, text = match.group("path").lstrip("."), message[: match.start()]
+    else:
+        path, text = ("" if key in (None, "data") else str(key)), message
+    named = _MSGSPEC_FIELD.search(text)
+    if named:
+        path = f"{path}.{named.group('name')}" if path else named.group("name")
+    return path or "body", text
 
 
 def handle_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:

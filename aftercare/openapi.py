@@ -3,14 +3,21 @@
 Litestar documents validation failures as a 400 of its own shape; this API answers problem+json with
 422. Every operation gets the problem responses it can actually return, pointing at one ``Problem``
 schema, so generated clients (and schemathesis) see the real contract.
+
+Litestar's schemas of msgspec Structs also drop constraints (zero-valued bounds, list item limits,
+``forbid_unknown_fields``, tagged unions: litestar #4650, #4514, #3999) and leave Struct defaults as
+objects. The wire types' component schemas are therefore msgspec's own, which are exactly what the
+decoder enforces.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from litestar import Litestar
 
 from aftercare.auth.access import Access
@@ -59,7 +66,9 @@ def _problem(code: str) -> dict[str, Any]:
 
 def build_openapi(app: Litestar) -> dict[str, Any]:
     schema: dict[str, Any] = app.openapi_schema.to_schema()
-    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(msgspec_components(app, names=set(components)))
+    components["Problem"] = PROBLEM_SCHEMA
     schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
     handlers = _handlers_by_operation(app)
     for path_item in schema.get("paths", {}).values():
@@ -83,6 +92,52 @@ def build_openapi(app: Litestar) -> dict[str, Any]:
     return schema
 
 
+def msgspec_components(app: Litestar, *, names: set[str]) -> dict[str, Any]:
+    """msgspec's schemas of the request and response types of the app's routes: those Litestar also
+    named (replacing its versions), plus the ones they refer to."""
+    wire_types = [t for t in route_types(app) if has_msgspec_schema(t)]
+    _, found = msgspec.json.schema_components(wire_types, ref_template="#/components/schemas/{name}")
+    wanted = {name for name in found if name in names}
+    pending = list(wanted)
+    while pending:  # close over references, so no replaced schema points at a missing component
+        for ref in _refs(found[pending.pop()]):
+            if ref in found and ref not in wanted:
+                wanted.add(ref)
+                pending.append(ref)
+    return {name: found[name] for name in wanted}
+
+
+def route_types(app: Litestar) -> Iterator[Any]:
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if not getattr(handler, "include_in_schema", True):
+                continue
+            signature = handler.parsed_fn_signature
+            yield signature.return_type.annotation
+            if "data" in signature.parameters:
+                yield signature.parameters["data"].annotation
+
+
+def has_msgspec_schema(annotation: Any) -> bool:
+    try:
+        msgspec.json.schema(annotation)
+    except (TypeError, ValueError):  # Responses, None, dicts of Any: Litestar's schema stands
+        return False
+    return True
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            yield ref.rsplit("/", 1)[-1]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
 def _handlers_by_operation(app: Litestar) -> dict[str, tuple[Access | None, tuple[int, ...]]]:
     """operationId -> (access rule, extra problem statuses the handler declares in ``opt["problems"]``)."""
     found: dict[str, tuple[Access | None, tuple[int, ...]]] = {}
@@ -95,7 +150,8 @@ def _handlers_by_operation(app: Litestar) -> dict[str, tuple[Access | None, tupl
 
 
 def render(app: Litestar) -> str:
-    return json.dumps(build_openapi(app), indent=2, sort_keys=True) + "\n"
+    # Litestar keeps Struct defaults of its remaining schemas as objects: encode them as msgspec would.
+    return json.dumps(build_openapi(app), indent=2, sort_keys=True, default=msgspec.to_builtins) + "\n"
 
 
 def write_or_check(app: Litestar, path: Path, *, check: bool) -> bool:

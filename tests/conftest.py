@@ -7,6 +7,7 @@ PostgreSQL in a fresh schema that is dropped at the end of the run.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,9 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -73,7 +74,9 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, jwt_secret="test-secret-" + "x" * 40, scheduler=False)
+    # Access tokens outlive the days a test moves its clock; expiry has its own tests.
+    return Settings(data_dir=data_dir, jwt_secret="test-secret-" + "x" * 40, scheduler=False,
+                    access_token_minutes=60 * 24 * 60)
 
 
 @pytest.fixture
@@ -82,9 +85,27 @@ def app(settings: Settings, clock: FixedClock, engine: AsyncEngine) -> Litestar:
 
 
 @pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app) as test_client:
-        yield test_client
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client that runs the app in the test's own event loop (Litestar's AsyncTestClient
+    runs it in a portal thread with another loop, which asyncpg connections cannot cross)."""
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run_lifespan() -> None:
+        # Entered and left in one task: the lifespan's task group must not cross tasks.
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    lifespan = asyncio.create_task(run_lifespan())
+    await started.wait()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver.local"
+        ) as test_client:
+            yield test_client
+    finally:
+        stop.set()
+        await lifespan
 
 
 @dataclass
@@ -107,7 +128,7 @@ def unique_email(prefix: str) -> str:
 class Program:
     """Builds accounts through the real API (and the CLI's own service for the first supervisor)."""
 
-    def __init__(self, client: AsyncTestClient[Litestar], app: Litestar, clock: FixedClock) -> None:
+    def __init__(self, client: httpx.AsyncClient, app: Litestar, clock: FixedClock) -> None:
         self.client, self.app, self.clock = client, app, clock
 
     async def sign_in(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
@@ -153,7 +174,7 @@ class Program:
 
 
 @pytest.fixture
-def program(client: AsyncTestClient[Litestar], app: Litestar, clock: FixedClock) -> Program:
+def program(client: httpx.AsyncClient, app: Litestar, clock: FixedClock) -> Program:
     return Program(client, app, clock)
 
 

@@ -40,6 +40,7 @@ class Access(StrEnum):
     GRADUATE_STAFF = "graduate_staff"
 
 
+GRADUATE_NOT_FOUND = "graduate not found"
 GRADUATE_SCOPED = (Access.GRADUATE_SELF, Access.GRADUATE_READ, Access.GRADUATE_STAFF)
 
 _ROLES_ALLOWED: dict[Access, frozenset[str]] = {
@@ -72,10 +73,10 @@ async def reach_graduate(session: AsyncSession, principal: Principal, graduate_i
     if principal.role == "graduate":
         # A graduate's own id is in the token: no query on the hot path.
         if principal.graduate_id != graduate_id:
-            raise NotFound("graduate not found")
+            raise NotFound(GRADUATE_NOT_FOUND)
         return
     row = (
         await session.execute(select(Graduate.counselor_id).where(Graduate.id == graduate_id))
     ).one_or_none()
     if row is None or not can_reach(principal, graduate_id=graduate_id, counselor_id=row.counselor_id):
-        raise NotFound("graduate not found")
+        raise NotFound(GRADUATE_NOT_FOUND)

@@ -19,7 +19,7 @@ class AuthController(Controller):
     path = "/v1/auth"
     tags = ["auth"]
 
-    @post("/token", operation_id="signIn", status_code=200, opt={"access": Access.PUBLIC})
+    @post("/token", operation_id="signIn", status_code=200, opt={"access": Access.PUBLIC, "problems": [401, 429]})
     async def sign_in(
         self, request: Request, data: TokenRequest, db_session: AsyncSession, settings: Settings,
         login_limits: LoginLimits, clock: Clock,
@@ -29,12 +29,14 @@ class AuthController(Controller):
             client_address=client_address(request, settings), now=clock.now(),
         )
 
-    @post("/refresh", operation_id="refreshTokens", status_code=200, opt={"access": Access.PUBLIC})
+    @post("/refresh", operation_id="refreshTokens", status_code=200,
+          opt={"access": Access.PUBLIC, "problems": [401]})
     async def refresh(self, data: RefreshRequest, db_session: AsyncSession, settings: Settings,
                       clock: Clock) -> TokenPair:
         return await service.refresh(db_session, data.refresh_token, settings=settings, now=clock.now())
 
-    @post("/enroll", operation_id="enroll", status_code=201, opt={"access": Access.PUBLIC})
+    @post("/enroll", operation_id="enroll", status_code=201,
+          opt={"access": Access.PUBLIC, "problems": [401, 409, 429]})
     async def enroll(
         self, request: Request, data: EnrollRequest, db_session: AsyncSession, settings: Settings,
         login_limits: LoginLimits, clock: Clock,

@@ -1,10 +1,20 @@
 """Imports every slice's models so the metadata Alembic compares against is complete."""
 
+from aftercare.alerts import models as alert_models
 from aftercare.audit import models as audit_models
 from aftercare.auth import models as auth_models
+from aftercare.checkins import models as checkin_models
 from aftercare.db.base import Base
 from aftercare.graduates import models as graduate_models
+from aftercare.plans import models as plan_models
+from aftercare.push import models as push_models
+from aftercare.rules import models as rule_models
+from aftercare.scheduling import models as scheduling_models
 
 metadata = Base.metadata
 
-__all__ = ["audit_models", "auth_models", "graduate_models", "metadata"]
+SLICES = (
+    alert_models, audit_models, auth_models, checkin_models, graduate_models, plan_models, push_models,
+    rule_models, scheduling_models,
+)
+__all__ = ["SLICES", "metadata"]

@@ -21,9 +21,12 @@ from aftercare.graduates.models import Graduate
 from aftercare.pagination import decode_cursor, encode_cursor
 from aftercare.scheduling import localtime
 from aftercare.scheduling.planner import QuietHours, checkin_time_conflicts
+from aftercare.scheduling.service import replan_graduate
 
 STAFF_ONLY_FIELDS = ("status", "discharge_date", "display_name")
 SUPERVISOR_ONLY_FIELDS = ("counselor_id",)
+# Changes that move prompts, reminders or the day's close (discharge stops them all).
+SCHEDULE_FIELDS = {"timezone", "checkin_time", "quiet_hours", "status"}
 
 
 def to_schema(graduate: Graduate) -> schemas.Graduate:
@@ -122,6 +125,7 @@ async def create_graduate(
         session.add(graduate)
         await session.flush()
         code, expires_at = await _new_enrollment_code(session, graduate.id, settings=settings, now=now)
+        await replan_graduate(session, graduate.id, now=now)
         await audit.record(session, actor=actor, action="create", resource="graduate",
                            graduate_id=graduate.id, now=now)
     return schemas.GraduateCreated(
@@ -195,6 +199,8 @@ async def patch_graduate(
             else:
                 setattr(graduate, name, value)
         graduate.updated_at = now
+        if given.keys() & SCHEDULE_FIELDS:
+            await replan_graduate(session, graduate_id, now=now)
         await audit.record(session, actor=actor, action="update", resource="graduate",
                            graduate_id=graduate_id, now=now)
     return to_schema(graduate)

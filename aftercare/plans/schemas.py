@@ -171,6 +171,20 @@ class PlanTemplate(_Wire, frozen=True, kw_only=True):
     plan: PlanBody
 
 
+class PlanVersionPage(_Wire, frozen=True, kw_only=True):
+    """``GET .../plan/versions``: newest first."""
+
+    items: list[PlanVersionSummary]
+    next_cursor: str | None = None
+
+
+class PlanTemplatePage(_Wire, frozen=True, kw_only=True):
+    """``GET /v1/plan-templates``: every template on one page (they are few)."""
+
+    items: list[PlanTemplate]
+    next_cursor: str | None = None
+
+
 class PlanFromTemplate(_Wire, frozen=True, kw_only=True):
     """Body of ``POST .../plan``: start a graduate's plan from one of the program's templates."""
 

@@ -198,6 +198,11 @@ class PushSender:
         self._timeout = timeout
         self._executor = encrypt_executor
 
+    @property
+    def timeout(self) -> float:
+        """The bound on one send: callers size their delivery leases from it."""
+        return self._timeout
+
     async def send(self, message: PushMessage, now: datetime) -> SendResult:
         try:
             if self._executor is None:

@@ -230,6 +230,11 @@ def window_closes(schedule: GraduateSchedule, after: datetime) -> tuple[date, da
     return day, day_bounds(day, tz)[1]
 
 
+def reminder_streams(items: Iterable[ScheduledItem]) -> frozenset[str]:
+    """Every reminder stream of ``items`` (one per item and offset): the sweeper keeps a row for each."""
+    return frozenset(stream for item in items for stream in _item_streams(item))
+
+
 def ttl_seconds(occurrence: Occurrence, now: datetime) -> int:
     """Web Push ``TTL``: whole seconds until the occurrence is worthless, never negative."""
     return max(0, int((occurrence.deadline - _utc(now)).total_seconds()))

@@ -20,7 +20,7 @@ class StaffController(Controller):
     tags = ["staff"]
     opt = {"access": Access.SUPERVISOR}
 
-    @post("/", operation_id="createStaff")
+    @post("/", operation_id="createStaff", opt={"problems": [409]})
     async def create_staff(self, data: schemas.StaffCreate, db_session: AsyncSession,
                            clock: Clock) -> schemas.StaffMember:
         return await service.create_staff(db_session, data, now=clock.now())

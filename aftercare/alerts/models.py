@@ -1,0 +1,82 @@
+"""Alerts, their durable event log (the SSE stream reads it) and stream tickets."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aftercare.db.base import Base, UUIDPrimaryKey
+from aftercare.db.types import DateTimeUTC, JSONDoc
+
+ACTIVE = ("open", "acknowledged")
+
+
+class Alert(UUIDPrimaryKey, Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        # At most one open-or-acknowledged alert per (graduate, rule): the database enforces it.
+        Index(
+            "uq_alerts_active_graduate_rule", "graduate_id", "rule", unique=True,
+            sqlite_where=text("status IN ('open', 'acknowledged')"),
+            postgresql_where=text("status IN ('open', 'acknowledged')"),
+        ),
+        # The feed: newest opened first, keyset on (opened_at, id); per counselor and for all.
+        Index("ix_alerts_opened_at_id", "opened_at", "id"),
+        Index("ix_alerts_counselor_id_opened_at_id", "counselor_id", "opened_at", "id"),
+        Index("ix_alerts_graduate_id_opened_at", "graduate_id", "opened_at"),
+        # The escalation sweep: open alerts whose escalation is due.
+        Index("ix_alerts_escalate_at", "escalate_at"),
+    )
+
+    graduate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("graduates.id", ondelete="CASCADE"))
+    counselor_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    rule: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[str]] = mapped_column(JSONDoc)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    opened_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    opened_on: Mapped[date] = mapped_column(Date)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    run_started_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+    escalate_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+    acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+    resolution_note: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+
+
+class AlertEvent(Base):
+    """Every change of an alert, in commit order. The integer id is the SSE event id, so
+    ``Last-Event-ID`` resumes exactly; writers serialise on a lock so ids commit in order."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_graduate_id_at", "graduate_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    graduate_id: Mapped[uuid.UUID] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(16))  # opened|raised|escalated|acknowledged|resolved|reopened
+    severity: Mapped[str] = mapped_column(String(16))
+    escalation_level: Mapped[int] = mapped_column(Integer)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTimeUTC())
+
+
+class StreamTicket(Base):
+    """A single-use, 60-second ticket for ``EventSource``, which cannot send headers."""
+
+    __tablename__ = "stream_tickets"
+
+    ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)

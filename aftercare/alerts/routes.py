@@ -1,0 +1,49 @@
+"""The alert feed, acknowledgement and resolution."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, get, post
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftercare.alerts import schemas, service
+from aftercare.auth.access import Access
+from aftercare.auth.tokens import Principal
+from aftercare.clock import Clock
+from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+
+class AlertController(Controller):
+    path = "/v1/alerts"
+    tags = ["alerts"]
+    opt = {"access": Access.STAFF}
+
+    @get("/", operation_id="listAlerts")
+    async def list_alerts(
+        self, db_session: AsyncSession, principal: Principal, clock: Clock,
+        status: Annotated[list[schemas.Status] | None, Parameter(required=False)] = None,
+        min_severity: Annotated[schemas.Severity | None, Parameter(required=False)] = None,
+        graduate_id: Annotated[UUID | None, Parameter(required=False)] = None,
+        limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+        cursor: str | None = Parameter(default=None, max_length=200),
+    ) -> schemas.AlertPage:
+        return await service.list_alerts(
+            db_session, actor=principal, statuses=status or [], min_severity=min_severity,
+            graduate_id=graduate_id, limit=limit, cursor=cursor, now=clock.now(),
+        )
+
+    @post("/{alert_id:uuid}/acknowledge", operation_id="acknowledgeAlert", status_code=200)
+    async def acknowledge(self, alert_id: UUID, db_session: AsyncSession, principal: Principal,
+                          clock: Clock) -> schemas.Alert:
+        return await service.acknowledge_alert(db_session, alert_id, actor=principal, now=clock.now())
+
+    @post("/{alert_id:uuid}/resolve", operation_id="resolveAlert", status_code=200, opt={"problems": [409]})
+    async def resolve(self, alert_id: UUID, data: schemas.ResolveRequest, db_session: AsyncSession,
+                      principal: Principal, clock: Clock) -> schemas.Alert:
+        return await service.resolve_alert(db_session, alert_id, data.note, actor=principal, now=clock.now())
+
+
+

@@ -1,0 +1,51 @@
+"""Wire types of alerts and the alert feed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
+Severity = Literal["warning", "high", "critical"]
+Status = Literal["open", "acknowledged", "resolved"]
+RuleName = Literal[
+    "lapse", "safety", "craving_rising", "mood_falling", "support_dropoff", "medication_missed",
+    "isolation", "triggers_without_coping", "silence", "combined",
+]
+
+
+class Alert(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    graduate_id: uuid.UUID
+    counselor_id: uuid.UUID | None
+    rule: RuleName
+    severity: Severity
+    status: Status
+    reasons: list[str]
+    evidence: dict[str, Any]
+    opened_at: UtcTimestamp
+    last_seen_at: UtcTimestamp
+    escalation_level: int
+    escalated_at: UtcTimestamp | None = None
+    acknowledged_by: uuid.UUID | None = None
+    acknowledged_at: UtcTimestamp | None = None
+    resolved_by: uuid.UUID | None = None
+    resolved_at: UtcTimestamp | None = None
+    resolution_note: str | None = None
+
+
+class AlertPage(msgspec.Struct):
+    items: list[Alert]
+    next_cursor: str | None
+
+
+class ResolveRequest(msgspec.Struct, forbid_unknown_fields=True):
+    note: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class StreamTicket(msgspec.Struct):
+    ticket: str
+    expires_in: int

@@ -1,0 +1,403 @@
+"""Daily check-ins: idempotent submit, amend, "help now", the day's window close, and listing.
+
+A check-in, its assessment, the alerts it opens or raises (with their events and pushes), the
+graduate's running aggregates and the audit row are written in ONE transaction that commits before
+the response is built: a 201 is never sent for something not stored, and an alert is never lost
+because the request failed after the check-in was stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import msgspec
+from sqlalchemy import and_, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftercare.alerts import service as alerts
+from aftercare.audit import service as audit
+from aftercare.auth.tokens import Principal
+from aftercare.checkins import schemas
+from aftercare.checkins.models import Checkin, CheckinVersion, HelpRequest, MissedDay
+from aftercare.db.types import uuid7
+from aftercare.errors import (
+    CheckinExists,
+    FieldError,
+    Forbidden,
+    IdempotencyConflict,
+    NotFound,
+    ValidationFailed,
+)
+from aftercare.graduates.models import Graduate
+from aftercare.pagination import decode_cursor, encode_cursor
+from aftercare.plans import service as plans
+from aftercare.plans.schemas import CrisisPlan, PlanBody
+from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
+from aftercare.rules.backtest import plan_facts
+from aftercare.rules.config import ProgramRules
+from aftercare.rules.engine import WINDOW_DAYS, PlanFacts, RuleHit, assess, assess_silence
+from aftercare.rules.service import current_rules
+from aftercare.scheduling import localtime
+from aftercare.scheduling.service import cancel_prompts_for_day
+
+MAX_SYNC_AGE_DAYS = 7
+ANSWER_FIELDS = (
+    "mood", "craving", "stress", "used", "safety_concern", "sleep_hours", "attended_support",
+    "took_medication", "isolating", "triggers", "coping_used", "note",
+)
+HELP_MESSAGE = (
+    "Your counselor has been alerted. Aftercare is not an emergency service: if you are in danger or "
+    "thinking of harming yourself, call your crisis line now, or your local emergency number."
+)
+_result_encoder = msgspec.json.Encoder()
+_result_decoder = msgspec.json.Decoder(schemas.CheckinResult)
+_help_decoder = msgspec.json.Decoder(schemas.HelpResult)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A stored check-in's response body, and whether it was a replay (200) or new (201)."""
+
+    body: schemas.CheckinResult
+    replayed: bool
+
+
+def fingerprint(data: msgspec.Struct) -> str:
+    """Hash of the decoded body: ``null`` and an omitted optional field encode alike."""
+    return hashlib.sha256(_result_encoder.encode(data)).hexdigest()
+
+
+def facts_of(row: Any) -> CheckinFacts:
+    return CheckinFacts(
+        local_date=row.local_date, mood=row.mood, craving=row.craving, stress=row.stress,
+        sleep_hours=row.sleep_hours, used=row.used, attended_support=row.attended_support,
+        took_medication=row.took_medication, isolating=row.isolating, triggers=tuple(row.triggers),
+        coping_used=tuple(row.coping_used), safety_concern=row.safety_concern,
+    )
+
+
+async def submit_checkin(
+    session: AsyncSession, *, graduate_id: uuid.UUID, data: schemas.CheckinCreate, actor: Principal,
+    crisis_line: str, now: datetime,
+) -> Submitted:
+    fp = fingerprint(data)
+    try:
+        async with session.begin():
+            # Lock the graduate row first: concurrent submits for one graduate queue here, so the
+            # replay lookup below sees a twin that committed while this one waited.
+            graduate = await _load_graduate(session, graduate_id)
+            replay = await _find_replay(session, graduate_id, data.client_id, fp)
+            if replay is not None:
+                return replay
+            result = await _store_checkin(session, graduate=graduate, data=data, fp=fp, actor=actor,
+                                          crisis_line=crisis_line, now=now)
+    except IntegrityError:
+        # A concurrent submit won the race: the same phone retrying gets its original (200); a
+        # different client_id for the same day gets the contract's 409.
+        async with session.begin():
+            replay = await _find_replay(session, graduate_id, data.client_id, fp)
+            if replay is not None:
+                return replay
+            existing = await session.scalar(
+                select(Checkin.id).where(Checkin.graduate_id == graduate_id, Checkin.local_date == data.local_date)
+            )
+        raise CheckinExists("a check-in exists for this day; amend it instead",
+                            checkin_id=str(existing)) from None
+    return Submitted(result, replayed=False)
+
+
+async def _find_replay(session: AsyncSession, graduate_id: uuid.UUID, client_id: uuid.UUID,
+                       fp: str) -> Submitted | None:
+    row = (
+        await session.execute(
+            select(Checkin.fingerprint, Checkin.stored_response)
+            .where(Checkin.graduate_id == graduate_id, Checkin.client_id == client_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    if row.fingerprint != fp:
+        raise IdempotencyConflict("this client_id was used for a different check-in")
+    return Submitted(_result_decoder.decode(row.stored_response), replayed=True)
+
+
+async def _load_graduate(session: AsyncSession, graduate_id: uuid.UUID) -> Graduate:
+    graduate = await session.get(Graduate, graduate_id, with_for_update=True)
+    if graduate is None:
+        raise NotFound("graduate not found")
+    return graduate
+
+
+def _check_local_date(local_date: date, graduate: Graduate, now: datetime) -> None:
+    today = localtime.local_today(now, localtime.zone(graduate.timezone))
+    if local_date > today:
+        raise ValidationFailed.one("local_date", f"is in the future (today is {today.isoformat()} locally)")
+    if local_date < today - timedelta(days=MAX_SYNC_AGE_DAYS):
+        raise ValidationFailed.one("local_date", f"is more than {MAX_SYNC_AGE_DAYS} days old")
+
+
+async def _check_plan_refs(session: AsyncSession, graduate_id: uuid.UUID, triggers: list[str],
+                           coping_used: list[str]) -> None:
+    if not triggers and not coping_used:
+        return
+    known = await plans.known_plan_ids(session, graduate_id)
+    errors = [FieldError(f"triggers[{i}]", f"unknown trigger id {t!r}")
+              for i, t in enumerate(triggers) if t not in known.trigger_ids]
+    errors += [FieldError(f"coping_used[{i}]", f"unknown coping skill id {c!r}")
+               for i, c in enumerate(coping_used) if c not in known.coping_skill_ids]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+async def _window_before(session: AsyncSession, graduate_id: uuid.UUID, day: date) -> list[CheckinFacts]:
+    """The engine's bounded window: check-ins of the 27 local days before ``day``, oldest first
+    (served by the unique (graduate_id, local_date) index)."""
+    rows = await session.execute(
+        select(Checkin.local_date, Checkin.mood, Checkin.craving, Checkin.stress, Checkin.sleep_hours,
+               Checkin.used, Checkin.attended_support, Checkin.took_medication, Checkin.isolating,
+               Checkin.triggers, Checkin.coping_used, Checkin.safety_concern)
+        .where(Checkin.graduate_id == graduate_id,
+               Checkin.local_date >= day - timedelta(days=WINDOW_DAYS - 1), Checkin.local_date < day)
+        .order_by(Checkin.local_date)
+    )
+    return [facts_of(row) for row in rows]
+
+
+def _support(plan: PlanBody | None, facts: CheckinFacts, crisis_line: str) -> schemas.Support:
+    """Coping skills the plan links to each trigger met today; the crisis plan on a safety answer."""
+    suggestions = []
+    if plan is not None:
+        skills = {skill.id: skill for skill in plan.coping_skills}
+        seen: set[str] = set()
+        for trigger in plan.triggers:
+            if trigger.id in facts.triggers:
+                for skill_id in trigger.coping_skill_ids:
+                    if skill_id in skills and skill_id not in seen:
+                        seen.add(skill_id)
+                        suggestions.append(skills[skill_id])
+    crisis = crisis_plan_of(plan, crisis_line) if facts.safety_concern else None
+    return schemas.Support(coping_suggestions=suggestions, crisis=crisis)
+
+
+def crisis_plan_of(plan: PlanBody | None, crisis_line: str) -> CrisisPlan:
+    if plan is not None and plan.crisis_plan is not None:
+        return plan.crisis_plan
+    return CrisisPlan(steps=["Call your crisis line or emergency number now.",
+                             "Reach out to someone you trust and stay with them."], crisis_line=crisis_line)
+
+
+async def _assess_and_alert(
+    session: AsyncSession, graduate: Graduate, facts: CheckinFacts, aggregates_before: Aggregates,
+    plan: PlanBody | None, rules: ProgramRules, now: datetime,
+) -> schemas.Assessment:
+    window = [*await _window_before(session, graduate.id, facts.local_date), facts]
+    assessment = assess(window, aggregates_before, plan_facts(plan) if plan else PlanFacts(), rules)
+    await alerts.apply_hits_for_graduate(session, graduate=graduate, hits=assessment.hits,
+                                         local_date=facts.local_date, now=now, rules=rules)
+    return schemas.Assessment(risk_score=assessment.risk_score, risk_level=assessment.risk_level,
+                              reasons=list(assessment.reasons))
+
+
+async def _store_checkin(
+    session: AsyncSession, *, graduate: Graduate, data: schemas.CheckinCreate, fp: str,
+    actor: Principal, crisis_line: str, now: datetime,
+) -> schemas.CheckinResult:
+    graduate_id = graduate.id
+    _check_local_date(data.local_date, graduate, now)
+    existing = await session.scalar(
+        select(Checkin.id).where(Checkin.graduate_id == graduate_id, Checkin.local_date == data.local_date)
+    )
+    if existing is not None:
+        raise CheckinExists("a check-in exists for this day; amend it instead", checkin_id=str(existing))
+    await _check_plan_refs(session, graduate_id, data.triggers, data.coping_used)
+    plan = await plans.current_plan_body(session, graduate_id)
+    rules = await current_rules(session)
+    facts = facts_of(data)
+    aggregates_before = msgspec.convert(graduate.aggregates or {}, Aggregates)
+    assessment = await _assess_and_alert(session, graduate, facts, aggregates_before, plan, rules, now)
+    checkin_id = uuid7()
+    result = schemas.CheckinResult(
+        id=checkin_id, graduate_id=graduate_id, client_id=data.client_id, local_date=data.local_date,
+        received_at=now, updated_at=now, version=1,
+        **{name: getattr(data, name) for name in ANSWER_FIELDS},
+        assessment=assessment, support=_support(plan, facts, crisis_line),
+    )
+    await session.execute(
+        insert(Checkin).values(
+            id=checkin_id, graduate_id=graduate_id, client_id=data.client_id, local_date=data.local_date,
+            received_at=now, updated_at=now, version=1,
+            **{name: getattr(data, name) for name in ANSWER_FIELDS},
+            risk_score=assessment.risk_score, risk_level=assessment.risk_level, reasons=assessment.reasons,
+            aggregates_before=msgspec.to_builtins(aggregates_before), fingerprint=fp,
+            stored_response=_result_encoder.encode(result),
+        )
+    )
+    aggregates = fold(aggregates_before, facts)
+    graduate.aggregates = msgspec.to_builtins(aggregates)
+    graduate.last_checkin_date = aggregates.last_checkin_date
+    graduate.streak_days = aggregates.streak_days
+    graduate.risk_level = assessment.risk_level
+    graduate.updated_at = now
+    await cancel_prompts_for_day(session, graduate_id, data.local_date, now=now)
+    await audit.record(session, actor=actor, action="create", resource="checkin", graduate_id=graduate_id,
+                       resource_id=str(checkin_id), now=now)
+    return result
+
+
+def amend_deadline(local_date: date, timezone: str) -> datetime:
+    """Amendments are allowed until the end of the local day after ``local_date``."""
+    return localtime.day_bounds(local_date + timedelta(days=1), localtime.zone(timezone))[1]
+
+
+async def amend_checkin(
+    session: AsyncSession, *, graduate_id: uuid.UUID, checkin_id: uuid.UUID, data: schemas.CheckinAmend,
+    actor: Principal, crisis_line: str, now: datetime,
+) -> schemas.CheckinResult:
+    """Change some answers; the previous ones are kept, the assessment re-run. Alerts may open or
+    rise, never fall or close (the lifecycle only ever raises)."""
+    changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+    async with session.begin():
+        graduate = await _load_graduate(session, graduate_id)
+        checkin = await session.get(Checkin, checkin_id, with_for_update=True)
+        if checkin is None or checkin.graduate_id != graduate_id:
+            raise NotFound("check-in not found")
+        if now >= amend_deadline(checkin.local_date, graduate.timezone):
+            raise Forbidden("a check-in can be amended until the end of the next local day")
+        await _check_plan_refs(session, graduate_id, changes.get("triggers", []), changes.get("coping_used", []))
+        session.add(CheckinVersion(
+            id=uuid7(), checkin_id=checkin.id, graduate_id=graduate_id, version=checkin.version,
+            local_date=checkin.local_date, amended_at=now,
+            answers={name: getattr(checkin, name) for name in ANSWER_FIELDS},
+        ))
+        for name, value in changes.items():
+            setattr(checkin, name, value)
+        plan = await plans.current_plan_body(session, graduate_id)
+        rules = await current_rules(session)
+        facts = facts_of(checkin)
+        aggregates_before = msgspec.convert(checkin.aggregates_before, Aggregates)
+        assessment = await _assess_and_alert(session, graduate, facts, aggregates_before, plan, rules, now)
+        checkin.version += 1
+        checkin.updated_at = now
+        checkin.risk_score, checkin.risk_level = assessment.risk_score, assessment.risk_level
+        checkin.reasons = assessment.reasons
+        if checkin.local_date == graduate.last_checkin_date:
+            # The latest day: its answers are the last folded, so fold the amended ones instead.
+            graduate.aggregates = msgspec.to_builtins(fold(aggregates_before, facts))
+            graduate.risk_level = assessment.risk_level
+        graduate.updated_at = now
+        await audit.record(session, actor=actor, action="update", resource="checkin", graduate_id=graduate_id,
+                           resource_id=str(checkin.id), now=now)
+    return schemas.CheckinResult(**msgspec.structs.asdict(to_schema(checkin)), support=_support(plan, facts, crisis_line))
+
+
+async def request_help(
+    session: AsyncSession, *, graduate_id: uuid.UUID, data: schemas.HelpCreate, actor: Principal,
+    crisis_line: str, now: datetime,
+) -> tuple[schemas.HelpResult, bool]:
+    """"I need help now": never refused by day or window rules; opens or raises a critical safety
+    alert and re-opens an acknowledged one. Idempotent by ``client_id``. Returns (body, replayed)."""
+    fp = fingerprint(data)
+    for attempt in (1, 2):
+        try:
+            async with session.begin():
+                row = (await session.execute(
+                    select(HelpRequest.fingerprint, HelpRequest.stored_response)
+                    .where(HelpRequest.graduate_id == graduate_id, HelpRequest.client_id == data.client_id)
+                )).one_or_none()
+                if row is not None:
+                    if row.fingerprint != fp:
+                        raise IdempotencyConflict("this client_id was used for a different help request")
+                    return _help_decoder.decode(row.stored_response), True
+                graduate = await _load_graduate(session, graduate_id)
+                rules = await current_rules(session)
+                today = localtime.local_today(now, localtime.zone(graduate.timezone))
+                hit = RuleHit(rule="safety", severity="critical",
+                              reasons=("asked for help now from the app",),
+                              evidence={"local_dates": [today.isoformat()], "values": {"help_request": True}})
+                touched = await alerts.apply_hits_for_graduate(
+                    session, graduate=graduate, hits=[hit], local_date=today, now=now, rules=rules,
+                    reopen_acknowledged=True,
+                )
+                plan = await plans.current_plan_body(session, graduate_id)
+                help_id = uuid7()
+                result = schemas.HelpResult(
+                    id=help_id, received_at=now, alert_id=touched[0].id if touched else None,
+                    crisis=crisis_plan_of(plan, crisis_line), message=HELP_MESSAGE,
+                )
+                session.add(HelpRequest(id=help_id, graduate_id=graduate_id, client_id=data.client_id,
+                                        message=data.message, received_at=now, fingerprint=fp,
+                                        stored_response=_result_encoder.encode(result)))
+                await session.flush()
+                await audit.record(session, actor=actor, action="create", resource="help_request",
+                                   graduate_id=graduate_id, resource_id=str(help_id), now=now)
+                return result, False
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def close_day(session: AsyncSession, *, graduate_id: uuid.UUID, local_date: date, now: datetime) -> None:
+    """The graduate's check-in window for ``local_date`` closed: record a missed day and run the
+    silence rule, inside the caller's (the sweeper's) transaction."""
+    graduate = await session.get(Graduate, graduate_id, with_for_update=True)
+    if graduate is None or graduate.status != "active":
+        return
+    has_checkin = await session.scalar(
+        select(Checkin.id).where(Checkin.graduate_id == graduate_id, Checkin.local_date == local_date)
+    )
+    if has_checkin is None:
+        exists = await session.get(MissedDay, (graduate_id, local_date))
+        if exists is None:
+            session.add(MissedDay(graduate_id=graduate_id, local_date=local_date, closed_at=now))
+    first_expected = localtime.local_today(graduate.created_at, localtime.zone(graduate.timezone))
+    rules = await current_rules(session)
+    hit = assess_silence(graduate.last_checkin_date, local_date, first_expected, rules)
+    if hit is not None:
+        await alerts.apply_hits_for_graduate(session, graduate=graduate, hits=[hit], local_date=local_date,
+                                             now=now, rules=rules)
+
+
+def to_schema(row: Checkin) -> schemas.Checkin:
+    return schemas.Checkin(
+        id=row.id, graduate_id=row.graduate_id, client_id=row.client_id, local_date=row.local_date,
+        received_at=row.received_at, updated_at=row.updated_at, version=row.version,
+        **{name: getattr(row, name) for name in ANSWER_FIELDS},
+        assessment=schemas.Assessment(risk_score=row.risk_score, risk_level=row.risk_level,  # type: ignore[arg-type]
+                                      reasons=list(row.reasons)),
+    )
+
+
+async def list_checkins(
+    session: AsyncSession, *, graduate_id: uuid.UUID, actor: Principal, start: date | None, end: date | None,
+    limit: int, cursor: str | None, now: datetime,
+) -> schemas.CheckinPage:
+    """Newest local day first; keyset on (local_date, id), served by (graduate_id, local_date)."""
+    if start and end and start > end:
+        raise ValidationFailed.one("from", "must not be after `to`")
+    key = decode_cursor(cursor)
+    query = select(Checkin).where(Checkin.graduate_id == graduate_id)
+    if start:
+        query = query.where(Checkin.local_date >= start)
+    if end:
+        query = query.where(Checkin.local_date <= end)
+    if key is not None:
+        day = date.fromisoformat(key.sort_value)
+        query = query.where(or_(Checkin.local_date < day, and_(Checkin.local_date == day, Checkin.id < key.id)))
+    query = query.order_by(Checkin.local_date.desc(), Checkin.id.desc()).limit(limit + 1)
+    async with session.begin():
+        rows = list(await session.scalars(query))
+        await audit.record_staff_read(session, actor=actor, resource="checkins", graduate_id=graduate_id, now=now)
+    page = rows[:limit]
+    return schemas.CheckinPage(
+        items=[to_schema(r) for r in page],
+        next_cursor=encode_cursor(page[-1].local_date.isoformat(), page[-1].id) if len(rows) > limit else None,
+    )
+
+
+

@@ -1,0 +1,361 @@
+"""Reading and writing a graduate's versioned aftercare plan.
+
+A write is one transaction: read the current row, check the precondition (CONTRACT, "Optimistic
+concurrency"), apply the graduate-sections rule, validate, then compare-and-set the new version with
+``UPDATE plans ... WHERE version = :expected`` and go on only if exactly one row changed (two writers
+holding the same ``If-Match`` can never both win, on either engine), append the whole version to
+``plan_versions``, audit it, and re-plan the graduate's reminders. Any error leaves the stored plan as
+it was, because nothing is written before every check has passed and the transaction rolls back.
+
+Stored bodies are read back as JSON text and decoded straight into ``PlanBody`` with msgspec (no
+intermediate dicts): ``GET .../plan`` is the hot read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Table, Text, cast, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aftercare.audit import service as audit
+from aftercare.auth.tokens import Principal
+from aftercare.errors import Forbidden, NotFound, PreconditionRequired, StaleVersion, ValidationFailed
+from aftercare.pagination import decode_cursor, encode_cursor
+from aftercare.plans import models, schemas, templates
+from aftercare.plans.validation import (
+    PlanIds,
+    changed_sections,
+    plan_ids,
+    staff_sections_touched,
+    validate_plan,
+)
+
+
+def _table(model: type[Any]) -> Table:
+    """The model's Core table: the write path uses Core statements (one round trip each)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+# Reminders come from these sections only; a change elsewhere leaves the schedule as it was.
+SCHEDULED_SECTIONS = frozenset({"therapy", "support_groups", "medications"})
+
+_plans = _table(models.Plan)
+_versions = _table(models.PlanVersion)
+_to_builtins = msgspec.to_builtins
+_decode_known_ids = msgspec.convert
+
+
+class Precondition(msgspec.Struct, frozen=True, kw_only=True):
+    """The conditional headers of a write, as sent (``None`` when absent)."""
+
+    if_match: str | None = None
+    if_none_match: str | None = None
+
+
+class PlanWritten(msgspec.Struct, frozen=True, kw_only=True):
+    plan: schemas.Plan
+    created: bool
+
+
+class _Current(msgspec.Struct, frozen=True, kw_only=True):
+    version: int
+    body: schemas.PlanBody
+    known_ids: PlanIds
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _etag_matches(header: str, version: int) -> bool:
+    """Strong comparison (RFC 9110 13.1.1): ``*`` or a listed ``"<version>"``; a weak tag never matches."""
+    tags = {tag.strip() for tag in header.split(",")}
+    return "*" in tags or etag(version) in tags
+
+
+def _check_precondition(current: _Current | None, precondition: Precondition) -> None:
+    if current is None:
+        if precondition.if_match is not None:
+            raise StaleVersion("there is no plan yet: create it without If-Match")
+        return
+    if precondition.if_none_match is not None and _etag_matches(precondition.if_none_match, current.version):
+        raise StaleVersion(f"a plan exists (version {current.version})", current_version=current.version)
+    if precondition.if_match is None:
+        raise PreconditionRequired(
+            f'replacing the plan requires If-Match: "{current.version}" (the ETag you last read)'
+        )
+    if not _etag_matches(precondition.if_match, current.version):
+        raise StaleVersion(
+            f"the plan changed: it is at version {current.version}; read it again and reapply your edit",
+            current_version=current.version,
+        )
+
+
+def _check_author(author: Principal | None, old: schemas.PlanBody | None, new: schemas.PlanBody) -> None:
+    """CONTRACT: a graduate edits only the self-managed sections; staff and the system edit all."""
+    if author is None or author.is_staff:
+        return
+    touched = staff_sections_touched(old, new)
+    if touched:
+        raise Forbidden(
+            f"a graduate may not change these sections of their plan: {', '.join(touched)}", sections=touched
+        )
+
+
+async def _load_current(session: AsyncSession, graduate_id: uuid.UUID) -> _Current | None:
+    row = (
+        await session.execute(
+            select(_plans.c.version, cast(_plans.c.body, Text), _plans.c.known_ids).where(
+                _plans.c.graduate_id == graduate_id
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return _Current(
+        version=row[0],
+        body=schemas.plan_body_decoder.decode(row[1]),
+        known_ids=_decode_known_ids(row[2], PlanIds),
+    )
+
+
+def _merged_ids(known: PlanIds | None, body: schemas.PlanBody) -> dict[str, list[str]]:
+    new = plan_ids(body)
+    if known is not None:
+        new = PlanIds(
+            trigger_ids=known.trigger_ids | new.trigger_ids,
+            coping_skill_ids=known.coping_skill_ids | new.coping_skill_ids,
+        )
+    return {"trigger_ids": sorted(new.trigger_ids), "coping_skill_ids": sorted(new.coping_skill_ids)}
+
+
+def _plan(
+    graduate_id: uuid.UUID, body: schemas.PlanBody, *, version: int, at: datetime, by: uuid.UUID | None
+) -> schemas.Plan:
+    sections = {name: getattr(body, name) for name in schemas.SECTION_NAMES}
+    return schemas.Plan(graduate_id=graduate_id, version=version, updated_at=at, updated_by=by, **sections)
+
+
+async def _write(
+    session: AsyncSession,
+    graduate_id: uuid.UUID,
+    body: schemas.PlanBody,
+    *,
+    author: Principal | None,
+    precondition: Precondition,
+    now: datetime,
+) -> PlanWritten:
+    try:
+        async with session.begin():
+            current = await _load_current(session, graduate_id)
+            _check_precondition(current, precondition)
+            old = current.body if current else None
+            _check_author(author, old, body)
+            validate_plan(body, validated=old)
+            changed = changed_sections(old, body)
+            version = current.version + 1 if current else 1
+            author_id = author.user_id if author else None
+            stored = _to_builtins(body)
+            values: dict[str, Any] = {
+                "version": version, "body": stored, "updated_at": now, "updated_by": author_id,
+                "known_ids": _merged_ids(current.known_ids if current else None, body),
+            }
+            if current is None:
+                await session.execute(insert(_plans).values(graduate_id=graduate_id, **values))
+            else:
+                result = await session.execute(
+                    update(_plans)
+                    .where(_plans.c.graduate_id == graduate_id, _plans.c.version == current.version)
+                    .values(**values)
+                )
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    # Another writer committed between our read and our write (PostgreSQL).
+                    raise StaleVersion(
+                        "the plan changed while you saved it; read it again and reapply your edit"
+                    )
+            await session.execute(
+                insert(_versions).values(
+                    graduate_id=graduate_id, version=version, body=stored, created_at=now, author_id=author_id,
+                    author_role=author.role if author else "system", changed_sections=changed,
+                )
+            )
+            await audit.record(
+                session, actor=author, action="create" if current is None else "update", resource="plan",
+                graduate_id=graduate_id, resource_id=str(version), now=now,
+            )
+            if SCHEDULED_SECTIONS.intersection(changed):
+                await plan_changed(session, graduate_id, now=now)
+    except IntegrityError as exc:
+        # Two creates raced (only one primary key per graduate): the loser's precondition failed.
+        raise StaleVersion("a plan was created meanwhile; read it and reapply your edit") from exc
+    return PlanWritten(
+        plan=_plan(graduate_id, body, version=version, at=now, by=author_id), created=current is None
+    )
+
+
+async def plan_changed(session: AsyncSession, graduate_id: uuid.UUID, *, now: datetime) -> None:
+    """Re-plan the graduate's reminders after a stored change to a scheduled section, inside the plan
+    write's transaction so the schedule never lags the plan."""
+    # Imported here: the scheduling service reads plans through this module (``current_plan_body``).
+    from aftercare.scheduling.service import replan_graduate
+
+    await replan_graduate(session, graduate_id, now=now)
+
+
+async def put_plan(
+    session: AsyncSession,
+    graduate_id: uuid.UUID,
+    body: schemas.PlanBody,
+    *,
+    actor: Principal,
+    precondition: Precondition,
+    now: datetime,
+) -> PlanWritten:
+    """``PUT .../plan``: create (no ``If-Match``) or replace (``If-Match`` of the current version)."""
+    return await _write(session, graduate_id, body, author=actor, precondition=precondition, now=now)
+
+
+async def start_plan_from_template(
+    session: AsyncSession, graduate_id: uuid.UUID, template_id: str, *, actor: Principal | None, now: datetime
+) -> PlanWritten:
+    """``POST .../plan``: a first plan copied from a template; 412 if the graduate has a plan."""
+    template = templates.get_template(template_id)
+    if template is None:
+        raise ValidationFailed.one("template_id", f"unknown plan template {template_id!r}")
+    return await _write(
+        session, graduate_id, template.plan, author=actor, precondition=Precondition(if_none_match="*"), now=now
+    )
+
+
+async def get_plan(
+    session: AsyncSession, graduate_id: uuid.UUID, *, actor: Principal, now: datetime
+) -> schemas.Plan:
+    async with session.begin():
+        row = (
+            await session.execute(
+                select(
+                    _plans.c.version, cast(_plans.c.body, Text), _plans.c.updated_at, _plans.c.updated_by
+                ).where(_plans.c.graduate_id == graduate_id)
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound("this graduate has no aftercare plan yet")
+        await audit.record_staff_read(session, actor=actor, resource="plan", graduate_id=graduate_id, now=now)
+    body = schemas.plan_body_decoder.decode(row[1])
+    return _plan(graduate_id, body, version=row[0], at=row[2], by=row[3])
+
+
+async def list_versions(
+    session: AsyncSession, graduate_id: uuid.UUID, *, actor: Principal, limit: int, cursor: str | None,
+    now: datetime,
+) -> schemas.PlanVersionPage:
+    """The plan's history, newest first; the cursor carries the last version shown."""
+    key = decode_cursor(cursor)
+    query = (
+        select(_versions.c.version, _versions.c.created_at, _versions.c.author_id, _versions.c.changed_sections)
+        .where(_versions.c.graduate_id == graduate_id)
+        .order_by(_versions.c.version.desc())
+        .limit(limit + 1)
+    )
+    if key is not None:
+        if key.id != graduate_id or not key.sort_value.isdigit():
+            raise ValidationFailed.one("cursor", "not a cursor of this plan's history")
+        query = query.where(_versions.c.version < int(key.sort_value))
+    async with session.begin():
+        rows = (await session.execute(query)).all()
+        await audit.record_staff_read(
+            session, actor=actor, resource="plan_versions", graduate_id=graduate_id, now=now
+        )
+    page, more = rows[:limit], len(rows) > limit
+    return schemas.PlanVersionPage(
+        items=[
+            schemas.PlanVersionSummary(version=r[0], updated_at=r[1], updated_by=r[2], changed_sections=r[3])
+            for r in page
+        ],
+        next_cursor=encode_cursor(str(page[-1][0]), graduate_id) if more else None,
+    )
+
+
+async def get_version(
+    session: AsyncSession, graduate_id: uuid.UUID, version: int, *, actor: Principal, now: datetime
+) -> schemas.Plan:
+    """One old version, whole, as it was stored."""
+    async with session.begin():
+        row = (
+            await session.execute(
+                select(cast(_versions.c.body, Text), _versions.c.created_at, _versions.c.author_id).where(
+                    _versions.c.graduate_id == graduate_id, _versions.c.version == version
+                )
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"this graduate's plan has no version {version}")
+        await audit.record_staff_read(
+            session, actor=actor, resource="plan_versions", graduate_id=graduate_id, now=now
+        )
+    return _plan(graduate_id, schemas.plan_body_decoder.decode(row[0]), version=version, at=row[1], by=row[2])
+
+
+def list_templates() -> schemas.PlanTemplatePage:
+    return schemas.PlanTemplatePage(items=templates.load_templates())
+
+
+async def current_plan_body(session: AsyncSession, graduate_id: uuid.UUID) -> schemas.PlanBody | None:
+    """The graduate's current plan, or None; runs in the caller's transaction (scheduling, check-ins)."""
+    text = await session.scalar(select(cast(_plans.c.body, Text)).where(_plans.c.graduate_id == graduate_id))
+    return None if text is None else schemas.plan_body_decoder.decode(text)
+
+
+async def known_plan_ids(session: AsyncSession, graduate_id: uuid.UUID) -> PlanIds:
+    """Trigger and coping-skill ids of the current plan and every earlier version (one key read): a
+    check-in from a phone that was offline while the plan changed still refers to valid ids."""
+    stored = await session.scalar(select(_plans.c.known_ids).where(_plans.c.graduate_id == graduate_id))
+    if stored is None:
+        return PlanIds(trigger_ids=frozenset(), coping_skill_ids=frozenset())
+    return _decode_known_ids(stored, PlanIds)
+
+
+async def seed_demo_plans(
+    session_factory: async_sessionmaker[AsyncSession], graduate_ids: Sequence[uuid.UUID], *, now: datetime
+) -> None:
+    """Demo data: each graduate's plan from the standard template, then made their own by a second
+    version (as a counselor and graduate would in the first session), so the history has two entries."""
+    template = templates.load_templates()[0]
+    for index, graduate_id in enumerate(graduate_ids):
+        async with session_factory() as session:
+            first = await _write(
+                session, graduate_id, template.plan, author=None, precondition=Precondition(), now=now
+            )
+            await _write(
+                session, graduate_id, _personal_touch(first.plan, index), author=None,
+                precondition=Precondition(if_match=etag(first.plan.version)), now=now,
+            )
+
+
+_DEMO_TOUCHES: tuple[tuple[str, str, str], ...] = (
+    # (goal, warning sign, support contact's relation)
+    ("Ninety meetings in ninety days", "Skipping dinner and staying up past 1 a.m.", "sponsor"),
+    ("Go back to work part-time by spring", "Telling myself one drink won't matter", "sister"),
+    ("Run a 5K with my running group", "Avoiding calls from my sponsor", "friend from group"),
+    ("Repair things with my dad", "Driving past the old bar on the way home", "partner"),
+)
+
+
+def _personal_touch(plan: schemas.Plan, index: int) -> schemas.PlanBody:
+    goal, sign, relation = _DEMO_TOUCHES[index % len(_DEMO_TOUCHES)]
+    sections = {name: getattr(plan, name) for name in schemas.SECTION_NAMES}
+    sections["goals"] = [*plan.goals, schemas.Goal(id="goal-personal", text=goal)]
+    sections["warning_signs"] = [*plan.warning_signs, schemas.WarningSign(id="ws-personal", description=sign)]
+    sections["support_contacts"] = [
+        *plan.support_contacts,
+        schemas.SupportContact(id="sc-personal", name="Robin", relation=relation, phone="+1 312 555 0147"),
+    ]
+    return schemas.PlanBody(**sections)

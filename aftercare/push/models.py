@@ -1,0 +1,98 @@
+"""Push subscriptions, the inbox, and the delivery outbox.
+
+A ``Notification`` is the record (the recipient's inbox holds it whether or not any push arrived);
+each ``Delivery`` is one notification on its way to one subscription, claimed by a sweeper with a
+lease; each ``DeliveryAttempt`` is written before a POST and completed after it, so a worker killed
+mid-send leaves an attempt with outcome ``sending`` behind instead of nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aftercare.db.base import Base, UUIDPrimaryKey
+from aftercare.db.types import DateTimeUTC
+
+KINDS = (
+    "checkin_prompt", "checkin_nudge", "therapy_reminder", "support_group_reminder",
+    "medication_reminder", "alert", "escalation",
+)
+NOTIFICATION_STATUSES = ("pending", "delivered", "failed", "no_subscription", "skipped_quiet_hours", "expired")
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "gone", "expired")
+
+
+class PushSubscription(UUIDPrimaryKey, Base):
+    """One browser or device that accepted push for a user (a user may have several)."""
+
+    __tablename__ = "push_subscriptions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(1000), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(100))
+    auth: Mapped[str] = mapped_column(String(40))
+    expiration_time: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+
+
+class Notification(UUIDPrimaryKey, Base):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        # The inbox: a user's notifications newest first, keyset on (created_at, id).
+        Index("ix_notifications_user_id_created_at_id", "user_id", "created_at", "id"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(String(1000))
+    url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    tag: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ref_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    urgency: Mapped[str] = mapped_column(String(8))
+    topic: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The TTL deadline: after it the push is worthless (the prompt's day ended, the event started).
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    status: Mapped[str] = mapped_column(String(24))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+
+
+class Delivery(UUIDPrimaryKey, Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        # The claim in push/service.py::_claim: pending rows by next_attempt_at.
+        Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        # The inbox's delivery statuses and "is any delivery of this notification still pending".
+        Index("ix_deliveries_notification_id", "notification_id"),
+    )
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    # SET NULL: the inbox keeps the history of a device that is gone.
+    subscription_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("push_subscriptions.id", ondelete="SET NULL"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class DeliveryAttempt(UUIDPrimaryKey, Base):
+    """One POST to a push service. ``outcome`` is ``sending`` from the claim until the answer is
+    recorded; one left at ``sending`` is a send whose worker died (it may have arrived)."""
+
+    __tablename__ = "delivery_attempts"
+
+    delivery_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)

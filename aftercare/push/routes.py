@@ -1,0 +1,54 @@
+"""Push subscriptions, the VAPID public key, and the caller's notification inbox."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, delete, get, post
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftercare.auth.access import Access
+from aftercare.auth.tokens import Principal
+from aftercare.clock import Clock
+from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from aftercare.push import schemas, service
+from aftercare.push.runtime import PushRuntime
+
+
+class PushController(Controller):
+    path = "/v1/push"
+    tags = ["push"]
+
+    @get("/vapid-public-key", operation_id="getVapidPublicKey", opt={"access": Access.PUBLIC})
+    async def get_vapid_public_key(self, push: PushRuntime) -> schemas.VapidPublicKey:
+        return schemas.VapidPublicKey(public_key=push.public_key)
+
+    @post("/subscriptions", operation_id="createPushSubscription", opt={"access": Access.SIGNED_IN})
+    async def create_subscription(
+        self, data: schemas.SubscriptionCreate, db_session: AsyncSession, principal: Principal,
+        push: PushRuntime, clock: Clock,
+    ) -> schemas.SubscriptionCreated:
+        return await service.subscribe(
+            db_session, principal, data, allowed_origins=push.allowed_origins, now=clock.now()
+        )
+
+    @delete("/subscriptions/{subscription_id:uuid}", operation_id="deletePushSubscription",
+            opt={"access": Access.SIGNED_IN})
+    async def delete_subscription(
+        self, subscription_id: UUID, db_session: AsyncSession, principal: Principal, clock: Clock
+    ) -> None:
+        await service.unsubscribe(db_session, principal, subscription_id, now=clock.now())
+
+
+class InboxController(Controller):
+    path = "/v1/me/notifications"
+    tags = ["push"]
+
+    @get("/", operation_id="listMyNotifications", opt={"access": Access.SIGNED_IN})
+    async def list_notifications(
+        self, db_session: AsyncSession, principal: Principal,
+        limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+        cursor: str | None = Parameter(default=None, max_length=200),
+    ) -> schemas.NotificationPage:
+        return await service.list_notifications(db_session, principal, limit=limit, cursor=cursor)

@@ -1,0 +1,71 @@
+"""Wire types of push subscriptions and the in-app inbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
+NotificationKind = Literal[
+    "checkin_prompt", "checkin_nudge", "therapy_reminder", "support_group_reminder",
+    "medication_reminder", "alert", "escalation",
+]
+NotificationStatus = Literal["pending", "delivered", "failed", "no_subscription", "skipped_quiet_hours", "expired"]
+DeliveryStatus = Literal["pending", "delivered", "failed", "gone", "expired"]
+
+
+class VapidPublicKey(msgspec.Struct):
+    public_key: str
+
+
+class SubscriptionKeys(msgspec.Struct):
+    # Lengths are bounded here so an absurd body fails fast; the real checks (a P-256 point,
+    # 16 bytes of auth) are in push/endpoints.py::validate_subscription.
+    p256dh: Annotated[str, msgspec.Meta(max_length=200)]
+    auth: Annotated[str, msgspec.Meta(max_length=100)]
+
+
+class SubscriptionCreate(msgspec.Struct, kw_only=True):
+    """A browser's ``PushSubscription.toJSON()``. Unknown fields are ignored: browsers add them."""
+
+    endpoint: Annotated[str, msgspec.Meta(max_length=2000)]
+    keys: SubscriptionKeys
+    # Milliseconds since the epoch (a DOMHighResTimeStamp, so possibly fractional; usually null).
+    expiration_time: float | None = msgspec.field(default=None, name="expirationTime")
+
+
+class SubscriptionCreated(msgspec.Struct):
+    id: uuid.UUID
+
+
+class DeliveryInfo(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    subscription_id: uuid.UUID | None
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    next_attempt_at: UtcTimestamp | None  # only while pending
+
+
+class NotificationItem(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    kind: NotificationKind
+    title: str
+    body: str
+    url: str | None
+    tag: str | None
+    ref_id: str | None
+    urgency: str
+    status: NotificationStatus
+    created_at: UtcTimestamp
+    expires_at: UtcTimestamp
+    delivered_at: UtcTimestamp | None
+    deliveries: list[DeliveryInfo]
+
+
+class NotificationPage(msgspec.Struct):
+    items: list[NotificationItem]
+    next_cursor: str | None

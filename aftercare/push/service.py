@@ -1,0 +1,557 @@
+"""Notifications: the inbox record, the push outbox, and the subscriptions it delivers to.
+
+Push is one channel, the inbox is the record. ``enqueue_notification`` writes the inbox row and one
+pending ``Delivery`` per subscription inside the caller's transaction (the sweeper's or the alert
+service's), so a notification exists exactly when the act that caused it committed.
+
+``deliver_due`` is at-least-once, never twice while a worker lives:
+
+    claim     one conditional UPDATE ... RETURNING takes a lease on due rows; the same transaction
+              writes a ``sending`` attempt per row (record before you send); commit
+    send      outside any transaction, at most ``concurrency`` at a time, each bounded by the
+              sender's timeout; the lease outlives the whole batch
+    record    short transactions, each change conditional on still holding the lease
+              (``lease_owner = me``); a worker killed before this leaves its leases to expire, and
+              another worker sends again with the same payload ``id`` for the device to drop
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Literal, NamedTuple
+
+import msgspec
+from sqlalchemy import ColumnElement, and_, delete, exists, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aftercare.audit import service as audit
+from aftercare.auth.tokens import Principal
+from aftercare.db.types import uuid7
+from aftercare.errors import FieldError, NotFound, ValidationFailed
+from aftercare.pagination import decode_cursor, encode_cursor
+from aftercare.push import schemas
+from aftercare.push.endpoints import validate_subscription
+from aftercare.push.models import KINDS, Delivery, DeliveryAttempt, Notification, PushSubscription
+from aftercare.push.webpush import MAX_PAYLOAD_BYTES, PushMessage, PushSender, SendResult, backoff_seconds
+from aftercare.push.webpush import validate_topic as _validate_topic
+
+log = logging.getLogger(__name__)
+
+# Six tries spread by backoff_seconds cover about half an hour before a delivery is given up.
+MAX_ATTEMPTS = 6
+# Added to the worst-case batch time (queued behind the semaphore, then one timeout) when sizing a
+# lease: encryption, recording and a slow database fit in it.
+LEASE_MARGIN_SECONDS = 30.0
+URGENCIES = ("very-low", "low", "normal", "high")
+_ERROR_CHARS = 500
+_TITLE_CHARS, _BODY_CHARS, _URL_CHARS, _TAG_CHARS, _REF_CHARS = 120, 1000, 500, 64, 100
+
+_Outcome = Literal["delivered", "gone", "retry", "failed", "expired"]
+
+
+class DeliveryReport(msgspec.Struct, frozen=True, kw_only=True):
+    """What one ``deliver_due`` call did. ``lease_lost``: sends whose result was not recorded on the
+    delivery because another worker had taken the expired lease (it will send again)."""
+
+    claimed: int = 0
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+    gone: int = 0
+    expired: int = 0
+    lease_lost: int = 0
+
+
+def payload_for(
+    *, kind: str, title: str, body: str, url: str | None, tag: str | None, notification_id: uuid.UUID
+) -> bytes:
+    """The push body the service worker shows: exactly these fields, nothing read from elsewhere,
+    so what reaches a lock screen is what the caller chose to say. ``id`` lets the device drop a
+    repeat of an at-least-once delivery."""
+    return msgspec.json.encode(
+        {"type": kind, "title": title, "body": body, "url": url, "tag": tag, "id": str(notification_id)}
+    )
+
+
+def _check_notification(
+    *, kind: str, title: str, body: str, url: str | None, tag: str | None, ref_id: str | None,
+    urgency: str, topic: str | None,
+) -> None:
+    """Refuse a caller's bug here, in the caller's transaction, rather than at send time."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    if urgency not in URGENCIES:
+        raise ValueError(f"urgency must be one of {URGENCIES}")
+    for name, value, most in (
+        ("title", title, _TITLE_CHARS), ("body", body, _BODY_CHARS), ("url", url, _URL_CHARS),
+        ("tag", tag, _TAG_CHARS), ("ref_id", ref_id, _REF_CHARS),
+    ):
+        if value is not None and len(value) > most:
+            raise ValueError(f"notification {name} is longer than {most} characters")
+    if topic is not None:
+        _validate_topic(topic)
+
+
+async def enqueue_notification(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    kind: str,
+    title: str,
+    body: str,
+    url: str | None,
+    tag: str | None,
+    ref_id: str | None,
+    urgency: str,
+    expires_at: datetime,
+    topic: str | None,
+    now: datetime,
+    status: Literal["pending", "skipped_quiet_hours"] = "pending",
+) -> uuid.UUID:
+    """Put a notification in ``user_id``'s inbox and queue it for each of their subscriptions.
+    Runs in the caller's transaction and never commits. ``status="skipped_quiet_hours"`` records
+    it without pushing. A user without subscriptions gets it in the inbox as ``no_subscription``;
+    one already past ``expires_at`` as ``expired``. Invalid arguments raise ValueError."""
+    _check_notification(kind=kind, title=title, body=body, url=url, tag=tag, ref_id=ref_id,
+                        urgency=urgency, topic=topic)
+    notification_id = uuid7()
+    if len(payload_for(kind=kind, title=title, body=body, url=url, tag=tag,
+                       notification_id=notification_id)) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"notification payload exceeds {MAX_PAYLOAD_BYTES} bytes")
+    subscription_ids: Sequence[uuid.UUID] = []
+    final_status: str = status
+    if status == "pending":
+        if expires_at <= now:
+            final_status = "expired"
+        else:
+            subscription_ids = (
+                await session.scalars(select(PushSubscription.id).where(PushSubscription.user_id == user_id))
+            ).all()
+            final_status = "pending" if subscription_ids else "no_subscription"
+    await session.execute(
+        insert(Notification).values(
+            id=notification_id, user_id=user_id, kind=kind, title=title, body=body, url=url, tag=tag,
+            ref_id=ref_id, urgency=urgency, topic=topic, expires_at=expires_at, created_at=now,
+            status=final_status,
+        )
+    )
+    if subscription_ids:
+        await session.execute(
+            insert(Delivery),
+            [
+                {"id": uuid7(), "notification_id": notification_id, "subscription_id": sid,
+                 "status": "pending", "attempts": 0, "next_attempt_at": now}
+                for sid in subscription_ids
+            ],
+        )
+    return notification_id
+
+
+# -- delivery -------------------------------------------------------------------------------------
+
+
+class _Job(NamedTuple):
+    """A claimed delivery ready to send."""
+
+    delivery_id: uuid.UUID
+    attempt_id: uuid.UUID
+    notification_id: uuid.UUID
+    kind: str
+    attempts: int
+    expires_at: datetime
+    message: PushMessage
+
+
+class _Closed(NamedTuple):
+    """A claimed delivery that is settled without sending."""
+
+    delivery_id: uuid.UUID
+    notification_id: uuid.UUID
+    status: Literal["expired", "gone", "failed"]
+    error: str
+
+
+async def deliver_due(
+    session_factory: async_sessionmaker[AsyncSession],
+    sender: PushSender,
+    *,
+    now: datetime,
+    worker_id: str,
+    limit: int,
+    concurrency: int = 64,
+    max_attempts: int = MAX_ATTEMPTS,
+    rng: random.Random | None = None,
+) -> DeliveryReport:
+    """Claim up to ``limit`` due deliveries, send them, record the results. ``worker_id`` must be
+    unique per live process (a restarted process takes a new one). ``rng`` draws the backoff
+    jitter (tests pass a seeded one)."""
+    rng = rng or random.Random()
+    # Worst case: a delivery waits for every slot ahead of it, each held for one full timeout.
+    lease = timedelta(seconds=math.ceil(limit / concurrency) * sender.timeout + LEASE_MARGIN_SECONDS)
+    async with session_factory() as session:
+        jobs, closed = await _claim(session, now=now, worker_id=worker_id, limit=limit, lease_until=now + lease)
+    counts: Counter[str] = Counter(item.status for item in closed)
+    claimed = len(jobs) + len(closed)
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def send(job: _Job) -> tuple[_Job, SendResult]:
+        async with semaphore:
+            try:
+                return job, await sender.send(job.message, now)
+            except Exception as exc:  # a bug in one send must not strand the batch's leases
+                log.exception("push send raised", extra={"delivery_id": str(job.delivery_id)})
+                return job, SendResult(outcome="retry", error=f"{type(exc).__name__}: {exc}")
+
+    pending = {asyncio.create_task(send(job)) for job in jobs}
+    try:
+        while pending:
+            # Record whatever has finished in one short transaction while the rest keep sending.
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            async with session_factory() as session:
+                counts += await _record(
+                    session, [task.result() for task in done], now=now, worker_id=worker_id,
+                    max_attempts=max_attempts, rng=rng,
+                )
+    finally:
+        for task in pending:
+            task.cancel()
+    return DeliveryReport(
+        claimed=claimed, delivered=counts["delivered"], retried=counts["retry"], failed=counts["failed"],
+        gone=counts["gone"], expired=counts["expired"], lease_lost=counts["lease_lost"],
+    )
+
+
+def _lease_free(now: datetime) -> ColumnElement[bool]:
+    return or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
+
+
+async def _claim(
+    session: AsyncSession, *, now: datetime, worker_id: str, limit: int, lease_until: datetime
+) -> tuple[list[_Job], list[_Closed]]:
+    async with session.begin():
+        free = _lease_free(now)
+        # ix_deliveries_status_next_attempt_at. SKIP LOCKED lets PostgreSQL workers pass each
+        # other's uncommitted claims; SQLite renders nothing (BEGIN IMMEDIATE serialises writers).
+        due = (
+            select(Delivery.id)
+            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now, free)
+            .order_by(Delivery.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        # The outer condition repeats the lease test: on PostgreSQL a row another worker claimed
+        # and committed after our snapshot is re-checked here and dropped.
+        claimed = (
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(due), free)
+                .values(lease_owner=worker_id, lease_until=lease_until)
+                .returning(Delivery.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalars().all()
+        if not claimed:
+            return [], []
+        rows = (
+            await session.execute(
+                select(
+                    Delivery.id, Delivery.attempts, Delivery.subscription_id, Notification.id.label("nid"),
+                    Notification.kind, Notification.title, Notification.body, Notification.url,
+                    Notification.tag, Notification.urgency, Notification.topic, Notification.expires_at,
+                    PushSubscription.endpoint, PushSubscription.p256dh, PushSubscription.auth,
+                )
+                .join(Notification, Notification.id == Delivery.notification_id)
+                .outerjoin(PushSubscription, PushSubscription.id == Delivery.subscription_id)
+                .where(Delivery.id.in_(claimed))
+            )
+        ).all()
+        jobs: list[_Job] = []
+        closed: list[_Closed] = []
+        for row in rows:
+            if row.expires_at <= now:  # never send a stale prompt
+                closed.append(_Closed(row.id, row.nid, "expired", "expired before it could be sent"))
+                continue
+            if row.endpoint is None:
+                closed.append(_Closed(row.id, row.nid, "gone", "the subscription was removed"))
+                continue
+            payload = payload_for(kind=row.kind, title=row.title, body=row.body, url=row.url, tag=row.tag,
+                                  notification_id=row.nid)
+            try:
+                message = PushMessage(
+                    endpoint=row.endpoint, p256dh=row.p256dh, auth=row.auth, payload=payload,
+                    ttl=max(1, int((row.expires_at - now).total_seconds())), urgency=row.urgency,
+                    topic=row.topic,
+                )
+            except ValueError as exc:  # a row written before a check existed; sending cannot help
+                closed.append(_Closed(row.id, row.nid, "failed", str(exc)[:_ERROR_CHARS]))
+                continue
+            jobs.append(_Job(row.id, uuid7(), row.nid, row.kind, row.attempts, row.expires_at, message))
+        if jobs:
+            await session.execute(
+                insert(DeliveryAttempt),
+                [{"id": job.attempt_id, "delivery_id": job.delivery_id, "at": now, "outcome": "sending"}
+                 for job in jobs],
+            )
+        for item in closed:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == item.delivery_id)
+                .values(status=item.status, lease_owner=None, lease_until=None, last_error=item.error)
+                .execution_options(synchronize_session=False)
+            )
+        await _settle_undelivered(session, [c for c in closed if c.status == "expired"], "expired")
+        await _settle_undelivered(session, [c for c in closed if c.status != "expired"], "failed")
+    return jobs, closed
+
+
+async def _settle_undelivered(
+    session: AsyncSession, items: Iterable[_Closed | uuid.UUID], status: Literal["failed", "expired"]
+) -> None:
+    """A notification none of whose deliveries is pending or delivered any more gets ``status``."""
+    ids = {item.notification_id if isinstance(item, _Closed) else item for item in items}
+    if not ids:
+        return
+    still_open = exists().where(
+        Delivery.notification_id == Notification.id, Delivery.status.in_(("pending", "delivered"))
+    )
+    await session.execute(
+        update(Notification)
+        .where(Notification.id.in_(ids), Notification.status == "pending", ~still_open)
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _record(
+    session: AsyncSession,
+    sent: list[tuple[_Job, SendResult]],
+    *,
+    now: datetime,
+    worker_id: str,
+    max_attempts: int,
+    rng: random.Random,
+) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    async with session.begin():
+        # The attempt is a fact whether or not we still hold the lease: it was sent.
+        await session.execute(
+            update(DeliveryAttempt),
+            [{"id": job.attempt_id, "outcome": result.outcome, "status_code": result.status,
+              "error": (result.error or "")[:_ERROR_CHARS] or None} for job, result in sent],
+        )
+        delivered = [(job, result) for job, result in sent if result.outcome == "delivered"]
+        for status_code in {result.status for _, result in delivered}:
+            ids = [job.delivery_id for job, result in delivered if result.status == status_code]
+            notification_ids = (
+                await session.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(ids), Delivery.lease_owner == worker_id)
+                    .values(status="delivered", attempts=Delivery.attempts + 1, lease_owner=None,
+                            lease_until=None, last_status_code=status_code, last_error=None)
+                    .returning(Delivery.notification_id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).scalars().all()
+            counts["delivered"] += len(notification_ids)
+            counts["lease_lost"] += len(ids) - len(notification_ids)
+            await session.execute(
+                update(Notification)
+                .where(Notification.id.in_(set(notification_ids)), Notification.status != "delivered")
+                .values(status="delivered", delivered_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        for job, result in sent:
+            if result.outcome != "delivered":
+                counts[await _record_undelivered(session, job, result, now=now, worker_id=worker_id,
+                                                 max_attempts=max_attempts, rng=rng)] += 1
+    return counts
+
+
+async def _record_undelivered(
+    session: AsyncSession,
+    job: _Job,
+    result: SendResult,
+    *,
+    now: datetime,
+    worker_id: str,
+    max_attempts: int,
+    rng: random.Random,
+) -> str:
+    attempts = job.attempts + 1
+    status: _Outcome = "failed" if result.outcome == "failed" else "gone" if result.outcome == "gone" else "retry"
+    next_attempt_at = now
+    if status == "retry":
+        next_attempt_at = now + timedelta(seconds=backoff_seconds(attempts, result.retry_after_seconds, rng))
+        if attempts >= max_attempts:
+            status = "failed"
+        elif next_attempt_at >= job.expires_at:
+            status = "expired"
+    values: dict[str, object] = {
+        "status": "pending" if status == "retry" else status, "attempts": attempts, "lease_owner": None,
+        "lease_until": None, "last_status_code": result.status,
+        "last_error": (result.error or "")[:_ERROR_CHARS] or None,
+    }
+    if status == "retry":
+        values["next_attempt_at"] = next_attempt_at
+    row = (
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == job.delivery_id, Delivery.lease_owner == worker_id)
+            .values(**values)
+            .returning(Delivery.subscription_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).one_or_none()
+    if row is None:
+        return "lease_lost"
+    if result.status == 413:
+        # Our payload bound is below every service's limit, so this is a bug here; the payload
+        # itself is never logged (it may be about a person).
+        log.error("push service refused the payload as too large",
+                  extra={"delivery_id": str(job.delivery_id), "kind": job.kind})
+    if status == "gone" and row.subscription_id is not None:
+        await session.execute(delete(PushSubscription).where(PushSubscription.id == row.subscription_id))
+    if status in ("failed", "gone", "expired"):
+        await _settle_undelivered(session, [job.notification_id], "expired" if status == "expired" else "failed")
+    return status
+
+
+# -- subscriptions --------------------------------------------------------------------------------
+
+
+async def subscribe(
+    session: AsyncSession,
+    principal: Principal,
+    data: schemas.SubscriptionCreate,
+    *,
+    allowed_origins: tuple[str, ...],
+    now: datetime,
+) -> schemas.SubscriptionCreated:
+    """Store the caller's browser subscription. The same endpoint again updates its keys and moves
+    it to the caller (a shared tablet): pushes still queued for its previous owner are dropped so
+    they do not show on someone else's screen."""
+    errors = validate_subscription(data.endpoint, data.keys.p256dh, data.keys.auth, allowed_origins)
+    expiration: datetime | None = None
+    if data.expiration_time is not None:
+        try:
+            expiration = datetime.fromtimestamp(data.expiration_time / 1000, UTC)
+        except (OverflowError, OSError, ValueError):
+            errors.append(FieldError("expirationTime", "must be a time in milliseconds since 1970"))
+    if errors:
+        raise ValidationFailed(errors)
+    async with session.begin():
+        previous_owner = await session.scalar(
+            select(PushSubscription.user_id).where(PushSubscription.endpoint == data.endpoint).with_for_update()
+        )
+        dialect = (await session.connection()).dialect.name
+        upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(PushSubscription).values(
+            id=uuid7(), user_id=principal.user_id, endpoint=data.endpoint, p256dh=data.keys.p256dh,
+            auth=data.keys.auth, expiration_time=expiration, created_at=now, updated_at=now,
+        )
+        subscription_id: uuid.UUID = (
+            await session.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[PushSubscription.endpoint],
+                    set_={"user_id": principal.user_id, "p256dh": upsert.excluded.p256dh,
+                          "auth": upsert.excluded.auth, "expiration_time": upsert.excluded.expiration_time,
+                          "updated_at": now},
+                ).returning(PushSubscription.id)
+            )
+        ).scalar_one()
+        if previous_owner is not None and previous_owner != principal.user_id:
+            dropped = (
+                await session.execute(
+                    update(Delivery)
+                    .where(Delivery.subscription_id == subscription_id, Delivery.status == "pending",
+                           _lease_free(now))
+                    .values(status="gone", last_error="the device was moved to another user")
+                    .returning(Delivery.notification_id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).scalars().all()
+            await _settle_undelivered(session, dropped, "failed")
+        await audit.record(session, actor=principal, action="create" if previous_owner is None else "update",
+                           resource="push_subscription", graduate_id=principal.graduate_id, now=now,
+                           resource_id=str(subscription_id))
+    return schemas.SubscriptionCreated(id=subscription_id)
+
+
+async def unsubscribe(
+    session: AsyncSession, principal: Principal, subscription_id: uuid.UUID, *, now: datetime
+) -> None:
+    """Delete one of the caller's subscriptions; anyone else's is a 404. Its queued deliveries
+    lose their subscription and are settled as ``gone`` when next claimed."""
+    async with session.begin():
+        deleted = (
+            await session.execute(
+                delete(PushSubscription)
+                .where(PushSubscription.id == subscription_id, PushSubscription.user_id == principal.user_id)
+                .returning(PushSubscription.id)
+            )
+        ).one_or_none()
+        if deleted is None:
+            raise NotFound("push subscription not found")
+        await audit.record(session, actor=principal, action="delete", resource="push_subscription",
+                           graduate_id=principal.graduate_id, now=now, resource_id=str(subscription_id))
+
+
+# -- the inbox ------------------------------------------------------------------------------------
+
+
+async def list_notifications(
+    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
+) -> schemas.NotificationPage:
+    """The caller's inbox, newest first, each with its deliveries' status and attempts."""
+    key = decode_cursor(cursor)
+    query = (
+        select(Notification)
+        .where(Notification.user_id == principal.user_id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(limit + 1)
+    )
+    if key is not None:
+        try:
+            key_at = datetime.fromisoformat(key.sort_value)
+        except ValueError as exc:
+            raise ValidationFailed.one("cursor", "not a cursor this service issued") from exc
+        # ix_notifications_user_id_created_at_id
+        query = query.where(
+            or_(Notification.created_at < key_at, and_(Notification.created_at == key_at, Notification.id < key.id))
+        )
+    async with session.begin():
+        rows = list((await session.scalars(query)).all())
+        page, more = rows[:limit], len(rows) > limit
+        deliveries = (
+            await session.scalars(
+                select(Delivery).where(Delivery.notification_id.in_([n.id for n in page])).order_by(Delivery.id)
+            )
+        ).all() if page else []
+    by_notification: dict[uuid.UUID, list[schemas.DeliveryInfo]] = {}
+    for d in deliveries:
+        by_notification.setdefault(d.notification_id, []).append(
+            schemas.DeliveryInfo(
+                id=d.id, subscription_id=d.subscription_id, status=d.status,  # type: ignore[arg-type]
+                attempts=d.attempts, last_status_code=d.last_status_code,
+                next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
+            )
+        )
+    return schemas.NotificationPage(
+        items=[
+            schemas.NotificationItem(
+                id=n.id, kind=n.kind, title=n.title, body=n.body, url=n.url,  # type: ignore[arg-type]
+                tag=n.tag, ref_id=n.ref_id, urgency=n.urgency, status=n.status,  # type: ignore[arg-type]
+                created_at=n.created_at, expires_at=n.expires_at, delivered_at=n.delivered_at,
+                deliveries=by_notification.get(n.id, []),
+            )
+            for n in page
+        ],
+        next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+    )

@@ -1,0 +1,486 @@
+"""Replay graduates' histories through the warning-sign engine and alert lifecycle, offline.
+
+A program that changes a threshold wants to see what the change would have flagged, and at what alert
+burden, before it applies it. So this runs the service's own pure engine (``fold``, ``assess``,
+``assess_silence``) and alert lifecycle (``apply_hits``) over JSON Lines histories, with no database,
+no network and no clock. The contract's "Backtest" section is the specification.
+
+Time is simulated as the sweeper and the API see it: a check-in takes effect at its arrival
+(``received_at``, else its day's ``checkin_time``), and at each local day's window close the silence
+rule looks at the run of days without a check-in received by then. So a check-in synced two days late
+still leaves those days silent, and still counts for the other rules from its arrival on.
+
+The per-graduate simulation is one function, :func:`replay_graduate`, and the per-check-in step is
+:func:`checkin_step`, so the database-backed service can be held to produce the same events.
+Input streams one graduate at a time: memory stays flat however many graduates the file holds (only
+the graduate ids are kept, to refuse a duplicate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated, Literal, TextIO
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from aftercare.errors import ValidationFailed
+from aftercare.plans.schemas import PlanBody, plan_body_decoder
+from aftercare.plans.validation import PlanIds, plan_ids, validate_plan
+from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
+from aftercare.rules.config import DEFAULT_RULES, ProgramRules, rules_decoder
+from aftercare.rules.engine import WINDOW_DAYS, PlanFacts, assess, assess_silence
+from aftercare.rules.lifecycle import AlertChange, AlertState, advance, apply_hits, close_handled
+from aftercare.scheduling.localtime import at_local_time, day_bounds, local_today, zone
+from aftercare.scheduling.recurrence import expand_local, parse_rrule
+
+DEFAULT_CHECKIN_TIME = time(19, 0)
+DEFAULT_RESOLVE_AFTER_DAYS = 2
+DAYS_PER_MONTH = 30
+SESSION_SPAN_WEEKS = 12
+
+Score = Annotated[int, msgspec.Meta(ge=0, le=10)]
+
+
+class CheckinRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One check-in of a history: the contract's POST body, with ``received_at`` and an optional
+    ``client_id``. Bounds as in the contract, so a bad value is named by its path."""
+
+    local_date: date
+    mood: Annotated[int, msgspec.Meta(ge=1, le=5)]
+    craving: Score
+    stress: Score
+    used: bool
+    safety_concern: bool
+    sleep_hours: Annotated[float, msgspec.Meta(ge=0, le=24)] | None = None
+    attended_support: bool | None = None
+    took_medication: bool | None = None
+    isolating: bool | None = None
+    triggers: list[str] = []
+    coping_used: list[str] = []
+    note: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    client_id: uuid.UUID | None = None
+    received_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+
+
+class GraduateLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    graduate: Annotated[str, msgspec.Meta(min_length=1)]
+    timezone: str
+    start_date: date
+    end_date: date
+    checkins: list[CheckinRecord]
+    checkin_time: Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] | None = None
+    # Decoded apart so its errors carry the ``plan.`` prefix and go through the plan slice's validation.
+    # (An empty Raw: no plan given; msgspec cannot put Raw in a union with None.)
+    plan: msgspec.Raw = msgspec.Raw()
+
+
+class Arrival(msgspec.Struct, frozen=True):
+    """A check-in and the instant it reached the service."""
+
+    at: datetime
+    checkin: CheckinFacts
+
+
+class History(msgspec.Struct, frozen=True):
+    """A validated graduate history, check-ins in order of arrival."""
+
+    graduate: str
+    tz: ZoneInfo
+    start_date: date
+    end_date: date
+    plan: PlanFacts | None
+    arrivals: list[Arrival]
+
+
+class AlertEvent(msgspec.Struct, frozen=True):
+    """One line of the backtest's output."""
+
+    graduate: str
+    local_date: date
+    rule: str
+    severity: str
+    event: Literal["opened", "raised"]
+    reasons: list[str]
+
+
+class Summary(msgspec.Struct):
+    graduates: int = 0
+    graduate_days: int = 0
+    checkins: int = 0
+    opened: dict[str, int] = msgspec.field(default_factory=dict)
+    errors: list[str] = msgspec.field(default_factory=list)
+
+    @property
+    def alerts_per_graduate_month(self) -> float:
+        months = self.graduate_days / DAYS_PER_MONTH
+        return sum(self.opened.values()) / months if months else 0.0
+
+    def text(self) -> str:
+        per_rule = ", ".join(f"{rule} {n}" for rule, n in sorted(self.opened.items())) or "none"
+        return (
+            f"graduates: {self.graduates}\n"
+            f"graduate-days: {self.graduate_days}\n"
+            f"check-ins: {self.checkins}\n"
+            f"alerts opened: {sum(self.opened.values())} ({per_rule})\n"
+            f"alerts per graduate-month: {self.alerts_per_graduate_month:.3f}\n"
+        )
+
+
+_line_decoder = msgspec.json.Decoder(GraduateLine)
+_event_encoder = msgspec.json.Encoder()
+_AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.DOTALL)
+_BOUND = re.compile(r"^Expected `\w+` (?P<bound>[<>]=? -?[\d.]+)$")
+_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$")
+
+
+def _decode_problem(exc: msgspec.ValidationError, prefix: str = "") -> tuple[str, str]:
+    """msgspec's one-line error as (field path, message), in the wording of the API's 422s."""
+    match = _AT_PATH.match(str(exc))
+    assert match is not None  # the pattern matches every string
+    message, path = match["message"], match["path"] or ""
+    if m := _MISSING.match(message):
+        path, message = _join(path, m["field"]), "required"
+    elif m := _UNKNOWN.match(message):
+        path, message = _join(path, m["field"]), "unknown field"
+    elif m := _BOUND.match(message):
+        message = f"must be {m['bound']}"
+    return _join(prefix, path) or "(line)", message
+
+
+def _join(base: str, tail: str) -> str:
+    if not base:
+        return tail
+    if not tail:
+        return base
+    return base + tail if tail.startswith("[") else f"{base}.{tail}"
+
+
+def parse_history(text: str, *, where: str, seen: set[str]) -> History | list[str]:
+    """Decode and check one input line; ``where`` is ``FILE:LINE``. Returns every problem found as
+    ``FILE:LINE: FIELD: message``, or the history ready to replay. Adds the graduate id to ``seen``."""
+    try:
+        line = _line_decoder.decode(text)
+    except msgspec.ValidationError as exc:
+        field, message = _decode_problem(exc)
+        return [f"{where}: {field}: {message}"]
+    except msgspec.DecodeError as exc:
+        return [f"{where}: (line): not JSON: {exc}"]
+    problems: list[tuple[str, str]] = []
+    if line.graduate in seen:
+        problems.append(("graduate", f"graduate {line.graduate!r} appears twice"))
+    seen.add(line.graduate)
+    try:
+        tz: ZoneInfo | None = zone(line.timezone)
+    except ValueError as exc:
+        tz = None
+        problems.append(("timezone", str(exc)))
+    if line.end_date < line.start_date:
+        problems.append(("end_date", "must not be before start_date"))
+    plan, ids = _plan(line.plan, problems)
+    prompt = time.fromisoformat(line.checkin_time) if line.checkin_time else DEFAULT_CHECKIN_TIME
+    arrivals: list[Arrival] = []
+    days_seen: dict[date, int] = {}
+    for i, checkin in enumerate(line.checkins):
+        path = f"checkins[{i}]"
+        if not line.start_date <= checkin.local_date <= line.end_date:
+            problems.append((f"{path}.local_date", "outside start_date..end_date"))
+        if checkin.local_date in days_seen:
+            problems.append(
+                (
+                    f"{path}.local_date",
+                    f"a second check-in for this day (checkins[{days_seen[checkin.local_date]}])",
+                )
+            )
+        days_seen.setdefault(checkin.local_date, i)
+        for key, given, known in (
+            ("triggers", checkin.triggers, ids.trigger_ids),
+            ("coping_used", checkin.coping_used, ids.coping_skill_ids),
+        ):
+            for j, item in enumerate(given):
+                if item not in known:
+                    problems.append((f"{path}.{key}[{j}]", f"unknown id {item!r}: not in the plan"))
+        if tz is None:
+            continue
+        day_start, _ = day_bounds(checkin.local_date, tz)
+        if checkin.received_at is not None and checkin.received_at < day_start:
+            problems.append((f"{path}.received_at", "before its local day begins"))
+        arrival = checkin.received_at or at_local_time(checkin.local_date, prompt, tz)
+        arrivals.append(Arrival(at=arrival, checkin=_facts(checkin)))
+    if problems or tz is None:
+        return [f"{where}: {field}: {message}" for field, message in problems]
+    # Same-instant ties fall back to the day, so the order never depends on the input's order.
+    arrivals.sort(key=lambda a: (a.at, a.checkin.local_date))
+    return History(line.graduate, tz, line.start_date, line.end_date, plan, arrivals)
+
+
+_NO_IDS = PlanIds(trigger_ids=frozenset(), coping_skill_ids=frozenset())
+
+
+def _plan(raw: msgspec.Raw, problems: list[tuple[str, str]]) -> tuple[PlanFacts | None, PlanIds]:
+    if not raw or bytes(raw) == b"null":
+        return None, _NO_IDS
+    try:
+        body: PlanBody = plan_body_decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        problems.append(_decode_problem(exc, "plan"))
+        return None, _NO_IDS
+    try:
+        validate_plan(body)
+    except ValidationFailed as exc:
+        problems.extend((_join("plan", e.field), e.message) for e in exc.errors)
+        return None, _NO_IDS
+    return plan_facts(body), plan_ids(body)
+
+
+def _facts(checkin: CheckinRecord) -> CheckinFacts:
+    return CheckinFacts(
+        local_date=checkin.local_date,
+        mood=checkin.mood,
+        craving=checkin.craving,
+        stress=checkin.stress,
+        sleep_hours=checkin.sleep_hours,
+        used=checkin.used,
+        attended_support=checkin.attended_support,
+        took_medication=checkin.took_medication,
+        isolating=checkin.isolating,
+        triggers=tuple(checkin.triggers),
+        coping_used=tuple(checkin.coping_used),
+        safety_concern=checkin.safety_concern,
+    )
+
+
+def plan_facts(plan: PlanBody) -> PlanFacts:
+    """What the rules read from a plan: medications, planned sessions a week, triggers' coping skills.
+
+    Sessions a week are averaged over the twelve weeks after each schedule's start (a monthly group
+    counts as about a quarter of a session a week); a year would cost a millisecond a graduate for
+    the same answer. The service needs the same reading of a stored plan.
+    """
+    span = timedelta(weeks=SESSION_SPAN_WEEKS)
+    sessions = 0
+    schedules = [t.schedule for t in plan.therapy] + [g.schedule for g in plan.support_groups]
+    for schedule in schedules:
+        rule = parse_rrule(schedule.rrule, schedule.start_local)
+        sessions += len(expand_local(rule, rule.start, rule.start + span))
+    return PlanFacts.from_counts(
+        medications=len(plan.medications),
+        sessions_per_week=sessions / SESSION_SPAN_WEEKS,
+        trigger_coping={t.id: t.coping_skill_ids for t in plan.triggers},
+    )
+
+
+def checkin_step(
+    received: dict[int, CheckinFacts],
+    aggregates: Aggregates,
+    alerts: dict[str, AlertState],
+    checkin: CheckinFacts,
+    *,
+    plan: PlanFacts,
+    rules: ProgramRules,
+) -> tuple[Aggregates, dict[str, AlertState], list[AlertChange]]:
+    """One check-in taking effect: assess it against the check-ins received before it (``received``,
+    keyed by the local day's ordinal) and the baseline before it, apply the hits to the open alerts,
+    fold it in.
+
+    ``received`` gains the check-in. A late sync is assessed on the window ending at its own day, so
+    a check-in already received for a later day does not count as its future.
+    """
+    day = checkin.local_date.toordinal()
+    window = [c for d in range(day - WINDOW_DAYS + 1, day) if (c := received.get(d)) is not None]
+    window.append(checkin)
+    assessment = assess(window, aggregates, plan, rules)
+    changes = apply_hits(alerts, assessment.hits, local_date=checkin.local_date)
+    received[day] = checkin
+    return fold(aggregates, checkin), advance(alerts, changes), changes
+
+
+def replay_graduate(history: History, rules: ProgramRules, resolve_after_days: int) -> list[AlertChange]:
+    """Every alert change in one graduate's history, in the order it happened.
+
+    Day by day in the graduate's zone: first the check-ins that arrive before the day's window
+    closes, each in arrival order (``checkin_step``), then the silence rule at the close. An alert
+    opened on day O is taken as handled at the start of day O + ``resolve_after_days`` (a silence
+    alert only once its run has ended). Check-ins arriving after the last day still count.
+    """
+    plan = history.plan or PlanFacts()
+    tz = history.tz
+    received: dict[int, CheckinFacts] = {}
+    aggregates = Aggregates()
+    alerts: dict[str, AlertState] = {}
+    changes: list[AlertChange] = []
+    pending = iter(history.arrivals)
+    arrival = next(pending, None)
+    day = history.start_date
+    while day <= history.end_date or arrival is not None:
+        close = day_bounds(day, tz)[1] if day <= history.end_date else None
+        while arrival is not None and (close is None or arrival.at < close):
+            arrived_on = local_today(arrival.at, tz)
+            alerts = close_handled(
+                alerts,
+                local_date=arrived_on,
+                resolve_after_days=resolve_after_days,
+                last_checkin_date=aggregates.last_checkin_date,
+            )
+            aggregates, alerts, made = checkin_step(
+                received, aggregates, alerts, arrival.checkin, plan=plan, rules=rules
+            )
+            changes.extend(made)
+            arrival = next(pending, None)
+        if close is None:
+            break
+        alerts = close_handled(
+            alerts,
+            local_date=day,
+            resolve_after_days=resolve_after_days,
+            last_checkin_date=aggregates.last_checkin_date,
+        )
+        hit = assess_silence(aggregates.last_checkin_date, day, history.start_date, rules)
+        if hit is not None:
+            made = apply_hits(alerts, [hit], local_date=day)
+            alerts = advance(alerts, made)
+            changes.extend(made)
+        day += timedelta(days=1)
+    return changes
+
+
+def alert_events(graduate: str, changes: Iterable[AlertChange]) -> list[AlertEvent]:
+    """The backtest's output lines for one graduate: opens and raises, days in order.
+
+    A late sync's event carries its own (earlier) local day, so the stable sort by day can move it
+    before a silence event that happened first in time.
+    """
+    events = [
+        AlertEvent(graduate, c.local_date, c.rule, c.severity, c.kind, list(c.reasons))
+        for c in changes
+        if c.kind == "opened" or c.kind == "raised"
+    ]
+    events.sort(key=lambda e: e.local_date)
+    return events
+
+
+def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    for number, text in enumerate(lines, start=1):
+        if text.strip():
+            yield number, text
+
+
+def run_backtest(
+    lines: Iterable[str],
+    *,
+    source_name: str,
+    rules: ProgramRules,
+    resolve_after_days: int,
+    out: TextIO,
+) -> Summary:
+    """Replay every graduate of ``lines`` (JSON Lines), writing alert events to ``out``.
+
+    Reads one line at a time. Every problem of every line is collected in ``summary.errors``
+    (``FILE:LINE: FIELD: message``); after the first one nothing more is replayed or written, and
+    what was written must be discarded by the caller (``main`` writes aside and renames).
+    """
+    summary = Summary()
+    seen: set[str] = set()
+    opened: Counter[str] = Counter()
+    for number, text in _numbered(lines):
+        parsed = parse_history(text, where=f"{source_name}:{number}", seen=seen)
+        if isinstance(parsed, list):
+            summary.errors.extend(parsed)
+            continue
+        if summary.errors:
+            continue
+        summary.graduates += 1
+        summary.graduate_days += (parsed.end_date - parsed.start_date).days + 1
+        summary.checkins += len(parsed.arrivals)
+        for event in alert_events(parsed.graduate, replay_graduate(parsed, rules, resolve_after_days)):
+            if event.event == "opened":
+                opened[event.rule] += 1
+            out.write(_event_encoder.encode(event).decode())
+            out.write("\n")
+    summary.opened = dict(opened)
+    return summary
+
+
+def _load_rules(path: Path | None) -> ProgramRules | str:
+    if path is None:
+        return DEFAULT_RULES
+    try:
+        return rules_decoder.decode(path.read_bytes())
+    except OSError as exc:
+        return f"{path}: (file): {exc.strerror}"
+    except msgspec.ValidationError as exc:
+        field, message = _decode_problem(exc)
+        return f"{path}: {field}: {message}"
+    except msgspec.DecodeError as exc:
+        return f"{path}: (file): not JSON: {exc}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``aftercare backtest COHORT.jsonl [--rules RULES.json] [--resolve-after-days N] [--out EVENTS.jsonl]``.
+
+    Exit 0 with the events written, 2 on bad input with every problem on stderr and nothing written.
+    """
+    parser = argparse.ArgumentParser(
+        prog="aftercare backtest", description="Replay histories through the warning-sign engine."
+    )
+    parser.add_argument("cohort", type=Path, help="JSON Lines, one graduate a line")
+    parser.add_argument(
+        "--rules", type=Path, help="body of GET /v1/program/rules (default: program defaults)"
+    )
+    parser.add_argument("--resolve-after-days", type=int, default=DEFAULT_RESOLVE_AFTER_DAYS)
+    parser.add_argument("--out", type=Path, help="events file (default: stdout)")
+    args = parser.parse_args(argv)
+    if args.resolve_after_days < 1:
+        print("--resolve-after-days: must be >= 1", file=sys.stderr)
+        return 2
+    rules = _load_rules(args.rules)
+    if isinstance(rules, str):
+        print(rules, file=sys.stderr)
+        return 2
+    target_dir = args.out.resolve().parent if args.out else None
+    fd, tmp_name = tempfile.mkstemp(prefix=".backtest-", suffix=".jsonl", dir=target_dir)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            try:
+                with args.cohort.open(encoding="utf-8") as lines:
+                    summary = run_backtest(
+                        lines,
+                        source_name=args.cohort.name,
+                        rules=rules,
+                        resolve_after_days=args.resolve_after_days,
+                        out=out,
+                    )
+            except OSError as exc:
+                print(f"{args.cohort}: (file): {exc.strerror}", file=sys.stderr)
+                return 2
+            except UnicodeDecodeError as exc:
+                print(f"{args.cohort}: (file): not UTF-8: {exc.reason}", file=sys.stderr)
+                return 2
+        if summary.errors:
+            print("\n".join(summary.errors), file=sys.stderr)
+            return 2
+        if args.out:
+            os.replace(tmp, args.out)
+        else:
+            with tmp.open(encoding="utf-8") as written:
+                for line in written:
+                    sys.stdout.write(line)
+        print(summary.text(), end="", file=sys.stderr)
+        return 0
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,686 @@
+"""The warning-sign engine: pure functions from recent check-ins and a running baseline to rule hits.
+
+Usage (the check-in service and the backtest call exactly this)::
+
+    from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
+    from aftercare.rules.config import DEFAULT_RULES
+    from aftercare.rules.engine import PlanFacts, assess, assess_silence
+
+    plan = PlanFacts.from_counts(medications=1, sessions_per_week=3, trigger_coping={"t1": ("c1",)})
+    window = [...]                      # CheckinFacts of the last 28 local days, oldest first, today last
+    assessment = assess(window, aggregates, plan, DEFAULT_RULES)   # aggregates: state BEFORE today
+    aggregates = fold(aggregates, window[-1], trigger_coping=plan.trigger_coping)  # store on the row
+    # when a local day's check-in window closes without a check-in:
+    hit = assess_silence(aggregates.last_checkin_date, closed_day, first_expected_day, DEFAULT_RULES)
+
+``assessment.hits`` go to ``lifecycle.apply_hits``, which decides what opens, raises or updates an alert.
+
+Why it is built this way: a graduate's warning signs are deviations from their *own* normal (z-scores
+against ``aggregates.baseline``, with a floor on the spread so a very steady person does not alarm on
++1; yes/no answers against their own usual rate, by binomial odds), they count only when they persist
+(2 of the last 3 days, not one bad day), and several modest
+deviations together (craving up, mood down, stress up, sleep down, missed support, isolation, triggers
+without coping) count as much as one large one (``combined``). The program's absolute cut-offs
+(craving 7 or more, mood 2 or less) stay as safety nets. No I/O, no clock: ``assess`` reads a bounded
+window and O(1) aggregates, so its cost does not grow with a graduate's history.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, timedelta
+from statistics import NormalDist
+from typing import Any, Literal
+
+import msgspec
+
+from aftercare.rules.aggregates import (
+    BASELINE_SPAN_DAYS,
+    CRAVING,
+    ISOLATING,
+    MEDICATION_MISSED,
+    MOOD,
+    PRIOR_WEIGHT,
+    SLEEP,
+    STRESS,
+    SUPPORT_MISSED,
+    UNCOPED_TRIGGERS,
+    WARMUP,
+    Aggregates,
+    Baseline,
+    CheckinFacts,
+    Measure,
+    Stat,
+    baseline,
+    uncoped_triggers,
+    unfold,
+)
+from aftercare.rules.config import ProgramRules
+
+__all__ = [
+    "WINDOW_DAYS",
+    "Assessment",
+    "CheckinFacts",
+    "PlanFacts",
+    "RiskLevel",
+    "RuleHit",
+    "RuleName",
+    "Severity",
+    "assess",
+    "assess_silence",
+]
+
+Severity = Literal["warning", "high", "critical"]
+RiskLevel = Literal["low", "moderate", "high", "critical"]
+RuleName = Literal[
+    "lapse",
+    "safety",
+    "craving_rising",
+    "mood_falling",
+    "support_dropoff",
+    "medication_missed",
+    "isolation",
+    "triggers_without_coping",
+    "silence",
+    "combined",
+]
+
+# The window callers load: enough for every rule's look-back, and the cap that keeps assess O(1).
+WINDOW_DAYS = 28
+SEVERITY_RANK: dict[str, int] = {"warning": 1, "high": 2, "critical": 3}
+# The rules whose simultaneous warnings make a combined high (not lapse, safety or silence: they
+# alert on their own and are not early signs).
+_EARLY_SIGNS = (
+    "craving_rising",
+    "mood_falling",
+    "support_dropoff",
+    "medication_missed",
+    "isolation",
+    "triggers_without_coping",
+)
+_MAX_STRENGTH = 3.0
+_NORMAL = NormalDist()
+_LEVEL_OF: dict[str, RiskLevel] = {"warning": "moderate", "high": "high", "critical": "critical"}
+_BANDS: dict[RiskLevel, tuple[int, int]] = {
+    "low": (0, 29),
+    "moderate": (30, 59),
+    "high": (60, 84),
+    "critical": (85, 100),
+}
+
+
+class PlanFacts(msgspec.Struct, frozen=True, kw_only=True):
+    """What the rules need from the aftercare plan. ``PlanFacts()``: no plan known, answers believed."""
+
+    has_medications: bool | None = None
+    # Planned therapy and support-group occurrences a week; 0 means nothing to miss.
+    support_sessions_per_week: float | None = None
+    trigger_coping: dict[str, tuple[str, ...]] = {}
+
+    @classmethod
+    def from_counts(
+        cls,
+        *,
+        medications: int,
+        sessions_per_week: float,
+        trigger_coping: Mapping[str, Iterable[str]] | None = None,
+    ) -> PlanFacts:
+        return cls(
+            has_medications=medications > 0,
+            support_sessions_per_week=sessions_per_week,
+            trigger_coping={t: tuple(skills) for t, skills in (trigger_coping or {}).items()},
+        )
+
+
+class RuleHit(msgspec.Struct, frozen=True, kw_only=True):
+    """One rule's finding. ``evidence`` is ``{"local_dates": [ISO dates], "values": {...}}``."""
+
+    rule: RuleName
+    severity: Severity
+    reasons: tuple[str, ...]
+    evidence: dict[str, Any] = {}
+
+
+class Assessment(msgspec.Struct, frozen=True, kw_only=True):
+    risk_score: int
+    risk_level: RiskLevel
+    reasons: tuple[str, ...]
+    hits: tuple[RuleHit, ...]
+
+
+def assess(
+    window: Sequence[CheckinFacts],
+    aggregates_before: Aggregates,
+    plan: PlanFacts,
+    rules: ProgramRules,
+) -> Assessment:
+    """Score today's check-in (``window[-1]``) against the window and the baseline before today."""
+    today = window[-1]
+    recent = [c for c in window[-WINDOW_DAYS:] if c.local_date <= today.local_date]
+    day = _Day(today.local_date, recent, aggregates_before, plan)
+    cfg = rules.rules
+    hits: list[RuleHit] = []
+    checks: tuple[tuple[bool, Callable[[], RuleHit | None]], ...] = (
+        (cfg.safety.enabled, lambda: _safety(day)),
+        (cfg.lapse.enabled, lambda: _lapse(day, rules)),
+        (cfg.craving_rising.enabled, lambda: _craving_rising(day, rules)),
+        (cfg.mood_falling.enabled, lambda: _mood_falling(day, rules)),
+        (cfg.support_dropoff.enabled, lambda: _support_dropoff(day, rules)),
+        (cfg.medication_missed.enabled, lambda: _medication_missed(day, rules)),
+        (cfg.isolation.enabled, lambda: _isolation(day, rules)),
+        (cfg.triggers_without_coping.enabled, lambda: _triggers_without_coping(day, rules)),
+    )
+    for enabled, check in checks:
+        hit = check() if enabled else None
+        if hit is not None:
+            hits.append(hit)
+    signals = _signals(day, rules)
+    if cfg.combined.enabled:
+        combined = _combined(signals, hits, rules)
+        if combined is not None:
+            hits.append(combined)
+    return _summarise(hits, signals, rules)
+
+
+def assess_silence(
+    last_checkin_date: date | None,
+    closed_day: date,
+    first_expected_day: date,
+    rules: ProgramRules,
+) -> RuleHit | None:
+    """The silence hit when ``closed_day``'s window closes, counting silent days up to and including it.
+
+    The run starts at the later of the day after the last check-in and ``first_expected_day`` (the
+    first day a check-in was asked for), so a new graduate is not silent before they were asked.
+    ``evidence["values"]["run_started_on"]`` names the run: the lifecycle opens one alert per run.
+    """
+    cfg = rules.rules.silence
+    if not cfg.enabled:
+        return None
+    start = first_expected_day
+    if last_checkin_date is not None:
+        start = max(start, last_checkin_date + timedelta(days=1))
+    silent = (closed_day - start).days + 1
+    if silent < cfg.warning_days:
+        return None
+    since = f"last check-in {last_checkin_date.isoformat()}" if last_checkin_date else "no check-in yet"
+    return RuleHit(
+        rule="silence",
+        severity="high" if silent >= cfg.high_days else "warning",
+        reasons=(f"no check-in for {silent} days in a row ({since})",),
+        evidence=_evidence(
+            (),
+            silent_days=silent,
+            run_started_on=start.isoformat(),
+            last_checkin_date=last_checkin_date.isoformat() if last_checkin_date else None,
+        ),
+    )
+
+
+class _Day:
+    """Today seen through the window: recent check-ins by local day and the baselines before today."""
+
+    def __init__(self, today: date, window: list[CheckinFacts], before: Aggregates, plan: PlanFacts):
+        self.today = today
+        self.window = window
+        self.before = before
+        self.plan = plan
+        # Several rules look back over the same days and count the same answers: ask once.
+        self._within: dict[int, list[CheckinFacts]] = {}
+        self.counts: dict[tuple[str, int], _Count] = {}
+
+    @property
+    def current(self) -> CheckinFacts:
+        return self.window[-1]
+
+    def within(self, days: int) -> list[CheckinFacts]:
+        """Check-ins of the last ``days`` local days, today included, oldest first."""
+        if days not in self._within:
+            first = self.today - timedelta(days=days - 1)
+            self._within[days] = [c for c in self.window if c.local_date >= first]
+        return self._within[days]
+
+    def baseline(self, measure: Measure) -> Baseline | None:
+        stat: Stat = getattr(self.before, measure.name)
+        return baseline(stat, measure)
+
+    def relative(self, measure: Measure) -> Baseline | None:
+        """The baseline, once there is enough history for deviations from it to mean something."""
+        base = self.baseline(measure)
+        return base if base is not None and base.n >= WARMUP else None
+
+    def support_counts(self) -> bool:
+        return self.plan.support_sessions_per_week != 0
+
+    def medication_counts(self) -> bool:
+        return self.plan.has_medications is not False
+
+
+class _Continuous(msgspec.Struct, frozen=True):
+    measure: Measure
+    label: str
+    # +1 when a higher value is the warning sign (craving, stress), -1 when lower is (mood, sleep).
+    direction: int
+    value: Callable[[CheckinFacts], float | None]
+    unit: str = ""
+
+
+_CRAVING = _Continuous(CRAVING, "craving", 1, lambda c: c.craving)
+_MOOD = _Continuous(MOOD, "mood", -1, lambda c: c.mood)
+_STRESS = _Continuous(STRESS, "stress", 1, lambda c: c.stress)
+_SLEEP = _Continuous(SLEEP, "sleep", -1, lambda c: c.sleep_hours, unit=" h")
+
+
+def _z(kind: _Continuous, value: float, base: Baseline) -> float:
+    """How far ``value`` is from the baseline in the warning direction, in baseline spreads."""
+    return kind.direction * (value - base.mean) / base.sd
+
+
+def _series(kind: _Continuous, checkins: Iterable[CheckinFacts]) -> list[tuple[CheckinFacts, float]]:
+    return [(c, v) for c in checkins if (v := kind.value(c)) is not None]
+
+
+def _safety(day: _Day) -> RuleHit | None:
+    if not day.current.safety_concern:
+        return None
+    return RuleHit(
+        rule="safety",
+        severity="critical",
+        reasons=("reported thoughts of harming themselves",),
+        evidence=_evidence([day.current]),
+    )
+
+
+def _lapse(day: _Day, rules: ProgramRules) -> RuleHit | None:
+    if not day.current.used:
+        return None
+    cfg = rules.rules.lapse
+    earlier = [c for c in day.within(cfg.repeat_window_days + 1)[:-1] if c.used]
+    reasons = [f"reported alcohol or drug use ({day.today.isoformat()})"]
+    if earlier:
+        reasons.append(
+            f"another lapse within {cfg.repeat_window_days} days ({earlier[-1].local_date.isoformat()})"
+        )
+    return RuleHit(
+        rule="lapse",
+        severity="critical" if earlier else "high",
+        reasons=tuple(reasons),
+        evidence=_evidence([*earlier, day.current], lapses=len(earlier) + 1),
+    )
+
+
+def _craving_rising(day: _Day, rules: ProgramRules) -> RuleHit | None:
+    cfg = rules.rules.craving_rising
+    base = day.relative(CRAVING)
+    today_value = day.current.craving
+    span = _series(_CRAVING, day.within(cfg.span_days))
+    severity: Severity | None = None
+    reasons: list[str] = []
+    shown = span
+    if base is not None:
+        zs = [_z(_CRAVING, v, base) for _, v in span]
+        today_z = zs[-1]
+        elevated = [z for z in zs if z >= cfg.z_warning]
+        if today_z >= cfg.z_warning and len(elevated) >= cfg.min_days:
+            severity = "warning"
+            values = [v for _, v in span]
+            climbing = len(values) >= 3 and values[-3] < values[-2] < values[-1]
+            if sum(z >= cfg.z_high for z in zs) >= cfg.min_days or climbing:
+                severity = "high"
+            reasons.append(_relative_reason(_CRAVING, span, base, cfg.span_days))
+            if climbing:
+                reasons.append("still rising day after day")
+        else:
+            trend = _series(_CRAVING, day.within(7))[-cfg.trend_points :]
+            trend_z = [_z(_CRAVING, v, base) for _, v in trend]
+            # A climb, not one spike and not a plateau: the previous check-in already past trend_z,
+            # today past z_warning and higher than two check-ins ago, the fitted slope upwards.
+            if (
+                len(trend) == cfg.trend_points
+                and _slope([(c.local_date, z) for (c, _), z in zip(trend, trend_z, strict=True)])
+                >= cfg.trend_slope
+                and trend_z[-1] >= cfg.z_warning
+                and trend_z[-2] >= cfg.trend_z
+                and trend[-1][1] > trend[-3][1]
+            ):
+                severity = "warning"
+                shown = trend
+                reasons.append(
+                    f"craving climbing: {_values(v for _, v in trend)} over the last "
+                    f"{len(trend)} check-ins; baseline {_num(base.mean)}"
+                )
+    recent = _series(_CRAVING, day.window[-cfg.absolute_of_last :])
+    high_days = [(c, v) for c, v in recent if v >= cfg.absolute_level]
+    # The net counts only when that many high days are unlikely for this person: someone whose
+    # craving often sits at 7 would otherwise hold an alert open forever and teach the counselor
+    # to ignore it.
+    usual = 0.0 if base is None else _share_beyond(base, cfg.absolute_level - 0.5, above=True)
+    if (
+        today_value >= cfg.absolute_level
+        and len(high_days) >= cfg.absolute_days
+        and _tail(len(high_days), len(recent), usual) <= cfg.absolute_max_chance
+    ):
+        severity = severity or "warning"
+        reasons.append(
+            f"craving {cfg.absolute_level} or more on {len(high_days)} of the last {len(recent)} check-ins"
+        )
+        shown = recent if len(recent) > len(shown) else shown
+    if severity is None:
+        return None
+    return RuleHit(
+        rule="craving_rising",
+        severity=severity,
+        reasons=tuple(reasons),
+        evidence=_evidence([c for c, _ in shown], craving=[v for _, v in shown], baseline=_base(base)),
+    )
+
+
+def _mood_falling(day: _Day, rules: ProgramRules) -> RuleHit | None:
+    cfg = rules.rules.mood_falling
+    base = day.relative(MOOD)
+    span = _series(_MOOD, day.within(cfg.span_days))
+    reasons: list[str] = []
+    shown = span
+    if base is not None:
+        zs = [_z(_MOOD, v, base) for _, v in span]
+        if zs[-1] >= cfg.z_warning and sum(z >= cfg.z_warning for z in zs) >= cfg.min_days:
+            reasons.append(_relative_reason(_MOOD, span, base, cfg.span_days))
+    low = _series(_MOOD, day.within(cfg.absolute_days))
+    # The absolute net counts only when such a run is unlikely for this person (a chronically low
+    # mood is known to the counselor; a daily alert about it would drown the new signs).
+    usual = 0.0 if base is None else _share_beyond(base, cfg.absolute_level + 0.5, above=False)
+    if (
+        len(low) == cfg.absolute_days
+        and all(v <= cfg.absolute_level for _, v in low)
+        and usual**cfg.absolute_days <= cfg.absolute_max_chance
+    ):
+        reasons.append(f"mood {cfg.absolute_level} or lower on {cfg.absolute_days} days in a row")
+        shown = low if len(low) > len(shown) else shown
+    if not reasons:
+        return None
+    return RuleHit(
+        rule="mood_falling",
+        severity="warning",
+        reasons=tuple(reasons),
+        evidence=_evidence([c for c, _ in shown], mood=[v for _, v in shown], baseline=_base(base)),
+    )
+
+
+class _Count(msgspec.Struct, frozen=True):
+    """Days with a yes/no sign in a look-back, judged against the person's usual rate of it."""
+
+    days: list[CheckinFacts]
+    answered: int
+    rate: float
+    # How likely the usual rate alone gives this many days or more (binomial upper tail).
+    chance: float
+
+    @property
+    def strength(self) -> float:
+        """The chance as a z-score, so a count weighs the same as a measure that far off its baseline."""
+        if self.chance >= 0.5:
+            return 0.0
+        return _MAX_STRENGTH if self.chance <= 1e-9 else min(_MAX_STRENGTH, _NORMAL.inv_cdf(1 - self.chance))
+
+
+def _count(day: _Day, days: int, measure: Measure, sign: Callable[[CheckinFacts], bool | None]) -> _Count:
+    key = (measure.name, days)
+    if key in day.counts:
+        return day.counts[key]
+    answers = [(c, s) for c in day.within(days) if (s := sign(c)) is not None]
+    # Today is not in the aggregates yet; the earlier days of the look-back are, and come out.
+    folded = [float(s) for c, s in answers if c is not day.current]
+    base = baseline(unfold(getattr(day.before, measure.name), folded), measure)
+    assert base is not None  # yes/no measures have a prior rate
+    # The usual rate is itself an estimate from a few weeks of answers: judge against the upper
+    # end of what it may be (one standard error up), or a person who isolates one day in seven
+    # would alarm whenever their estimate happens to sit low.
+    known = min(base.n, BASELINE_SPAN_DAYS) + PRIOR_WEIGHT
+    rate = min(1.0, base.mean + math.sqrt(base.mean * (1 - base.mean) / known))
+    marked = [c for c, s in answers if s]
+    count = _Count(
+        days=marked, answered=len(answers), rate=rate, chance=_tail(len(marked), len(answers), rate)
+    )
+    day.counts[key] = count
+    return count
+
+
+def _missed_support(day: _Day, days: int) -> _Count | None:
+    if not day.support_counts():
+        return None
+    return _count(day, days, SUPPORT_MISSED, lambda c: _negated(c.attended_support))
+
+
+def _missed_medication(day: _Day, days: int) -> _Count | None:
+    if not day.medication_counts():
+        return None
+    return _count(day, days, MEDICATION_MISSED, lambda c: _negated(c.took_medication))
+
+
+def _isolating(day: _Day, days: int) -> _Count:
+    return _count(day, days, ISOLATING, lambda c: c.isolating)
+
+
+def _uncoped(day: _Day, days: int) -> _Count:
+    return _count(day, days, UNCOPED_TRIGGERS, lambda c: uncoped_triggers(c, day.plan.trigger_coping))
+
+
+def _support_dropoff(day: _Day, rules: ProgramRules) -> RuleHit | None:
+    cfg = rules.rules.support_dropoff
+    missed = _missed_support(day, cfg.window_days)
+    if missed is None or len(missed.days) < cfg.min_missed or missed.chance > cfg.max_chance:
+        return None
+    return RuleHit(
+        rule="support_dropoff",
+        severity="warning",
+        reasons=(
+            f"missed {len(missed.days)} of {missed.answered} planned support sessions in the last "
+            f"{cfg.window_days} days; usually misses {_percent(missed.rate)}",
+        ),
+        evidence=_evidence(missed.days, missed=len(missed.days), planned=missed.answered),
+    )
+
+
+def _medication_missed(day: _Day, rules: ProgramRules) -> RuleHit | None:
+    cfg = rules.rules.medication_missed
+    missed = _missed_medication(day, cfg.consecutive_days)
+    if (
+        missed is None
+        or len(missed.days) < cfg.consecutive_days
+        or len({c.local_date for c in missed.days}) < cfg.consecutive_days
+        or missed.chance > cfg.max_chance
+    ):
+        return None
+    return RuleHit(
+        rule="medication_missed",
+        severity="warning",
+        reasons=(f"medication not taken on {cfg.consecutive_days} days in a row",),
+        evidence=_evidence(missed.days, missed=len(missed.days)),
+    )
+
+
+def _isolation(day: _Day, rules: ProgramRules) -> RuleHit | None:
+    cfg = rules.rules.isolation
+    isolating = _isolating(day, cfg.window_days)
+    if len(isolating.days) < cfg.min_days or isolating.chance > cfg.max_chance:
+        return None
+    return RuleHit(
+        rule="isolation",
+        severity="warning",
+        reasons=(
+            f"pulled away from friends or family on {len(isolating.days)} of the last "
+            f"{cfg.window_days} days; usually {_percent(isolating.rate)} of days",
+        ),
+        evidence=_evidence(isolating.days, days=len(isolating.days)),
+    )
+
+
+def _triggers_without_coping(day: _Day, rules: ProgramRules) -> RuleHit | None:
+    cfg = rules.rules.triggers_without_coping
+    uncoped = _uncoped(day, cfg.window_days)
+    if len(uncoped.days) < cfg.min_days or uncoped.chance > cfg.max_chance:
+        return None
+    triggers = sorted({t for c in uncoped.days for t in c.triggers})
+    return RuleHit(
+        rule="triggers_without_coping",
+        severity="warning",
+        reasons=(
+            f"met triggers without using a coping skill on {len(uncoped.days)} of the last "
+            f"{cfg.window_days} days; usually {_percent(uncoped.rate)} of days",
+        ),
+        evidence=_evidence(uncoped.days, days=len(uncoped.days), triggers=triggers),
+    )
+
+
+class _Signal(msgspec.Struct, frozen=True):
+    """One warning-sign dimension's deviation today, 0 (usual) to 3 (far off), and how to say it."""
+
+    name: str
+    strength: float
+    reason: str
+    checkins: list[CheckinFacts]
+
+
+def _signals(day: _Day, rules: ProgramRules) -> list[_Signal]:
+    cfg = rules.rules.combined
+    signals: list[_Signal] = []
+    for kind in (_CRAVING, _MOOD, _STRESS, _SLEEP):
+        base = day.relative(kind.measure)
+        span = _series(kind, day.within(cfg.span_days))
+        # One day is a bad day, not a sign: a measure needs two answers in the span to count.
+        if base is None or len(span) < 2:
+            continue
+        # The z-score of the span's mean: as likely by chance whether the span holds 2 days or 3.
+        level = sum(_z(kind, v, base) for _, v in span) / math.sqrt(len(span))
+        if level > 0:
+            # Only a signal that counts is ever shown; the others need no words.
+            reason = _relative_reason(kind, span, base, cfg.span_days) if level >= cfg.signal_min else ""
+            signals.append(_Signal(kind.label, min(level, _MAX_STRENGTH), reason, [c for c, _ in span]))
+    counts = (
+        ("missed support", _missed_support(day, cfg.window_days), "missed support sessions"),
+        ("missed medication", _missed_medication(day, cfg.window_days), "medication not taken"),
+        ("isolation", _isolating(day, cfg.window_days), "pulled away from others"),
+        ("triggers without coping", _uncoped(day, cfg.window_days), "triggers without coping"),
+    )
+    for name, count, what in counts:
+        if count is None or not count.days or count.strength <= 0:
+            continue
+        reason = (
+            f"{what} on {len(count.days)} of the last {cfg.window_days} days; usually {_percent(count.rate)}"
+            if count.strength >= cfg.signal_min
+            else ""
+        )
+        signals.append(_Signal(name, count.strength, reason, count.days))
+    return signals
+
+
+def _combined(signals: list[_Signal], hits: list[RuleHit], rules: ProgramRules) -> RuleHit | None:
+    cfg = rules.rules.combined
+    warnings = [h for h in hits if h.rule in _EARLY_SIGNS]
+    deviating = [s for s in signals if s.strength >= cfg.signal_min]
+    score = sum(s.strength for s in deviating)
+    severity: Severity
+    if len(warnings) >= cfg.min_warnings:
+        severity = "high"
+        reasons = [f"{len(warnings)} warning signs at once: " + ", ".join(h.rule for h in warnings)]
+    elif len(deviating) >= cfg.min_signals and score >= cfg.score_warning:
+        severity = "high" if score >= cfg.score_high else "warning"
+        reasons = [f"{len(deviating)} warning signs together"]
+    else:
+        return None
+    reasons.extend(s.reason for s in sorted(deviating, key=lambda s: -s.strength))
+    checkins = {c.local_date: c for s in deviating for c in s.checkins}
+    return RuleHit(
+        rule="combined",
+        severity=severity,
+        reasons=tuple(reasons),
+        evidence=_evidence(
+            [checkins[d] for d in sorted(checkins)],
+            score=round(score, 2),
+            signals={s.name: round(s.strength, 2) for s in deviating},
+            rules=[h.rule for h in warnings],
+        ),
+    )
+
+
+def _summarise(hits: list[RuleHit], signals: list[_Signal], rules: ProgramRules) -> Assessment:
+    ordered = sorted(hits, key=lambda h: -SEVERITY_RANK[h.severity])
+    counting = [s for s in signals if s.strength >= rules.rules.combined.signal_min]
+    signal_score = round(8 * sum(s.strength for s in counting))
+    # The level is the worst hit's severity (without hits, at most moderate); the score places the
+    # day within that level's band: further hits and larger deviations read higher.
+    level: RiskLevel
+    if ordered:
+        level = _LEVEL_OF[ordered[0].severity]
+    else:
+        level = "moderate" if signal_score >= _BANDS["moderate"][0] else "low"
+    low, high = _BANDS[level]
+    score = min(high, max(low, signal_score) + 5 * max(0, len(ordered) - 1))
+    if ordered:
+        reasons = tuple(r for h in ordered for r in h.reasons)
+    else:
+        reasons = tuple(s.reason for s in counting) if level != "low" else ()
+    return Assessment(risk_score=score, risk_level=level, reasons=reasons, hits=tuple(ordered))
+
+
+def _relative_reason(
+    kind: _Continuous, span: list[tuple[CheckinFacts, float]], base: Baseline, days: int
+) -> str:
+    # "craving 8, 8, 9 over the last 3 days; baseline 3"
+    values = _values(v for _, v in span)
+    return (
+        f"{kind.label} {values}{kind.unit} over the last {days} days; baseline {_num(base.mean)}{kind.unit}"
+    )
+
+
+def _evidence(checkins: Iterable[CheckinFacts], **values: Any) -> dict[str, Any]:
+    dates = sorted({c.local_date for c in checkins})
+    return {"local_dates": [d.isoformat() for d in dates], "values": values}
+
+
+def _base(base: Baseline | None) -> dict[str, float] | None:
+    return None if base is None else {"mean": round(base.mean, 2), "sd": round(base.sd, 2)}
+
+
+def _slope(points: list[tuple[date, float]]) -> float:
+    """Least-squares slope per local day (check-ins need not be on consecutive days)."""
+    if len(points) < 2:
+        return 0.0
+    xs = [float(d.toordinal()) for d, _ in points]
+    ys = [y for _, y in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+
+
+def _tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p): how likely k or more of n days show a sign of rate p."""
+    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
+
+
+def _share_beyond(base: Baseline, cut: float, *, above: bool) -> float:
+    """The share of this person's days expected beyond ``cut``, were their answers normal around base."""
+    below = _NORMAL.cdf((cut - base.mean) / base.sd)
+    return 1 - below if above else below
+
+
+def _mean(values: Iterable[float]) -> float:
+    items = list(values)
+    return sum(items) / len(items)
+
+
+def _negated(answer: bool | None) -> bool | None:
+    return None if answer is None else not answer
+
+
+def _num(value: float) -> str:
+    return str(round(value)) if abs(value - round(value)) < 0.05 else f"{value:.1f}"
+
+
+def _values(values: Iterable[float]) -> str:
+    return ", ".join(_num(v) for v in values)
+
+
+def _percent(rate: float) -> str:
+    return f"{round(rate * 100)}%"

@@ -1,0 +1,188 @@
+"""The warning-sign engine measured on a synthetic cohort, in one command.
+
+    python bench/engine_cohort.py [--graduates 1000] [--days 120] [--seed 7] [--rules RULES.json]
+
+Generates a cohort with ``bench/cohort.py`` (in a child process, so its memory is not counted),
+replays it with the backtest in this process, and scores the alert events against the ground truth:
+how many prodromal lapses were flagged ahead, the alert burden, how fast dropouts were noticed, that
+every lapse and safety answer alerted on its day, and the replay's speed and peak memory.
+The cohort is synthetic: these figures say how the engine behaves on the generator's idea of a
+prodrome, not on people. Thresholds must not be tuned to this generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from aftercare.rules.backtest import run_backtest
+from aftercare.rules.config import DEFAULT_RULES, rules_decoder
+
+LEAD_DAYS = 7
+DROPOUT_DAYS = 3
+EARLY_EXCLUDED = {"lapse", "safety"}
+
+
+class Event(msgspec.Struct):
+    graduate: str
+    local_date: date
+    rule: str
+    severity: str
+    event: str
+    reasons: list[str]
+
+
+class Truth(msgspec.Struct):
+    graduate: str
+    archetype: str
+    lapses: list[dict[str, Any]]
+    dropout_last_checkin: date | None
+    safety_days: list[date]
+
+
+def _share(hits: int, total: int) -> str:
+    return f"{hits}/{total} = {100 * hits / total:.1f}%" if total else "n/a (none in cohort)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Score the warning-sign engine on a synthetic cohort")
+    parser.add_argument("--graduates", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=120)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--resolve-after-days", type=int, default=2)
+    parser.add_argument("--rules", type=Path, help="a GET /v1/program/rules body (default: program defaults)")
+    args = parser.parse_args(argv)
+    rules = rules_decoder.decode(args.rules.read_bytes()) if args.rules else DEFAULT_RULES
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cohort_path, truth_path, events_path = (Path(tmp) / n for n in ("c.jsonl", "t.jsonl", "e.jsonl"))
+        generator = Path(__file__).with_name("cohort.py")
+        subprocess.run(
+            [
+                *(sys.executable, str(generator), "--graduates", str(args.graduates)),
+                *("--days", str(args.days), "--seed", str(args.seed)),
+                *("--out", str(cohort_path), "--truth", str(truth_path)),
+            ],
+            check=True,
+        )
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        with cohort_path.open(encoding="utf-8") as lines, events_path.open("w", encoding="utf-8") as out:
+            summary = run_backtest(
+                lines,
+                source_name=cohort_path.name,
+                rules=rules,
+                resolve_after_days=args.resolve_after_days,
+                out=out,
+            )
+        elapsed = time.perf_counter() - started
+        peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if summary.errors:
+            print("\n".join(summary.errors[:20]), file=sys.stderr)
+            return 1
+        events: dict[str, list[Event]] = defaultdict(list)
+        decoder = msgspec.json.Decoder(Event)
+        with events_path.open("rb") as f:
+            for line in f:
+                event = decoder.decode(line)
+                events[event.graduate].append(event)
+        truth_decoder = msgspec.json.Decoder(Truth)
+        truths = [truth_decoder.decode(line) for line in truth_path.read_bytes().splitlines()]
+
+    print(f"cohort: {args.graduates} graduates x {args.days} days, seed {args.seed} (synthetic)")
+    print(summary.text(), end="")
+    print(f"replay: {elapsed:.2f} s, {summary.graduate_days / elapsed:,.0f} graduate-days/s")
+    print(f"peak RSS: {peak_rss_mib:.1f} MiB (process, before replay {rss_before / 1024:.1f} MiB)")
+    _score(truths, events, args.days, args.resolve_after_days)
+    return 0
+
+
+def _alerted(mine: list[Event], rule: str, day: date, resolve_after_days: int) -> bool:
+    """An event of ``rule`` on ``day``, or its alert already open at critical from the days before
+    (a safety answer the day after another updates the open critical alert: nothing to open or raise)."""
+    if any(e.rule == rule and e.local_date == day for e in mine):
+        return True
+    since = day - timedelta(days=resolve_after_days - 1)
+    return any(e.rule == rule and e.severity == "critical" and since <= e.local_date < day for e in mine)
+
+
+def _score(truths: list[Truth], events: dict[str, list[Event]], days: int, resolve_after_days: int) -> None:
+    flagged: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    flagged_no_silence = 0
+    early_rules: Counter[str] = Counter()
+    by_signal_hit: Counter[str] = Counter()
+    by_signal_total: Counter[str] = Counter()
+    lapse_days = lapse_alerted = safety_days = safety_alerted = 0
+    dropouts = dropouts_flagged = 0
+    never_lapsing_days = never_lapsing_opened = 0
+    for truth in truths:
+        mine = events.get(truth.graduate, [])
+        for lapse in truth.lapses:
+            day = date.fromisoformat(lapse["local_date"])
+            kind = lapse["kind"]
+            lapse_days += 1
+            lapse_alerted += _alerted(mine, "lapse", day, resolve_after_days)
+            if kind == "follow_on":
+                continue  # follows a lapse that already alerted; not a test of early warning
+            ahead = [
+                e
+                for e in mine
+                if e.rule not in EARLY_EXCLUDED and day - timedelta(days=LEAD_DAYS) <= e.local_date < day
+            ]
+            total[kind] += 1
+            flagged[kind] += bool(ahead)
+            if kind == "prodromal":
+                flagged_no_silence += any(e.rule != "silence" for e in ahead)
+                early_rules.update({e.rule for e in ahead})
+                for signal in lapse["signals"]:
+                    by_signal_total[signal] += 1
+                    by_signal_hit[signal] += bool(ahead)
+        for day in truth.safety_days:
+            safety_days += 1
+            safety_alerted += _alerted(mine, "safety", day, resolve_after_days)
+        if truth.dropout_last_checkin is not None:
+            last = truth.dropout_last_checkin
+            dropouts += 1
+            dropouts_flagged += any(
+                e.rule == "silence"
+                and e.event == "opened"
+                and last < e.local_date <= last + timedelta(days=3)
+                for e in mine
+            )
+        if not truth.lapses:
+            never_lapsing_days += days
+            never_lapsing_opened += sum(e.event == "opened" for e in mine)
+
+    print(
+        f"prodromal lapses flagged 1-{LEAD_DAYS} days ahead: {_share(flagged['prodromal'], total['prodromal'])}"
+    )
+    print(f"  of which by a rule other than silence: {_share(flagged_no_silence, total['prodromal'])}")
+    print(f"  rules firing ahead: {dict(early_rules.most_common())}")
+    for signal in sorted(by_signal_total):
+        print(
+            f"  prodromes carrying {signal}: {_share(by_signal_hit[signal], by_signal_total[signal])} flagged"
+        )
+    print(f"lapses without prodrome flagged ahead: {_share(flagged['sudden'], total['sudden'])}")
+    months = never_lapsing_days / 30
+    rate = never_lapsing_opened / months if months else 0.0
+    print(f"alerts opened per graduate-month, never-lapsing graduates: {rate:.3f}")
+    print(f"dropouts with silence opened within {DROPOUT_DAYS} days: {_share(dropouts_flagged, dropouts)}")
+    print(f"lapses alerted on their day (or already open at critical): {_share(lapse_alerted, lapse_days)}")
+    print(
+        f"safety answers alerted on their day (or already open at critical): {_share(safety_alerted, safety_days)}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

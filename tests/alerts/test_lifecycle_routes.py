@@ -1,0 +1,147 @@
+"""Alerts through the API and the sweeper's escalation step: acknowledge, resolve, escalate,
+help now, silence."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from aftercare.alerts.models import AlertEvent
+from aftercare.alerts.service import escalate_due_alerts
+from aftercare.checkins.service import close_day
+from tests.checkins.conftest import Cast
+
+TODAY = date(2026, 11, 24)
+
+
+async def _events(cast: Cast, alert_id: str) -> list[tuple[str, int]]:
+    async with cast.program.app.state.session_factory() as session:
+        rows = await session.execute(
+            select(AlertEvent.kind, AlertEvent.escalation_level).where(AlertEvent.alert_id == uuid.UUID(alert_id))
+            .order_by(AlertEvent.id)
+        )
+        return [(r.kind, r.escalation_level) for r in rows]
+
+
+async def test_acknowledge_is_idempotent_and_resolve_twice_conflicts(cast: Cast) -> None:
+    await cast.submit(TODAY, used=True)
+    (alert,) = [a for a in await cast.alerts() if a["rule"] == "lapse"]
+    url = f"/v1/alerts/{alert['id']}"
+    first = await cast.program.client.post(f"{url}/acknowledge", headers=cast.counselor.headers)
+    assert first.status_code == 200 and first.json()["status"] == "acknowledged"
+    again = await cast.program.client.post(f"{url}/acknowledge", headers=cast.counselor.headers)
+    assert again.status_code == 200 and again.json()["acknowledged_at"] == first.json()["acknowledged_at"]
+    resolved = await cast.program.client.post(f"{url}/resolve", headers=cast.counselor.headers,
+                                              json={"note": "Called; back at meetings."})
+    assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
+    twice = await cast.program.client.post(f"{url}/resolve", headers=cast.counselor.headers, json={"note": "x"})
+    assert twice.status_code == 409
+    assert [k for k, _ in await _events(cast, alert["id"])] == ["opened", "acknowledged", "resolved"]
+
+
+async def test_another_counselor_gets_404_on_the_alert(cast: Cast) -> None:
+    await cast.submit(TODAY, used=True)
+    (alert,) = [a for a in await cast.alerts() if a["rule"] == "lapse"]
+    stranger = await cast.program.staff(cast.supervisor)
+    response = await cast.program.client.post(f"/v1/alerts/{alert['id']}/acknowledge", headers=stranger.headers)
+    assert response.status_code == 404
+
+
+async def test_unacknowledged_alert_escalates_twice_then_stops(cast: Cast) -> None:
+    clock = cast.program.clock
+    factory = cast.program.app.state.session_factory
+    await cast.submit(TODAY, safety_concern=True)
+    (alert,) = [a for a in await cast.alerts() if a["rule"] == "safety"]
+    clock.advance(minutes=14)
+    await escalate_due_alerts(factory, now=clock.now(), worker_id="t")
+    assert (await cast.alerts())[0]["escalation_level"] == 0
+    clock.advance(minutes=2)
+    await escalate_due_alerts(factory, now=clock.now(), worker_id="t")
+    clock.advance(minutes=16)
+    await escalate_due_alerts(factory, now=clock.now(), worker_id="t")
+    clock.advance(hours=5)
+    await escalate_due_alerts(factory, now=clock.now(), worker_id="t")
+    (after,) = [a for a in await cast.alerts() if a["id"] == alert["id"]]
+    assert after["escalation_level"] == 2
+    assert [e for e in await _events(cast, alert["id"]) if e[0] == "escalated"] == [("escalated", 1),
+                                                                                   ("escalated", 2)]
+
+
+async def test_acknowledged_alert_does_not_escalate(cast: Cast) -> None:
+    clock = cast.program.clock
+    await cast.submit(TODAY, safety_concern=True)
+    (alert,) = [a for a in await cast.alerts() if a["rule"] == "safety"]
+    await cast.program.client.post(f"/v1/alerts/{alert['id']}/acknowledge", headers=cast.counselor.headers)
+    clock.advance(hours=2)
+    await escalate_due_alerts(cast.program.app.state.session_factory, now=clock.now(), worker_id="t")
+    (after,) = [a for a in await cast.alerts() if a["id"] == alert["id"]]
+    assert after["escalation_level"] == 0 and after["status"] == "acknowledged"
+
+
+async def test_help_now_reopens_an_acknowledged_safety_alert(cast: Cast) -> None:
+    url = f"/v1/graduates/{cast.gid}/help"
+    first = await cast.program.client.post(url, headers=cast.graduate.headers,
+                                           json={"client_id": "0192f6a0-0000-7000-8000-000000000001"})
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert body["crisis"]["crisis_line"] == "988" and "emergency" in body["message"]
+    alert_id = body["alert_id"]
+    await cast.program.client.post(f"/v1/alerts/{alert_id}/acknowledge", headers=cast.counselor.headers)
+    replay = await cast.program.client.post(url, headers=cast.graduate.headers,
+                                            json={"client_id": "0192f6a0-0000-7000-8000-000000000001"})
+    assert replay.status_code == 200 and replay.json() == body
+    cast.program.clock.advance(minutes=30)
+    second = await cast.program.client.post(url, headers=cast.graduate.headers,
+                                            json={"client_id": "0192f6a0-0000-7000-8000-000000000002",
+                                                  "message": "again"})
+    assert second.status_code == 201 and second.json()["alert_id"] == alert_id
+    (alert,) = [a for a in await cast.alerts() if a["id"] == alert_id]
+    assert alert["status"] == "open" and alert["acknowledged_at"] is None and alert["escalation_level"] == 0
+    assert [k for k, _ in await _events(cast, alert_id)] == ["opened", "acknowledged", "reopened"]
+
+
+async def test_silence_opens_at_two_days_and_raises_at_four(cast: Cast) -> None:
+    clock = cast.program.clock
+    factory = cast.program.app.state.session_factory
+    assert (await cast.submit(TODAY)).status_code == 201
+    for offset in range(1, 5):
+        clock.advance(days=1)
+        async with factory() as session, session.begin():
+            await close_day(session, graduate_id=cast.gid, local_date=TODAY + timedelta(days=offset),
+                            now=clock.now())
+        silence = [a for a in await cast.alerts() if a["rule"] == "silence"]
+        if offset == 1:
+            assert silence == []
+        elif offset in (2, 3):
+            assert [a["severity"] for a in silence] == ["warning"]
+        else:
+            assert [a["severity"] for a in silence] == ["high"]
+
+
+async def test_program_rules_need_if_match_and_reject_unknown_fields(cast: Cast) -> None:
+    client = cast.program.client
+    current = await client.get("/v1/program/rules", headers=cast.counselor.headers)
+    assert current.status_code == 200
+    etag = current.headers["etag"]
+    body = current.json()
+    as_counselor = await client.put("/v1/program/rules", headers={**cast.counselor.headers, "If-Match": etag},
+                                    json=body)
+    assert as_counselor.status_code == 403
+    missing = await client.put("/v1/program/rules", headers=cast.supervisor.headers, json=body)
+    assert missing.status_code == 428
+    unknown = await client.put("/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": etag},
+                               json={**body, "rules": {**body["rules"], "astrology": {"enabled": True}}})
+    assert unknown.status_code == 422
+    body["escalation"]["critical_minutes"] = 10
+    saved = await client.put("/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": etag}, json=body)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["escalation"]["critical_minutes"] == 10
+    stale = await client.put("/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": etag}, json=body)
+    assert stale.status_code == 412
+    # The program's rules are one shared row: put the defaults back for the tests that follow.
+    body["escalation"]["critical_minutes"] = 15
+    restored = await client.put("/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": saved.headers["etag"]},
+                                json=body)
+    assert restored.status_code == 200

@@ -1,0 +1,3 @@
+from tests.foundation.inloop import client
+
+__all__ = ["client"]

@@ -1,0 +1,150 @@
+"""Running baselines: folded in O(1), honest early on, not dragged along by a prodrome."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import msgspec
+import pytest
+
+from aftercare.rules.aggregates import (
+    CRAVING,
+    ISOLATING,
+    MOOD,
+    SLEEP,
+    Aggregates,
+    CheckinFacts,
+    aggregates_decoder,
+    aggregates_encoder,
+    baseline,
+    fold,
+    uncoped_triggers,
+)
+
+D0 = date(2026, 3, 1)
+
+
+def checkin(offset: int, **answers: object) -> CheckinFacts:
+    values: dict[str, object] = {"mood": 4, "craving": 2, "stress": 3, "sleep_hours": 7.0}
+    values.update(answers)
+    return msgspec.convert({"local_date": D0 + timedelta(days=offset), **values}, CheckinFacts)
+
+
+def fold_all(checkins: list[CheckinFacts], start: Aggregates | None = None) -> Aggregates:
+    aggregates = start or Aggregates()
+    for c in checkins:
+        aggregates = fold(aggregates, c)
+    return aggregates
+
+
+def test_no_history_has_no_baseline_for_measures_but_a_prior_for_yes_no_rates() -> None:
+    empty = Aggregates()
+    assert baseline(empty.craving, CRAVING) is None
+    isolating = baseline(empty.isolating, ISOLATING)
+    assert isolating is not None
+    assert isolating.mean == pytest.approx(0.1)
+
+
+def test_the_first_checkin_sets_the_mean_and_later_ones_average() -> None:
+    aggregates = fold_all([checkin(0, craving=4), checkin(1, craving=2), checkin(2, craving=3)])
+    assert aggregates.count == 3
+    assert aggregates.craving.mean == pytest.approx(3.0)
+    assert aggregates.last_checkin_date == D0 + timedelta(days=2)
+
+
+def test_a_spread_measured_as_zero_is_tempered_by_the_prior_and_floored() -> None:
+    steady = fold_all([checkin(i, craving=3, mood=4) for i in range(60)])
+    craving = baseline(steady.craving, CRAVING)
+    mood = baseline(steady.mood, MOOD)
+    assert craving is not None and mood is not None
+    assert steady.craving.var == pytest.approx(0.0)
+    assert craving.mean == pytest.approx(3.0)
+    assert craving.sd >= CRAVING.min_sd
+    assert mood.sd >= MOOD.min_sd
+
+
+def test_early_spread_leans_on_the_prior() -> None:
+    two = fold_all([checkin(0, craving=3), checkin(1, craving=3)])
+    base = baseline(two.craving, CRAVING)
+    assert base is not None
+    assert base.sd > 1.5  # mostly the prior's 2.0 after two identical answers
+
+
+def test_a_missing_sleep_answer_leaves_the_sleep_baseline_alone() -> None:
+    before = fold_all([checkin(0, sleep_hours=6.0)])
+    after = fold(before, checkin(1, sleep_hours=None))
+    assert after.sleep == before.sleep
+    assert baseline(after.sleep, SLEEP) is not None
+
+
+def test_a_prodrome_moves_the_baseline_only_a_little() -> None:
+    settled = fold_all([checkin(i, craving=2 + (i % 2)) for i in range(40)])
+    prodrome = fold_all([checkin(40 + i, craving=9) for i in range(5)], settled)
+    # Clipped to 2.5 spreads and weighted 2/29 a day, five days of 9 cannot pull a baseline of 2.5
+    # more than a couple of points.
+    assert settled.craving.mean == pytest.approx(2.5, abs=0.3)
+    assert prodrome.craving.mean < settled.craving.mean + 2.0
+
+
+def test_a_lasting_change_is_learned() -> None:
+    settled = fold_all([checkin(i, craving=2) for i in range(30)])
+    moved = fold_all([checkin(30 + i, craving=6) for i in range(90)], settled)
+    assert moved.craving.mean == pytest.approx(6.0, abs=0.3)
+
+
+def test_yes_no_answers_become_rates_and_null_is_no_answer() -> None:
+    aggregates = fold_all(
+        [
+            checkin(0, isolating=True, attended_support=False, took_medication=True),
+            checkin(1, isolating=False, attended_support=None, took_medication=None),
+        ]
+    )
+    assert aggregates.isolating.n == 2
+    assert aggregates.isolating.mean == pytest.approx(0.5)
+    assert aggregates.support_missed.n == 1
+    assert aggregates.support_missed.mean == pytest.approx(1.0)
+    assert aggregates.medication_missed.mean == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    ("offsets", "streak"),
+    [
+        ([0, 1, 2], 3),
+        ([0, 1, 3], 1),
+        ([0, 2, 3, 4], 3),
+        ([0, 1, 2, 1], 3),  # a late sync of an earlier day does not change the streak
+    ],
+)
+def test_streak_counts_consecutive_days(offsets: list[int], streak: int) -> None:
+    aggregates = fold_all([checkin(o) for o in offsets])
+    assert aggregates.streak_days == streak
+    assert aggregates.last_checkin_date == D0 + timedelta(days=max(offsets))
+
+
+def test_aggregates_round_trip_through_json() -> None:
+    aggregates = fold_all([checkin(i, craving=i % 5, isolating=i % 3 == 0) for i in range(12)])
+    assert aggregates_decoder.decode(aggregates_encoder.encode(aggregates)) == aggregates
+    assert aggregates_decoder.decode(b"{}") == Aggregates()
+
+
+def test_state_stays_the_same_size_however_long_the_history() -> None:
+    short = fold_all([checkin(i, craving=i % 7) for i in range(10)])
+    long = fold_all([checkin(i, craving=i % 7) for i in range(1000)])
+    assert abs(len(aggregates_encoder.encode(long)) - len(aggregates_encoder.encode(short))) < 40
+
+
+@pytest.mark.parametrize(
+    ("triggers", "coping", "links", "uncoped"),
+    [
+        ((), (), {}, False),
+        (("t1",), (), {}, True),
+        (("t1",), ("c9",), {}, False),  # unlinked trigger: any skill counts
+        (("t1",), ("c9",), {"t1": ("c1", "c2")}, True),  # linked: only its skills count
+        (("t1",), ("c2",), {"t1": ("c1", "c2")}, False),
+        (("t1", "t2"), ("c1",), {"t1": ("c1",), "t2": ("c3",)}, True),
+    ],
+)
+def test_uncoped_triggers(
+    triggers: tuple[str, ...], coping: tuple[str, ...], links: dict[str, tuple[str, ...]], uncoped: bool
+) -> None:
+    assert uncoped_triggers(checkin(0, triggers=triggers, coping_used=coping), links) is uncoped

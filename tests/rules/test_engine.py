@@ -1,0 +1,548 @@
+"""The warning-sign engine, rule by rule: when each fires, when it stays quiet, and what it says."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+
+import msgspec
+import pytest
+
+from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
+from aftercare.rules.config import DEFAULT_RULES, ProgramRules, rules_decoder
+from aftercare.rules.engine import WINDOW_DAYS, Assessment, PlanFacts, RuleHit, assess, assess_silence
+
+D0 = date(2026, 3, 1)
+PLAN = PlanFacts.from_counts(medications=1, sessions_per_week=3, trigger_coping={"t1": ("c1",)})
+
+# A steady graduate's ordinary days: small day-to-day variation around their own normal.
+CRAVING = (2, 3, 2, 1, 3, 2, 2)
+MOOD = (4, 4, 3, 4, 5, 4, 4)
+STRESS = (3, 4, 3, 2, 4, 3, 3)
+SLEEP = (7.0, 7.5, 6.5, 7.0, 8.0, 7.0, 7.5)
+
+
+def day(offset: int, **answers: object) -> CheckinFacts:
+    i = offset % 7
+    values: dict[str, object] = {
+        "mood": MOOD[i],
+        "craving": CRAVING[i],
+        "stress": STRESS[i],
+        "sleep_hours": SLEEP[i],
+        "attended_support": True if i in (1, 3, 5) else None,
+        "took_medication": True,
+        "isolating": False,
+    }
+    values.update(answers)
+    return msgspec.convert({"local_date": D0 + timedelta(days=offset), **values}, CheckinFacts)
+
+
+def steady(days: int, **answers: object) -> list[CheckinFacts]:
+    return [day(i, **answers) for i in range(days)]
+
+
+def then(history: list[CheckinFacts], *answers: Mapping[str, object]) -> list[CheckinFacts]:
+    """``history`` followed by one day per ``answers`` (missing answers: the person's ordinary day)."""
+    start = (history[-1].local_date - D0).days + 1 if history else 0
+    return history + [day(start + i, **a) for i, a in enumerate(answers)]
+
+
+def run(
+    checkins: Sequence[CheckinFacts], plan: PlanFacts = PLAN, rules: ProgramRules = DEFAULT_RULES
+) -> Assessment:
+    """Assess the last check-in as the service would: window of 28 days, baseline before it."""
+    aggregates = Aggregates()
+    for c in checkins[:-1]:
+        aggregates = fold(aggregates, c)
+    return assess(list(checkins[-WINDOW_DAYS:]), aggregates, plan, rules)
+
+
+def hit(assessment: Assessment, rule: str) -> RuleHit | None:
+    return next((h for h in assessment.hits if h.rule == rule), None)
+
+
+def rules(**overrides: object) -> ProgramRules:
+    return rules_decoder.decode(msgspec.json.encode({"rules": overrides}))
+
+
+BASE = steady(28)
+# Eight weeks: enough planned sessions answered for a usual attendance rate to be believed.
+LONG = steady(56)
+
+
+# --- ordinary days ----------------------------------------------------------------------------
+
+
+def test_an_ordinary_day_is_low_risk_with_no_hits() -> None:
+    assessment = run(then(BASE, {}))
+    assert assessment.hits == ()
+    assert assessment.risk_level == "low"
+    assert assessment.reasons == ()
+    assert 0 <= assessment.risk_score < 30
+
+
+def test_a_steady_month_never_alarms() -> None:
+    history = steady(60)
+    for end in range(2, 61):
+        assert run(history[:end]).hits == (), end
+
+
+def test_the_first_checkin_ever_is_assessed() -> None:
+    assert run([day(0)]).hits == ()
+    assert run([day(0, used=True)]).hits[0].rule == "lapse"
+
+
+# --- lapse and safety -------------------------------------------------------------------------
+
+
+def test_a_lapse_is_high_and_names_the_day() -> None:
+    assessment = run(then(BASE, {"used": True}))
+    lapse = hit(assessment, "lapse")
+    assert lapse is not None
+    assert lapse.severity == "high"
+    assert lapse.reasons == ("reported alcohol or drug use (2026-03-29)",)
+    assert lapse.evidence["local_dates"] == ["2026-03-29"]
+    assert assessment.risk_level == "high"
+
+
+def test_a_second_lapse_within_14_days_is_critical() -> None:
+    history = then(BASE, {"used": True}, *[{}] * 12, {"used": True})
+    lapse = hit(run(history), "lapse")
+    assert lapse is not None
+    assert lapse.severity == "critical"
+    assert "another lapse within 14 days (2026-03-29)" in lapse.reasons
+    assert lapse.evidence["local_dates"] == ["2026-03-29", "2026-04-11"]
+
+
+def test_a_lapse_15_days_after_another_is_high_again() -> None:
+    history = then(BASE, {"used": True}, *[{}] * 14, {"used": True})
+    lapse = hit(run(history), "lapse")
+    assert lapse is not None
+    assert lapse.severity == "high"
+
+
+def test_the_repeat_window_is_configurable() -> None:
+    history = then(BASE, {"used": True}, *[{}] * 14, {"used": True})
+    lapse = hit(run(history, rules=rules(lapse={"repeat_window_days": 20})), "lapse")
+    assert lapse is not None
+    assert lapse.severity == "critical"
+
+
+def test_safety_is_critical_at_once_even_on_the_first_day() -> None:
+    assessment = run([day(0, safety_concern=True)])
+    safety = hit(assessment, "safety")
+    assert safety is not None
+    assert safety.severity == "critical"
+    assert safety.reasons == ("reported thoughts of harming themselves",)
+    assert assessment.risk_level == "critical"
+    assert assessment.risk_score >= 85
+    assert assessment.hits[0].rule == "safety"
+
+
+@pytest.mark.parametrize("rule", ["lapse", "safety"])
+def test_a_disabled_rule_is_silent(rule: str) -> None:
+    assessment = run(
+        then(BASE, {"used": True, "safety_concern": True}), rules=rules(**{rule: {"enabled": False}})
+    )
+    assert hit(assessment, rule) is None
+
+
+# --- craving rising ---------------------------------------------------------------------------
+
+
+def test_craving_high_for_this_person_on_two_of_three_days_is_a_warning_with_a_readable_reason() -> None:
+    history = then(BASE, {"craving": 6}, {"craving": 2}, {"craving": 6})
+    craving = hit(run(history), "craving_rising")
+    assert craving is not None
+    assert craving.severity == "warning"
+    assert craving.reasons[0] == "craving 6, 2, 6 over the last 3 days; baseline 2.3"
+    assert craving.evidence["values"]["craving"] == [6, 2, 6]
+    assert craving.evidence["local_dates"] == ["2026-03-29", "2026-03-30", "2026-03-31"]
+
+
+def test_one_bad_day_is_not_a_sign() -> None:
+    assert hit(run(then(BASE, {"craving": 9})), "craving_rising") is None
+
+
+def test_craving_back_to_normal_today_does_not_fire() -> None:
+    assert hit(run(then(BASE, {"craving": 7}, {"craving": 7}, {"craving": 2})), "craving_rising") is None
+
+
+def test_craving_that_keeps_rising_is_high() -> None:
+    history = then(BASE, {"craving": 6}, {"craving": 7}, {"craving": 8})
+    craving = hit(run(history), "craving_rising")
+    assert craving is not None
+    assert craving.severity == "high"
+    assert "craving 6, 7, 8 over the last 3 days; baseline 2.5" in craving.reasons
+    assert "still rising day after day" in craving.reasons
+
+
+def test_craving_far_above_baseline_is_high() -> None:
+    history = then(BASE, {"craving": 9}, {"craving": 9})
+    craving = hit(run(history), "craving_rising")
+    assert craving is not None
+    assert craving.severity == "high"
+
+
+def test_a_person_whose_normal_craving_is_6_does_not_alarm_at_6() -> None:
+    history = steady(28, craving=6)
+    history = [msgspec.structs.replace(c, craving=c.craving + (i % 3) - 1) for i, c in enumerate(history)]
+    assert run(then(history, {"craving": 6}, {"craving": 6}, {"craving": 7})).hits == ()
+
+
+def test_a_person_whose_normal_craving_is_1_alarms_at_5_sustained() -> None:
+    history = steady(28, craving=1)
+    assert hit(run(then(history, {"craving": 5}, {"craving": 5})), "craving_rising") is not None
+
+
+def test_a_very_steady_person_does_not_alarm_on_plus_one() -> None:
+    history = steady(40, craving=3, mood=4, stress=3, sleep_hours=7.0)
+    assessment = run(then(history, {"craving": 4}, {"craving": 4}, {"craving": 4}))
+    assert assessment.hits == ()
+
+
+def test_a_climbing_craving_is_flagged_before_it_is_high() -> None:
+    climbing = then(BASE, {"craving": 3}, {"craving": 4}, {"craving": 5})
+    craving = hit(run(climbing), "craving_rising")
+    assert craving is not None
+    assert craving.severity == "warning"
+    assert craving.reasons == ("craving climbing: 2, 3, 4, 5 over the last 4 check-ins; baseline 2.3",)
+    plateau = then(BASE, {"craving": 4}, {"craving": 4}, {"craving": 4})
+    assert hit(run(plateau), "craving_rising") is None
+    spike = then(BASE, {"craving": 2}, {"craving": 2}, {"craving": 9})
+    assert hit(run(spike), "craving_rising") is None
+
+
+def test_the_absolute_net_catches_a_new_graduate_with_high_craving() -> None:
+    history = [day(0, craving=8), day(1, craving=7), day(2, craving=8)]
+    craving = hit(run(history), "craving_rising")
+    assert craving is not None
+    assert "craving 7 or more on 3 of the last 3 check-ins" in craving.reasons
+
+
+def test_the_absolute_net_stays_quiet_for_someone_often_at_7() -> None:
+    history = steady(28, craving=7)
+    history = [
+        msgspec.structs.replace(c, craving=(5, 7, 8, 6, 7, 9, 6)[i % 7]) for i, c in enumerate(history)
+    ]
+    assert hit(run(then(history, {"craving": 7}, {"craving": 8}, {"craving": 7})), "craving_rising") is None
+
+
+def test_stricter_thresholds_change_the_answer() -> None:
+    history = then(BASE, {"craving": 6}, {"craving": 2}, {"craving": 6})
+    assert (
+        hit(run(history, rules=rules(craving_rising={"z_warning": 4.0, "z_high": 5.0})), "craving_rising")
+        is None
+    )
+
+
+# --- mood falling -----------------------------------------------------------------------------
+
+
+def test_mood_well_below_baseline_on_two_days_is_a_warning() -> None:
+    history = then(BASE, {"mood": 2}, {"mood": 2})
+    mood = hit(run(history), "mood_falling")
+    assert mood is not None
+    assert mood.severity == "warning"
+    assert mood.reasons[0] == "mood 4, 2, 2 over the last 3 days; baseline 3.9"
+
+
+def test_one_low_day_is_not_a_sign() -> None:
+    assert hit(run(then(BASE, {"mood": 1})), "mood_falling") is None
+
+
+def test_low_mood_three_days_running_fires_for_a_new_graduate() -> None:
+    mood = hit(run([day(0, mood=2), day(1, mood=2), day(2, mood=1)]), "mood_falling")
+    assert mood is not None
+    assert "mood 2 or lower on 3 days in a row" in mood.reasons
+
+
+def test_a_chronically_low_mood_does_not_alarm_every_day() -> None:
+    history = [msgspec.structs.replace(c, mood=(2, 2, 3, 2, 1, 2, 3)[i % 7]) for i, c in enumerate(BASE)]
+    assert hit(run(then(history, {"mood": 2}, {"mood": 2}, {"mood": 2})), "mood_falling") is None
+
+
+# --- support, medication, isolation, triggers -------------------------------------------------
+
+
+def test_missed_support_twice_in_a_week_for_a_regular_attender() -> None:
+    history = then(LONG, {"attended_support": False}, {}, {"attended_support": False})
+    support = hit(run(history), "support_dropoff")
+    assert support is not None
+    assert support.severity == "warning"
+    assert support.reasons[0].startswith(
+        "missed 2 of 5 planned support sessions in the last 7 days; usually misses"
+    )
+    assert support.evidence["values"] == {"missed": 2, "planned": 5}
+
+
+def test_one_missed_session_is_not_a_dropoff() -> None:
+    assert hit(run(then(BASE, {"attended_support": False})), "support_dropoff") is None
+
+
+def test_someone_who_often_misses_is_judged_against_that() -> None:
+    history = [
+        msgspec.structs.replace(c, attended_support=False if i % 7 in (1, 3) else c.attended_support)
+        for i, c in enumerate(LONG)
+    ]
+    assert (
+        hit(
+            run(then(history, {"attended_support": False}, {}, {"attended_support": False})),
+            "support_dropoff",
+        )
+        is None
+    )
+
+
+def test_no_planned_sessions_means_nothing_to_miss() -> None:
+    history = then(LONG, {"attended_support": False}, {}, {"attended_support": False})
+    assert (
+        hit(run(history, plan=PlanFacts.from_counts(medications=1, sessions_per_week=0)), "support_dropoff")
+        is None
+    )
+    assert hit(run(history, plan=PlanFacts()), "support_dropoff") is not None  # no plan known: believed
+
+
+def test_medication_missed_two_days_in_a_row() -> None:
+    history = then(BASE, {"took_medication": False}, {"took_medication": False})
+    medication = hit(run(history), "medication_missed")
+    assert medication is not None
+    assert medication.reasons == ("medication not taken on 2 days in a row",)
+    assert medication.evidence["local_dates"] == ["2026-03-29", "2026-03-30"]
+
+
+def test_medication_missed_on_separate_days_or_without_medications_is_quiet() -> None:
+    apart = then(BASE, {"took_medication": False}, {}, {"took_medication": False})
+    assert hit(run(apart), "medication_missed") is None
+    row = then(BASE, {"took_medication": False}, {"took_medication": False})
+    assert (
+        hit(run(row, plan=PlanFacts.from_counts(medications=0, sessions_per_week=3)), "medication_missed")
+        is None
+    )
+
+
+def test_isolating_on_three_days_of_a_week() -> None:
+    history = then(BASE, {"isolating": True}, {}, {"isolating": True}, {"isolating": True})
+    isolation = hit(run(history), "isolation")
+    assert isolation is not None
+    assert isolation.reasons[0].startswith("pulled away from friends or family on 3 of the last 7 days")
+    assert isolation.evidence["values"] == {"days": 3}
+
+
+def test_isolating_on_two_days_is_quiet() -> None:
+    assert hit(run(then(BASE, {"isolating": True}, {"isolating": True})), "isolation") is None
+
+
+def test_triggers_without_their_coping_skills_on_three_days() -> None:
+    t = {"triggers": ["t1"], "coping_used": []}
+    history = then(BASE, t, {}, t, {"triggers": ["t1"], "coping_used": ["c7"]})  # c7 is not t1's skill
+    triggers = hit(run(history), "triggers_without_coping")
+    assert triggers is not None
+    assert triggers.reasons[0].startswith("met triggers without using a coping skill on 3 of the last 7 days")
+    assert triggers.evidence["values"]["triggers"] == ["t1"]
+
+
+def test_triggers_met_with_their_coping_skill_are_fine() -> None:
+    coped = {"triggers": ["t1"], "coping_used": ["c1"]}
+    assert hit(run(then(BASE, coped, coped, coped, coped)), "triggers_without_coping") is None
+
+
+# --- combination ------------------------------------------------------------------------------
+
+
+def test_modest_deviations_together_make_a_combined_warning() -> None:
+    # None of these alone crosses its own rule, together they are a prodrome.
+    modest = {"craving": 4, "mood": 3, "stress": 6, "sleep_hours": 5.5}
+    assessment = run(then(BASE, modest, modest, modest))
+    assert {h.rule for h in assessment.hits} == {"combined"}
+    combined = assessment.hits[0]
+    assert combined.reasons[0].endswith("warning signs together")
+    assert any(r.startswith("stress 3, 6, 6, 6 over the last 4 days; baseline 3") for r in combined.reasons)
+    assert any(r.startswith("sleep 7.5, 5.5, 5.5, 5.5 h over the last 4 days") for r in combined.reasons)
+    assert combined.evidence["values"]["score"] >= DEFAULT_RULES.rules.combined.score_warning
+    assert set(combined.evidence["values"]["signals"]) == {"craving", "mood", "stress", "sleep"}
+    assert assessment.risk_level == ("high" if combined.severity == "high" else "moderate")
+
+
+def test_two_modest_deviations_make_a_combined_warning_not_high() -> None:
+    modest = {"stress": 6, "sleep_hours": 5.5}
+    combined = hit(run(then(BASE, modest, modest, modest)), "combined")
+    assert combined is not None
+    assert combined.severity == "warning"
+    assert combined.reasons[0] == "2 warning signs together"
+
+
+def test_a_single_deviating_measure_is_not_combined() -> None:
+    assessment = run(then(BASE, {"stress": 7}, {"stress": 7}, {"stress": 8}))
+    assert hit(assessment, "combined") is None
+
+
+def test_several_rule_warnings_at_once_make_a_combined_high() -> None:
+    history = then(
+        LONG,
+        {"craving": 6, "isolating": True, "attended_support": False},
+        {"craving": 6, "isolating": True},
+        {"craving": 7, "isolating": True, "attended_support": False},
+    )
+    assessment = run(history)
+    combined = hit(assessment, "combined")
+    assert combined is not None
+    assert combined.severity == "high"
+    assert combined.reasons[0].startswith(
+        "3 warning signs at once: craving_rising, support_dropoff, isolation"
+    )
+    assert assessment.risk_level == "high"
+    assert assessment.risk_score > 65
+
+
+def test_combined_can_be_disabled() -> None:
+    modest = {"craving": 4, "mood": 3, "stress": 6, "sleep_hours": 5.5}
+    assert run(then(BASE, modest, modest, modest), rules=rules(combined={"enabled": False})).hits == ()
+
+
+# --- assessment -------------------------------------------------------------------------------
+
+
+def test_reasons_lead_with_the_most_severe_hit() -> None:
+    history = then(
+        BASE, {"isolating": True}, {"isolating": True}, {"isolating": True, "safety_concern": True}
+    )
+    assessment = run(history)
+    assert [h.rule for h in assessment.hits][:1] == ["safety"]
+    assert assessment.reasons[0] == "reported thoughts of harming themselves"
+    assert any(r.startswith("pulled away") for r in assessment.reasons)
+
+
+def test_risk_score_and_level_agree() -> None:
+    cases = [
+        then(BASE, {}),
+        then(BASE, {"used": True}),
+        then(BASE, {"mood": 2}, {"mood": 2}),
+        [day(0, safety_concern=True)],
+    ]
+    for history in cases:
+        a = run(history)
+        assert 0 <= a.risk_score <= 100
+        expected = (
+            "critical"
+            if a.risk_score >= 85
+            else "high"
+            if a.risk_score >= 60
+            else "moderate"
+            if a.risk_score >= 30
+            else "low"
+        )
+        assert a.risk_level == expected
+
+
+def test_check_ins_after_today_in_the_window_are_ignored() -> None:
+    # The window is the past as of the check-in being assessed; a caller that passes it sorted with
+    # today last gets the same answer however much older history it trims.
+    history = then(BASE, {"craving": 6}, {"craving": 2}, {"craving": 6})
+    aggregates = Aggregates()
+    for c in history[:-1]:
+        aggregates = fold(aggregates, c)
+    assert (
+        assess(history[-7:], aggregates, PLAN, DEFAULT_RULES).hits
+        == assess(history[-28:], aggregates, PLAN, DEFAULT_RULES).hits
+    )
+
+
+# --- cost -------------------------------------------------------------------------------------
+
+
+def test_cost_does_not_grow_with_history() -> None:
+    def history(days: int) -> tuple[list[CheckinFacts], Aggregates]:
+        # The same weekly pattern, so the two windows ask the engine the same questions.
+        checkins = steady(days)
+        aggregates = Aggregates()
+        for c in checkins[:-1]:
+            aggregates = fold(aggregates, c)
+        return checkins[-WINDOW_DAYS:], aggregates
+
+    def seconds(window: list[CheckinFacts], aggregates: Aggregates) -> float:
+        start = time.perf_counter()
+        for _ in range(100):
+            assess(window, aggregates, PLAN, DEFAULT_RULES)
+        return time.perf_counter() - start
+
+    short, long = history(56), history(1050)
+    assert len(short[0]) == len(long[0]) == WINDOW_DAYS
+    assert run(steady(56)).hits == run(steady(1050)).hits == ()
+    best_short = min(seconds(*short) for _ in range(5))
+    best_long = min(seconds(*long) for _ in range(5))
+    assert best_long < best_short * 1.5
+
+
+# --- silence ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("last", "closed", "first", "expected"),
+    [
+        (date(2026, 3, 10), date(2026, 3, 10), date(2026, 3, 1), None),
+        (date(2026, 3, 10), date(2026, 3, 11), date(2026, 3, 1), None),
+        (date(2026, 3, 10), date(2026, 3, 12), date(2026, 3, 1), ("warning", 2)),
+        (date(2026, 3, 10), date(2026, 3, 13), date(2026, 3, 1), ("warning", 3)),
+        (date(2026, 3, 10), date(2026, 3, 14), date(2026, 3, 1), ("high", 4)),
+        (date(2026, 3, 10), date(2026, 3, 30), date(2026, 3, 1), ("high", 20)),
+        (None, date(2026, 3, 1), date(2026, 3, 1), None),
+        (None, date(2026, 3, 2), date(2026, 3, 1), ("warning", 2)),
+        # A new graduate is not silent before the first day they were asked.
+        (date(2026, 2, 1), date(2026, 3, 2), date(2026, 3, 1), ("warning", 2)),
+        (date(2026, 2, 1), date(2026, 3, 1), date(2026, 3, 1), None),
+    ],
+)
+def test_silence_counts_closed_days_without_a_checkin(
+    last: date | None, closed: date, first: date, expected: tuple[str, int] | None
+) -> None:
+    silence = assess_silence(last, closed, first, DEFAULT_RULES)
+    if expected is None:
+        assert silence is None
+        return
+    assert silence is not None
+    assert (silence.severity, silence.evidence["values"]["silent_days"]) == expected
+
+
+def test_silence_reason_and_run() -> None:
+    silence = assess_silence(date(2026, 3, 10), date(2026, 3, 12), date(2026, 3, 1), DEFAULT_RULES)
+    assert silence is not None
+    assert silence.rule == "silence"
+    assert silence.reasons == ("no check-in for 2 days in a row (last check-in 2026-03-10)",)
+    assert silence.evidence["values"]["run_started_on"] == "2026-03-11"
+    never = assess_silence(None, date(2026, 3, 3), date(2026, 3, 1), DEFAULT_RULES)
+    assert never is not None
+    assert never.reasons == ("no check-in for 3 days in a row (no check-in yet)",)
+
+
+def test_silence_thresholds_come_from_the_config() -> None:
+    strict = rules(silence={"warning_days": 1, "high_days": 2})
+    assert assess_silence(date(2026, 3, 10), date(2026, 3, 11), date(2026, 3, 1), strict) is not None
+    off = rules(silence={"enabled": False})
+    assert assess_silence(date(2026, 3, 10), date(2026, 3, 20), date(2026, 3, 1), off) is None
+
+
+# --- a prodrome, end to end -------------------------------------------------------------------
+
+
+def test_a_week_long_prodrome_is_flagged_before_the_lapse_and_an_ordinary_week_is_not() -> None:
+    prodrome: list[Mapping[str, object]] = [
+        {"craving": 3, "stress": 4},
+        {"craving": 4, "stress": 5, "sleep_hours": 6.0},
+        {"craving": 4, "mood": 3, "stress": 6, "attended_support": False},
+        {"craving": 5, "mood": 3, "stress": 6, "isolating": True, "sleep_hours": 5.5},
+        {"craving": 6, "mood": 3, "stress": 7, "isolating": True, "attended_support": False},
+        {"craving": 7, "mood": 2, "stress": 7, "isolating": True, "sleep_hours": 5.0},
+    ]
+    flagged = [bool(run(then(BASE, *prodrome[: n + 1])).hits) for n in range(len(prodrome))]
+    # Flagged by the third day of six, and from then on.
+    assert flagged == [False, False, True, True, True, True]
+    ordinary = [bool(run(then(BASE, *[{}] * (n + 1))).hits) for n in range(6)]
+    assert not any(ordinary)
+
+
+def test_hits_are_stable_for_the_same_input() -> None:
+    history = then(BASE, *itertools.repeat({"craving": 6, "isolating": True}, 3))
+    assert run(history) == run(history)
