@@ -26,10 +26,17 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> None:
-    root = logging.getLogger("aftercare")
+    """One JSON handler on the root logger, so the server's and the scheduler's lines are JSON too.
+
+    uvicorn's access log is off: our own access line carries the route template, not the path."""
+    root = logging.getLogger()
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
-        root.propagate = False
-    root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
+    level = level if level in logging.getLevelNamesMapping() else "INFO"
+    root.setLevel(level)
+    logging.getLogger("aftercare").setLevel(level)
+    # The scheduler logs every job run at INFO: once every few seconds is noise, not news.
+    logging.getLogger("apscheduler").setLevel("WARNING")
+    logging.getLogger("uvicorn.access").disabled = True

@@ -9,6 +9,7 @@ import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftercare.alerts.service import reassign_alerts
 from aftercare.audit import service as audit
 from aftercare.auth import tokens
 from aftercare.auth.models import EnrollmentCode, User
@@ -192,6 +193,8 @@ async def patch_graduate(
         )
         if "counselor_id" in given:
             await _check_counselor(session, given["counselor_id"])
+            # The graduate's alerts follow them to the new counselor's feed (and stream scope).
+            await reassign_alerts(session, graduate_id, given["counselor_id"])
         for name, value in given.items():
             if name == "quiet_hours":
                 graduate.quiet_start = quiet.start if quiet else None

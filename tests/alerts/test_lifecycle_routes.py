@@ -145,3 +145,16 @@ async def test_program_rules_need_if_match_and_reject_unknown_fields(cast: Cast)
     restored = await client.put("/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": saved.headers["etag"]},
                                 json=body)
     assert restored.status_code == 200
+
+
+async def test_reassignment_moves_the_alerts_to_the_new_counselor(cast: Cast) -> None:
+    await cast.submit(TODAY, used=True)
+    newcomer = await cast.program.staff(cast.supervisor)
+    moved = await cast.program.client.patch(f"/v1/graduates/{cast.gid}", headers=cast.supervisor.headers,
+                                            json={"counselor_id": str(newcomer.user_id)})
+    assert moved.status_code == 200, moved.text
+    assert await cast.alerts() == []
+    assert [a["rule"] for a in await cast.alerts(by=newcomer)] == ["lapse"]
+    refused = await cast.program.client.patch(f"/v1/graduates/{cast.gid}", headers=newcomer.headers,
+                                              json={"counselor_id": str(cast.counselor.user_id)})
+    assert refused.status_code == 403
