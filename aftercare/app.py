@@ -21,7 +21,8 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from aftercare import __version__
-from aftercare.alerts.routes import AlertController
+from aftercare.alerts.routes import AlertController, StreamTicketController
+from aftercare.alerts.stream import AlertEventHub, StreamConfig
 from aftercare.auth.access import Access
 from aftercare.auth.guards import enforce_access, provide_principal
 from aftercare.auth.ratelimit import make_failure_counter
@@ -48,6 +49,7 @@ from aftercare.push.runtime import PushRuntime
 from aftercare.rules.routes import ProgramRulesController
 from aftercare.scheduling.routes import ReminderController
 from aftercare.staff.routes import StaffController
+from aftercare.timeline.routes import TimelineController
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -62,16 +64,17 @@ def route_handlers() -> Sequence[Any]:
     return [
         HealthController, AuthController, MeController, StaffController, GraduateController, MetricsController,
         PlanController, PlanTemplateController,
-        CheckinController, AlertController, ProgramRulesController,
+        CheckinController, AlertController, StreamTicketController, ProgramRulesController,
         ReminderController,
         PushController, InboxController,
+        TimelineController,
     ]
 
 
-def _start_sweeper(settings: Settings, session_factory: Any, clock: Clock) -> Any:
+def _start_sweeper(settings: Settings, session_factory: Any, clock: Clock, push: PushRuntime) -> Any:
     from aftercare.scheduling.worker import Sweeper  # only processes that sweep load the sweeper
 
-    sweeper = Sweeper(session_factory, clock, interval_seconds=settings.sweep_interval_seconds)
+    sweeper = Sweeper(session_factory, clock, interval_seconds=settings.sweep_interval_seconds, sender=push.sender)
     sweeper.start()
     return sweeper
 
@@ -96,18 +99,22 @@ def create_app(
         window_seconds=settings.login_window_seconds,
     )
     push = PushRuntime.from_settings(settings)
+    alert_hub = AlertEventHub(session_factory, StreamConfig.from_extra(settings.extra))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Started here because APScheduler's AsyncIOScheduler needs the running loop.
-        sweeper = _start_sweeper(settings, session_factory, clock) if settings.scheduler else None
+        # The push client first: the sweeper delivers what it queues through it.
         await push.start()
+        sweeper = _start_sweeper(settings, session_factory, clock, push) if settings.scheduler else None
+        await alert_hub.start()
         try:
             yield
         finally:
-            await push.close()
+            await alert_hub.stop()
             if sweeper is not None:
                 await sweeper.stop()
+            await push.close()
             await login_limits.counter.close()
             if owns_engine:
                 await engine.dispose()
@@ -129,6 +136,7 @@ def create_app(
             "clock": provide(clock),
             "login_limits": provide(login_limits),
             "push": provide(push),
+            "alert_hub": provide(alert_hub),
             "principal": Provide(provide_principal, sync_to_thread=False),
         },
         exception_handlers={
@@ -147,6 +155,7 @@ def create_app(
         on_startup=list(on_startup),
         signature_types=[Request],
         debug=False,
+        logging_config=None,  # logs.configure_logging owns the format (JSON)
     )
     app.state.settings = settings
     app.state.clock = clock

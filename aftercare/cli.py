@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -129,6 +130,14 @@ def worker() -> None:
         click.echo("aftercare worker stopped")
 
     try:
+        import uvloop  # installed with uvicorn[standard]; absent on some platforms
+    except ImportError:
+        pass
+    else:
+        # The worker's CPU goes to encryption and the HTTP client: uvloop's transports cut the
+        # per-push cost of the latter (bench/prompt_bench.py).
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    try:
         _run(settings, run)
     except SchemaBehind as exc:
         raise click.ClickException(str(exc)) from exc
@@ -183,6 +192,21 @@ def seed_demo_command() -> None:
         click.echo(f"  {role:<11} {email}  password: {password}")
 
 
+@main.command(
+    "backtest",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def backtest_command(args: tuple[str, ...]) -> None:
+    """Replay histories through the warning-sign engine: COHORT.jsonl [--rules RULES.json]
+    [--resolve-after-days N] [--out EVENTS.jsonl] (see the contract's "Backtest")."""
+    from aftercare.rules.backtest import main as backtest_main
+
+    # The backtest parses its own arguments, so `aftercare backtest` and the module agree exactly.
+    sys.exit(backtest_main(list(args)))
+
+
 @main.command("vapid-keys")
 def vapid_keys() -> None:
     """Print a new VAPID key pair (base64url) for AFTERCARE_VAPID_PRIVATE_KEY. Changing the key
@@ -202,7 +226,9 @@ def openapi(check: bool, out: Path) -> None:
     from aftercare.app import create_app
     from aftercare.openapi import write_or_check
 
-    settings = _settings(data_dir=Path("/tmp/aftercare-openapi"), database_url="sqlite+aiosqlite:///:memory:")
+    # The document needs an app, not a database: a throwaway SQLite file that is never opened.
+    scratch = Path(tempfile.gettempdir()) / "aftercare-openapi"
+    settings = _settings(data_dir=scratch, database_url=f"sqlite+aiosqlite:///{scratch / 'unused.db'}")
     ok = write_or_check(create_app(settings), out, check=check)
     if check and not ok:
         raise click.ClickException(f"{out} is out of date: run `aftercare openapi` and commit it")

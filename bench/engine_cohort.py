@@ -1,9 +1,11 @@
-"""The warning-sign engine measured on a synthetic cohort, in one command.
+"""The warning-sign engine measured on two independently made synthetic cohorts, in one command.
 
-    python bench/engine_cohort.py [--graduates 1000] [--days 120] [--seed 7] [--rules RULES.json]
+    python bench/engine_cohort.py [--generator main|alt|both] [--graduates 1000] [--days 120]
+                                  [--seed 7] [--rules RULES.json]
 
-Generates a cohort with ``bench/cohort.py`` (in a child process, so its memory is not counted),
-replays it with the backtest in this process, and scores the alert events against the ground truth:
+Generates each cohort (``bench/cohort.py``, and ``bench/cohort_alt.py``, which was designed apart so
+that an engine fitted to the first shows it on the second) in a child process, so its memory is not
+counted, replays it with the backtest in this process, and scores the alert events against the truth:
 how many prodromal lapses were flagged ahead, the alert burden, how fast dropouts were noticed, that
 every lapse and safety answer alerted on its day, and the replay's speed and peak memory.
 The cohort is synthetic: these figures say how the engine behaves on the generator's idea of a
@@ -13,23 +15,28 @@ prodrome, not on people. Thresholds must not be tuned to this generator.
 from __future__ import annotations
 
 import argparse
+import os
+import random
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
 from aftercare.rules.backtest import run_backtest
-from aftercare.rules.config import DEFAULT_RULES, rules_decoder
+from aftercare.rules.config import DEFAULT_RULES, ProgramRules, rules_decoder
+from aftercare.rules.engine import WINDOW_DAYS, PlanFacts, assess
 
 LEAD_DAYS = 7
 DROPOUT_DAYS = 3
+MAX_COST_RATIO = 1.2
 EARLY_EXCLUDED = {"lapse", "safety"}
 
 
@@ -54,19 +61,43 @@ def _share(hits: int, total: int) -> str:
     return f"{hits}/{total} = {100 * hits / total:.1f}%" if total else "n/a (none in cohort)"
 
 
+GENERATORS = {"main": "cohort.py", "alt": "cohort_alt.py"}
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Score the warning-sign engine on a synthetic cohort")
+    parser = argparse.ArgumentParser(description="Score the warning-sign engine on synthetic cohorts")
+    parser.add_argument("--generator", choices=("main", "alt", "both"), default="both")
     parser.add_argument("--graduates", type=int, default=1000)
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--resolve-after-days", type=int, default=2)
     parser.add_argument("--rules", type=Path, help="a GET /v1/program/rules body (default: program defaults)")
+    parser.add_argument("--skip-microbench", action="store_true", help="skip the assess cost micro-bench")
     args = parser.parse_args(argv)
     rules = rules_decoder.decode(args.rules.read_bytes()) if args.rules else DEFAULT_RULES
+    print(f"date: {datetime.now(UTC).isoformat(timespec='seconds')}")
+    print(
+        f"command: {' '.join(['python', 'bench/engine_cohort.py', *(sys.argv[1:] if argv is None else argv)])}"
+    )
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    print("These cohorts are SYNTHETIC: the figures describe a generator's idea of a prodrome, not people.")
+    generators = ("main", "alt") if args.generator == "both" else (args.generator,)
+    for name in generators:
+        print()
+        if _run_cohort(name, args, rules):
+            return 1
+    if not args.skip_microbench:
+        print()
+        if not _microbench(rules):
+            return 1
+    return 0
 
+
+def _run_cohort(name: str, args: argparse.Namespace, rules: ProgramRules) -> bool:
+    """Generate (in a child process, so its memory is not counted), replay, score. True on error."""
     with tempfile.TemporaryDirectory() as tmp:
         cohort_path, truth_path, events_path = (Path(tmp) / n for n in ("c.jsonl", "t.jsonl", "e.jsonl"))
-        generator = Path(__file__).with_name("cohort.py")
+        generator = Path(__file__).with_name(GENERATORS[name])
         subprocess.run(
             [
                 *(sys.executable, str(generator), "--graduates", str(args.graduates)),
@@ -76,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             check=True,
         )
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         with cohort_path.open(encoding="utf-8") as lines, events_path.open("w", encoding="utf-8") as out:
             summary = run_backtest(
                 lines,
@@ -85,11 +116,11 @@ def main(argv: list[str] | None = None) -> int:
                 resolve_after_days=args.resolve_after_days,
                 out=out,
             )
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if summary.errors:
             print("\n".join(summary.errors[:20]), file=sys.stderr)
-            return 1
+            return True
         events: dict[str, list[Event]] = defaultdict(list)
         decoder = msgspec.json.Decoder(Event)
         with events_path.open("rb") as f:
@@ -99,12 +130,61 @@ def main(argv: list[str] | None = None) -> int:
         truth_decoder = msgspec.json.Decoder(Truth)
         truths = [truth_decoder.decode(line) for line in truth_path.read_bytes().splitlines()]
 
-    print(f"cohort: {args.graduates} graduates x {args.days} days, seed {args.seed} (synthetic)")
+    print(
+        f"== cohort {name} (bench/{GENERATORS[name]}): {args.graduates} graduates x {args.days} days, "
+        f"seed {args.seed} (synthetic)"
+    )
     print(summary.text(), end="")
-    print(f"replay: {elapsed:.2f} s, {summary.graduate_days / elapsed:,.0f} graduate-days/s")
+    print(
+        f"replay: {elapsed:.2f} s wall, {cpu:.2f} s CPU, {summary.graduate_days / elapsed:,.0f} graduate-days/s"
+    )
     print(f"peak RSS: {peak_rss_mib:.1f} MiB (process, before replay {rss_before / 1024:.1f} MiB)")
     _score(truths, events, args.days, args.resolve_after_days)
-    return 0
+    return False
+
+
+def _microbench(rules: ProgramRules) -> bool:
+    """``assess`` with 1,000 days of folded history against a history that just fills the window
+    (BASELINES.md: "10 days" read as a full window): both windows hold 28 check-ins."""
+
+    def history(days: int) -> tuple[list[CheckinFacts], Aggregates]:
+        rng = random.Random(days)
+        start = date(2024, 1, 1)
+        checkins = [
+            CheckinFacts(
+                local_date=start + timedelta(days=i),
+                mood=rng.randint(2, 5),
+                craving=rng.randint(0, 6),
+                stress=rng.randint(1, 7),
+                sleep_hours=rng.choice((6.0, 7.0, 8.0)),
+                attended_support=rng.random() < 0.85,
+                took_medication=rng.random() < 0.95,
+                isolating=rng.random() < 0.1,
+            )
+            for i in range(days)
+        ]
+        aggregates = Aggregates()
+        for checkin in checkins[:-1]:
+            aggregates = fold(aggregates, checkin)
+        return checkins[-WINDOW_DAYS:], aggregates
+
+    plan = PlanFacts.from_counts(medications=1, sessions_per_week=3)
+    timings: dict[int, float] = {}
+    for days in (1000, WINDOW_DAYS):
+        window, aggregates = history(days)
+        runs = []
+        for _ in range(7):
+            started = time.process_time()
+            for _ in range(2000):
+                assess(window, aggregates, plan, rules)
+            runs.append((time.process_time() - started) / 2000)
+        timings[days] = min(runs)
+    ratio = timings[1000] / timings[WINDOW_DAYS]
+    print(
+        f"assess cost: 1,000 days of history {timings[1000] * 1e6:.1f} us, a history that fills the "
+        f"{WINDOW_DAYS}-day window {timings[WINDOW_DAYS] * 1e6:.1f} us: ratio {ratio:.2f} (target <= {MAX_COST_RATIO})"
+    )
+    return ratio <= MAX_COST_RATIO
 
 
 def _alerted(mine: list[Event], rule: str, day: date, resolve_after_days: int) -> bool:
@@ -120,14 +200,21 @@ def _score(truths: list[Truth], events: dict[str, list[Event]], days: int, resol
     flagged: Counter[str] = Counter()
     total: Counter[str] = Counter()
     flagged_no_silence = 0
+    flagged_no_silence_by_kind: Counter[str] = Counter()
     early_rules: Counter[str] = Counter()
     by_signal_hit: Counter[str] = Counter()
     by_signal_total: Counter[str] = Counter()
     lapse_days = lapse_alerted = safety_days = safety_alerted = 0
     dropouts = dropouts_flagged = 0
     never_lapsing_days = never_lapsing_opened = 0
+    by_kind_hit: Counter[str] = Counter()
+    by_kind_total: Counter[str] = Counter()
+    archetype_days: Counter[str] = Counter()
+    archetype_opened: Counter[str] = Counter()
     for truth in truths:
         mine = events.get(truth.graduate, [])
+        archetype_days[truth.archetype] += days
+        archetype_opened[truth.archetype] += sum(e.event == "opened" for e in mine)
         for lapse in truth.lapses:
             day = date.fromisoformat(lapse["local_date"])
             kind = lapse["kind"]
@@ -142,9 +229,15 @@ def _score(truths: list[Truth], events: dict[str, list[Event]], days: int, resol
             ]
             total[kind] += 1
             flagged[kind] += bool(ahead)
+            flagged_no_silence_by_kind[kind] += any(e.rule != "silence" for e in ahead)
             if kind == "prodromal":
                 flagged_no_silence += any(e.rule != "silence" for e in ahead)
                 early_rules.update({e.rule for e in ahead})
+                signals = len(lapse["signals"])
+                for label in (f"{signals} signal{'s' if signals > 1 else ''}", lapse.get("shape")):
+                    if label:
+                        by_kind_total[label] += 1
+                        by_kind_hit[label] += bool(ahead)
                 for signal in lapse["signals"]:
                     by_signal_total[signal] += 1
                     by_signal_hit[signal] += bool(ahead)
@@ -173,7 +266,17 @@ def _score(truths: list[Truth], events: dict[str, list[Event]], days: int, resol
         print(
             f"  prodromes carrying {signal}: {_share(by_signal_hit[signal], by_signal_total[signal])} flagged"
         )
+    for label in sorted(by_kind_total):
+        print(f"  prodromes, {label}: {_share(by_kind_hit[label], by_kind_total[label])} flagged")
     print(f"lapses without prodrome flagged ahead: {_share(flagged['sudden'], total['sudden'])}")
+    print(
+        "  of which by a rule other than silence: "
+        f"{_share(flagged_no_silence_by_kind['sudden'], total['sudden'])}"
+    )
+    per_archetype = ", ".join(
+        f"{a} {archetype_opened[a] / (archetype_days[a] / 30):.2f}" for a in sorted(archetype_days)
+    )
+    print(f"alerts opened per graduate-month by archetype: {per_archetype}")
     months = never_lapsing_days / 30
     rate = never_lapsing_opened / months if months else 0.0
     print(f"alerts opened per graduate-month, never-lapsing graduates: {rate:.3f}")

@@ -1,9 +1,10 @@
 """Plan endpoints against a bare Litestar endpoint that decodes and returns the same body, same run.
 
-    .venv/bin/python bench/plan_bench.py [--seconds 8] [--connections 32]
+    .venv/bin/python bench/plan_bench.py [--seconds 8] [--connections 32] [--postgres URL]
 
 Both servers are uvicorn, one worker, the same settings as ``aftercare serve``, on loopback. The real
-app runs on a fresh SQLite file (default ``synchronous=FULL``) with a counselor's token, so every
+app runs on a fresh SQLite file (default ``synchronous=FULL``), or with ``--postgres
+postgresql+asyncpg://user@host/db`` on a fresh database created next to that one (dropped afterwards), with a counselor's token, so every
 request pays the guard (token, active-staff and caseload checks), the audit row and the transaction.
 Each client connection works on its own graduate and sends ``If-Match`` of the version it last got
 back, so every PUT is a real replacement (it alternates a goal's text) that writes a new version.
@@ -46,12 +47,18 @@ def typical_plan() -> PlanBody:
     return msgspec.structs.replace(plan, medications=medications)
 
 
-def serve(kind: str, port: int, data_dir: str) -> None:
+def bench_settings(data_dir: Path, database_url: str) -> Any:
+    from aftercare.config import Settings
+
+    return Settings(data_dir=data_dir, database_url=database_url, jwt_secret=SECRET, scheduler=False,
+                    auto_migrate=False)
+
+
+def serve(kind: str, port: int, data_dir: str, database_url: str) -> None:
     import uvicorn
     from litestar import Litestar, put
 
     from aftercare.app import create_app
-    from aftercare.config import Settings
 
     if kind == "bare":
         @put("/plan", sync_to_thread=False)
@@ -60,16 +67,15 @@ def serve(kind: str, port: int, data_dir: str) -> None:
 
         app: Any = Litestar([echo])
     else:
-        app = create_app(Settings(data_dir=Path(data_dir), jwt_secret=SECRET, scheduler=False))
+        app = create_app(bench_settings(Path(data_dir), database_url))
     # The settings of `aftercare serve` (aftercare/cli.py), minus its log configuration.
     uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
                                   timeout_graceful_shutdown=5, proxy_headers=False)).run()
 
 
-async def prepare(data_dir: Path, graduates: int) -> tuple[str, list[str]]:
+async def prepare(data_dir: Path, graduates: int, database_url: str = "") -> tuple[str, list[str]]:
     """Migrate, create a counselor and their graduates with a plan each; the counselor's token."""
     from aftercare.auth.tokens import Principal, issue_access_token
-    from aftercare.config import Settings
     from aftercare.db.engine import make_engine, make_session_factory
     from aftercare.db.migrate import migrate
     from aftercare.graduates import service as graduate_service
@@ -77,7 +83,7 @@ async def prepare(data_dir: Path, graduates: int) -> tuple[str, list[str]]:
     from aftercare.plans import service as plans
     from aftercare.staff.service import create_first_user
 
-    settings = Settings(data_dir=data_dir, jwt_secret=SECRET, scheduler=False)
+    settings = bench_settings(data_dir, database_url)
     engine = make_engine(settings)
     await migrate(engine)
     factory = make_session_factory(engine)
@@ -130,6 +136,20 @@ async def load(url_of: Any, method: str, connections: int, seconds: float, *, he
     return done / elapsed, statuses
 
 
+async def fresh_postgres(url: str, *, drop: str | None = None) -> str:
+    """A new database beside the one ``url`` names (or drop ``drop``); its URL."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    name = drop or f"plan_bench_{int(time.time())}"
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"' if drop else f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -150,14 +170,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--serve", nargs=3, metavar=("KIND", "PORT", "DATA_DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--postgres", metavar="URL", help="run the real app on PostgreSQL (asyncpg URL)")
+    parser.add_argument("--serve", nargs=4, metavar=("KIND", "PORT", "DATA_DIR", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve[0], int(args.serve[1]), args.serve[2])
+        serve(args.serve[0], int(args.serve[1]), args.serve[2], "" if args.serve[3] == "-" else args.serve[3])
         return
 
     data_dir = Path(tempfile.mkdtemp(prefix="plan-bench-"))
-    token, graduate_ids = asyncio.run(prepare(data_dir, args.connections))
+    database_url = asyncio.run(fresh_postgres(args.postgres)) if args.postgres else ""
+    token, graduate_ids = asyncio.run(prepare(data_dir, args.connections, database_url))
     plan = typical_plan()
     variants = [msgspec.json.encode(msgspec.structs.replace(
         plan, goals=[msgspec.structs.replace(plan.goals[0], text=text), *plan.goals[1:]]))
@@ -165,11 +187,12 @@ def main() -> None:
     print(f"plan: {len(variants[0])} bytes, "
           f"{sum(len(getattr(plan, s)) for s in ('therapy', 'support_groups', 'coping_skills', 'triggers', 'warning_signs', 'medications', 'support_contacts', 'goals'))} items, "
           f"{len(plan.therapy) + len(plan.support_groups) + len(plan.medications)} schedules; "
-          f"{args.connections} connections x {args.seconds:.0f} s each")
+          f"{args.connections} connections x {args.seconds:.0f} s each; "
+          f"{'PostgreSQL' if database_url else 'SQLite (synchronous=FULL)'}")
 
     bare_port, real_port = free_port(), free_port()
     servers = [
-        subprocess.Popen([sys.executable, __file__, "--serve", kind, str(port), str(data_dir)],
+        subprocess.Popen([sys.executable, __file__, "--serve", kind, str(port), str(data_dir), database_url or "-"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for kind, port in (("bare", bare_port), ("real", real_port))
     ]
@@ -196,6 +219,8 @@ def main() -> None:
         for server in servers:
             server.terminate()
             server.wait(timeout=10)
+        if args.postgres:
+            asyncio.run(fresh_postgres(args.postgres, drop=database_url.rsplit("/", 1)[-1]))
     for name, (rps, statuses) in runs.items():
         print(f"{name:<28} {rps:8.0f} req/s   statuses {dict(sorted(statuses.items()))}")
     bare = runs["bare PUT (decode + return)"][0]

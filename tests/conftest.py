@@ -34,6 +34,20 @@ T0 = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
 PASSWORD = "correct-horse-battery"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing() -> Iterator[None]:
+    """argon2id at its production cost takes ~0.4 s a hash; tests make hundreds of accounts.
+    The algorithm and the code path stay the same; only the work factor is lowered."""
+    from argon2 import PasswordHasher
+
+    from aftercare.auth import passwords
+
+    production = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    passwords._hasher = production
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("aftercare-data")
@@ -100,7 +114,8 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     await started.wait()
     try:
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver.local"
+            transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+            base_url="http://testserver.local",
         ) as test_client:
             yield test_client
     finally:

@@ -27,6 +27,8 @@ class Alert(UUIDPrimaryKey, Base):
         # The feed: newest opened first, keyset on (opened_at, id); per counselor and for all.
         Index("ix_alerts_opened_at_id", "opened_at", "id"),
         Index("ix_alerts_counselor_id_opened_at_id", "counselor_id", "opened_at", "id"),
+        # The feed filtered by status (`?status=open`, with or without min_severity; migration 0007).
+        Index("ix_alerts_status_opened_at_id", "status", "opened_at", "id"),
         Index("ix_alerts_graduate_id_opened_at", "graduate_id", "opened_at"),
         # The escalation sweep: open alerts whose escalation is due.
         Index("ix_alerts_escalate_at", "escalate_at"),

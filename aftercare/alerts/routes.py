@@ -1,4 +1,4 @@
-"""The alert feed, acknowledgement and resolution."""
+"""The alert feed, acknowledgement and resolution, the alert stream and its tickets."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get, post
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, Parameter, QueryParameter
+from litestar.response import ServerSentEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare.alerts import schemas, service
+from aftercare.alerts import schemas, service, tickets
+from aftercare.alerts.stream import AlertEventHub, alert_stream
 from aftercare.auth.access import Access
 from aftercare.auth.tokens import Principal
 from aftercare.clock import Clock
@@ -45,5 +47,22 @@ class AlertController(Controller):
                       principal: Principal, clock: Clock) -> schemas.Alert:
         return await service.resolve_alert(db_session, alert_id, data.note, actor=principal, now=clock.now())
 
+    # "streams": the access matrix cannot wait for an endless answer; "ticket": the guard also
+    # accepts ?ticket= here, for EventSource (tokens never travel in URLs otherwise).
+    @get("/stream", operation_id="streamAlerts", media_type="text/event-stream",
+         opt={"streams": True, "ticket": True})
+    async def stream(
+        self, principal: Principal, clock: Clock, alert_hub: AlertEventHub,
+        last_event_id: Annotated[int | None, HeaderParameter(name="Last-Event-ID", required=False, ge=0)] = None,
+        ticket: Annotated[str | None, QueryParameter(name="ticket", required=False, max_length=200)] = None,
+    ) -> ServerSentEvent:
+        return ServerSentEvent(alert_stream(alert_hub, principal, resume_after=last_event_id, clock=clock))
 
 
+class StreamTicketController(Controller):
+    path = "/v1/auth"
+    tags = ["auth"]
+
+    @post("/stream-ticket", operation_id="issueStreamTicket", status_code=200, opt={"access": Access.STAFF})
+    async def issue(self, db_session: AsyncSession, principal: Principal, clock: Clock) -> schemas.StreamTicket:
+        return await tickets.issue_ticket(db_session, actor=principal, now=clock.now())

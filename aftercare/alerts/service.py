@@ -299,7 +299,10 @@ async def list_alerts(
     if key is not None:
         opened_at = datetime.fromisoformat(key.sort_value)
         query = query.where(
-            or_(Alert.opened_at < opened_at, and_(Alert.opened_at == opened_at, Alert.id < key.id))
+            # The leading `<=` lets both engines turn the keyset into an index range scan; the
+            # OR alone made deep pages of a million alerts scan everything before them.
+            Alert.opened_at <= opened_at,
+            or_(Alert.opened_at < opened_at, and_(Alert.opened_at == opened_at, Alert.id < key.id)),
         )
     async with session.begin():
         rows = list(await session.scalars(query))

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aftercare.auth.models import User
 from aftercare.auth.tokens import Principal
-from aftercare.errors import Forbidden, NotFound
+from aftercare.errors import Forbidden, NotFound, Unauthorized
 from aftercare.graduates.models import Graduate
 
 
@@ -68,15 +70,27 @@ def can_reach(principal: Principal, *, graduate_id: uuid.UUID, counselor_id: uui
     return principal.graduate_id == graduate_id
 
 
-async def reach_graduate(session: AsyncSession, principal: Principal, graduate_id: uuid.UUID) -> None:
-    """404 unless the graduate exists and ``principal`` may reach them."""
-    if principal.role == "graduate":
-        # A graduate's own id is in the token: no query on the hot path.
-        if principal.graduate_id != graduate_id:
+async def check_reach(
+    connection: AsyncConnection, principal: Principal, graduate_id: uuid.UUID | None
+) -> None:
+    """The guard's database checks, in one read: a staff account must still be active (401 if not),
+    and ``graduate_id`` (when the route has one) must exist and be within reach (404 if not).
+
+    A graduate's own id is in the token, so a graduate costs no query at all.
+    """
+    if not principal.is_staff:
+        if graduate_id is not None and principal.graduate_id != graduate_id:
             raise NotFound(GRADUATE_NOT_FOUND)
         return
-    row = (
-        await session.execute(select(Graduate.counselor_id).where(Graduate.id == graduate_id))
-    ).one_or_none()
-    if row is None or not can_reach(principal, graduate_id=graduate_id, counselor_id=row.counselor_id):
+    query = select(User.active).where(User.id == principal.user_id)
+    if graduate_id is not None:
+        query = query.add_columns(Graduate.id, Graduate.counselor_id).outerjoin(
+            Graduate, Graduate.id == graduate_id
+        )
+    row: Any = (await connection.execute(query)).one_or_none()
+    if row is None or not row[0]:
+        raise Unauthorized("this account is deactivated")
+    if graduate_id is not None and (
+        row[1] is None or not can_reach(principal, graduate_id=graduate_id, counselor_id=row[2])
+    ):
         raise NotFound(GRADUATE_NOT_FOUND)

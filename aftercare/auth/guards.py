@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy import select
 
-from aftercare.auth.access import GRADUATE_SCOPED, Access, check_role, reach_graduate
-from aftercare.auth.models import User
+from aftercare.alerts.tickets import redeem_ticket
+from aftercare.auth.access import GRADUATE_SCOPED, Access, check_reach, check_role
 from aftercare.auth.tokens import Principal, read_access_token
+from aftercare.db.engine import read_connection
 from aftercare.errors import Forbidden, Unauthorized
 
 
@@ -33,20 +34,20 @@ async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], handler
     if rule is Access.PUBLIC:
         return
     state = connection.app.state
-    principal = authenticate(connection, secret=state.settings.jwt_secret, now=state.clock.now())
+    if handler.opt.get("ticket") and "authorization" not in connection.headers:
+        principal = await redeem_stream_ticket(connection)
+    else:
+        principal = authenticate(connection, secret=state.settings.jwt_secret, now=state.clock.now())
     check_role(rule, principal)
-    needs_graduate = rule in GRADUATE_SCOPED
-    if principal.is_staff or needs_graduate:
-        async with state.session_factory() as session:
-            if principal.is_staff:
-                active = await session.scalar(select(User.active).where(User.id == principal.user_id))
-                if not active:
-                    raise Unauthorized("this account is deactivated")
-            if needs_graduate:
-                graduate_id = connection.path_params.get("graduate_id")
-                if not isinstance(graduate_id, uuid.UUID):
-                    raise Forbidden("route has a graduate rule but no graduate_id")
-                await reach_graduate(session, principal, graduate_id)
+    graduate_id = None
+    if rule in GRADUATE_SCOPED:
+        graduate_id = connection.path_params.get("graduate_id")
+        if not isinstance(graduate_id, uuid.UUID):
+            raise Forbidden("route has a graduate rule but no graduate_id")
+    if principal.is_staff or graduate_id is not None:
+        # A read-only transaction on a bare connection: no write lock, no ORM session.
+        async with read_connection(state.engine) as db:
+            await check_reach(db, principal, graduate_id)
     connection.scope["user"] = principal
 
 
@@ -58,6 +59,23 @@ def authenticate(connection: ASGIConnection[Any, Any, Any, Any], *, secret: str,
     principal = read_access_token(token.strip(), secret=secret, now=now)
     if principal is None:
         raise Unauthorized("the access token is invalid or expired")
+    return principal
+
+
+async def redeem_stream_ticket(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """``?ticket=`` from ``POST /v1/auth/stream-ticket``: only on routes whose opt allows it (the
+    stream, for EventSource, which cannot send headers); spent on first use."""
+    ticket = connection.query_params.get("ticket")
+    if not ticket:
+        raise Unauthorized("send Authorization: Bearer <access token> or ?ticket=<stream ticket>")
+    state = connection.app.state
+    async with state.session_factory() as session:
+        principal = await redeem_ticket(
+            session, ticket, now=state.clock.now(),
+            token_lifetime=timedelta(minutes=state.settings.access_token_minutes),
+        )
+    if principal is None:
+        raise Unauthorized("the stream ticket is invalid, spent or expired")
     return principal
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import Table, Text, and_, case, cast, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,12 +38,15 @@ from aftercare.errors import (
 from aftercare.graduates.models import Graduate
 from aftercare.pagination import decode_cursor, encode_cursor
 from aftercare.plans import service as plans
-from aftercare.plans.schemas import CrisisPlan, PlanBody
+from aftercare.plans.models import Plan
+from aftercare.plans.schemas import CrisisPlan, PlanBody, plan_body_decoder
+from aftercare.plans.validation import PlanIds
 from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
-from aftercare.rules.backtest import plan_facts
-from aftercare.rules.config import ProgramRules
+from aftercare.rules.config import DEFAULT_RULES, ProgramRules
 from aftercare.rules.engine import WINDOW_DAYS, PlanFacts, RuleHit, assess, assess_silence
-from aftercare.rules.service import current_rules
+from aftercare.rules.models import ProgramRulesRow
+from aftercare.rules.plan_facts import plan_facts
+from aftercare.rules.service import PROGRAM_ROW_ID, current_rules
 from aftercare.scheduling import localtime
 from aftercare.scheduling.service import cancel_prompts_for_day
 
@@ -57,6 +62,27 @@ HELP_MESSAGE = (
 _result_encoder = msgspec.json.Encoder()
 _result_decoder = msgspec.json.Decoder(schemas.CheckinResult)
 _help_decoder = msgspec.json.Decoder(schemas.HelpResult)
+_rules_decoder = msgspec.json.Decoder(ProgramRules)
+# A JSON column written with None holds JSON ``null``, not SQL NULL: both mean "no history yet".
+_aggregates_decoder = msgspec.json.Decoder(Aggregates | None)
+
+
+def _table(model: type[Any]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+# The submit path reads and writes with Core statements on these tables (no ORM identity map).
+_checkins = _table(Checkin)
+_graduates = _table(Graduate)
+_plans = _table(Plan)
+_rules = _table(ProgramRulesRow)
+_WINDOW_COLUMNS = (
+    _checkins.c.local_date, _checkins.c.mood, _checkins.c.craving, _checkins.c.stress, _checkins.c.sleep_hours,
+    _checkins.c.used, _checkins.c.attended_support, _checkins.c.took_medication, _checkins.c.isolating,
+    _checkins.c.triggers, _checkins.c.coping_used, _checkins.c.safety_concern,
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +107,108 @@ def facts_of(row: Any) -> CheckinFacts:
     )
 
 
+@dataclass(frozen=True)
+class _PlanRead:
+    """One version of a graduate's plan as the check-in path uses it (decoded and analysed once)."""
+
+    body: PlanBody | None
+    facts: PlanFacts
+    known: PlanIds
+
+
+_NO_PLAN = _PlanRead(body=None, facts=PlanFacts(), known=PlanIds(trigger_ids=frozenset(), coping_skill_ids=frozenset()))
+PLAN_CACHE_SIZE = 8192
+
+
+class _PlanCache:
+    """Decoded plans keyed by (graduate, plan version), least recently used dropped first.
+
+    Valid because a plan's version rises with every write and plans are never deleted (only with
+    their graduate, whose id is never reused): each submit reads the current version under the
+    graduate's lock, and a (graduate, version) names exactly one body. Process memory only."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[uuid.UUID, int], _PlanRead] = OrderedDict()
+
+    def get(self, key: tuple[uuid.UUID, int]) -> _PlanRead | None:
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[uuid.UUID, int], value: _PlanRead) -> None:
+        self._entries[key] = value
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+_plan_cache = _PlanCache(PLAN_CACHE_SIZE)
+
+
+@lru_cache(maxsize=8)
+def _rules_of(version: int | None, body: str | None) -> ProgramRules:
+    """The program rules from their stored JSON text. Keyed by the text itself, so a cached value
+    can never be stale (the row is one small document; reading it is cheap, decoding is not)."""
+    if version is None or body is None:
+        return DEFAULT_RULES
+    return msgspec.structs.replace(_rules_decoder.decode(body), version=version)
+
+
+@dataclass(frozen=True)
+class _Locked:
+    """The graduate row (locked) and the versions of what the assessment reads, in one statement."""
+
+    timezone: str
+    aggregates: Aggregates
+    plan: _PlanRead
+    rules: ProgramRules
+
+
+async def _lock_graduate(session: AsyncSession, graduate_id: uuid.UUID) -> _Locked:
+    """Lock the graduate row and read, in the same round trip, its plan's version and the program
+    rules; the plan body is read (and analysed) only when this process has not seen that version."""
+    plan_version = select(_plans.c.version).where(_plans.c.graduate_id == _graduates.c.id).scalar_subquery()
+    rules_row = _rules.c.id == PROGRAM_ROW_ID
+    row = (
+        await session.execute(
+            select(
+                _graduates.c.timezone, cast(_graduates.c.aggregates, Text), plan_version,
+                select(_rules.c.version).where(rules_row).scalar_subquery(),
+                select(cast(_rules.c.body, Text)).where(rules_row).scalar_subquery(),
+            )
+            .where(_graduates.c.id == graduate_id)
+            .with_for_update(of=_graduates)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound("graduate not found")
+    timezone, aggregates, version, rules_version, rules_body = row
+    return _Locked(
+        timezone=timezone,
+        aggregates=(_aggregates_decoder.decode(aggregates) if aggregates else None) or Aggregates(),
+        plan=_NO_PLAN if version is None else await _plan_read(session, graduate_id, version),
+        rules=_rules_of(rules_version, rules_body),
+    )
+
+
+async def _plan_read(session: AsyncSession, graduate_id: uuid.UUID, version: int) -> _PlanRead:
+    cached = _plan_cache.get((graduate_id, version))
+    if cached is not None:
+        return cached
+    row = (
+        await session.execute(
+            select(_plans.c.version, cast(_plans.c.body, Text), _plans.c.known_ids)
+            .where(_plans.c.graduate_id == graduate_id)
+        )
+    ).one()
+    body = plan_body_decoder.decode(row[1])
+    read = _PlanRead(body=body, facts=plan_facts(body), known=msgspec.convert(row[2], PlanIds))
+    # Keyed by the version read with the body: a plan written since the first read is not misfiled.
+    _plan_cache.put((graduate_id, row[0]), read)
+    return read
+
+
 async def submit_checkin(
     session: AsyncSession, *, graduate_id: uuid.UUID, data: schemas.CheckinCreate, actor: Principal,
     crisis_line: str, now: datetime,
@@ -90,11 +218,12 @@ async def submit_checkin(
         async with session.begin():
             # Lock the graduate row first: concurrent submits for one graduate queue here, so the
             # replay lookup below sees a twin that committed while this one waited.
-            graduate = await _load_graduate(session, graduate_id)
-            replay = await _find_replay(session, graduate_id, data.client_id, fp)
+            locked = await _lock_graduate(session, graduate_id)
+            replay, existing, window = await _replay_day_and_window(session, graduate_id, data, fp)
             if replay is not None:
                 return replay
-            result = await _store_checkin(session, graduate=graduate, data=data, fp=fp, actor=actor,
+            result = await _store_checkin(session, graduate_id=graduate_id, locked=locked, data=data, fp=fp,
+                                          existing=existing, window=window, actor=actor,
                                           crisis_line=crisis_line, now=now)
     except IntegrityError:
         # A concurrent submit won the race: the same phone retrying gets its original (200); a
@@ -111,6 +240,12 @@ async def submit_checkin(
     return Submitted(result, replayed=False)
 
 
+def _replayed(fingerprint_stored: str, stored_response: bytes, fp: str) -> Submitted:
+    if fingerprint_stored != fp:
+        raise IdempotencyConflict("this client_id was used for a different check-in")
+    return Submitted(_result_decoder.decode(stored_response), replayed=True)
+
+
 async def _find_replay(session: AsyncSession, graduate_id: uuid.UUID, client_id: uuid.UUID,
                        fp: str) -> Submitted | None:
     row = (
@@ -119,11 +254,7 @@ async def _find_replay(session: AsyncSession, graduate_id: uuid.UUID, client_id:
             .where(Checkin.graduate_id == graduate_id, Checkin.client_id == client_id)
         )
     ).one_or_none()
-    if row is None:
-        return None
-    if row.fingerprint != fp:
-        raise IdempotencyConflict("this client_id was used for a different check-in")
-    return Submitted(_result_decoder.decode(row.stored_response), replayed=True)
+    return None if row is None else _replayed(row.fingerprint, row.stored_response, fp)
 
 
 async def _load_graduate(session: AsyncSession, graduate_id: uuid.UUID) -> Graduate:
@@ -133,19 +264,44 @@ async def _load_graduate(session: AsyncSession, graduate_id: uuid.UUID) -> Gradu
     return graduate
 
 
-def _check_local_date(local_date: date, graduate: Graduate, now: datetime) -> None:
-    today = localtime.local_today(now, localtime.zone(graduate.timezone))
+async def _replay_day_and_window(
+    session: AsyncSession, graduate_id: uuid.UUID, data: schemas.CheckinCreate, fp: str,
+) -> tuple[Submitted | None, uuid.UUID | None, list[CheckinFacts]]:
+    """One statement for three reads: the check-in with this ``client_id`` (a replay), the one of
+    the same local day (a 409), and the engine's window before that day (served by the two unique
+    indexes, (graduate, client_id) and (graduate, local_date)). Only a replay's stored body is sent."""
+    day = data.local_date
+    is_replay = _checkins.c.client_id == data.client_id
+    rows = (
+        await session.execute(
+            select(_checkins.c.id, is_replay, _checkins.c.fingerprint,
+                   case((is_replay, _checkins.c.stored_response)), *_WINDOW_COLUMNS)
+            .where(_checkins.c.graduate_id == graduate_id,
+                   or_(is_replay, and_(_checkins.c.local_date >= day - timedelta(days=WINDOW_DAYS - 1),
+                                       _checkins.c.local_date <= day)))
+            .order_by(_checkins.c.local_date)
+        )
+    ).all()
+    existing, window = None, []
+    for row in rows:
+        if row[1]:
+            return _replayed(row[2], row[3], fp), None, []
+        if row.local_date == day:
+            existing = row[0]
+        else:
+            window.append(facts_of(row))
+    return None, existing, window
+
+
+def _check_local_date(local_date: date, timezone: str, now: datetime) -> None:
+    today = localtime.local_today(now, localtime.zone(timezone))
     if local_date > today:
         raise ValidationFailed.one("local_date", f"is in the future (today is {today.isoformat()} locally)")
     if local_date < today - timedelta(days=MAX_SYNC_AGE_DAYS):
         raise ValidationFailed.one("local_date", f"is more than {MAX_SYNC_AGE_DAYS} days old")
 
 
-async def _check_plan_refs(session: AsyncSession, graduate_id: uuid.UUID, triggers: list[str],
-                           coping_used: list[str]) -> None:
-    if not triggers and not coping_used:
-        return
-    known = await plans.known_plan_ids(session, graduate_id)
+def _check_plan_refs(known: PlanIds, triggers: list[str], coping_used: list[str]) -> None:
     errors = [FieldError(f"triggers[{i}]", f"unknown trigger id {t!r}")
               for i, t in enumerate(triggers) if t not in known.trigger_ids]
     errors += [FieldError(f"coping_used[{i}]", f"unknown coping skill id {c!r}")
@@ -158,9 +314,7 @@ async def _window_before(session: AsyncSession, graduate_id: uuid.UUID, day: dat
     """The engine's bounded window: check-ins of the 27 local days before ``day``, oldest first
     (served by the unique (graduate_id, local_date) index)."""
     rows = await session.execute(
-        select(Checkin.local_date, Checkin.mood, Checkin.craving, Checkin.stress, Checkin.sleep_hours,
-               Checkin.used, Checkin.attended_support, Checkin.took_medication, Checkin.isolating,
-               Checkin.triggers, Checkin.coping_used, Checkin.safety_concern)
+        select(*_WINDOW_COLUMNS)
         .where(Checkin.graduate_id == graduate_id,
                Checkin.local_date >= day - timedelta(days=WINDOW_DAYS - 1), Checkin.local_date < day)
         .order_by(Checkin.local_date)
@@ -192,57 +346,58 @@ def crisis_plan_of(plan: PlanBody | None, crisis_line: str) -> CrisisPlan:
 
 
 async def _assess_and_alert(
-    session: AsyncSession, graduate: Graduate, facts: CheckinFacts, aggregates_before: Aggregates,
-    plan: PlanBody | None, rules: ProgramRules, now: datetime,
+    session: AsyncSession, graduate_id: uuid.UUID, window: list[CheckinFacts], aggregates_before: Aggregates,
+    plan: PlanFacts, rules: ProgramRules, now: datetime,
 ) -> schemas.Assessment:
-    window = [*await _window_before(session, graduate.id, facts.local_date), facts]
-    assessment = assess(window, aggregates_before, plan_facts(plan) if plan else PlanFacts(), rules)
-    await alerts.apply_hits_for_graduate(session, graduate=graduate, hits=assessment.hits,
-                                         local_date=facts.local_date, now=now, rules=rules)
+    """Assess the window (the day judged last) and store what its hits do to the alerts."""
+    assessment = assess(window, aggregates_before, plan, rules)
+    if assessment.hits:
+        # The row is locked already; the alert lifecycle needs the graduate object (counselor).
+        graduate = await session.get(Graduate, graduate_id)
+        assert graduate is not None
+        await alerts.apply_hits_for_graduate(session, graduate=graduate, hits=assessment.hits,
+                                             local_date=window[-1].local_date, now=now, rules=rules)
     return schemas.Assessment(risk_score=assessment.risk_score, risk_level=assessment.risk_level,
                               reasons=list(assessment.reasons))
 
 
 async def _store_checkin(
-    session: AsyncSession, *, graduate: Graduate, data: schemas.CheckinCreate, fp: str,
-    actor: Principal, crisis_line: str, now: datetime,
+    session: AsyncSession, *, graduate_id: uuid.UUID, locked: _Locked, data: schemas.CheckinCreate, fp: str,
+    existing: uuid.UUID | None, window: list[CheckinFacts], actor: Principal, crisis_line: str, now: datetime,
 ) -> schemas.CheckinResult:
-    graduate_id = graduate.id
-    _check_local_date(data.local_date, graduate, now)
-    existing = await session.scalar(
-        select(Checkin.id).where(Checkin.graduate_id == graduate_id, Checkin.local_date == data.local_date)
-    )
+    _check_local_date(data.local_date, locked.timezone, now)
     if existing is not None:
         raise CheckinExists("a check-in exists for this day; amend it instead", checkin_id=str(existing))
-    await _check_plan_refs(session, graduate_id, data.triggers, data.coping_used)
-    plan = await plans.current_plan_body(session, graduate_id)
-    rules = await current_rules(session)
+    plan = locked.plan
+    if data.triggers or data.coping_used:
+        _check_plan_refs(plan.known, data.triggers, data.coping_used)
     facts = facts_of(data)
-    aggregates_before = msgspec.convert(graduate.aggregates or {}, Aggregates)
-    assessment = await _assess_and_alert(session, graduate, facts, aggregates_before, plan, rules, now)
+    aggregates_before = locked.aggregates
+    assessment = await _assess_and_alert(session, graduate_id, [*window, facts], aggregates_before, plan.facts,
+                                         locked.rules, now)
     checkin_id = uuid7()
+    answers = {name: getattr(data, name) for name in ANSWER_FIELDS}
     result = schemas.CheckinResult(
         id=checkin_id, graduate_id=graduate_id, client_id=data.client_id, local_date=data.local_date,
-        received_at=now, updated_at=now, version=1,
-        **{name: getattr(data, name) for name in ANSWER_FIELDS},
-        assessment=assessment, support=_support(plan, facts, crisis_line),
+        received_at=now, updated_at=now, version=1, **answers,
+        assessment=assessment, support=_support(plan.body, facts, crisis_line),
     )
     await session.execute(
-        insert(Checkin).values(
+        insert(_checkins).values(
             id=checkin_id, graduate_id=graduate_id, client_id=data.client_id, local_date=data.local_date,
-            received_at=now, updated_at=now, version=1,
-            **{name: getattr(data, name) for name in ANSWER_FIELDS},
+            received_at=now, updated_at=now, version=1, **answers,
             risk_score=assessment.risk_score, risk_level=assessment.risk_level, reasons=assessment.reasons,
             aggregates_before=msgspec.to_builtins(aggregates_before), fingerprint=fp,
             stored_response=_result_encoder.encode(result),
         )
     )
-    aggregates = fold(aggregates_before, facts)
-    graduate.aggregates = msgspec.to_builtins(aggregates)
-    graduate.last_checkin_date = aggregates.last_checkin_date
-    graduate.streak_days = aggregates.streak_days
-    graduate.risk_level = assessment.risk_level
-    graduate.updated_at = now
+    aggregates = fold(aggregates_before, facts, trigger_coping=plan.facts.trigger_coping)
+    await session.execute(
+        update(_graduates).where(_graduates.c.id == graduate_id).values(
+            aggregates=msgspec.to_builtins(aggregates), last_checkin_date=aggregates.last_checkin_date,
+            streak_days=aggregates.streak_days, risk_level=assessment.risk_level, updated_at=now,
+        )
+    )
     await cancel_prompts_for_day(session, graduate_id, data.local_date, now=now)
     await audit.record(session, actor=actor, action="create", resource="checkin", graduate_id=graduate_id,
                        resource_id=str(checkin_id), now=now)
@@ -268,7 +423,9 @@ async def amend_checkin(
             raise NotFound("check-in not found")
         if now >= amend_deadline(checkin.local_date, graduate.timezone):
             raise Forbidden("a check-in can be amended until the end of the next local day")
-        await _check_plan_refs(session, graduate_id, changes.get("triggers", []), changes.get("coping_used", []))
+        if changes.get("triggers") or changes.get("coping_used"):
+            _check_plan_refs(await plans.known_plan_ids(session, graduate_id), changes.get("triggers", []),
+                             changes.get("coping_used", []))
         session.add(CheckinVersion(
             id=uuid7(), checkin_id=checkin.id, graduate_id=graduate_id, version=checkin.version,
             local_date=checkin.local_date, amended_at=now,
@@ -280,14 +437,17 @@ async def amend_checkin(
         rules = await current_rules(session)
         facts = facts_of(checkin)
         aggregates_before = msgspec.convert(checkin.aggregates_before, Aggregates)
-        assessment = await _assess_and_alert(session, graduate, facts, aggregates_before, plan, rules, now)
+        read_plan = plan_facts(plan)
+        window = [*await _window_before(session, graduate_id, facts.local_date), facts]
+        assessment = await _assess_and_alert(session, graduate_id, window, aggregates_before, read_plan, rules, now)
         checkin.version += 1
         checkin.updated_at = now
         checkin.risk_score, checkin.risk_level = assessment.risk_score, assessment.risk_level
         checkin.reasons = assessment.reasons
         if checkin.local_date == graduate.last_checkin_date:
             # The latest day: its answers are the last folded, so fold the amended ones instead.
-            graduate.aggregates = msgspec.to_builtins(fold(aggregates_before, facts))
+            graduate.aggregates = msgspec.to_builtins(
+                fold(aggregates_before, facts, trigger_coping=read_plan.trigger_coping))
             graduate.risk_level = assessment.risk_level
         graduate.updated_at = now
         await audit.record(session, actor=actor, action="update", resource="checkin", graduate_id=graduate_id,

@@ -70,7 +70,8 @@ class PlanController(Controller):
 
     @get("/versions/{version:int}", operation_id="getPlanVersion", opt={"access": Access.GRADUATE_READ})
     async def get_version(
-        self, graduate_id: UUID, version: int, db_session: AsyncSession, principal: Principal, clock: Clock
+        self, graduate_id: UUID, db_session: AsyncSession, principal: Principal, clock: Clock,
+        version: int = Parameter(ge=1, le=2**31 - 1),
     ) -> schemas.Plan:
         return await service.get_version(db_session, graduate_id, version, actor=principal, now=clock.now())
 

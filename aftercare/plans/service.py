@@ -1,11 +1,13 @@
 """Reading and writing a graduate's versioned aftercare plan.
 
-A write is one transaction: read the current row, check the precondition (CONTRACT, "Optimistic
-concurrency"), apply the graduate-sections rule, validate, then compare-and-set the new version with
-``UPDATE plans ... WHERE version = :expected`` and go on only if exactly one row changed (two writers
-holding the same ``If-Match`` can never both win, on either engine), append the whole version to
-``plan_versions``, audit it, and re-plan the graduate's reminders. Any error leaves the stored plan as
-it was, because nothing is written before every check has passed and the transaction rolls back.
+A write reads the current row in a read-only transaction, checks the precondition (CONTRACT,
+"Optimistic concurrency"), applies the graduate-sections rule and validates; then, in one write
+transaction, compare-and-sets the new version with ``UPDATE plans ... WHERE version = :expected`` and
+goes on only if exactly one row changed (two writers holding the same ``If-Match`` can never both win,
+on either engine, however their reads interleave), appends the whole version to ``plan_versions``,
+audits it, and re-plans the graduate's reminders. Any error leaves the stored plan as it was, because
+nothing is written before every check has passed and the write transaction rolls back as a whole.
+Keeping the checks out of the write transaction keeps SQLite's single write lock short.
 
 Stored bodies are read back as JSON text and decoded straight into ``PlanBody`` with msgspec (no
 intermediate dicts): ``GET .../plan`` is the hot read.
@@ -19,12 +21,13 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Table, Text, cast, insert, select, update
+from sqlalchemy import Table, Text, bindparam, cast, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare.audit import service as audit
 from aftercare.auth.tokens import Principal
+from aftercare.db.engine import read_transaction
 from aftercare.errors import Forbidden, NotFound, PreconditionRequired, StaleVersion, ValidationFailed
 from aftercare.pagination import decode_cursor, encode_cursor
 from aftercare.plans import models, schemas, templates
@@ -51,6 +54,11 @@ _plans = _table(models.Plan)
 _versions = _table(models.PlanVersion)
 _to_builtins = msgspec.to_builtins
 _decode_known_ids = msgspec.convert
+
+
+_current_plan_query = select(
+    _plans.c.version, cast(_plans.c.body, Text), _plans.c.updated_at, _plans.c.updated_by
+).where(_plans.c.graduate_id == bindparam("graduate_id"))
 
 
 class Precondition(msgspec.Struct, frozen=True, kw_only=True):
@@ -153,21 +161,25 @@ async def _write(
     precondition: Precondition,
     now: datetime,
 ) -> PlanWritten:
+    # Checks and validation run on a snapshot, outside the write lock (validating new schedules
+    # costs milliseconds); the write then applies only if that snapshot is still the current
+    # version (the compare-and-set below), so a concurrent change is a 412, never overwritten.
+    async with read_transaction(session):
+        current = await _load_current(session, graduate_id)
+    _check_precondition(current, precondition)
+    old = current.body if current else None
+    _check_author(author, old, body)
+    validate_plan(body, validated=old)
+    changed = changed_sections(old, body)
+    version = current.version + 1 if current else 1
+    author_id = author.user_id if author else None
+    stored = _to_builtins(body)
+    values: dict[str, Any] = {
+        "version": version, "body": stored, "updated_at": now, "updated_by": author_id,
+        "known_ids": _merged_ids(current.known_ids if current else None, body),
+    }
     try:
         async with session.begin():
-            current = await _load_current(session, graduate_id)
-            _check_precondition(current, precondition)
-            old = current.body if current else None
-            _check_author(author, old, body)
-            validate_plan(body, validated=old)
-            changed = changed_sections(old, body)
-            version = current.version + 1 if current else 1
-            author_id = author.user_id if author else None
-            stored = _to_builtins(body)
-            values: dict[str, Any] = {
-                "version": version, "body": stored, "updated_at": now, "updated_by": author_id,
-                "known_ids": _merged_ids(current.known_ids if current else None, body),
-            }
             if current is None:
                 await session.execute(insert(_plans).values(graduate_id=graduate_id, **values))
             else:
@@ -177,7 +189,7 @@ async def _write(
                     .values(**values)
                 )
                 if result.rowcount != 1:  # type: ignore[attr-defined]
-                    # Another writer committed between our read and our write (PostgreSQL).
+                    # Another writer committed after our snapshot.
                     raise StaleVersion(
                         "the plan changed while you saved it; read it again and reapply your edit"
                     )
@@ -238,17 +250,13 @@ async def start_plan_from_template(
 async def get_plan(
     session: AsyncSession, graduate_id: uuid.UUID, *, actor: Principal, now: datetime
 ) -> schemas.Plan:
-    async with session.begin():
-        row = (
-            await session.execute(
-                select(
-                    _plans.c.version, cast(_plans.c.body, Text), _plans.c.updated_at, _plans.c.updated_by
-                ).where(_plans.c.graduate_id == graduate_id)
-            )
-        ).one_or_none()
-        if row is None:
-            raise NotFound("this graduate has no aftercare plan yet")
-        await audit.record_staff_read(session, actor=actor, resource="plan", graduate_id=graduate_id, now=now)
+    """The hot read: one SELECT in a read-only transaction, then the staff-read audit row, committed
+    with those of concurrent reads, before the plan is returned."""
+    async with read_transaction(session):
+        row = (await session.execute(_current_plan_query, {"graduate_id": graduate_id})).one_or_none()
+    if row is None:
+        raise NotFound("this graduate has no aftercare plan yet")
+    await audit.commit_staff_read(session, actor=actor, resource="plan", graduate_id=graduate_id, now=now)
     body = schemas.plan_body_decoder.decode(row[1])
     return _plan(graduate_id, body, version=row[0], at=row[2], by=row[3])
 

@@ -1,6 +1,6 @@
 """Notifications: the inbox record, the push outbox, and the subscriptions it delivers to.
 
-Push is one channel, the inbox is the record. ``enqueue_notification`` writes the inbox row and one
+Push is one channel, the inbox is the record. ``enqueue_notifications`` writes the inbox rows and one
 pending ``Delivery`` per subscription inside the caller's transaction (the sweeper's or the alert
 service's), so a notification exists exactly when the act that caused it committed.
 
@@ -9,10 +9,12 @@ service's), so a notification exists exactly when the act that caused it committ
     claim     one conditional UPDATE ... RETURNING takes a lease on due rows; the same transaction
               writes a ``sending`` attempt per row (record before you send); commit
     send      outside any transaction, at most ``concurrency`` at a time, each bounded by the
-              sender's timeout; the lease outlives the whole batch
-    record    short transactions, each change conditional on still holding the lease
-              (``lease_owner = me``); a worker killed before this leaves its leases to expire, and
-              another worker sends again with the same payload ``id`` for the device to drop
+              sender's timeout; the next claim is taken while this batch sends, and the lease
+              (``delivery_lease``) outlives the batch's last send behind everything queued ahead
+    record    one transaction per group of finished sends, each change conditional on still
+              holding the lease (``lease_owner = me``); a worker killed before this leaves its
+              leases to expire, and another worker sends again with the same payload ``id`` for
+              the device to drop
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import math
 import random
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple
 
@@ -47,9 +49,12 @@ log = logging.getLogger(__name__)
 
 # Six tries spread by backoff_seconds cover about half an hour before a delivery is given up.
 MAX_ATTEMPTS = 6
-# Added to the worst-case batch time (queued behind the semaphore, then one timeout) when sizing a
-# lease: encryption, recording and a slow database fit in it.
+# Added to the worst-case batch time (queued behind the sends ahead of it, then one timeout) when
+# sizing a lease: encryption, recording and a slow database fit in it.
 LEASE_MARGIN_SECONDS = 30.0
+# Sends in flight per worker: enough to hide a push service's latency, few enough that encryption
+# (CPU, on the loop) keeps up; bench/prompt_bench.py measured 64 and 128.
+DEFAULT_CONCURRENCY = 128
 URGENCIES = ("very-low", "low", "normal", "high")
 _ERROR_CHARS = 500
 _TITLE_CHARS, _BODY_CHARS, _URL_CHARS, _TAG_CHARS, _REF_CHARS = 120, 1000, 500, 64, 100
@@ -100,6 +105,22 @@ def _check_notification(
         _validate_topic(topic)
 
 
+class NotificationSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One notification to put in ``user_id``'s inbox (see ``enqueue_notifications``)."""
+
+    user_id: uuid.UUID
+    kind: str
+    title: str
+    body: str
+    url: str | None
+    tag: str | None
+    ref_id: str | None
+    urgency: str
+    expires_at: datetime
+    topic: str | None
+    status: Literal["pending", "skipped_quiet_hours"] = "pending"
+
+
 async def enqueue_notification(
     session: AsyncSession,
     *,
@@ -116,50 +137,72 @@ async def enqueue_notification(
     now: datetime,
     status: Literal["pending", "skipped_quiet_hours"] = "pending",
 ) -> uuid.UUID:
-    """Put a notification in ``user_id``'s inbox and queue it for each of their subscriptions.
-    Runs in the caller's transaction and never commits. ``status="skipped_quiet_hours"`` records
-    it without pushing. A user without subscriptions gets it in the inbox as ``no_subscription``;
-    one already past ``expires_at`` as ``expired``. Invalid arguments raise ValueError."""
-    _check_notification(kind=kind, title=title, body=body, url=url, tag=tag, ref_id=ref_id,
-                        urgency=urgency, topic=topic)
-    notification_id = uuid7()
-    if len(payload_for(kind=kind, title=title, body=body, url=url, tag=tag,
-                       notification_id=notification_id)) > MAX_PAYLOAD_BYTES:
-        raise ValueError(f"notification payload exceeds {MAX_PAYLOAD_BYTES} bytes")
-    subscription_ids: Sequence[uuid.UUID] = []
-    final_status: str = status
-    if status == "pending":
-        if expires_at <= now:
-            final_status = "expired"
-        else:
-            subscription_ids = (
-                await session.scalars(select(PushSubscription.id).where(PushSubscription.user_id == user_id))
-            ).all()
-            final_status = "pending" if subscription_ids else "no_subscription"
-    await session.execute(
-        insert(Notification).values(
-            id=notification_id, user_id=user_id, kind=kind, title=title, body=body, url=url, tag=tag,
-            ref_id=ref_id, urgency=urgency, topic=topic, expires_at=expires_at, created_at=now,
-            status=final_status,
-        )
-    )
-    if subscription_ids:
-        await session.execute(
-            insert(Delivery),
-            [
-                {"id": uuid7(), "notification_id": notification_id, "subscription_id": sid,
-                 "status": "pending", "attempts": 0, "next_attempt_at": now}
-                for sid in subscription_ids
-            ],
-        )
+    """One notification: ``enqueue_notifications`` with a single spec (alerts, escalations)."""
+    spec = NotificationSpec(user_id=user_id, kind=kind, title=title, body=body, url=url, tag=tag,
+                            ref_id=ref_id, urgency=urgency, expires_at=expires_at, topic=topic, status=status)
+    [notification_id] = await enqueue_notifications(session, [spec], now=now)
     return notification_id
+
+
+async def enqueue_notifications(
+    session: AsyncSession, items: Sequence[NotificationSpec], *, now: datetime
+) -> list[uuid.UUID]:
+    """Put each notification in its user's inbox and queue it for each of that user's
+    subscriptions; the ids in the order of ``items``. Runs in the caller's transaction and never
+    commits. ``status="skipped_quiet_hours"`` records one without pushing. A user without
+    subscriptions gets it in the inbox as ``no_subscription``; one already past ``expires_at`` as
+    ``expired``. Invalid arguments raise ValueError before anything is written.
+
+    Set-based: one query for the subscriptions of every user in ``items``, one INSERT for the inbox
+    rows and one for the deliveries, however many items (a sweeper batch queues hundreds)."""
+    ids = [uuid7() for _ in items]
+    for notification_id, item in zip(ids, items, strict=True):
+        _check_notification(kind=item.kind, title=item.title, body=item.body, url=item.url, tag=item.tag,
+                            ref_id=item.ref_id, urgency=item.urgency, topic=item.topic)
+        if len(payload_for(kind=item.kind, title=item.title, body=item.body, url=item.url, tag=item.tag,
+                           notification_id=notification_id)) > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"notification payload exceeds {MAX_PAYLOAD_BYTES} bytes")
+    pushed = {item.user_id for item in items if item.status == "pending" and item.expires_at > now}
+    devices: dict[uuid.UUID, list[uuid.UUID]] = {}
+    if pushed:
+        # ix_push_subscriptions_user_id; ordered so deliveries are written in a stable order.
+        for subscription_id, user_id in await session.execute(
+            select(PushSubscription.id, PushSubscription.user_id)
+            .where(PushSubscription.user_id.in_(pushed))
+            .order_by(PushSubscription.id)
+        ):
+            devices.setdefault(user_id, []).append(subscription_id)
+    notifications: list[dict[str, object]] = []
+    deliveries: list[dict[str, object]] = []
+    for notification_id, item in zip(ids, items, strict=True):
+        targets: list[uuid.UUID] = []
+        status: str = item.status
+        if item.status == "pending":
+            targets = devices.get(item.user_id, []) if item.expires_at > now else []
+            status = "expired" if item.expires_at <= now else "pending" if targets else "no_subscription"
+        notifications.append({
+            "id": notification_id, "user_id": item.user_id, "kind": item.kind, "title": item.title,
+            "body": item.body, "url": item.url, "tag": item.tag, "ref_id": item.ref_id,
+            "urgency": item.urgency, "topic": item.topic, "expires_at": item.expires_at, "created_at": now,
+            "status": status,
+        })
+        deliveries.extend(
+            {"id": uuid7(), "notification_id": notification_id, "subscription_id": subscription_id,
+             "status": "pending", "attempts": 0, "next_attempt_at": now}
+            for subscription_id in targets
+        )
+    if notifications:
+        await session.execute(insert(Notification), notifications)
+    if deliveries:
+        await session.execute(insert(Delivery), deliveries)
+    return ids
 
 
 # -- delivery -------------------------------------------------------------------------------------
 
 
 class _Job(NamedTuple):
-    """A claimed delivery ready to send."""
+    """A claimed delivery ready to send; ``claimed_at`` is the instant its lease was measured from."""
 
     delivery_id: uuid.UUID
     attempt_id: uuid.UUID
@@ -168,6 +211,7 @@ class _Job(NamedTuple):
     attempts: int
     expires_at: datetime
     message: PushMessage
+    claimed_at: datetime
 
 
 class _Closed(NamedTuple):
@@ -179,6 +223,13 @@ class _Closed(NamedTuple):
     error: str
 
 
+def delivery_lease(*, limit: int, concurrency: int, timeout: float) -> timedelta:
+    """How long a claim of ``limit`` deliveries is held. The claimer takes the next batch once the
+    previous one is less than a batch from its end, so the last job of a batch waits behind at most
+    two batches and the sends in flight, each held for at most one ``timeout``."""
+    return timedelta(seconds=math.ceil((2 * limit + concurrency) / concurrency) * timeout + LEASE_MARGIN_SECONDS)
+
+
 async def deliver_due(
     session_factory: async_sessionmaker[AsyncSession],
     sender: PushSender,
@@ -186,43 +237,95 @@ async def deliver_due(
     now: datetime,
     worker_id: str,
     limit: int,
-    concurrency: int = 64,
+    batches: int | None = 1,
+    clock: Callable[[], datetime] | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
     max_attempts: int = MAX_ATTEMPTS,
     rng: random.Random | None = None,
 ) -> DeliveryReport:
-    """Claim up to ``limit`` due deliveries, send them, record the results. ``worker_id`` must be
-    unique per live process (a restarted process takes a new one). ``rng`` draws the backoff
-    jitter (tests pass a seeded one)."""
-    rng = rng or random.Random()
-    # Worst case: a delivery waits for every slot ahead of it, each held for one full timeout.
-    lease = timedelta(seconds=math.ceil(limit / concurrency) * sender.timeout + LEASE_MARGIN_SECONDS)
-    async with session_factory() as session:
-        jobs, closed = await _claim(session, now=now, worker_id=worker_id, limit=limit, lease_until=now + lease)
-    counts: Counter[str] = Counter(item.status for item in closed)
-    claimed = len(jobs) + len(closed)
-    semaphore = asyncio.Semaphore(concurrency)
+    """Claim due deliveries ``limit`` at a time (``batches`` claims at most; None: until a claim
+    comes back short), send them, record the results. ``worker_id`` must be unique per live process
+    (a restarted process takes a new one). ``clock`` is read before each claim after the first, so a
+    lease taken late in a long run is measured from when it was taken. ``rng`` draws the backoff
+    jitter (tests pass a seeded one).
 
-    async def send(job: _Job) -> tuple[_Job, SendResult]:
-        async with semaphore:
+    A pipeline of three parts that share one event loop: the claimer takes the next batch while the
+    current one is sending, ``concurrency`` senders share one HTTP client, and the recorder writes
+    whatever results have arrived in one transaction while the senders go on (so a commit carries
+    hundreds of results, not one)."""
+    rng = rng or random.Random()
+    read_clock = clock or (lambda: now)
+    lease = delivery_lease(limit=limit, concurrency=concurrency, timeout=sender.timeout)
+    jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
+    results: list[tuple[_Job, SendResult]] = []
+    arrived = asyncio.Event()
+    room = asyncio.Event()
+    sending_done = False
+    counts: Counter[str] = Counter()
+    claimed = 0
+
+    async def claiming() -> None:
+        nonlocal claimed
+        taken = 0
+        at = now
+        while batches is None or taken < batches:
+            async with session_factory() as session:
+                batch, closed = await _claim(session, now=at, worker_id=worker_id, limit=limit, lease_until=at + lease)
+            taken += 1
+            claimed += len(batch) + len(closed)
+            counts.update(item.status for item in closed)
+            for job in batch:
+                jobs.put_nowait(job)
+            if len(batch) + len(closed) < limit:
+                break
+            # Claim again once less than a batch is left to send (the bound delivery_lease assumes).
+            room.clear()
+            if jobs.qsize() >= limit:
+                await room.wait()
+            at = read_clock()
+        for _ in range(concurrency):
+            jobs.put_nowait(None)
+
+    async def sending() -> None:
+        while (job := await jobs.get()) is not None:
+            if jobs.qsize() < limit:
+                room.set()
             try:
-                return job, await sender.send(job.message, now)
+                result = await sender.send(job.message, job.claimed_at)
             except Exception as exc:  # a bug in one send must not strand the batch's leases
                 log.exception("push send raised", extra={"delivery_id": str(job.delivery_id)})
-                return job, SendResult(outcome="retry", error=f"{type(exc).__name__}: {exc}")
+                result = SendResult(outcome="retry", error=f"{type(exc).__name__}: {exc}")
+            results.append((job, result))
+            arrived.set()
 
-    pending = {asyncio.create_task(send(job)) for job in jobs}
-    try:
-        while pending:
-            # Record whatever has finished in one short transaction while the rest keep sending.
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            async with session_factory() as session:
-                counts += await _record(
-                    session, [task.result() for task in done], now=now, worker_id=worker_id,
-                    max_attempts=max_attempts, rng=rng,
-                )
-    finally:
-        for task in pending:
-            task.cancel()
+    async def senders() -> None:
+        nonlocal sending_done
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(concurrency):
+                    group.create_task(sending())
+        finally:
+            sending_done = True
+            arrived.set()
+
+    async def recording() -> None:
+        while True:
+            await arrived.wait()
+            arrived.clear()
+            finished = sending_done
+            if results:
+                sent = results[:]
+                results.clear()
+                async with session_factory() as session:
+                    counts.update(await _record(session, sent, now=read_clock(), worker_id=worker_id,
+                                                max_attempts=max_attempts, rng=rng))
+            if finished and not results:
+                return
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(claiming())
+        group.create_task(senders())
+        group.create_task(recording())
     return DeliveryReport(
         claimed=claimed, delivered=counts["delivered"], retried=counts["retry"], failed=counts["failed"],
         gone=counts["gone"], expired=counts["expired"], lease_lost=counts["lease_lost"],
@@ -293,7 +396,7 @@ async def _claim(
             except ValueError as exc:  # a row written before a check existed; sending cannot help
                 closed.append(_Closed(row.id, row.nid, "failed", str(exc)[:_ERROR_CHARS]))
                 continue
-            jobs.append(_Job(row.id, uuid7(), row.nid, row.kind, row.attempts, row.expires_at, message))
+            jobs.append(_Job(row.id, uuid7(), row.nid, row.kind, row.attempts, row.expires_at, message, now))
         if jobs:
             await session.execute(
                 insert(DeliveryAttempt),

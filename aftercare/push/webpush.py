@@ -169,7 +169,7 @@ def backoff_seconds(attempt: int, retry_after: float | None, rng: random.Random)
     return max(rng.uniform(0.0, ceiling), retry_after or 0.0)
 
 
-def open_session(max_connections: int = 64) -> aiohttp.ClientSession:
+def open_session(max_connections: int = 128) -> aiohttp.ClientSession:
     """The one HTTP client a process sends pushes with (create it inside the running loop, close
     it at shutdown). No proxy or netrc from the environment, no decompression of bodies we only
     log; redirects and the deadline are set per request by PushSender."""

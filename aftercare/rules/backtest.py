@@ -40,13 +40,14 @@ from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules, rules_decoder
 from aftercare.rules.engine import WINDOW_DAYS, PlanFacts, assess, assess_silence
 from aftercare.rules.lifecycle import AlertChange, AlertState, advance, apply_hits, close_handled
-from aftercare.scheduling.localtime import at_local_time, day_bounds, local_today, zone
-from aftercare.scheduling.recurrence import expand_local, parse_rrule
+from aftercare.rules.plan_facts import plan_facts
+from aftercare.scheduling.localtime import at_local_time, local_today, zone
 
 DEFAULT_CHECKIN_TIME = time(19, 0)
 DEFAULT_RESOLVE_AFTER_DAYS = 2
+MIDNIGHT = time(0, 0)
+ONE_DAY = timedelta(days=1)
 DAYS_PER_MONTH = 30
-SESSION_SPAN_WEEKS = 12
 
 Score = Annotated[int, msgspec.Meta(ge=0, le=10)]
 
@@ -212,8 +213,8 @@ def parse_history(text: str, *, where: str, seen: set[str]) -> History | list[st
                     problems.append((f"{path}.{key}[{j}]", f"unknown id {item!r}: not in the plan"))
         if tz is None:
             continue
-        day_start, _ = day_bounds(checkin.local_date, tz)
-        if checkin.received_at is not None and checkin.received_at < day_start:
+        # Before its day begins <=> its local date is an earlier day (cheaper than the day's bounds).
+        if checkin.received_at is not None and local_today(checkin.received_at, tz) < checkin.local_date:
             problems.append((f"{path}.received_at", "before its local day begins"))
         arrival = checkin.received_at or at_local_time(checkin.local_date, prompt, tz)
         arrivals.append(Arrival(at=arrival, checkin=_facts(checkin)))
@@ -260,26 +261,6 @@ def _facts(checkin: CheckinRecord) -> CheckinFacts:
     )
 
 
-def plan_facts(plan: PlanBody) -> PlanFacts:
-    """What the rules read from a plan: medications, planned sessions a week, triggers' coping skills.
-
-    Sessions a week are averaged over the twelve weeks after each schedule's start (a monthly group
-    counts as about a quarter of a session a week); a year would cost a millisecond a graduate for
-    the same answer. The service needs the same reading of a stored plan.
-    """
-    span = timedelta(weeks=SESSION_SPAN_WEEKS)
-    sessions = 0
-    schedules = [t.schedule for t in plan.therapy] + [g.schedule for g in plan.support_groups]
-    for schedule in schedules:
-        rule = parse_rrule(schedule.rrule, schedule.start_local)
-        sessions += len(expand_local(rule, rule.start, rule.start + span))
-    return PlanFacts.from_counts(
-        medications=len(plan.medications),
-        sessions_per_week=sessions / SESSION_SPAN_WEEKS,
-        trigger_coping={t.id: t.coping_skill_ids for t in plan.triggers},
-    )
-
-
 def checkin_step(
     received: dict[int, CheckinFacts],
     aggregates: Aggregates,
@@ -302,7 +283,7 @@ def checkin_step(
     assessment = assess(window, aggregates, plan, rules)
     changes = apply_hits(alerts, assessment.hits, local_date=checkin.local_date)
     received[day] = checkin
-    return fold(aggregates, checkin), advance(alerts, changes), changes
+    return fold(aggregates, checkin, trigger_coping=plan.trigger_coping), advance(alerts, changes), changes
 
 
 def replay_graduate(history: History, rules: ProgramRules, resolve_after_days: int) -> list[AlertChange]:
@@ -323,7 +304,8 @@ def replay_graduate(history: History, rules: ProgramRules, resolve_after_days: i
     arrival = next(pending, None)
     day = history.start_date
     while day <= history.end_date or arrival is not None:
-        close = day_bounds(day, tz)[1] if day <= history.end_date else None
+        # A day's window closes when the next local day begins.
+        close = at_local_time(day + ONE_DAY, MIDNIGHT, tz) if day <= history.end_date else None
         while arrival is not None and (close is None or arrival.at < close):
             arrived_on = local_today(arrival.at, tz)
             alerts = close_handled(
@@ -350,7 +332,7 @@ def replay_graduate(history: History, rules: ProgramRules, resolve_after_days: i
             made = apply_hits(alerts, [hit], local_date=day)
             alerts = advance(alerts, made)
             changes.extend(made)
-        day += timedelta(days=1)
+        day += ONE_DAY
     return changes
 
 

@@ -159,6 +159,15 @@ class CombinedRule(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True)
     score_high: Annotated[
         float, Meta(ge=0.5, le=24.0, description="Summed strength of the counting signals for high")
     ] = 7.5
+    single_strength: Annotated[
+        float,
+        Meta(
+            ge=0.5,
+            le=24.0,
+            description="Strength at which one deviating signal alone is a warning (strengths reach at "
+            "most 3, so above 3 turns this off)",
+        ),
+    ] = 3.0
     min_warnings: Annotated[
         int, Meta(ge=2, le=6, description="Other rules' warnings at once that make a combined high")
     ] = 2

@@ -20,7 +20,10 @@ against ``aggregates.baseline``, with a floor on the spread so a very steady per
 +1; yes/no answers against their own usual rate, by binomial odds), they count only when they persist
 (2 of the last 3 days, not one bad day), and several modest
 deviations together (craving up, mood down, stress up, sleep down, missed support, isolation, triggers
-without coping) count as much as one large one (``combined``). The program's absolute cut-offs
+without coping) count as much as one large one (``combined``). ``combined`` reads each measure both as
+the mean of its last few days and as a count of the week's days past one personal spread (a sign test
+that one wild answer cannot inflate), and lets one sign alone warn when it is as far off as a sign can
+be, held over days (stress and sleep have no rule of their own). The program's absolute cut-offs
 (craving 7 or more, mood 2 or less) stay as safety nets. No I/O, no clock: ``assess`` reads a bounded
 window and O(1) aggregates, so its cost does not grow with a graduate's history.
 """
@@ -28,6 +31,7 @@ window and O(1) aggregates, so its cost does not grow with a graduate's history.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from statistics import NormalDist
@@ -51,7 +55,6 @@ from aftercare.rules.aggregates import (
     Baseline,
     CheckinFacts,
     Measure,
-    Stat,
     baseline,
     uncoped_triggers,
     unfold,
@@ -100,6 +103,10 @@ _EARLY_SIGNS = (
     "triggers_without_coping",
 )
 _MAX_STRENGTH = 3.0
+# The share of a person's ordinary days past one spread in one direction is about 16% for normal
+# answers; rounding to whole numbers and the floor on the spread move it about, so judge against
+# a fifth.
+_BEYOND_ONE_SPREAD = 0.2
 _NORMAL = NormalDist()
 _LEVEL_OF: dict[str, RiskLevel] = {"warning": "moderate", "high": "high", "critical": "critical"}
 _BANDS: dict[RiskLevel, tuple[int, int]] = {
@@ -226,24 +233,27 @@ class _Day:
         self.window = window
         self.before = before
         self.plan = plan
-        # Several rules look back over the same days and count the same answers: ask once.
+        # Several rules look back over the same days, read the same baselines and count the same
+        # answers: each is worked out once a day, and a look-back is a slice, not a re-scan.
         self._within: dict[int, list[CheckinFacts]] = {}
+        self._baselines: dict[str, Baseline | None] = {}
         self.counts: dict[tuple[str, int], _Count] = {}
-
-    @property
-    def current(self) -> CheckinFacts:
-        return self.window[-1]
+        self.current = window[-1]
 
     def within(self, days: int) -> list[CheckinFacts]:
         """Check-ins of the last ``days`` local days, today included, oldest first."""
-        if days not in self._within:
+        found = self._within.get(days)
+        if found is None:
             first = self.today - timedelta(days=days - 1)
-            self._within[days] = [c for c in self.window if c.local_date >= first]
-        return self._within[days]
+            start = bisect_left(self.window, first, key=_local_date)
+            found = self._within[days] = self.window[start:]
+        return found
 
     def baseline(self, measure: Measure) -> Baseline | None:
-        stat: Stat = getattr(self.before, measure.name)
-        return baseline(stat, measure)
+        name = measure.name
+        if name not in self._baselines:
+            self._baselines[name] = baseline(getattr(self.before, name), measure)
+        return self._baselines[name]
 
     def relative(self, measure: Measure) -> Baseline | None:
         """The baseline, once there is enough history for deviations from it to mean something."""
@@ -255,6 +265,10 @@ class _Day:
 
     def medication_counts(self) -> bool:
         return self.plan.has_medications is not False
+
+
+def _local_date(checkin: CheckinFacts) -> date:
+    return checkin.local_date
 
 
 class _Continuous(msgspec.Struct, frozen=True):
@@ -331,18 +345,19 @@ def _craving_rising(day: _Day, rules: ProgramRules) -> RuleHit | None:
             reasons.append(_relative_reason(_CRAVING, span, base, cfg.span_days))
             if climbing:
                 reasons.append("still rising day after day")
-        else:
+        elif today_z >= cfg.z_warning:
             trend = _series(_CRAVING, day.within(7))[-cfg.trend_points :]
             trend_z = [_z(_CRAVING, v, base) for _, v in trend]
             # A climb, not one spike and not a plateau: the previous check-in already past trend_z,
             # today past z_warning and higher than two check-ins ago, the fitted slope upwards.
+            # (The cheap tests first: on most days today is not past z_warning and no slope is fitted.)
             if (
                 len(trend) == cfg.trend_points
-                and _slope([(c.local_date, z) for (c, _), z in zip(trend, trend_z, strict=True)])
-                >= cfg.trend_slope
                 and trend_z[-1] >= cfg.z_warning
                 and trend_z[-2] >= cfg.trend_z
                 and trend[-1][1] > trend[-3][1]
+                and _slope([(c.local_date, z) for (c, _), z in zip(trend, trend_z, strict=True)])
+                >= cfg.trend_slope
             ):
                 severity = "warning"
                 shown = trend
@@ -350,16 +365,21 @@ def _craving_rising(day: _Day, rules: ProgramRules) -> RuleHit | None:
                     f"craving climbing: {_values(v for _, v in trend)} over the last "
                     f"{len(trend)} check-ins; baseline {_num(base.mean)}"
                 )
-    recent = _series(_CRAVING, day.window[-cfg.absolute_of_last :])
-    high_days = [(c, v) for c, v in recent if v >= cfg.absolute_level]
     # The net counts only when that many high days are unlikely for this person: someone whose
     # craving often sits at 7 would otherwise hold an alert open forever and teach the counselor
     # to ignore it.
-    usual = 0.0 if base is None else _share_beyond(base, cfg.absolute_level - 0.5, above=True)
+    recent = (
+        _series(_CRAVING, day.window[-cfg.absolute_of_last :]) if today_value >= cfg.absolute_level else []
+    )
+    high_days = [(c, v) for c, v in recent if v >= cfg.absolute_level]
     if (
-        today_value >= cfg.absolute_level
-        and len(high_days) >= cfg.absolute_days
-        and _tail(len(high_days), len(recent), usual) <= cfg.absolute_max_chance
+        len(high_days) >= cfg.absolute_days
+        and _tail(
+            len(high_days),
+            len(recent),
+            0.0 if base is None else _share_beyond(base, cfg.absolute_level - 0.5, above=True),
+        )
+        <= cfg.absolute_max_chance
     ):
         severity = severity or "warning"
         reasons.append(
@@ -386,14 +406,15 @@ def _mood_falling(day: _Day, rules: ProgramRules) -> RuleHit | None:
         zs = [_z(_MOOD, v, base) for _, v in span]
         if zs[-1] >= cfg.z_warning and sum(z >= cfg.z_warning for z in zs) >= cfg.min_days:
             reasons.append(_relative_reason(_MOOD, span, base, cfg.span_days))
-    low = _series(_MOOD, day.within(cfg.absolute_days))
     # The absolute net counts only when such a run is unlikely for this person (a chronically low
     # mood is known to the counselor; a daily alert about it would drown the new signs).
-    usual = 0.0 if base is None else _share_beyond(base, cfg.absolute_level + 0.5, above=False)
+    low = _series(_MOOD, day.within(cfg.absolute_days)) if day.current.mood <= cfg.absolute_level else []
     if (
         len(low) == cfg.absolute_days
         and all(v <= cfg.absolute_level for _, v in low)
-        and usual**cfg.absolute_days <= cfg.absolute_max_chance
+        and (0.0 if base is None else _share_beyond(base, cfg.absolute_level + 0.5, above=False))
+        ** cfg.absolute_days
+        <= cfg.absolute_max_chance
     ):
         reasons.append(f"mood {cfg.absolute_level} or lower on {cfg.absolute_days} days in a row")
         shown = low if len(low) > len(shown) else shown
@@ -418,17 +439,28 @@ class _Count(msgspec.Struct, frozen=True):
 
     @property
     def strength(self) -> float:
-        """The chance as a z-score, so a count weighs the same as a measure that far off its baseline."""
-        if self.chance >= 0.5:
-            return 0.0
-        return _MAX_STRENGTH if self.chance <= 1e-9 else min(_MAX_STRENGTH, _NORMAL.inv_cdf(1 - self.chance))
+        return _strength(self.chance)
+
+
+def _strength(chance: float) -> float:
+    """A chance as a z-score (0 to 3), so a count weighs the same as a measure that far off its baseline."""
+    if chance >= 0.5:
+        return 0.0
+    return _MAX_STRENGTH if chance <= 1e-9 else min(_MAX_STRENGTH, _NORMAL.inv_cdf(1 - chance))
 
 
 def _count(day: _Day, days: int, measure: Measure, sign: Callable[[CheckinFacts], bool | None]) -> _Count:
     key = (measure.name, days)
     if key in day.counts:
         return day.counts[key]
-    answers = [(c, s) for c in day.within(days) if (s := sign(c)) is not None]
+    look_back = day.within(days)
+    marked = [c for c in look_back if sign(c)]
+    if not marked:
+        # Nothing to judge (most days): the answers and the usual rate are only worked out, and
+        # shown, when a day shows the sign.
+        count = day.counts[key] = _Count(days=[], answered=0, rate=0.0, chance=1.0)
+        return count
+    answers = [(c, s) for c in look_back if (s := sign(c)) is not None]
     # Today is not in the aggregates yet; the earlier days of the look-back are, and come out.
     folded = [float(s) for c, s in answers if c is not day.current]
     base = baseline(unfold(getattr(day.before, measure.name), folded), measure)
@@ -438,7 +470,6 @@ def _count(day: _Day, days: int, measure: Measure, sign: Callable[[CheckinFacts]
     # would alarm whenever their estimate happens to sit low.
     known = min(base.n, BASELINE_SPAN_DAYS) + PRIOR_WEIGHT
     rate = min(1.0, base.mean + math.sqrt(base.mean * (1 - base.mean) / known))
-    marked = [c for c, s in answers if s]
     count = _Count(
         days=marked, answered=len(answers), rate=rate, chance=_tail(len(marked), len(answers), rate)
     )
@@ -545,18 +576,39 @@ class _Signal(msgspec.Struct, frozen=True):
 def _signals(day: _Day, rules: ProgramRules) -> list[_Signal]:
     cfg = rules.rules.combined
     signals: list[_Signal] = []
+    span_first = day.today - timedelta(days=cfg.span_days - 1)
+    look_back = day.within(max(cfg.span_days, cfg.window_days))
+    week_first = day.today - timedelta(days=cfg.window_days - 1)
     for kind in (_CRAVING, _MOOD, _STRESS, _SLEEP):
         base = day.relative(kind.measure)
-        span = _series(kind, day.within(cfg.span_days))
-        # One day is a bad day, not a sign: a measure needs two answers in the span to count.
-        if base is None or len(span) < 2:
+        if base is None:
             continue
+        # Each answer's deviation (as ``_z``, inlined: this is the engine's innermost loop) is worked
+        # out once and read by both tests below.
+        sign, mean, sd = kind.direction, base.mean, base.sd
+        scored = [(c, v, sign * (v - mean) / sd) for c in look_back if (v := kind.value(c)) is not None]
+        span = [x for x in scored if x[0].local_date >= span_first]
+        # One day is a bad day, not a sign: a measure needs two answers in the span to count.
+        if len(span) < 2:
+            continue
+        days = cfg.span_days
         # The z-score of the span's mean: as likely by chance whether the span holds 2 days or 3.
-        level = sum(_z(kind, v, base) for _, v in span) / math.sqrt(len(span))
+        level = sum(z for _, _, z in span) / math.sqrt(len(span))
+        # A slow prodrome is seldom dramatic on any one day, and one wild day (heavy-tailed
+        # answers) can make a mean look dramatic: so also count the week's days past one personal
+        # spread, a sign test that outliers cannot inflate, judged as a count is.
+        week = [x for x in scored if x[0].local_date >= week_first]
+        beyond = sum(z >= 1.0 for _, _, z in week)
+        # (Two such days of seven are never unlikely, a 42% chance: skip the tail for them.)
+        if beyond >= 3:
+            persistent = _strength(_tail(beyond, len(week), _BEYOND_ONE_SPREAD))
+            if persistent > level:
+                level, span, days = persistent, week, cfg.window_days
         if level > 0:
+            shown = [(c, v) for c, v, _ in span]
             # Only a signal that counts is ever shown; the others need no words.
-            reason = _relative_reason(kind, span, base, cfg.span_days) if level >= cfg.signal_min else ""
-            signals.append(_Signal(kind.label, min(level, _MAX_STRENGTH), reason, [c for c, _ in span]))
+            reason = _relative_reason(kind, shown, base, days) if level >= cfg.signal_min else ""
+            signals.append(_Signal(kind.label, min(level, _MAX_STRENGTH), reason, [c for c, _ in shown]))
     counts = (
         ("missed support", _missed_support(day, cfg.window_days), "missed support sessions"),
         ("missed medication", _missed_medication(day, cfg.window_days), "medication not taken"),
@@ -587,6 +639,12 @@ def _combined(signals: list[_Signal], hits: list[RuleHit], rules: ProgramRules) 
     elif len(deviating) >= cfg.min_signals and score >= cfg.score_warning:
         severity = "high" if score >= cfg.score_high else "warning"
         reasons = [f"{len(deviating)} warning signs together"]
+    elif deviating and max(s.strength for s in deviating) >= cfg.single_strength:
+        # One sign alone, but far off the person's normal and held: stress or sleep have no rule
+        # of their own, and a prodrome may carry only one sign.
+        severity = "warning"
+        deviating = [max(deviating, key=lambda s: s.strength)]
+        reasons = ["one warning sign, far from usual and held"]
     else:
         return None
     reasons.extend(s.reason for s in sorted(deviating, key=lambda s: -s.strength))
@@ -656,18 +714,23 @@ def _slope(points: list[tuple[date, float]]) -> float:
 
 def _tail(k: int, n: int, p: float) -> float:
     """P(X >= k) for X ~ Binomial(n, p): how likely k or more of n days show a sign of rate p."""
-    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
+    if k <= 0 or p >= 1.0:
+        return 1.0
+    if k > n or p <= 0.0:
+        return 0.0
+    # Sum the probability mass from k up, each term from the last (no factorials per term).
+    term = math.comb(n, k) * p**k * (1 - p) ** (n - k)
+    total, odds = term, p / (1 - p)
+    for i in range(k, n):
+        term *= (n - i) / (i + 1) * odds
+        total += term
+    return min(1.0, total)
 
 
 def _share_beyond(base: Baseline, cut: float, *, above: bool) -> float:
     """The share of this person's days expected beyond ``cut``, were their answers normal around base."""
-    below = _NORMAL.cdf((cut - base.mean) / base.sd)
+    below = 0.5 * math.erfc(-(cut - base.mean) / (base.sd * math.sqrt(2)))
     return 1 - below if above else below
-
-
-def _mean(values: Iterable[float]) -> float:
-    items = list(values)
-    return sum(items) / len(items)
 
 
 def _negated(answer: bool | None) -> bool | None:

@@ -17,14 +17,16 @@ scheduler (DESIGN, "Claims are one conditional statement"):
   pushed an hour ahead and logged by id, so it cannot crash-loop the sweeper or hold up the others.
 
 Set-based per batch because 100,000 prompts can fall due in one minute (bench/prompt_bench.py):
-one commit per row would be one fsync per row on SQLite.
+one commit per row would be one fsync per row on SQLite. A batch's inbox rows and deliveries are two
+INSERTs (``push.service.enqueue_notifications``), its advanced rows one executemany.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -35,9 +37,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare.alerts.service import escalate_due_alerts
 from aftercare.checkins.service import close_day
+from aftercare.clock import Clock
 from aftercare.graduates.models import Graduate
 from aftercare.plans.service import current_plan_body
-from aftercare.push.service import DeliveryReport, deliver_due, enqueue_notification
+from aftercare.push.service import DeliveryReport, NotificationSpec, deliver_due, enqueue_notifications
 from aftercare.push.webpush import PushSender, make_topic
 from aftercare.rules.service import current_rules
 from aftercare.scheduling.models import Lease, Schedule
@@ -111,41 +114,87 @@ async def sweep(
     worker_id: str,
     limit: int = 500,
     sender: PushSender | None = None,
+    clock: Clock | None = None,
 ) -> SweepReport:
     """Act on every schedule row due at ``now`` (claimed ``limit`` at a time until none are left),
-    escalate due alerts and, given a ``sender``, deliver due pushes."""
+    escalate due alerts and, given a ``sender``, deliver due pushes meanwhile. ``clock`` (the
+    Sweeper's) is read before each later claim, so a lease taken late in a long sweep is measured
+    from when it was taken; without one every claim is at ``now``.
+
+    Deliveries start with the first committed batch instead of after the last: 100,000 prompts due
+    in one minute spend their time sending, and the schedule work hides behind it."""
     report = SweepReport()
+    at = clock.now if clock is not None else lambda: now
     sqlite = _dialect(session_factory) == "sqlite"
-    while True:
-        if sqlite and not await _hold_leader_lease(session_factory, now=now, worker_id=worker_id):
+    queued = asyncio.Event()
+
+    async def leading(claim_at: datetime) -> bool:
+        if sqlite and not await _hold_leader_lease(session_factory, now=claim_at, worker_id=worker_id):
             report.leader = False
-            return report
-        claimed = await _claim(session_factory, now=now, worker_id=worker_id, limit=limit)
-        report.claimed += len(claimed)
-        if claimed:
-            await _act_on_batch(session_factory, claimed, now=now, worker_id=worker_id, report=report)
-        if len(claimed) < limit:
-            break
-    report.escalated = await escalate_due_alerts(session_factory, now=now, worker_id=worker_id, limit=limit)
-    if sender is not None:
-        report.delivery = await _deliver_all(session_factory, sender, now=now, worker_id=worker_id, limit=limit)
+        return report.leader
+
+    async def schedule() -> None:
+        claim_at = now
+        while True:
+            if not await leading(claim_at):
+                return
+            claimed = await _claim(session_factory, now=claim_at, worker_id=worker_id, limit=limit)
+            report.claimed += len(claimed)
+            if claimed:
+                await _act_on_batch(session_factory, claimed, now=claim_at, worker_id=worker_id, report=report)
+                queued.set()
+            if len(claimed) < limit:
+                break
+            claim_at = at()
+        report.escalated = await escalate_due_alerts(session_factory, now=claim_at, worker_id=worker_id, limit=limit)
+
+    if sender is None:
+        await schedule()
+        return report
+    if not await leading(now):  # SQLite: neither sweep nor deliver beside the leader
+        return report
+    scheduling = asyncio.create_task(schedule())
+    try:
+        report.delivery = await _deliver_all(session_factory, sender, scheduling, queued, now=now, at=at,
+                                             worker_id=worker_id, limit=limit, report=report)
+    finally:
+        if not scheduling.done():
+            scheduling.cancel()
+    await scheduling  # its exception, if any
     return report
 
 
 async def _deliver_all(
-    session_factory: async_sessionmaker[AsyncSession], sender: PushSender, *, now: datetime, worker_id: str,
+    session_factory: async_sessionmaker[AsyncSession],
+    sender: PushSender,
+    scheduling: asyncio.Task[None],
+    queued: asyncio.Event,
+    *,
+    now: datetime,
+    at: Callable[[], datetime],
+    worker_id: str,
     limit: int,
+    report: SweepReport,
 ) -> DeliveryReport:
-    """Deliver ``limit`` at a time until a batch comes back short: what failed is rescheduled later
-    than ``now``, so this ends."""
+    """Deliver until nothing due is left once the schedule work is done: each round claims until a
+    claim comes back short (what failed is rescheduled later than its claim, so a round ends), then
+    waits for the schedule side to commit more."""
     total = DeliveryReport()
+    start_at = now
     while True:
-        batch = await deliver_due(session_factory, sender, now=now, worker_id=worker_id, limit=limit)
+        queued.clear()
+        last_round = scheduling.done()
+        batch = await deliver_due(session_factory, sender, now=start_at, worker_id=worker_id, limit=limit,
+                                  batches=None, clock=at)
         total = DeliveryReport(**{
             name: getattr(total, name) + getattr(batch, name) for name in DeliveryReport.__struct_fields__
         })
-        if batch.claimed < limit:
+        if last_round or not report.leader:
             return total
+        more = asyncio.ensure_future(queued.wait())
+        await asyncio.wait({scheduling, more}, return_when=asyncio.FIRST_COMPLETED)
+        more.cancel()
+        start_at = at()
 
 
 def _dialect(session_factory: async_sessionmaker[AsyncSession]) -> str:
@@ -269,6 +318,7 @@ async def _act(
     items: dict[uuid.UUID, tuple[ScheduledItem, ...]] = {}
     advanced: list[dict[str, Any]] = []
     finished: list[uuid.UUID] = []
+    queued: list[NotificationSpec] = []
     for row in rows:
         graduate = graduates.get(row.graduate_id)
         schedule = schedule_of(graduate, nudge_after_minutes=nudge_after_minutes) if graduate else None
@@ -282,8 +332,7 @@ async def _act(
             following = next_day_close(schedule, after=row.planned_at, unclosed=None)
         else:
             if _worth_sending(row, graduate, now=now):
-                await _queue(session, row, user_id=graduate.user_id, now=now)
-                counts["queued"] += 1
+                queued.append(_notification(row, user_id=graduate.user_id))
             else:
                 counts["dropped"] += 1
             if row.stream not in (PROMPT_STREAM, NUDGE_STREAM) and row.graduate_id not in items:
@@ -294,6 +343,9 @@ async def _act(
             finished.append(row.id)
         else:
             advanced.append({"id": row.id, "lease_owner": None, "lease_until": None, "updated_at": now, **following})
+    # One INSERT for the batch's inbox rows and one for their deliveries, not three statements a row.
+    await enqueue_notifications(session, queued, now=now)
+    counts["queued"] = len(queued)
     if advanced:
         # Bulk UPDATE by primary key (one executemany); the rows are locked and verified above.
         await session.execute(update(Schedule), advanced)
@@ -322,12 +374,11 @@ def _worth_sending(row: _Row, graduate: _Row, *, now: datetime) -> bool:
     return not (row.stream in (PROMPT_STREAM, NUDGE_STREAM) and graduate.last_checkin_date == row.local_date)
 
 
-async def _queue(session: AsyncSession, row: _Row, *, user_id: uuid.UUID, now: datetime) -> None:
+def _notification(row: _Row, *, user_id: uuid.UUID) -> NotificationSpec:
     """The inbox row (and its pushes) for one occurrence. No medication names, nothing clinical:
     titles come from the planner, bodies are fixed text."""
     prompt = row.stream in (PROMPT_STREAM, NUDGE_STREAM)
-    await enqueue_notification(
-        session,
+    return NotificationSpec(
         user_id=user_id,
         kind=row.kind,
         title=row.title,
@@ -338,7 +389,6 @@ async def _queue(session: AsyncSession, row: _Row, *, user_id: uuid.UUID, now: d
         urgency="normal",
         expires_at=row.deadline,
         topic=make_topic(_TOPIC_KIND[row.kind], str(user_id), row.local_date.isoformat()),
-        now=now,
         status="skipped_quiet_hours" if row.status == "skipped_quiet_hours" else "pending",
     )
 

@@ -64,7 +64,8 @@ class Sweeper:
         async with self._running:
             try:
                 report = await sweep(
-                    self.session_factory, now=self.clock.now(), worker_id=self.worker_id, sender=self.sender
+                    self.session_factory, now=self.clock.now(), worker_id=self.worker_id, sender=self.sender,
+                    clock=self.clock,
                 )
             except Exception:
                 # The next wake-up tries again; the database still holds every due row.

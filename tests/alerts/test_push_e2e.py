@@ -16,7 +16,6 @@ from tests.checkins.conftest import Cast
 from tests.fakes.push_service import FakePushService
 from tests.push.conftest import StartPushService
 
-pytest_plugins = ["tests.push.conftest"]
 TODAY = date(2026, 11, 24)
 
 

@@ -10,7 +10,6 @@ from sqlalchemy import MetaData, select
 
 from aftercare.auth.tokens import ENROLLMENT_ALPHABET, ENROLLMENT_LENGTH, new_enrollment_code
 from tests.conftest import PASSWORD, Account, Program, unique_email
-from tests.foundation.inloop import client  # noqa: F401 - in-loop client (PostgreSQL, real concurrency)
 
 
 async def _new_graduate(program: Program) -> tuple[Account, dict[str, Any]]:

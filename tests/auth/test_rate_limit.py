@@ -61,7 +61,7 @@ async def limited_app(
 
 @pytest.fixture
 async def client(limited_app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=limited_app, client=("127.0.0.1", 40000))
+    transport = httpx.ASGITransport(app=limited_app, client=("127.0.0.1", 40000))  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as http:
         yield http
 

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from aftercare.auth.models import RefreshToken
 from aftercare.auth.tokens import hash_token
 from tests.conftest import Program
-from tests.foundation.inloop import client  # noqa: F401 - in-loop client (PostgreSQL, real concurrency)
 
 
 async def _refresh(program: Program, token: str) -> Any:

@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from aftercare.config import Settings
 from tests.conftest import Account, Program
-from tests.foundation.inloop import client  # noqa: F401 - in-loop client (PostgreSQL, real concurrency)
 
 
 def _b64(data: dict[str, object]) -> str:

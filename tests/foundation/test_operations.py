@@ -32,7 +32,8 @@ async def test_ready_is_503_with_retry_after_when_the_database_is_unreachable(
 ) -> None:
     unreachable = replace(settings, database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none")
     app = create_app(unreachable, clock=clock)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         assert (await client.get("/health/live")).status_code == 200
         response = await client.get("/health/ready")
     await app.state.engine.dispose()

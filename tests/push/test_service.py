@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import msgspec
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare.errors import NotFound, ValidationFailed
@@ -186,3 +188,74 @@ def test_payload_carries_only_what_the_caller_gave() -> None:
         "type": "alert", "title": "New high alert", "body": "Open the console to review it",
         "url": f"/console/alerts/{alert_id}", "tag": f"alert-{alert_id}", "id": str(notification_id),
     }
+
+
+async def _outbox_of(session_factory: SessionFactory, users: list[uuid.UUID]) -> list[tuple[Any, ...]]:
+    """Everything the inbox and outbox hold for ``users``, ids left out (they are fresh each time)."""
+    async with session_factory() as session:
+        notifications = (await session.scalars(select(Notification).where(Notification.user_id.in_(users)))).all()
+        deliveries = (await session.scalars(
+            select(Delivery).where(Delivery.notification_id.in_([n.id for n in notifications]))
+        )).all()
+    return sorted(
+        (n.user_id, n.kind, n.title, n.body, n.url, n.tag, n.ref_id, n.urgency, n.topic, n.expires_at,
+         n.created_at, n.status, n.delivered_at,
+         tuple(sorted((d.subscription_id, d.status, d.attempts, d.next_attempt_at, d.lease_owner)
+                      for d in deliveries if d.notification_id == n.id)))
+        for n in notifications
+    )
+
+
+async def test_the_batch_path_writes_what_the_single_path_writes(
+    session_factory: SessionFactory, make_user: MakeUser, push_service: FakePushService,
+    push_origins: tuple[str, ...],
+) -> None:
+    two_devices, no_device = await make_user(now=T0), await make_user(now=T0)
+    for _ in range(2):
+        await _subscribe(session_factory, two_devices, _body(push_service.new_subscription()), push_origins)
+    base = {"kind": "checkin_prompt", "body": "How was today?", "url": "/checkin", "tag": "t", "ref_id": "r",
+            "urgency": "normal", "expires_at": T0 + timedelta(hours=6), "topic": None}
+    specs = [
+        service.NotificationSpec(user_id=two_devices.user_id, title="pushed to both devices", **base),  # type: ignore[arg-type]
+        service.NotificationSpec(user_id=no_device.user_id, title="inbox only", **base),  # type: ignore[arg-type]
+        service.NotificationSpec(user_id=two_devices.user_id, title="quiet hours", status="skipped_quiet_hours",
+                                 **base),  # type: ignore[arg-type]
+        service.NotificationSpec(user_id=two_devices.user_id, title="too late",
+                                 **{**base, "expires_at": T0}),  # type: ignore[arg-type]
+    ]
+    users = [two_devices.user_id, no_device.user_id]
+
+    single_ids = []
+    for spec in specs:
+        single_ids.append(await _enqueue(session_factory, spec.user_id, **{
+            name: getattr(spec, name) for name in service.NotificationSpec.__struct_fields__ if name != "user_id"
+        }))
+    single = await _outbox_of(session_factory, users)
+    async with session_factory() as session, session.begin():
+        await session.execute(delete(Delivery).where(Delivery.notification_id.in_(single_ids)))
+        await session.execute(delete(Notification).where(Notification.id.in_(single_ids)))
+    async with session_factory() as session, session.begin():
+        batch_ids = await service.enqueue_notifications(session, specs, now=T0)
+    batch = await _outbox_of(session_factory, users)
+
+    assert batch == single
+    assert [s[11] for s in sorted(batch, key=lambda row: str(row[2]))] == [
+        "no_subscription", "pending", "skipped_quiet_hours", "expired"]
+    assert sum(len(row[-1]) for row in batch) == 2  # the pending one, to both devices
+    async with session_factory() as session:  # ids come back in the order of the specs
+        titles = {n.id: n.title for n in (await session.scalars(
+            select(Notification).where(Notification.id.in_(batch_ids)))).all()}
+    assert [titles[i] for i in batch_ids] == [spec.title for spec in specs]
+
+
+async def test_a_bad_item_fails_the_whole_batch_before_anything_is_written(
+    session_factory: SessionFactory, make_user: MakeUser
+) -> None:
+    user = await make_user(now=T0)
+    good = service.NotificationSpec(user_id=user.user_id, kind="checkin_prompt", title="ok", body="b", url=None,
+                                    tag=None, ref_id=None, urgency="normal", expires_at=T0 + timedelta(hours=1),
+                                    topic=None)
+    with pytest.raises(ValueError, match="urgency"):
+        async with session_factory() as session, session.begin():
+            await service.enqueue_notifications(session, [good, msgspec.structs.replace(good, urgency="loud")], now=T0)
+    assert await _outbox_of(session_factory, [user.user_id]) == []

@@ -374,9 +374,33 @@ def test_two_modest_deviations_make_a_combined_warning_not_high() -> None:
     assert combined.reasons[0] == "2 warning signs together"
 
 
-def test_a_single_deviating_measure_is_not_combined() -> None:
-    assessment = run(then(BASE, {"stress": 7}, {"stress": 7}, {"stress": 8}))
+def test_a_single_modestly_deviating_measure_is_not_combined() -> None:
+    assessment = run(then(BASE, {"stress": 5}, {"stress": 5}))
     assert hit(assessment, "combined") is None
+
+
+def test_a_single_measure_far_off_and_held_is_a_combined_warning() -> None:
+    # Stress has no rule of its own, and a prodrome may carry one sign only.
+    history = then(BASE, {"stress": 7}, {"stress": 7}, {"stress": 8})
+    combined = hit(run(history), "combined")
+    assert combined is not None
+    assert combined.severity == "warning"
+    assert combined.reasons[0] == "one warning sign, far from usual and held"
+    assert combined.reasons[1].startswith("stress 3, 7, 7, 8 over the last 4 days")
+    assert combined.evidence["values"]["signals"] == {"stress": 3.0}
+    # Strengths reach at most 3: a higher bar turns the single-sign path off.
+    assert hit(run(history, rules=rules(combined={"single_strength": 3.5})), "combined") is None
+
+
+def test_a_shift_held_over_the_week_is_read_as_a_count_of_days() -> None:
+    # Stress a little up and sleep a little down on five of the last seven days, no day dramatic:
+    # the week's count of days past one spread is the signal, and the reason shows the week.
+    shifted = {"sleep_hours": 6.0, "stress": 5}
+    history = then(BASE, *[shifted if i not in (1, 4) else {} for i in range(7)])
+    combined = hit(run(history), "combined")
+    assert combined is not None
+    assert combined.reasons[0] == "2 warning signs together"
+    assert any(r.startswith("stress 5, 4, 5, 5, 4, 5, 5 over the last 7 days") for r in combined.reasons)
 
 
 def test_several_rule_warnings_at_once_make_a_combined_high() -> None:

@@ -185,3 +185,34 @@ async def test_a_prompt_reaches_the_device_decrypted(
     assert push.json()["type"] == "checkin_prompt"
     assert push.json()["url"] == "/checkin/2026-11-24"
     assert push.ttl == int((datetime(2026, 11, 25, 6, 0, tzinfo=UTC) - PROMPT_AT).total_seconds())
+
+
+async def test_concurrent_sweeps_with_delivery_send_each_prompt_once(
+    fresh: Factory, backend: str, start_push_service: StartPushService, push_sender: PushSender
+) -> None:
+    push_service = await start_push_service(FixedClock(PROMPT_AT))
+    async with fresh() as session, session.begin():  # other tests' queued pushes are not ours to send
+        await session.execute(update(Delivery).where(Delivery.status == "pending").values(status="failed"))
+    graduates = [await add_graduate(fresh, now=NOON) for _ in range(30)]
+    async with fresh() as session, session.begin():
+        for graduate in graduates:
+            device = push_service.new_subscription()
+            session.add(PushSubscription(
+                id=uuid.uuid4(), user_id=graduate.user_id, endpoint=device.endpoint, p256dh=device.p256dh,
+                auth=device.auth, created_at=NOON, updated_at=NOON,
+            ))
+
+    # Small batches so the two workers' schedule claims and delivery claims interleave.
+    reports = await asyncio.gather(*(
+        sweep(fresh, now=PROMPT_AT, worker_id=f"w{n}", limit=4, sender=push_sender) for n in (1, 2)
+    ))
+
+    await push_service.wait_for(30)
+    await asyncio.sleep(0.2)  # a late duplicate would have arrived by now
+    ids = [push.json()["id"] for push in push_service.received]
+    assert len(ids) == len(set(ids)) == 30
+    assert sum(r.delivery.delivered for r in reports if r.delivery is not None) == 30
+    assert sum(r.queued for r in reports) == 30
+    if backend == "postgres":
+        # Both took a share: the claims really ran side by side.
+        assert all(r.claimed for r in reports)

@@ -1,0 +1,264 @@
+"""The alert stream: Server-Sent Events read from the durable ``alert_events`` log.
+
+The log is the only source: every process polls ``id > last`` on its own (one shared poller per
+process, fanning each batch out to the open streams), so replicas need nothing else to share events
+and ``Last-Event-ID`` resumes exactly on both engines. Event ids commit in id order (the writers
+serialise on a lock), which is what makes "everything after id N" a complete answer.
+
+A connection subscribes to the poller *before* it reads where it starts (the current maximum id, or
+its ``Last-Event-ID`` backlog from the database), so nothing falls between the two; anything seen
+twice is dropped by id. Scope is checked per event as it is sent, against the graduate's counselor
+as of the poll, so a reassigned graduate's events stop reaching the former counselor.
+
+Each database read is a short session of its own: a stream holds no connection while it waits, and
+a disconnect (Litestar cancels the generator) leaves nothing open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from datetime import datetime
+
+import msgspec
+from litestar.response import ServerSentEventMessage
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aftercare.alerts.models import Alert, AlertEvent
+from aftercare.alerts.service import to_schema
+from aftercare.auth.models import User
+from aftercare.auth.tokens import Principal
+from aftercare.clock import Clock
+from aftercare.graduates.models import Graduate
+
+log = logging.getLogger("aftercare.alerts.stream")
+
+# What a counselor acts on; a mere refresh of reasons or evidence is not an event of the stream.
+STREAMED_KINDS = ("opened", "raised", "reopened", "escalated", "acknowledged", "resolved")
+BATCH = 500
+
+
+class StreamConfig(msgspec.Struct, frozen=True):
+    keepalive_seconds: float = 15.0
+    poll_seconds: float = 0.5
+    # Batches a slow reader may fall behind before its stream is closed (it resumes from the log).
+    backlog_batches: int = 1000
+
+    @classmethod
+    def from_extra(cls, extra: Mapping[str, str]) -> StreamConfig:
+        """Operator overrides from ``Settings.extra`` (``stream_keepalive_seconds``,
+        ``stream_poll_seconds``); tests shorten both."""
+        base = cls()
+        return cls(
+            keepalive_seconds=float(extra.get("stream_keepalive_seconds", base.keepalive_seconds)),
+            poll_seconds=float(extra.get("stream_poll_seconds", base.poll_seconds)),
+        )
+
+
+class StreamEvent(msgspec.Struct, frozen=True):
+    """One log entry ready to send: the alert's current state, encoded once for every reader."""
+
+    id: int
+    graduate_id: uuid.UUID
+    counselor_id: uuid.UUID | None  # the graduate's counselor when the entry was read
+    data: str
+
+
+def visible_to(principal: Principal, event: StreamEvent) -> bool:
+    if principal.role == "supervisor":
+        return True
+    return principal.role == "counselor" and event.counselor_id == principal.user_id
+
+
+def keepalive() -> ServerSentEventMessage:
+    return ServerSentEventMessage(comment="keep-alive", data=None)
+
+
+def to_message(event: StreamEvent) -> ServerSentEventMessage:
+    return ServerSentEventMessage(event="alert", id=event.id, data=event.data)
+
+
+async def read_events(session_factory: async_sessionmaker[AsyncSession], after: int,
+                      limit: int = BATCH) -> list[StreamEvent]:
+    """Log entries with id > ``after``, oldest first, with each alert's current state."""
+    query = (
+        select(AlertEvent.id, AlertEvent.graduate_id, Graduate.counselor_id, Alert)
+        .join(Alert, Alert.id == AlertEvent.alert_id)
+        .join(Graduate, Graduate.id == AlertEvent.graduate_id)
+        .where(AlertEvent.id > after, AlertEvent.kind.in_(STREAMED_KINDS))
+        .order_by(AlertEvent.id)
+        .limit(limit)
+    )
+    async with session_factory() as session:
+        rows = (await session.execute(query)).all()
+    return [
+        StreamEvent(id=row.id, graduate_id=row.graduate_id, counselor_id=row.counselor_id,
+                    data=msgspec.json.encode(to_schema(row.Alert)).decode())
+        for row in rows
+    ]
+
+
+async def last_event_id(session_factory: async_sessionmaker[AsyncSession]) -> int:
+    async with session_factory() as session:
+        return int(await session.scalar(select(func.coalesce(func.max(AlertEvent.id), 0))) or 0)
+
+
+class StreamLagged(Exception):
+    """The reader fell too far behind; its stream closes and the client resumes from the log."""
+
+
+class Subscription:
+    def __init__(self, limit: int) -> None:
+        self._batches: deque[Sequence[StreamEvent]] = deque()
+        self._ready = asyncio.Event()
+        self._limit = limit
+        self.lagged = False
+        self.closed = False
+
+    def push(self, batch: Sequence[StreamEvent]) -> None:
+        if len(self._batches) >= self._limit:
+            self.lagged = True
+            self._batches.clear()
+        else:
+            self._batches.append(batch)
+        self._ready.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._ready.set()
+
+    async def next(self, wait_seconds: float) -> Sequence[StreamEvent] | None:
+        """The next batch; None when ``wait_seconds`` pass or the hub closed first."""
+        if not self._batches and not self.lagged and not self.closed:
+            self._ready.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), wait_seconds)
+        if self.lagged:
+            raise StreamLagged
+        return self._batches.popleft() if self._batches else None
+
+
+class AlertEventHub:
+    """One poller per process; each open stream is a subscription fed with every new batch."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], config: StreamConfig) -> None:
+        self.session_factory = session_factory
+        self.config = config
+        self._subscriptions: set[Subscription] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._last = 0
+
+    async def start(self) -> None:
+        try:
+            self._last = await last_event_id(self.session_factory)
+        except Exception:  # a database that is down at start must not stop the app starting
+            log.warning("alert stream: could not read the event log at start; retrying in the poll")
+            self._last = -1
+        self._task = asyncio.create_task(self._run(), name="alert-event-poller")
+
+    async def stop(self) -> None:
+        for subscription in list(self._subscriptions):
+            subscription.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    @contextlib.contextmanager
+    def subscribe(self) -> Iterator[Subscription]:
+        subscription = Subscription(self.config.backlog_batches)
+        self._subscriptions.add(subscription)
+        try:
+            yield subscription
+        finally:
+            self._subscriptions.discard(subscription)
+
+    async def poll_once(self) -> int:
+        """Read what is new and hand it to every subscription; returns how many entries were read."""
+        if self._last < 0:
+            self._last = await last_event_id(self.session_factory)
+        batch = await read_events(self.session_factory, self._last)
+        if batch:
+            self._last = batch[-1].id
+            for subscription in list(self._subscriptions):
+                subscription.push(batch)
+        return len(batch)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                # A full batch means more is waiting: read on at once instead of after the interval.
+                if await self.poll_once() == BATCH:
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("alert stream: polling the event log failed", exc_info=True)
+            await asyncio.sleep(self.config.poll_seconds)
+
+
+async def alert_stream(
+    hub: AlertEventHub,
+    principal: Principal,
+    *,
+    resume_after: int | None,
+    clock: Clock,
+) -> AsyncIterator[ServerSentEventMessage]:
+    """The messages of one connection, until the caller's access would have expired."""
+    deadline = principal.expires_at
+    with hub.subscribe() as subscription:
+        cursor = resume_after if resume_after is not None else await last_event_id(hub.session_factory)
+        # Something at once: proxies and clients see the stream is open before the first event.
+        yield ServerSentEventMessage(comment="connected", data=None)
+        if resume_after is not None:
+            while backlog := await read_events(hub.session_factory, cursor):
+                for event in backlog:
+                    cursor = event.id
+                    if visible_to(principal, event):
+                        yield to_message(event)
+        idle_since = clock.now()
+        while True:
+            now = clock.now()
+            remaining = _seconds_until(deadline, now)
+            if remaining <= 0:
+                return
+            wait = min(hub.config.keepalive_seconds - (now - idle_since).total_seconds(), remaining)
+            try:
+                batch = await subscription.next(max(wait, 0.0))
+            except StreamLagged:
+                log.info("alert stream: a reader fell behind; closing it so it resumes from the log")
+                return
+            if subscription.closed:
+                return
+            if batch is None:
+                if _seconds_until(deadline, clock.now()) <= 0:
+                    return
+                if (clock.now() - idle_since).total_seconds() >= hub.config.keepalive_seconds:
+                    if not await _still_active(hub.session_factory, principal.user_id):
+                        return
+                    yield keepalive()
+                    idle_since = clock.now()
+                continue
+            for event in batch:
+                if event.id <= cursor:
+                    continue
+                cursor = event.id
+                if visible_to(principal, event):
+                    yield to_message(event)
+                    idle_since = clock.now()
+
+
+def _seconds_until(deadline: datetime | None, now: datetime) -> float:
+    return float("inf") if deadline is None else (deadline - now).total_seconds()
+
+
+async def _still_active(session_factory: async_sessionmaker[AsyncSession], user_id: uuid.UUID) -> bool:
+    """A deactivated account's tokens stop at once: so does its open stream, by the next keep-alive."""
+    async with session_factory() as session:
+        return bool(await session.scalar(select(User.active).where(User.id == user_id)))

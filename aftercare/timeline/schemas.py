@@ -1,0 +1,68 @@
+"""Wire types of a graduate's timeline: one list of everything that happened, newest first.
+
+Each entry names its ``kind`` and carries only the part for that kind. Free text a graduate wrote
+(check-in notes, help messages) and resolution notes stay out: the timeline is for scanning.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
+TimelineKind = Literal["checkin", "amendment", "help_request", "alert", "plan_change", "missed_day"]
+AlertEventKind = Literal["opened", "raised", "reopened", "escalated", "acknowledged", "resolved"]
+
+
+class CheckinEntry(msgspec.Struct, kw_only=True):
+    checkin_id: uuid.UUID
+    version: int
+    answers: dict[str, Any]
+    # The current assessment, on the entry that shows the answers it was made from.
+    risk_score: int | None = None
+    risk_level: str | None = None
+
+
+class AmendmentEntry(CheckinEntry, kw_only=True):
+    previous: dict[str, Any]
+    changed_fields: list[str]
+
+
+class HelpRequestEntry(msgspec.Struct, kw_only=True):
+    help_request_id: uuid.UUID
+
+
+class AlertEntry(msgspec.Struct, kw_only=True):
+    alert_id: uuid.UUID
+    event: AlertEventKind
+    rule: str
+    severity: str
+    escalation_level: int
+    actor_id: uuid.UUID | None
+
+
+class PlanChangeEntry(msgspec.Struct, kw_only=True):
+    version: int
+    author_id: uuid.UUID | None
+    author_role: str
+    changed_sections: list[str]
+
+
+class TimelineItem(msgspec.Struct, kw_only=True):
+    id: str  # stable per entry: "<kind>:<source id>"
+    kind: TimelineKind
+    at: UtcTimestamp
+    local_date: date | None = None  # the graduate's day a check-in, amendment or missed day is for
+    checkin: CheckinEntry | None = None
+    amendment: AmendmentEntry | None = None
+    help_request: HelpRequestEntry | None = None
+    alert: AlertEntry | None = None
+    plan_change: PlanChangeEntry | None = None
+
+
+class TimelinePage(msgspec.Struct):
+    items: list[TimelineItem]
+    next_cursor: str | None

@@ -1,3 +1,0 @@
-from tests.foundation.inloop import client
-
-__all__ = ["client"]
