@@ -7,9 +7,10 @@ import base64
 import binascii
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
+from sqlalchemy import and_, or_
 
 from aftercare.errors import ValidationFailed
 
@@ -37,3 +38,14 @@ def decode_cursor(cursor: str | None) -> CursorKey | None:
         return msgspec.json.decode(raw, type=CursorKey)
     except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
         raise ValidationFailed.one("cursor", "not a cursor this service issued") from exc
+
+
+def before_key(sort_column: Any, id_column: Any, sort_value: Any, item_id: uuid.UUID) -> Any:
+    """Rows after ``(sort_value, item_id)`` in a newest-first list ordered by (sort, id) descending.
+
+    The leading ``sort <= value`` lets both engines use an index range scan; the OR alone made deep
+    pages of a million rows scan everything before them."""
+    return and_(
+        sort_column <= sort_value,
+        or_(sort_column < sort_value, and_(sort_column == sort_value, id_column < item_id)),
+    )

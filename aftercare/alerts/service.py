@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare.alerts import schemas
@@ -25,7 +25,7 @@ from aftercare.auth.tokens import Principal
 from aftercare.db.types import uuid7
 from aftercare.errors import Conflict, NotFound
 from aftercare.graduates.models import Graduate
-from aftercare.pagination import decode_cursor, encode_cursor
+from aftercare.pagination import before_key, decode_cursor, encode_cursor
 from aftercare.push.service import enqueue_notification
 from aftercare.push.webpush import make_topic
 from aftercare.rules.config import ProgramRules
@@ -298,12 +298,7 @@ async def list_alerts(
         query = query.where(Alert.graduate_id == graduate_id)
     if key is not None:
         opened_at = datetime.fromisoformat(key.sort_value)
-        query = query.where(
-            # The leading `<=` lets both engines turn the keyset into an index range scan; the
-            # OR alone made deep pages of a million alerts scan everything before them.
-            Alert.opened_at <= opened_at,
-            or_(Alert.opened_at < opened_at, and_(Alert.opened_at == opened_at, Alert.id < key.id)),
-        )
+        query = query.where(before_key(Alert.opened_at, Alert.id, opened_at, key.id))
     async with session.begin():
         rows = list(await session.scalars(query))
         await audit.record_staff_read(session, actor=actor, resource="alerts", graduate_id=graduate_id, now=now)

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import Table, Text, and_, case, cast, insert, or_, select, update
+from sqlalchemy import Text, and_, case, cast, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ from aftercare.audit import service as audit
 from aftercare.auth.tokens import Principal
 from aftercare.checkins import schemas
 from aftercare.checkins.models import Checkin, CheckinVersion, HelpRequest, MissedDay
+from aftercare.db.base import table_of
 from aftercare.db.types import uuid7
 from aftercare.errors import (
     CheckinExists,
@@ -36,7 +37,7 @@ from aftercare.errors import (
     ValidationFailed,
 )
 from aftercare.graduates.models import Graduate
-from aftercare.pagination import decode_cursor, encode_cursor
+from aftercare.pagination import before_key, decode_cursor, encode_cursor
 from aftercare.plans import service as plans
 from aftercare.plans.models import Plan
 from aftercare.plans.schemas import CrisisPlan, PlanBody, plan_body_decoder
@@ -67,17 +68,12 @@ _rules_decoder = msgspec.json.Decoder(ProgramRules)
 _aggregates_decoder = msgspec.json.Decoder(Aggregates | None)
 
 
-def _table(model: type[Any]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
 
 # The submit path reads and writes with Core statements on these tables (no ORM identity map).
-_checkins = _table(Checkin)
-_graduates = _table(Graduate)
-_plans = _table(Plan)
-_rules = _table(ProgramRulesRow)
+_checkins = table_of(Checkin)
+_graduates = table_of(Graduate)
+_plans = table_of(Plan)
+_rules = table_of(ProgramRulesRow)
 _WINDOW_COLUMNS = (
     _checkins.c.local_date, _checkins.c.mood, _checkins.c.craving, _checkins.c.stress, _checkins.c.sleep_hours,
     _checkins.c.used, _checkins.c.attended_support, _checkins.c.took_medication, _checkins.c.isolating,
@@ -548,7 +544,7 @@ async def list_checkins(
         query = query.where(Checkin.local_date <= end)
     if key is not None:
         day = date.fromisoformat(key.sort_value)
-        query = query.where(or_(Checkin.local_date < day, and_(Checkin.local_date == day, Checkin.id < key.id)))
+        query = query.where(before_key(Checkin.local_date, Checkin.id, day, key.id))
     query = query.order_by(Checkin.local_date.desc(), Checkin.id.desc()).limit(limit + 1)
     async with session.begin():
         rows = list(await session.scalars(query))

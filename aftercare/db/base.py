@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import MetaData, Uuid
+from sqlalchemy import MetaData, Table, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aftercare.db.types import DateTimeUTC, uuid7
@@ -31,3 +31,10 @@ class Base(DeclarativeBase):
 
 class UUIDPrimaryKey:
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Core table, for hot paths written as Core statements (one round trip each)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

@@ -21,12 +21,13 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Table, Text, bindparam, cast, insert, select, update
+from sqlalchemy import Text, bindparam, cast, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare.audit import service as audit
 from aftercare.auth.tokens import Principal
+from aftercare.db.base import table_of
 from aftercare.db.engine import read_transaction
 from aftercare.errors import Forbidden, NotFound, PreconditionRequired, StaleVersion, ValidationFailed
 from aftercare.pagination import decode_cursor, encode_cursor
@@ -39,19 +40,11 @@ from aftercare.plans.validation import (
     validate_plan,
 )
 
-
-def _table(model: type[Any]) -> Table:
-    """The model's Core table: the write path uses Core statements (one round trip each)."""
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
 # Reminders come from these sections only; a change elsewhere leaves the schedule as it was.
 SCHEDULED_SECTIONS = frozenset({"therapy", "support_groups", "medications"})
 
-_plans = _table(models.Plan)
-_versions = _table(models.PlanVersion)
+_plans = table_of(models.Plan)
+_versions = table_of(models.PlanVersion)
 _to_builtins = msgspec.to_builtins
 _decode_known_ids = msgspec.convert
 
