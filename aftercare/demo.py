@@ -3,7 +3,8 @@ through the same services the API uses, so demo data obeys every rule real data 
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,10 +14,13 @@ from aftercare.auth.models import User
 from aftercare.auth.ratelimit import MemoryFailureCounter
 from aftercare.auth.schemas import EnrollRequest
 from aftercare.auth.tokens import Principal
+from aftercare.checkins import service as checkin_service
+from aftercare.checkins.schemas import CheckinCreate
 from aftercare.config import Settings
 from aftercare.graduates import service as graduate_service
 from aftercare.graduates.schemas import GraduateCreate
 from aftercare.plans import service as plans_service
+from aftercare.scheduling import localtime
 from aftercare.staff import service as staff_service
 from aftercare.staff.schemas import StaffCreate
 
@@ -25,6 +29,17 @@ DEMO_LOGINS = (
     ("supervisor", "supervisor@demo.aftercare.test", DEMO_PASSWORD),
     ("counselor", "counselor@demo.aftercare.test", DEMO_PASSWORD),
     ("graduate", "jordan@demo.aftercare.test", DEMO_PASSWORD),
+)
+# A week of answers per enrolled graduate, oldest first: (mood, craving, stress, attended, isolating).
+# Jordan is steady; Sam's craving climbs while meetings and friends fall away (a prodrome the
+# counselor should see flagged); Priya has one hard day and uses her skills.
+DEMO_WEEKS = (
+    [(4, 2, 3, True, False), (4, 1, 3, None, False), (5, 2, 2, True, False), (4, 2, 4, None, False),
+     (4, 3, 3, True, False), (4, 2, 3, None, False), (5, 1, 2, True, False)],
+    [(4, 2, 3, True, False), (3, 3, 4, None, False), (3, 5, 6, False, False), (3, 6, 6, None, True),
+     (2, 7, 7, False, True), (2, 8, 8, False, True), (2, 8, 8, False, True)],
+    [(4, 3, 4, True, False), (3, 4, 5, None, False), (2, 6, 8, True, False), (3, 4, 5, None, False),
+     (4, 3, 4, True, False), (4, 2, 3, None, False), (4, 2, 3, True, False)],
 )
 DEMO_GRADUATES = (
     # (display name, IANA zone, check-in time, email or None if not yet enrolled)
@@ -51,6 +66,7 @@ async def seed_demo(session_factory: async_sessionmaker[AsyncSession], *, settin
         limits = auth_service.LoginLimits(MemoryFailureCounter(), per_account=100, per_address=100,
                                           window_seconds=60)
         graduate_ids = []
+        enrolled = []
         for name, zone, checkin_time, email in DEMO_GRADUATES:
             created = await graduate_service.create_graduate(
                 session, GraduateCreate(display_name=name, timezone=zone, checkin_time=checkin_time),
@@ -58,9 +74,33 @@ async def seed_demo(session_factory: async_sessionmaker[AsyncSession], *, settin
             )
             graduate_ids.append(created.id)
             if email:
-                await auth_service.enroll(
+                tokens = await auth_service.enroll(
                     session, EnrollRequest(created.enrollment_code, email, DEMO_PASSWORD),
                     settings=settings, limits=limits, client_address="demo", now=now,
                 )
+                enrolled.append((created.id, zone, tokens.user_id))
     await plans_service.seed_demo_plans(session_factory, graduate_ids, now=now)
+    for (graduate_id, zone, user_id), week in zip(enrolled, DEMO_WEEKS, strict=False):
+        await _seed_week(session_factory, graduate_id, zone, user_id, week, settings=settings, now=now)
     return True
+
+
+async def _seed_week(
+    session_factory: async_sessionmaker[AsyncSession], graduate_id: uuid.UUID, zone: str, user_id: uuid.UUID, week: list[tuple[int, int, int, bool | None, bool]], *, settings: Settings,
+    now: datetime,
+) -> None:
+    """The last seven local days of check-ins, each submitted as the phone synced it today (the
+    offline window allows a week), so the engine, alerts and timeline have something to show."""
+    tz = localtime.zone(zone)
+    today = localtime.local_today(now, tz)
+    graduate = Principal(user_id=user_id, role="graduate", graduate_id=graduate_id)
+    for back, (mood, craving, stress, attended, isolating) in zip(range(7, 0, -1), week, strict=True):
+        day = today - timedelta(days=back)
+        data = CheckinCreate(
+            client_id=uuid.uuid4(), local_date=day, mood=mood, craving=craving, stress=stress, used=False,
+            safety_concern=False, sleep_hours=7.0 if stress < 7 else 5.0, attended_support=attended,
+            isolating=isolating, took_medication=None,
+        )
+        async with session_factory() as session:
+            await checkin_service.submit_checkin(session, graduate_id=graduate_id, data=data, actor=graduate,
+                                                 crisis_line=settings.crisis_line, now=now)
