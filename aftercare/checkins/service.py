@@ -458,44 +458,37 @@ async def request_help(
     """"I need help now": never refused by day or window rules; opens or raises a critical safety
     alert and re-opens an acknowledged one. Idempotent by ``client_id``. Returns (body, replayed)."""
     fp = fingerprint(data)
-    for attempt in (1, 2):
-        try:
-            async with session.begin():
-                row = (await session.execute(
-                    select(HelpRequest.fingerprint, HelpRequest.stored_response)
-                    .where(HelpRequest.graduate_id == graduate_id, HelpRequest.client_id == data.client_id)
-                )).one_or_none()
-                if row is not None:
-                    if row.fingerprint != fp:
-                        raise IdempotencyConflict("this client_id was used for a different help request")
-                    return _help_decoder.decode(row.stored_response), True
-                graduate = await _load_graduate(session, graduate_id)
-                rules = await current_rules(session)
-                today = localtime.local_today(now, localtime.zone(graduate.timezone))
-                hit = RuleHit(rule="safety", severity="critical",
-                              reasons=("asked for help now from the app",),
-                              evidence={"local_dates": [today.isoformat()], "values": {"help_request": True}})
-                touched = await alerts.apply_hits_for_graduate(
-                    session, graduate=graduate, hits=[hit], local_date=today, now=now, rules=rules,
-                    reopen_acknowledged=True,
-                )
-                plan = await plans.current_plan_body(session, graduate_id)
-                help_id = uuid7()
-                result = schemas.HelpResult(
-                    id=help_id, received_at=now, alert_id=touched[0].id if touched else None,
-                    crisis=crisis_plan_of(plan, crisis_line), message=HELP_MESSAGE,
-                )
-                session.add(HelpRequest(id=help_id, graduate_id=graduate_id, client_id=data.client_id,
-                                        message=data.message, received_at=now, fingerprint=fp,
-                                        stored_response=_result_encoder.encode(result)))
-                await session.flush()
-                await audit.record(session, actor=actor, action="create", resource="help_request",
-                                   graduate_id=graduate_id, resource_id=str(help_id), now=now)
-                return result, False
-        except IntegrityError:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    async with session.begin():
+        # Lock the graduate first: a phone's retries queue here, then find their twin just below.
+        graduate = await _load_graduate(session, graduate_id)
+        row = (await session.execute(
+            select(HelpRequest.fingerprint, HelpRequest.stored_response)
+            .where(HelpRequest.graduate_id == graduate_id, HelpRequest.client_id == data.client_id)
+        )).one_or_none()
+        if row is not None:
+            if row.fingerprint != fp:
+                raise IdempotencyConflict("this client_id was used for a different help request")
+            return _help_decoder.decode(row.stored_response), True
+        rules = await current_rules(session)
+        today = localtime.local_today(now, localtime.zone(graduate.timezone))
+        hit = RuleHit(rule="safety", severity="critical", reasons=("asked for help now from the app",),
+                      evidence={"local_dates": [today.isoformat()], "values": {"help_request": True}})
+        touched = await alerts.apply_hits_for_graduate(
+            session, graduate=graduate, hits=[hit], local_date=today, now=now, rules=rules,
+            reopen_acknowledged=True,
+        )
+        plan = await plans.current_plan_body(session, graduate_id)
+        help_id = uuid7()
+        result = schemas.HelpResult(
+            id=help_id, received_at=now, alert_id=touched[0].id if touched else None,
+            crisis=crisis_plan_of(plan, crisis_line), message=HELP_MESSAGE,
+        )
+        session.add(HelpRequest(id=help_id, graduate_id=graduate_id, client_id=data.client_id,
+                                message=data.message, received_at=now, fingerprint=fp,
+                                stored_response=_result_encoder.encode(result)))
+        await audit.record(session, actor=actor, action="create", resource="help_request",
+                           graduate_id=graduate_id, resource_id=str(help_id), now=now)
+    return result, False
 
 
 async def close_day(session: AsyncSession, *, graduate_id: uuid.UUID, local_date: date, now: datetime) -> None:

@@ -158,3 +158,15 @@ async def test_reassignment_moves_the_alerts_to_the_new_counselor(cast: Cast) ->
     refused = await cast.program.client.patch(f"/v1/graduates/{cast.gid}", headers=newcomer.headers,
                                               json={"counselor_id": str(cast.counselor.user_id)})
     assert refused.status_code == 403
+
+
+async def test_concurrent_help_retries_store_one_request(cast: Cast) -> None:
+    import asyncio
+
+    url = f"/v1/graduates/{cast.gid}/help"
+    body = {"client_id": "0192f6a0-0000-7000-8000-0000000000aa", "message": "please"}
+    responses = await asyncio.gather(
+        *(cast.program.client.post(url, headers=cast.graduate.headers, json=body) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 201]
+    assert len({r.json()["id"] for r in responses}) == 1
