@@ -99,7 +99,7 @@ def create_app(
         window_seconds=settings.login_window_seconds,
     )
     push = PushRuntime.from_settings(settings)
-    alert_hub = AlertEventHub(session_factory, StreamConfig.from_extra(settings.extra))
+    alert_hub = AlertEventHub(session_factory, StreamConfig.from_settings(settings))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

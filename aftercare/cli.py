@@ -8,6 +8,7 @@ the process alive at exit).
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -94,6 +95,10 @@ def serve(host: str | None, port: int | None, demo: bool) -> None:
         create_app(settings), host=settings.host, port=settings.port, log_config=None,
         timeout_graceful_shutdown=5, proxy_headers=False,
     )
+    # Everything built so far (routes, schemas, templates) lives as long as the process: move it out
+    # of the collector's sight so requests stop paying for re-scanning it (measured ~10% on GET).
+    gc.collect()
+    gc.freeze()
     uvicorn.Server(config).run()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from aftercare.errors import BadRequest
@@ -47,7 +47,10 @@ class Settings:
     login_failures_per_address: int = 30
     login_window_seconds: int = 900
     metrics_public: bool = True
-    extra: Mapping[str, str] = field(default_factory=dict)
+    stream_keepalive_seconds: float = 15.0
+    # How often each process reads the alert event log. On PostgreSQL a NOTIFY wakes it at once, so
+    # this only bounds the delay when a wake-up is lost; on SQLite it is the stream's latency.
+    stream_poll_seconds: float = 0.5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -74,6 +77,12 @@ class Settings:
             except ValueError as exc:
                 raise ConfigError(f"AFTERCARE_{name} must be a number, not {value!r}") from exc
 
+        def interval(name: str, default: float) -> float:
+            value = number(name, default)
+            if value <= 0:  # zero would spin the stream's loops
+                raise ConfigError(f"AFTERCARE_{name} must be more than 0 seconds, not {value!r}")
+            return value
+
         def listing(name: str) -> tuple[str, ...]:
             value = get(name)
             return tuple(p.strip() for p in value.split(",") if p.strip()) if value else ()
@@ -99,6 +108,8 @@ class Settings:
             vapid_subject=get("VAPID_SUBJECT") or base.vapid_subject,
             crisis_line=get("CRISIS_LINE") or base.crisis_line,
             sqlite_synchronous=(get("SQLITE_SYNCHRONOUS") or base.sqlite_synchronous).upper(),
+            stream_keepalive_seconds=interval("STREAM_KEEPALIVE_SECONDS", base.stream_keepalive_seconds),
+            stream_poll_seconds=interval("STREAM_POLL_SECONDS", base.stream_poll_seconds),
         )
         return replace(settings, **overrides)  # type: ignore[arg-type]
 

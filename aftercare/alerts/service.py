@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare.alerts import schemas
 from aftercare.alerts.models import ACTIVE, Alert, AlertEvent
+from aftercare.alerts.wakeup import send_wakeup
 from aftercare.audit import service as audit
 from aftercare.auth.access import can_reach
 from aftercare.auth.models import User
@@ -147,6 +148,8 @@ async def _record_event(session: AsyncSession, alert: Alert, kind: str, *, now: 
         # Serialise writers so event ids commit in id order: a reader polling `id > last` must
         # never see id 8 before a slower transaction commits id 7. (SQLite has one writer anyway.)
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOCK_KEY})
+        # Sent at commit: every process's stream poller reads the log at once, not at its next tick.
+        await send_wakeup(session)
     await session.execute(
         insert(AlertEvent).values(
             alert_id=alert.id, graduate_id=alert.graduate_id, kind=kind, severity=alert.severity,

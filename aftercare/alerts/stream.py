@@ -10,6 +10,9 @@ its ``Last-Event-ID`` backlog from the database), so nothing falls between the t
 twice is dropped by id. Scope is checked per event as it is sent, against the graduate's counselor
 as of the poll, so a reassigned graduate's events stop reaching the former counselor.
 
+The poller reads every ``poll_seconds``; on PostgreSQL a NOTIFY sent with each new entry wakes it at
+once (``wakeup.NotifyListener``), so the interval only bounds the delay when a wake-up is lost.
+
 Each database read is a short session of its own: a stream holds no connection while it waits, and
 a disconnect (Litestar cancels the generator) leaves nothing open.
 """
@@ -21,19 +24,21 @@ import contextlib
 import logging
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime
 
 import msgspec
 from litestar.response import ServerSentEventMessage
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aftercare.alerts.models import Alert, AlertEvent
 from aftercare.alerts.service import to_schema
+from aftercare.alerts.wakeup import NotifyListener
 from aftercare.auth.models import User
 from aftercare.auth.tokens import Principal
 from aftercare.clock import Clock
+from aftercare.config import Settings
 from aftercare.graduates.models import Graduate
 
 log = logging.getLogger("aftercare.alerts.stream")
@@ -50,14 +55,8 @@ class StreamConfig(msgspec.Struct, frozen=True):
     backlog_batches: int = 1000
 
     @classmethod
-    def from_extra(cls, extra: Mapping[str, str]) -> StreamConfig:
-        """Operator overrides from ``Settings.extra`` (``stream_keepalive_seconds``,
-        ``stream_poll_seconds``); tests shorten both."""
-        base = cls()
-        return cls(
-            keepalive_seconds=float(extra.get("stream_keepalive_seconds", base.keepalive_seconds)),
-            poll_seconds=float(extra.get("stream_poll_seconds", base.poll_seconds)),
-        )
+    def from_settings(cls, settings: Settings) -> StreamConfig:
+        return cls(keepalive_seconds=settings.stream_keepalive_seconds, poll_seconds=settings.stream_poll_seconds)
 
 
 class StreamEvent(msgspec.Struct, frozen=True):
@@ -152,6 +151,7 @@ class AlertEventHub:
         self._subscriptions: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._last = 0
+        self.listener: NotifyListener | None = None
 
     async def start(self) -> None:
         try:
@@ -159,7 +159,12 @@ class AlertEventHub:
         except Exception:  # a database that is down at start must not stop the app starting
             log.warning("alert stream: could not read the event log at start; retrying in the poll")
             self._last = -1
-        self._task = asyncio.create_task(self._run(), name="alert-event-poller")
+        wake = asyncio.Event()  # made here, not in __init__: an Event belongs to the loop that waits on it
+        engine = self.session_factory.kw.get("bind")
+        if isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql":
+            self.listener = NotifyListener(engine, wake.set)
+            await self.listener.start()
+        self._task = asyncio.create_task(self._run(wake), name="alert-event-poller")
 
     async def stop(self) -> None:
         for subscription in list(self._subscriptions):
@@ -169,6 +174,9 @@ class AlertEventHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self.listener is not None:
+            await self.listener.stop()
+            self.listener = None
 
     @contextlib.contextmanager
     def subscribe(self) -> Iterator[Subscription]:
@@ -190,7 +198,7 @@ class AlertEventHub:
                 subscription.push(batch)
         return len(batch)
 
-    async def _run(self) -> None:
+    async def _run(self, wake: asyncio.Event) -> None:
         while True:
             try:
                 # A full batch means more is waiting: read on at once instead of after the interval.
@@ -200,7 +208,10 @@ class AlertEventHub:
                 raise
             except Exception:
                 log.warning("alert stream: polling the event log failed", exc_info=True)
-            await asyncio.sleep(self.config.poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self.config.poll_seconds)
+            # Cleared before the next read: a wake-up during that read sets it again, so none is lost.
+            wake.clear()
 
 
 async def alert_stream(

@@ -26,6 +26,7 @@ def _audit_table() -> Table:
 
 
 _events = _audit_table()
+_insert_events = insert(_events)
 
 # Set per request by the request-id middleware; read here so services need not thread it through.
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
@@ -42,11 +43,11 @@ async def record(
     resource_id: str | None = None,
 ) -> None:
     """Append one audit row. Staff reads and every write of a graduate's data call this."""
-    await session.execute(
-        insert(_events).values(
-            _row(actor=actor, action=action, resource=resource, graduate_id=graduate_id, now=now,
-                 resource_id=resource_id)
-        )
+    connection = await session.connection()  # Core on the caller's transaction, no ORM execute
+    await connection.execute(
+        _insert_events,
+        _row(actor=actor, action=action, resource=resource, graduate_id=graduate_id, now=now,
+             resource_id=resource_id),
     )
 
 
@@ -74,8 +75,8 @@ async def commit_staff_read(
 ) -> None:
     """Audit a staff read that has already been done, and return once its row is committed.
 
-    For read paths that run in a read-only transaction (``db.engine.read_transaction``): call it after
-    that transaction has ended (on SQLite a caller still holding the write lock would wait for
+    For read paths that read outside a write transaction (``db.engine.read_statement`` or
+    ``read_transaction``): call it after the read has ended (on SQLite a caller still holding the write lock would wait for
     itself) and before the data leaves the server. The rows of concurrent reads are committed together
     (see ``_ReadAuditCommitter``); if that commit fails, this raises and the read must fail with it,
     so a staff read is never answered without a durable record.
@@ -111,8 +112,7 @@ class _ReadAuditCommitter:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
-                    async with self.engine.begin() as connection:
-                        await connection.execute(insert(_events), [row for row, _ in batch])
+                    await self._insert([row for row, _ in batch])
                 except BaseException as exc:
                     _settle(batch, exc)
                     raise
@@ -124,6 +124,20 @@ class _ReadAuditCommitter:
             if self._pending:  # cancelled (shutdown) with rows waiting: fail them, never leave them
                 _settle(self._pending, RuntimeError("the audit writer stopped before committing"))
                 self._pending = []
+
+    async def _insert(self, rows: list[dict[str, Any]]) -> None:
+        """All of ``rows`` committed, or none. On SQLite, one transaction through the writer gate (in
+        autocommit each row would be a transaction and an fsync of its own). On PostgreSQL, in
+        autocommit: one row is one INSERT, several go through asyncpg's executemany, which is atomic
+        (one implicit transaction, closed by one Sync); either way the server commits before it
+        answers, and BEGIN and COMMIT would be two more round trips."""
+        if self.engine.dialect.name == "sqlite":
+            async with self.engine.begin() as connection:
+                await connection.execute(_insert_events, rows)
+            return
+        async with self.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(_insert_events, rows)
 
 
 def _settle(batch: list[tuple[dict[str, Any], asyncio.Future[None]]], error: BaseException | None) -> None:

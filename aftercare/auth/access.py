@@ -23,11 +23,13 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aftercare.auth.models import User
 from aftercare.auth.tokens import Principal
+from aftercare.db.base import table_of
+from aftercare.db.engine import read_statement
 from aftercare.errors import Forbidden, NotFound, Unauthorized
 from aftercare.graduates.models import Graduate
 
@@ -70,11 +72,21 @@ def can_reach(principal: Principal, *, graduate_id: uuid.UUID, counselor_id: uui
     return principal.graduate_id == graduate_id
 
 
-async def check_reach(
-    connection: AsyncConnection, principal: Principal, graduate_id: uuid.UUID | None
-) -> None:
-    """The guard's database checks, in one read: a staff account must still be active (401 if not),
-    and ``graduate_id`` (when the route has one) must exist and be within reach (404 if not).
+_users, _graduates = table_of(User), table_of(Graduate)
+# Built once: the guard runs on every request, and a statement built per call pays for its
+# construction and its cache key each time.
+_staff_active = select(_users.c.active).where(_users.c.id == bindparam("user_id"))
+_staff_active_and_graduate = (
+    select(_users.c.active, _graduates.c.id, _graduates.c.counselor_id)
+    .select_from(_users.outerjoin(_graduates, _graduates.c.id == bindparam("graduate_id")))
+    .where(_users.c.id == bindparam("user_id"))
+)
+
+
+async def check_reach(engine: AsyncEngine, principal: Principal, graduate_id: uuid.UUID | None) -> None:
+    """The guard's database checks, in one statement outside any transaction: a staff account must
+    still be active (401 if not), and ``graduate_id`` (when the route has one) must exist and be
+    within reach (404 if not).
 
     A graduate's own id is in the token, so a graduate costs no query at all.
     """
@@ -82,12 +94,13 @@ async def check_reach(
         if graduate_id is not None and principal.graduate_id != graduate_id:
             raise NotFound(GRADUATE_NOT_FOUND)
         return
-    query = select(User.active).where(User.id == principal.user_id)
-    if graduate_id is not None:
-        query = query.add_columns(Graduate.id, Graduate.counselor_id).outerjoin(
-            Graduate, Graduate.id == graduate_id
+    if graduate_id is None:
+        rows = await read_statement(engine, _staff_active, {"user_id": principal.user_id})
+    else:
+        rows = await read_statement(
+            engine, _staff_active_and_graduate, {"user_id": principal.user_id, "graduate_id": graduate_id}
         )
-    row: Any = (await connection.execute(query)).one_or_none()
+    row: Any = rows[0] if rows else None
     if row is None or not row[0]:
         raise Unauthorized("this account is deactivated")
     if graduate_id is not None and (

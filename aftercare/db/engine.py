@@ -11,17 +11,28 @@ the time is spent asleep with the lock free. So within a process, writers queue 
 transaction's COMMIT or ROLLBACK returns; ``busy_timeout`` still covers other processes (the CLI).
 
 Reads that write nothing use ``read_transaction``: a deferred ``BEGIN`` that takes no write lock, so
-in WAL mode they run on other pooled connections beside the writer and beside each other.
+in WAL mode they run on other pooled connections beside the writer and beside each other. A read of
+one statement uses ``read_statement``: no transaction at all on either engine (a lone statement is its
+own snapshot), which saves the BEGIN and COMMIT round trips (PostgreSQL) or thread hops (SQLite).
+
+PostgreSQL pools without pre-ping: it costs three round trips per checkout (BEGIN, ``;``, ROLLBACK
+through SQLAlchemy's asyncpg adapter), more than the hot reads themselves. A connection the server
+closed fails its next statement instead; SQLAlchemy then invalidates the pool, so after a database
+restart one request per stale connection fails and the next ones reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import collections
+import sqlite3
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+import msgspec
+from sqlalchemy import Executable, Row, event
+from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection, AsyncAdapt_aiosqlite_cursor
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -30,29 +41,41 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.util import await_
+from sqlalchemy.util import EMPTY_DICT, await_
 
 from aftercare.config import Settings
 
 # Execution option marking a connection whose transaction only reads (see ``read_transaction``).
 READ_ONLY = "aftercare_read_only"
+# Execution option of ``read_statement`` on SQLite: no BEGIN, no COMMIT (the driver is in autocommit).
+_NO_TRANSACTION = "aftercare_no_transaction"
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 BUSY_TIMEOUT_MS = 5000
 _BEGIN = "aftercare_begin"  # connection-info key: the BEGIN statement the begin event chose
 
 
 def make_engine(settings: Settings, *, url: str | None = None, **kwargs: Any) -> AsyncEngine:
     url = url or settings.resolved_database_url
+    # JSON columns through msgspec: a plan body is written twice per save (plan and version), and
+    # the stdlib encoder costs about ten times as much.
+    kwargs.setdefault("json_serializer", _json_text)
+    kwargs.setdefault("json_deserializer", msgspec.json.decode)
     if url.startswith("sqlite"):
         settings.ensure_data_dir()
-        # Readers run beside the one writer; each pooled connection is an aiosqlite thread.
-        kwargs.setdefault("pool_size", 16)
-        kwargs.setdefault("max_overflow", 16)
+        # Readers run beside the one writer; each pooled connection is an aiosqlite thread. As on
+        # PostgreSQL (below), sized so that a loaded worker does not open and close connections (a
+        # thread start each) on every burst.
+        kwargs.setdefault("pool_size", 32)
+        kwargs.setdefault("max_overflow", 8)
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine, synchronous=settings.sqlite_synchronous)
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
+    # Sized so that a worker under load keeps its connections: an overflow connection is closed on
+    # return, and opening one (TLS attempt, authentication, a new server process) costs more than a
+    # dozen requests. A request holds at most one connection at a time, so this covers a few dozen
+    # concurrent requests before any churn; the overflow is headroom, not capacity.
+    kwargs.setdefault("pool_size", 32)
+    kwargs.setdefault("max_overflow", 8)
     return create_async_engine(url, **kwargs)
 
 
@@ -95,6 +118,88 @@ class _WriterGate:
         self._lock().release()
 
 
+def _statement_in_thread(
+    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
+) -> tuple[Any, int, int | None, list[Any]]:
+    """Runs in aiosqlite's thread: the whole life of a cursor."""
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        else:
+            cursor.execute(operation, () if parameters is None else parameters)
+        description = cursor.description
+        return description, cursor.rowcount, cursor.lastrowid, cursor.fetchall() if description else []
+    finally:
+        cursor.close()
+
+
+class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+    """SQLAlchemy's aiosqlite cursor crosses into the connection's thread four times per statement
+    (open a cursor, execute, fetch all, close), and each crossing is a GIL hand-over and an event-loop
+    wake-up (about 55 µs). This one makes one crossing that does all four, and keeps what the DBAPI
+    cursor reported (description, rowcount, lastrowid) and the rows. SQLAlchemy's adapter itself
+    drives aiosqlite through the same private entry points (its ``_tx`` queue, ``_conn``)."""
+
+    __slots__ = ("_arraysize", "_outcome")
+    _awaitable_cursor_close = False  # nothing stays open after ``execute``
+
+    def __init__(self, adapt_connection: Any) -> None:
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._outcome: tuple[Any, int, int | None] = (None, -1, None)
+        self._arraysize = 1
+
+    @property
+    def description(self) -> Any:
+        return self._outcome[0]
+
+    @property
+    def rowcount(self) -> int:
+        return self._outcome[1]
+
+    @property
+    def lastrowid(self) -> int:
+        return self._outcome[2]  # type: ignore[return-value]
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        try:
+            return await_(self._run(operation, parameters, many=False))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+        try:
+            return await_(self._run(operation, seq_of_parameters, many=True))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
+        driver = self._connection
+        async with self._adapt_connection._execute_mutex:
+            description, rowcount, lastrowid, rows = await driver._execute(
+                _statement_in_thread, driver._conn, operation, parameters, many
+            )
+        self._outcome = (description, rowcount, lastrowid)
+        self._rows = collections.deque(rows)
+
+
+class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = _OneHopCursor
+
+
 def _configure_sqlite(engine: AsyncEngine, *, synchronous: str) -> None:
     if synchronous not in ("FULL", "NORMAL", "EXTRA"):
         synchronous = "FULL"
@@ -104,6 +209,8 @@ def _configure_sqlite(engine: AsyncEngine, *, synchronous: str) -> None:
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if type(dbapi_connection) is AsyncAdapt_aiosqlite_connection:
+            dbapi_connection.__class__ = _OneHopConnection  # same layout; only the cursor class differs
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in (
@@ -118,7 +225,10 @@ def _configure_sqlite(engine: AsyncEngine, *, synchronous: str) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         fairy = connection.connection
-        if connection.get_execution_options().get(READ_ONLY):
+        options = connection.get_execution_options()
+        if options.get(_NO_TRANSACTION):
+            fairy.info[_BEGIN] = None
+        elif options.get(READ_ONLY):
             fairy.info[_BEGIN] = "BEGIN"
         else:
             gate.acquire(fairy.dbapi_connection)
@@ -128,8 +238,12 @@ def _configure_sqlite(engine: AsyncEngine, *, synchronous: str) -> None:
         # Straight on the aiosqlite connection: one hop into its thread, where a statement through
         # SQLAlchemy's cursor adapter costs four (cursor, execute, fetch, close). Called inside
         # SQLAlchemy's error handling, so a failure surfaces as its OperationalError.
+        statement = fairy.info.pop(_BEGIN, "BEGIN IMMEDIATE")
+        if statement is None:
+            fairy.info[_NO_TRANSACTION] = True  # so the commit or rollback is skipped as well
+            return
         try:
-            await_(fairy.driver_connection.execute(fairy.info.pop(_BEGIN, "BEGIN IMMEDIATE")))
+            await_(fairy.driver_connection.execute(statement))
         except BaseException:
             gate.release(fairy.dbapi_connection)
             raise
@@ -139,12 +253,16 @@ def _configure_sqlite(engine: AsyncEngine, *, synchronous: str) -> None:
     do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
 
     def _commit_then_release(dbapi_connection: Any) -> None:
+        if _began_nothing(dbapi_connection):
+            return
         try:
             do_commit(dbapi_connection)
         finally:
             gate.release(_raw(dbapi_connection))
 
     def _rollback_then_release(dbapi_connection: Any) -> None:
+        if _began_nothing(dbapi_connection):
+            return
         try:
             do_rollback(dbapi_connection)
         finally:
@@ -158,6 +276,19 @@ def _configure_sqlite(engine: AsyncEngine, *, synchronous: str) -> None:
     @event.listens_for(sync_engine.pool, "close")
     def _on_gone(dbapi_connection: Any, *_: Any) -> None:
         gate.release(dbapi_connection)
+
+
+def _json_text(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def _began_nothing(connection: Any) -> bool:
+    """Whether the transaction ending on this pooled connection was one ``read_statement`` never began."""
+    try:
+        info = connection.info
+    except (AttributeError, NotImplementedError):  # a raw or ad-hoc connection (first connect): no info
+        return False
+    return bool(info.pop(_NO_TRANSACTION, False))
 
 
 def _raw(connection: Any) -> Any:
@@ -188,3 +319,25 @@ async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
         await connection.execution_options(**{READ_ONLY: True})
         async with connection.begin():
             yield connection
+
+
+def bound_engine(session: AsyncSession) -> AsyncEngine:
+    """The engine a session is bound to, for work that runs beside the session's transaction."""
+    bind = session.bind
+    assert isinstance(bind, AsyncEngine), "this needs a session bound to an AsyncEngine"
+    return bind
+
+
+async def read_statement(
+    engine: AsyncEngine, statement: Executable, parameters: Mapping[str, Any] | None = None
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The rows of one read-only statement, run outside any transaction: a single statement is its
+    own consistent snapshot on both engines, so wrapping it in BEGIN ... COMMIT buys nothing and costs
+    two round trips (PostgreSQL) or two hops into aiosqlite's thread (SQLite). It must not write: on
+    SQLite a write here would bypass the writer gate. For more than one statement that must agree,
+    use ``read_transaction``."""
+    options = _AUTOCOMMIT if engine.dialect.name != "sqlite" else {_NO_TRANSACTION: True}
+    async with engine.connect() as connection:
+        await connection.execution_options(**options)
+        result = await connection.execute(statement, parameters)
+        return result.all()

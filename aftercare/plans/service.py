@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from aftercare.audit import service as audit
 from aftercare.auth.tokens import Principal
 from aftercare.db.base import table_of
-from aftercare.db.engine import read_transaction
+from aftercare.db.engine import bound_engine, read_statement
 from aftercare.errors import Forbidden, NotFound, PreconditionRequired, StaleVersion, ValidationFailed
 from aftercare.pagination import decode_cursor, encode_cursor
 from aftercare.plans import models, schemas, templates
@@ -49,9 +49,19 @@ _to_builtins = msgspec.to_builtins
 _decode_known_ids = msgspec.convert
 
 
+# The hot statements, built once (construction and cache key are per-call costs otherwise).
 _current_plan_query = select(
     _plans.c.version, cast(_plans.c.body, Text), _plans.c.updated_at, _plans.c.updated_by
 ).where(_plans.c.graduate_id == bindparam("graduate_id"))
+_current_for_write_query = select(_plans.c.version, cast(_plans.c.body, Text), _plans.c.known_ids).where(
+    _plans.c.graduate_id == bindparam("graduate_id")
+)
+_insert_plan = insert(_plans)
+_insert_version = insert(_versions)
+# The compare-and-set: the SET columns are the keys of the parameters it is executed with.
+_update_plan_at = update(_plans).where(
+    _plans.c.graduate_id == bindparam("at_graduate_id"), _plans.c.version == bindparam("at_version")
+)
 
 
 class Precondition(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,15 +122,10 @@ def _check_author(author: Principal | None, old: schemas.PlanBody | None, new: s
 
 
 async def _load_current(session: AsyncSession, graduate_id: uuid.UUID) -> _Current | None:
-    row = (
-        await session.execute(
-            select(_plans.c.version, cast(_plans.c.body, Text), _plans.c.known_ids).where(
-                _plans.c.graduate_id == graduate_id
-            )
-        )
-    ).one_or_none()
-    if row is None:
+    rows = await read_statement(bound_engine(session), _current_for_write_query, {"graduate_id": graduate_id})
+    if not rows:
         return None
+    row = rows[0]
     return _Current(
         version=row[0],
         body=schemas.plan_body_decoder.decode(row[1]),
@@ -154,11 +159,11 @@ async def _write(
     precondition: Precondition,
     now: datetime,
 ) -> PlanWritten:
-    # Checks and validation run on a snapshot, outside the write lock (validating new schedules
-    # costs milliseconds); the write then applies only if that snapshot is still the current
-    # version (the compare-and-set below), so a concurrent change is a 412, never overwritten.
-    async with read_transaction(session):
-        current = await _load_current(session, graduate_id)
+    # Checks and validation run on a snapshot (one statement, no transaction), outside the write
+    # lock (validating new schedules costs milliseconds); the write then applies only if that
+    # snapshot is still the current version (the compare-and-set below), so a concurrent change is a
+    # 412, never overwritten.
+    current = await _load_current(session, graduate_id)
     _check_precondition(current, precondition)
     old = current.body if current else None
     _check_author(author, old, body)
@@ -173,25 +178,24 @@ async def _write(
     }
     try:
         async with session.begin():
+            # Core statements on the transaction's connection: the ORM's execute adds nothing here.
+            connection = await session.connection()
             if current is None:
-                await session.execute(insert(_plans).values(graduate_id=graduate_id, **values))
+                await connection.execute(_insert_plan, {"graduate_id": graduate_id, **values})
             else:
-                result = await session.execute(
-                    update(_plans)
-                    .where(_plans.c.graduate_id == graduate_id, _plans.c.version == current.version)
-                    .values(**values)
+                result = await connection.execute(
+                    _update_plan_at, {"at_graduate_id": graduate_id, "at_version": current.version, **values}
                 )
-                if result.rowcount != 1:  # type: ignore[attr-defined]
+                if result.rowcount != 1:
                     # Another writer committed after our snapshot.
                     raise StaleVersion(
                         "the plan changed while you saved it; read it again and reapply your edit"
                     )
-            await session.execute(
-                insert(_versions).values(
-                    graduate_id=graduate_id, version=version, body=stored, created_at=now, author_id=author_id,
-                    author_role=author.role if author else "system", changed_sections=changed,
-                )
-            )
+            await connection.execute(_insert_version, {
+                "graduate_id": graduate_id, "version": version, "body": stored, "created_at": now,
+                "author_id": author_id, "author_role": author.role if author else "system",
+                "changed_sections": changed,
+            })
             await audit.record(
                 session, actor=author, action="create" if current is None else "update", resource="plan",
                 graduate_id=graduate_id, resource_id=str(version), now=now,
@@ -243,12 +247,12 @@ async def start_plan_from_template(
 async def get_plan(
     session: AsyncSession, graduate_id: uuid.UUID, *, actor: Principal, now: datetime
 ) -> schemas.Plan:
-    """The hot read: one SELECT in a read-only transaction, then the staff-read audit row, committed
-    with those of concurrent reads, before the plan is returned."""
-    async with read_transaction(session):
-        row = (await session.execute(_current_plan_query, {"graduate_id": graduate_id})).one_or_none()
-    if row is None:
+    """The hot read: one SELECT outside any transaction (it is its own snapshot), then the staff-read
+    audit row, committed with those of concurrent reads, before the plan is returned."""
+    rows = await read_statement(bound_engine(session), _current_plan_query, {"graduate_id": graduate_id})
+    if not rows:
         raise NotFound("this graduate has no aftercare plan yet")
+    row = rows[0]
     await audit.commit_staff_read(session, actor=actor, resource="plan", graduate_id=graduate_id, now=now)
     body = schemas.plan_body_decoder.decode(row[1])
     return _plan(graduate_id, body, version=row[0], at=row[2], by=row[3])
