@@ -44,8 +44,8 @@ CHUNK = 2000
 
 
 def serve(kind: str, port: int, data_dir: str, database_url: str) -> None:
-    import uvicorn
     from litestar import Litestar, post
+    from serving import serve_like_aftercare  # bench/ is on sys.path when a bench runs as a script
 
     from aftercare.app import create_app
     from aftercare.config import Settings
@@ -59,9 +59,7 @@ def serve(kind: str, port: int, data_dir: str, database_url: str) -> None:
     else:
         app = create_app(Settings(data_dir=Path(data_dir), database_url=database_url, jwt_secret=SECRET,
                                   scheduler=False))
-    # The settings of `aftercare serve` (aftercare/cli.py), minus its log configuration.
-    uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                  timeout_graceful_shutdown=5, proxy_headers=False)).run()
+    serve_like_aftercare(app, port)
 
 
 async def prepare(data_dir: Path, database_url: str, graduates: int) -> tuple[list[tuple[str, str]], list[str]]:

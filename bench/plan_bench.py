@@ -55,8 +55,8 @@ def bench_settings(data_dir: Path, database_url: str) -> Any:
 
 
 def serve(kind: str, port: int, data_dir: str, database_url: str) -> None:
-    import uvicorn
     from litestar import Litestar, put
+    from serving import serve_like_aftercare  # bench/ is on sys.path when a bench runs as a script
 
     from aftercare.app import create_app
 
@@ -68,9 +68,7 @@ def serve(kind: str, port: int, data_dir: str, database_url: str) -> None:
         app: Any = Litestar([echo])
     else:
         app = create_app(bench_settings(Path(data_dir), database_url))
-    # The settings of `aftercare serve` (aftercare/cli.py), minus its log configuration.
-    uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                  timeout_graceful_shutdown=5, proxy_headers=False)).run()
+    serve_like_aftercare(app, port)
 
 
 async def prepare(data_dir: Path, graduates: int, database_url: str = "") -> tuple[str, list[str]]:
