@@ -75,8 +75,8 @@ def can_reach(principal: Principal, *, graduate_id: uuid.UUID, counselor_id: uui
 _users, _graduates = table_of(User), table_of(Graduate)
 # Built once: the guard runs on every request, and a statement built per call pays for its
 # construction and its cache key each time.
-_staff_active = select(_users.c.active).where(_users.c.id == bindparam("user_id"))
-_staff_active_and_graduate = (
+_account_active = select(_users.c.active).where(_users.c.id == bindparam("user_id"))
+_account_active_and_graduate = (
     select(_users.c.active, _graduates.c.id, _graduates.c.counselor_id)
     .select_from(_users.outerjoin(_graduates, _graduates.c.id == bindparam("graduate_id")))
     .where(_users.c.id == bindparam("user_id"))
@@ -84,21 +84,22 @@ _staff_active_and_graduate = (
 
 
 async def check_reach(engine: AsyncEngine, principal: Principal, graduate_id: uuid.UUID | None) -> None:
-    """The guard's database checks, in one statement outside any transaction: a staff account must
-    still be active (401 if not), and ``graduate_id`` (when the route has one) must exist and be
-    within reach (404 if not).
+    """The guard's database checks, in one statement outside any transaction: the account must
+    still be active (401 if not: deactivated staff, or a graduate whose sign-in was replaced by a
+    re-enrollment after a lost phone), and ``graduate_id`` (when the route has one) must exist and
+    be within reach (404 if not).
 
-    A graduate's own id is in the token, so a graduate costs no query at all.
+    A graduate's own id is in the token, so their reach needs no query, only the account check.
     """
     if not principal.is_staff:
         if graduate_id is not None and principal.graduate_id != graduate_id:
             raise NotFound(GRADUATE_NOT_FOUND)
-        return
+        graduate_id = None
     if graduate_id is None:
-        rows = await read_statement(engine, _staff_active, {"user_id": principal.user_id})
+        rows = await read_statement(engine, _account_active, {"user_id": principal.user_id})
     else:
         rows = await read_statement(
-            engine, _staff_active_and_graduate, {"user_id": principal.user_id, "graduate_id": graduate_id}
+            engine, _account_active_and_graduate, {"user_id": principal.user_id, "graduate_id": graduate_id}
         )
     row: Any = rows[0] if rows else None
     if row is None or not row[0]:

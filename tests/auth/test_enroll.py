@@ -84,6 +84,10 @@ async def test_reenrollment_after_reissue_replaces_the_old_sign_in(program: Prog
     assert (await _enroll(program, code)).status_code == 201
     refreshed = await program.client.post("/v1/auth/refresh", json={"refresh_token": old["refresh_token"]})
     assert refreshed.status_code == 401
+    # The lost phone's access token stops at once too, not when it expires.
+    old_headers = {"Authorization": f"Bearer {old['access_token']}"}
+    assert (await program.client.get(f"/v1/graduates/{created['id']}", headers=old_headers)).status_code == 401
+    assert (await program.client.get("/v1/me", headers=old_headers)).status_code == 401
 
 
 async def test_codes_are_stored_hashed(program: Program) -> None:
