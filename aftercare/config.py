@@ -46,7 +46,6 @@ class Settings:
     login_failures_per_account: int = 5
     login_failures_per_address: int = 30
     login_window_seconds: int = 900
-    metrics_public: bool = True
     stream_keepalive_seconds: float = 15.0
     # How often each process reads the alert event log. On PostgreSQL a NOTIFY wakes it at once, so
     # this only bounds the delay when a wake-up is lost; on SQLite it is the stream's latency.

@@ -10,7 +10,7 @@ import time
 import uuid
 from typing import Any
 
-from litestar import MediaType, Request, Response
+from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
     MethodNotAllowedException,
@@ -154,6 +154,3 @@ def client_address(request: Request[Any, Any, Any], settings: Settings) -> str:
         except ValueError:
             return peer
     return peer
-
-
-__all__ = ["PROBLEM_JSON", "MediaType", "RequestContextMiddleware", "client_address"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -317,8 +316,3 @@ async def reassign_alerts(session: AsyncSession, graduate_id: uuid.UUID, counsel
     await session.execute(
         update(Alert).where(Alert.graduate_id == graduate_id).values(counselor_id=counselor_id)
     )
-
-
-def alerts_scope_filter(actor: Principal) -> Any:
-    """SQL condition on Alert for what ``actor`` may see (the stream and the feed share it)."""
-    return Alert.counselor_id == actor.user_id if actor.role == "counselor" else True
