@@ -17,13 +17,12 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from aftercare import __version__
 from aftercare.alerts.routes import AlertController, StreamTicketController
 from aftercare.alerts.stream import AlertEventHub, StreamConfig
-from aftercare.auth.access import Access
 from aftercare.auth.guards import enforce_access, provide_principal
 from aftercare.auth.ratelimit import make_failure_counter
 from aftercare.auth.routes import AuthController, MeController
@@ -43,6 +42,7 @@ from aftercare.http import (
     handle_validation,
 )
 from aftercare.logs import configure_logging
+from aftercare.metrics import MetricsController
 from aftercare.plans.routes import PlanController, PlanTemplateController
 from aftercare.push.routes import InboxController, PushController
 from aftercare.push.runtime import PushRuntime
@@ -52,11 +52,6 @@ from aftercare.staff.routes import StaffController
 from aftercare.timeline.routes import TimelineController
 
 MAX_BODY_BYTES = 64 * 1024
-
-
-class MetricsController(PrometheusController):
-    opt = {"access": Access.PUBLIC}
-    include_in_schema = False
 
 
 def route_handlers() -> Sequence[Any]:

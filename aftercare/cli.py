@@ -99,6 +99,13 @@ def serve(host: str | None, port: int | None, demo: bool) -> None:
     # of the collector's sight so requests stop paying for re-scanning it (measured ~10% on GET).
     gc.collect()
     gc.freeze()
+    if settings.metrics_port is not None:
+        # The scrape port: /metrics without a token, served by prometheus_client from a daemon
+        # thread of this process (it reads the registry the API fills), gone when the process ends.
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr=settings.host)
+        click.echo(f"metrics (no token) at http://{settings.host}:{settings.metrics_port}/metrics")
     uvicorn.Server(config).run()
 
 

@@ -34,6 +34,7 @@ class Settings:
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8000
+    metrics_port: int | None = None  # a second port serving only /metrics, without a token
     scheduler: bool = True
     sweep_interval_seconds: float = 5.0
     redis_url: str | None = None
@@ -98,6 +99,7 @@ class Settings:
             log_level=(get("LOG_LEVEL") or base.log_level).upper(),
             host=get("HOST") or base.host,
             port=int(number("PORT", base.port)),
+            metrics_port=int(number("METRICS_PORT", 0)) or None,
             scheduler=flag("SCHEDULER") is not False,
             sweep_interval_seconds=number("SWEEP_INTERVAL_SECONDS", base.sweep_interval_seconds),
             redis_url=get("REDIS_URL"),

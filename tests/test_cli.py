@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -95,7 +96,8 @@ def test_sync_database_url_is_refused_clearly(env: dict[str, str]) -> None:
 
 
 def test_serve_answers_ready_and_shuts_down_gracefully(env: dict[str, str]) -> None:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
+    env = {**env, "AFTERCARE_METRICS_PORT": str(metrics_port)}
     process = subprocess.Popen([str(AFTERCARE), "serve", "--port", str(port), "--demo"], env=env, cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -114,6 +116,14 @@ def test_serve_answers_ready_and_shuts_down_gracefully(env: dict[str, str]) -> N
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=5) as response:
             assert json.loads(response.read())["role"] == "supervisor"
+        # The scrape port answers without a token; the API port's /metrics wants one.
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+            assert b"litestar_requests_total" in response.read()
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)
+            raise AssertionError("/metrics on the API port answered without a token")
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 401
     finally:
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=15)

@@ -59,7 +59,8 @@ async def test_metrics_count_requests_by_route_template(program: Program) -> Non
     graduate = await program.graduate(counselor)
     for _ in range(2):
         await program.client.get(f"/v1/graduates/{graduate.graduate_id}", headers=counselor.headers)
-    response = await program.client.get("/metrics")
+    assert (await program.client.get("/metrics")).status_code == 401  # the API port wants a token
+    response = await program.client.get("/metrics", headers=counselor.headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
@@ -115,3 +116,4 @@ async def test_log_lines_are_json_with_request_id_and_route_and_no_personal_data
     everything = "\n".join(log_lines)
     for personal in (secret_name, "Privatename", email, password, "quinn-private"):
         assert personal not in everything
+
