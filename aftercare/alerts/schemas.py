@@ -8,13 +8,11 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+# The engine names the rules and severities; the wire uses the very same types.
+from aftercare.rules.engine import RuleName, Severity
+
 UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
-Severity = Literal["warning", "high", "critical"]
 Status = Literal["open", "acknowledged", "resolved"]
-RuleName = Literal[
-    "lapse", "safety", "craving_rising", "mood_falling", "support_dropoff", "medication_missed",
-    "isolation", "triggers_without_coping", "silence", "combined",
-]
 
 
 class Alert(msgspec.Struct, kw_only=True):

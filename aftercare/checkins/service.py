@@ -394,7 +394,8 @@ async def _store_checkin(
             streak_days=aggregates.streak_days, risk_level=assessment.risk_level, updated_at=now,
         )
     )
-    await cancel_prompts_for_day(session, graduate_id, data.local_date, now=now)
+    await cancel_prompts_for_day(session, graduate_id, data.local_date,
+                                 nudge_after_minutes=locked.rules.nudge_after_minutes, now=now)
     await audit.record(session, actor=actor, action="create", resource="checkin", graduate_id=graduate_id,
                        resource_id=str(checkin_id), now=now)
     return result

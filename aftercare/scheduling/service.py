@@ -239,9 +239,12 @@ async def replan_graduate(session: AsyncSession, graduate_id: uuid.UUID, *, now:
         await session.execute(delete(Schedule).where(Schedule.id.in_(gone)))
 
 
-async def cancel_prompts_for_day(session: AsyncSession, graduate_id: uuid.UUID, local_date: date, *, now: datetime) -> None:
+async def cancel_prompts_for_day(
+    session: AsyncSession, graduate_id: uuid.UUID, local_date: date, *, nudge_after_minutes: int, now: datetime
+) -> None:
     """A check-in for ``local_date`` arrived: that day's prompt and nudge, if not sent yet, give way to
-    the next day's. Inside the check-in's transaction (Core statements: this is the check-in path)."""
+    the next day's. Inside the check-in's transaction (Core statements: this is the check-in path),
+    which has read the program rules already and passes their ``nudge_after_minutes``."""
     rows = (
         await session.execute(
             select(Schedule.id, Schedule.stream, Schedule.planned_at)
@@ -258,7 +261,7 @@ async def cancel_prompts_for_day(session: AsyncSession, graduate_id: uuid.UUID, 
     graduate = (await session.execute(select(*SCHEDULE_COLUMNS).where(Graduate.id == graduate_id))).one_or_none()
     if graduate is None:
         return
-    schedule = schedule_of(graduate, nudge_after_minutes=(await current_rules(session)).nudge_after_minutes)
+    schedule = schedule_of(graduate, nudge_after_minutes=nudge_after_minutes)
     done = checked_in(graduate.last_checkin_date) | {local_date}
     for row in rows:
         found = next_live(schedule, (), row.stream, after=row.planned_at, now=now, checked_in_dates=done)
