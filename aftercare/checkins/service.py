@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import Text, and_, case, cast, insert, or_, select, update
+from sqlalchemy import Text, and_, bindparam, case, cast, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -155,36 +155,64 @@ def _rules_of(version: int | None, body: str | None) -> ProgramRules:
 class _Locked:
     """The graduate row (locked) and the versions of what the assessment reads, in one statement."""
 
-    timezone: str
+    graduate: Any  # the row of ``_lock_graduate_statement``: what scheduling needs of the graduate
     aggregates: Aggregates
     plan: _PlanRead
     rules: ProgramRules
 
+    @property
+    def timezone(self) -> str:
+        return str(self.graduate.timezone)
+
+
+# The submit path's statements are built once: building a statement (coercing every value into a
+# bound parameter, then deriving its cache key) costs more than running it.
+_RULES_ROW = _rules.c.id == PROGRAM_ROW_ID
+_lock_graduate_statement = (
+    select(
+        _graduates.c.timezone, _graduates.c.checkin_time, _graduates.c.quiet_start, _graduates.c.quiet_end,
+        _graduates.c.status, _graduates.c.last_checkin_date,
+        cast(_graduates.c.aggregates, Text).label("aggregates"),
+        select(_plans.c.version).where(_plans.c.graduate_id == _graduates.c.id).scalar_subquery().label("plan_version"),
+        select(_rules.c.version).where(_RULES_ROW).scalar_subquery().label("rules_version"),
+        select(cast(_rules.c.body, Text)).where(_RULES_ROW).scalar_subquery().label("rules_body"),
+    )
+    .where(_graduates.c.id == bindparam("graduate_id"))
+    .with_for_update(of=_graduates)
+)
+_plan_statement = (
+    select(_plans.c.version, cast(_plans.c.body, Text), _plans.c.known_ids)
+    .where(_plans.c.graduate_id == bindparam("graduate_id"))
+)
+_is_replay = _checkins.c.client_id == bindparam("client_id")
+# One statement for three reads: the check-in with this ``client_id`` (a replay), the one of the
+# same local day (a 409), and the engine's window before that day (served by the two unique indexes,
+# (graduate, client_id) and (graduate, local_date)). Only a replay's stored body is sent.
+_replay_day_and_window_statement = (
+    select(_checkins.c.id, _is_replay, _checkins.c.fingerprint, case((_is_replay, _checkins.c.stored_response)),
+           *_WINDOW_COLUMNS)
+    .where(_checkins.c.graduate_id == bindparam("graduate_id"),
+           or_(_is_replay, and_(_checkins.c.local_date >= bindparam("window_start"),
+                                _checkins.c.local_date <= bindparam("day"))))
+    .order_by(_checkins.c.local_date)
+)
+_insert_checkin = insert(_checkins)
+_update_graduate = update(_graduates).where(_graduates.c.id == bindparam("graduate_id"))
+
 
 async def _lock_graduate(session: AsyncSession, graduate_id: uuid.UUID) -> _Locked:
-    """Lock the graduate row and read, in the same round trip, its plan's version and the program
-    rules; the plan body is read (and analysed) only when this process has not seen that version."""
-    plan_version = select(_plans.c.version).where(_plans.c.graduate_id == _graduates.c.id).scalar_subquery()
-    rules_row = _rules.c.id == PROGRAM_ROW_ID
-    row = (
-        await session.execute(
-            select(
-                _graduates.c.timezone, cast(_graduates.c.aggregates, Text), plan_version,
-                select(_rules.c.version).where(rules_row).scalar_subquery(),
-                select(cast(_rules.c.body, Text)).where(rules_row).scalar_subquery(),
-            )
-            .where(_graduates.c.id == graduate_id)
-            .with_for_update(of=_graduates)
-        )
-    ).one_or_none()
+    """Lock the graduate row and read, in the same round trip, what scheduling needs of it, its
+    plan's version and the program rules; the plan body is read (and analysed) only when this
+    process has not seen that version."""
+    connection = await session.connection()
+    row = (await connection.execute(_lock_graduate_statement, {"graduate_id": graduate_id})).one_or_none()
     if row is None:
         raise NotFound("graduate not found")
-    timezone, aggregates, version, rules_version, rules_body = row
     return _Locked(
-        timezone=timezone,
-        aggregates=(_aggregates_decoder.decode(aggregates) if aggregates else None) or Aggregates(),
-        plan=_NO_PLAN if version is None else await _plan_read(session, graduate_id, version),
-        rules=_rules_of(rules_version, rules_body),
+        graduate=row,
+        aggregates=(_aggregates_decoder.decode(row.aggregates) if row.aggregates else None) or Aggregates(),
+        plan=_NO_PLAN if row.plan_version is None else await _plan_read(session, graduate_id, row.plan_version),
+        rules=_rules_of(row.rules_version, row.rules_body),
     )
 
 
@@ -192,12 +220,8 @@ async def _plan_read(session: AsyncSession, graduate_id: uuid.UUID, version: int
     cached = _plan_cache.get((graduate_id, version))
     if cached is not None:
         return cached
-    row = (
-        await session.execute(
-            select(_plans.c.version, cast(_plans.c.body, Text), _plans.c.known_ids)
-            .where(_plans.c.graduate_id == graduate_id)
-        )
-    ).one()
+    connection = await session.connection()
+    row = (await connection.execute(_plan_statement, {"graduate_id": graduate_id})).one()
     body = plan_body_decoder.decode(row[1])
     read = _PlanRead(body=body, facts=plan_facts(body), known=msgspec.convert(row[2], PlanIds))
     # Keyed by the version read with the body: a plan written since the first read is not misfiled.
@@ -263,20 +287,15 @@ async def _load_graduate(session: AsyncSession, graduate_id: uuid.UUID) -> Gradu
 async def _replay_day_and_window(
     session: AsyncSession, graduate_id: uuid.UUID, data: schemas.CheckinCreate, fp: str,
 ) -> tuple[Submitted | None, uuid.UUID | None, list[CheckinFacts]]:
-    """One statement for three reads: the check-in with this ``client_id`` (a replay), the one of
-    the same local day (a 409), and the engine's window before that day (served by the two unique
-    indexes, (graduate, client_id) and (graduate, local_date)). Only a replay's stored body is sent."""
+    """A replay of this ``client_id``, else the check-in already stored for the day (if any) and the
+    engine's window before it, from ``_replay_day_and_window_statement``."""
     day = data.local_date
-    is_replay = _checkins.c.client_id == data.client_id
+    connection = await session.connection()
     rows = (
-        await session.execute(
-            select(_checkins.c.id, is_replay, _checkins.c.fingerprint,
-                   case((is_replay, _checkins.c.stored_response)), *_WINDOW_COLUMNS)
-            .where(_checkins.c.graduate_id == graduate_id,
-                   or_(is_replay, and_(_checkins.c.local_date >= day - timedelta(days=WINDOW_DAYS - 1),
-                                       _checkins.c.local_date <= day)))
-            .order_by(_checkins.c.local_date)
-        )
+        await connection.execute(_replay_day_and_window_statement, {
+            "graduate_id": graduate_id, "client_id": data.client_id, "day": day,
+            "window_start": day - timedelta(days=WINDOW_DAYS - 1),
+        })
     ).all()
     existing, window = None, []
     for row in rows:
@@ -378,23 +397,21 @@ async def _store_checkin(
         received_at=now, updated_at=now, version=1, **answers,
         assessment=assessment, support=_support(plan.body, facts, crisis_line),
     )
-    await session.execute(
-        insert(_checkins).values(
-            id=checkin_id, graduate_id=graduate_id, client_id=data.client_id, local_date=data.local_date,
-            received_at=now, updated_at=now, version=1, **answers,
-            risk_score=assessment.risk_score, risk_level=assessment.risk_level, reasons=assessment.reasons,
-            aggregates_before=msgspec.to_builtins(aggregates_before), fingerprint=fp,
-            stored_response=_result_encoder.encode(result),
-        )
-    )
+    connection = await session.connection()
+    await connection.execute(_insert_checkin, {
+        "id": checkin_id, "graduate_id": graduate_id, "client_id": data.client_id, "local_date": data.local_date,
+        "received_at": now, "updated_at": now, "version": 1, **answers,
+        "risk_score": assessment.risk_score, "risk_level": assessment.risk_level, "reasons": assessment.reasons,
+        "aggregates_before": msgspec.to_builtins(aggregates_before), "fingerprint": fp,
+        "stored_response": _result_encoder.encode(result),
+    })
     aggregates = fold(aggregates_before, facts, trigger_coping=plan.facts.trigger_coping)
-    await session.execute(
-        update(_graduates).where(_graduates.c.id == graduate_id).values(
-            aggregates=msgspec.to_builtins(aggregates), last_checkin_date=aggregates.last_checkin_date,
-            streak_days=aggregates.streak_days, risk_level=assessment.risk_level, updated_at=now,
-        )
-    )
-    await cancel_prompts_for_day(session, graduate_id, data.local_date,
+    await connection.execute(_update_graduate, {
+        "graduate_id": graduate_id, "aggregates": msgspec.to_builtins(aggregates),
+        "last_checkin_date": aggregates.last_checkin_date, "streak_days": aggregates.streak_days,
+        "risk_level": assessment.risk_level, "updated_at": now,
+    })
+    await cancel_prompts_for_day(session, graduate_id, data.local_date, graduate=locked.graduate,
                                  nudge_after_minutes=locked.rules.nudge_after_minutes, now=now)
     await audit.record(session, actor=actor, action="create", resource="checkin", graduate_id=graduate_id,
                        resource_id=str(checkin_id), now=now)

@@ -17,11 +17,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.audit import service as audit
 from aftercare.auth.tokens import Principal
+from aftercare.db.base import table_of
 from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, NotFound, ValidationFailed
 from aftercare.graduates.models import Graduate
@@ -239,39 +240,50 @@ async def replan_graduate(session: AsyncSession, graduate_id: uuid.UUID, *, now:
         await session.execute(delete(Schedule).where(Schedule.id.in_(gone)))
 
 
+class CheckedInGraduate(ScheduleFields, Protocol):
+    """The graduate as a check-in locked it: the planner's fields and the latest check-in day before it."""
+
+    @property
+    def last_checkin_date(self) -> date | None: ...
+
+
+_schedules = table_of(Schedule)
+# Built once: these run on every check-in, and building a statement costs more than running it.
+_daily_rows_of_day = (
+    select(_schedules.c.id, _schedules.c.stream, _schedules.c.planned_at)
+    # Two equalities, not IN: an IN list is re-rendered on every execution (an "expanding" parameter).
+    .where(_schedules.c.graduate_id == bindparam("graduate_id"),
+           or_(*(_schedules.c.stream == stream for stream in DAILY_STREAMS)),
+           _schedules.c.local_date == bindparam("day"))
+    .with_for_update()
+)
+_delete_row = delete(_schedules).where(_schedules.c.id == bindparam("row_id"))
+_advance_row = update(_schedules).where(
+    _schedules.c.id == bindparam("row_id"), _schedules.c.planned_at == bindparam("was_planned_at")
+)
+
+
 async def cancel_prompts_for_day(
-    session: AsyncSession, graduate_id: uuid.UUID, local_date: date, *, nudge_after_minutes: int, now: datetime
+    session: AsyncSession, graduate_id: uuid.UUID, local_date: date, *, graduate: CheckedInGraduate,
+    nudge_after_minutes: int, now: datetime,
 ) -> None:
     """A check-in for ``local_date`` arrived: that day's prompt and nudge, if not sent yet, give way to
     the next day's. Inside the check-in's transaction (Core statements: this is the check-in path),
-    which has read the program rules already and passes their ``nudge_after_minutes``."""
-    rows = (
-        await session.execute(
-            select(Schedule.id, Schedule.stream, Schedule.planned_at)
-            .where(
-                Schedule.graduate_id == graduate_id,
-                Schedule.stream.in_(DAILY_STREAMS),
-                Schedule.local_date == local_date,
-            )
-            .with_for_update()
-        )
-    ).all()
+    which has locked and read the graduate and the program rules already."""
+    connection = await session.connection()
+    rows = (await connection.execute(_daily_rows_of_day, {"graduate_id": graduate_id, "day": local_date})).all()
     if not rows:
-        return
-    graduate = (await session.execute(select(*SCHEDULE_COLUMNS).where(Graduate.id == graduate_id))).one_or_none()
-    if graduate is None:
         return
     schedule = schedule_of(graduate, nudge_after_minutes=nudge_after_minutes)
     done = checked_in(graduate.last_checkin_date) | {local_date}
     for row in rows:
         found = next_live(schedule, (), row.stream, after=row.planned_at, now=now, checked_in_dates=done)
         if found is None:
-            await session.execute(delete(Schedule).where(Schedule.id == row.id))
+            await connection.execute(_delete_row, {"row_id": row.id})
         else:
-            await session.execute(
-                update(Schedule)
-                .where(and_(Schedule.id == row.id, Schedule.planned_at == row.planned_at))
-                .values(updated_at=now, **occurrence_values(found))
+            await connection.execute(
+                _advance_row,
+                {"row_id": row.id, "was_planned_at": row.planned_at, "updated_at": now, **occurrence_values(found)},
             )
 
 

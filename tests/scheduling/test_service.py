@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from sqlalchemy import select
+
+from aftercare.graduates.models import Graduate
 from aftercare.rules.config import DEFAULT_RULES
-from aftercare.scheduling.service import cancel_prompts_for_day
+from aftercare.scheduling.service import SCHEDULE_COLUMNS, cancel_prompts_for_day
 from aftercare.scheduling.sweeper import sweep
 from tests.scheduling.conftest import Factory, add_graduate, change_graduate, put_plan, rows
 
@@ -76,7 +79,8 @@ async def test_a_checkin_cancels_that_days_prompt_and_nudge(fresh: Factory) -> N
     before = await rows(fresh, graduate.id)
 
     async with fresh() as session, session.begin():
-        await cancel_prompts_for_day(session, graduate.id, date(2026, 11, 24),
+        locked = (await session.execute(select(*SCHEDULE_COLUMNS).where(Graduate.id == graduate.id))).one()
+        await cancel_prompts_for_day(session, graduate.id, date(2026, 11, 24), graduate=locked,
                                      nudge_after_minutes=DEFAULT_RULES.nudge_after_minutes, now=NOON)
 
     after = await rows(fresh, graduate.id)
