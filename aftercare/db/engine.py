@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -62,6 +63,9 @@ def make_engine(settings: Settings, *, url: str | None = None, **kwargs: Any) ->
     kwargs.setdefault("json_deserializer", msgspec.json.decode)
     if url.startswith("sqlite"):
         settings.ensure_data_dir()
+        # Write transactions run their statements on the loop's thread (see ``_writing``); the
+        # connection was opened in aiosqlite's thread, and only one thread uses it at a time.
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "check_same_thread": False}
         # Readers run beside the one writer; each pooled connection is an aiosqlite thread. As on
         # PostgreSQL (below), sized so that a loaded worker does not open and close connections (a
         # thread start each) on every burst.
@@ -118,10 +122,10 @@ class _WriterGate:
         self._lock().release()
 
 
-def _statement_in_thread(
+def _run_statement(
     connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
 ) -> tuple[Any, int, int | None, list[Any]]:
-    """Runs in aiosqlite's thread: the whole life of a cursor."""
+    """The whole life of a cursor: in aiosqlite's thread, or inline for a write transaction."""
     cursor = connection.cursor()
     try:
         if many:
@@ -175,24 +179,45 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
         try:
-            return await_(self._run(operation, parameters, many=False))
+            self._keep(self._run(operation, parameters, many=False))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
 
     def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
         try:
-            return await_(self._run(operation, seq_of_parameters, many=True))
+            self._keep(self._run(operation, seq_of_parameters, many=True))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
 
-    async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
+    def _run(self, operation: Any, parameters: Any, *, many: bool) -> tuple[Any, int, int | None, list[Any]]:
+        if self._connection in _writing:
+            return await_(self._inline(operation, parameters, many=many))
+        return await_(self._in_thread(operation, parameters, many=many))
+
+    async def _inline(self, operation: Any, parameters: Any, *, many: bool) -> Any:
+        # A coroutine that never suspends: SQLAlchemy's async layer insists that each statement
+        # awaits something, and awaiting this costs a greenlet switch, not a turn of the loop.
+        return _run_statement(self._connection._conn, operation, parameters, many)
+
+    async def _in_thread(self, operation: Any, parameters: Any, *, many: bool) -> Any:
         driver = self._connection
         async with self._adapt_connection._execute_mutex:
-            description, rowcount, lastrowid, rows = await driver._execute(
-                _statement_in_thread, driver._conn, operation, parameters, many
-            )
+            return await driver._execute(_run_statement, driver._conn, operation, parameters, many)
+
+    def _keep(self, outcome: tuple[Any, int, int | None, list[Any]]) -> None:
+        description, rowcount, lastrowid, rows = outcome
         self._outcome = (description, rowcount, lastrowid)
         self._rows = collections.deque(rows)
+
+
+# The aiosqlite connections whose write transaction (``BEGIN IMMEDIATE``) this process holds. Their
+# statements run inline on the event loop instead of in the connection's thread: with the write lock
+# held in WAL mode no statement waits for a lock, so each takes microseconds, while a hop into the
+# thread (a futex wake-up there, an eventfd write back, a turn of the loop in between) costs far
+# more under load and, worse, hands the loop to other requests while the write lock is held, so the
+# transaction lasts as long as everything else the loop does meanwhile. BEGIN and COMMIT (which may
+# wait for another process's lock, or fsync) still run in the thread.
+_writing: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
@@ -247,6 +272,8 @@ def _configure_sqlite(engine: AsyncEngine, *, synchronous: str) -> None:
         except BaseException:
             gate.release(fairy.dbapi_connection)
             raise
+        if statement == "BEGIN IMMEDIATE":
+            _writing.add(fairy.driver_connection)
 
     # The transaction ends when the driver's COMMIT/ROLLBACK returns: only then may the next
     # writer begin. The pool's reset-on-return goes through ``do_rollback`` as well.
@@ -255,6 +282,7 @@ def _configure_sqlite(engine: AsyncEngine, *, synchronous: str) -> None:
     def _commit_then_release(dbapi_connection: Any) -> None:
         if _began_nothing(dbapi_connection):
             return
+        _writing.discard(_driver(dbapi_connection))
         try:
             do_commit(dbapi_connection)
         finally:
@@ -263,6 +291,7 @@ def _configure_sqlite(engine: AsyncEngine, *, synchronous: str) -> None:
     def _rollback_then_release(dbapi_connection: Any) -> None:
         if _began_nothing(dbapi_connection):
             return
+        _writing.discard(_driver(dbapi_connection))
         try:
             do_rollback(dbapi_connection)
         finally:
@@ -275,6 +304,7 @@ def _configure_sqlite(engine: AsyncEngine, *, synchronous: str) -> None:
     @event.listens_for(sync_engine.pool, "invalidate")
     @event.listens_for(sync_engine.pool, "close")
     def _on_gone(dbapi_connection: Any, *_: Any) -> None:
+        _writing.discard(_driver(dbapi_connection))
         gate.release(dbapi_connection)
 
 
@@ -289,6 +319,11 @@ def _began_nothing(connection: Any) -> bool:
     except (AttributeError, NotImplementedError):  # a raw or ad-hoc connection (first connect): no info
         return False
     return bool(info.pop(_NO_TRANSACTION, False))
+
+
+def _driver(connection: Any) -> Any:
+    """The aiosqlite connection under SQLAlchemy's adapter (and under the pool's proxy)."""
+    return getattr(_raw(connection), "_connection", None)
 
 
 def _raw(connection: Any) -> Any:
