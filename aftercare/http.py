@@ -8,6 +8,7 @@ import logging
 import re
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 from litestar import Request, Response
@@ -20,6 +21,8 @@ from litestar.exceptions import (
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from aftercare.audit.service import current_request_id
+from aftercare.auth.tokens import Principal
+from aftercare.clock import Clock
 from aftercare.config import Settings
 from aftercare.errors import AftercareError, FieldError, TooManyRequests, ValidationFailed
 
@@ -28,6 +31,16 @@ log = logging.getLogger("aftercare.http")
 _MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _MSGSPEC_FIELD = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
 
+
+
+def caller(request: Request[Principal, Any, Any]) -> tuple[Principal, datetime]:
+    """The principal the access guard authenticated, and the app clock's now. For the hot routes,
+    which take these from the request rather than as dependencies: Litestar resolves several
+    independent dependencies in an anyio task group (three tasks per request), which costs more
+    than the whole guard's token check."""
+    principal: Principal = request.scope["user"]
+    clock: Clock = request.app.state.clock
+    return principal, clock.now()
 
 def problem_response(status: int, type_: str, title: str, detail: str, **extra: Any) -> Response[Any]:
     body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}

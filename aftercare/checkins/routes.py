@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +15,7 @@ from aftercare.auth.tokens import Principal
 from aftercare.checkins import schemas, service
 from aftercare.clock import Clock
 from aftercare.config import Settings
+from aftercare.http import caller
 from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
@@ -24,11 +25,14 @@ class CheckinController(Controller):
 
     @post("/checkins", operation_id="submitCheckin", opt={"access": Access.GRADUATE_SELF, "problems": [409]})
     async def submit_checkin(
-        self, graduate_id: UUID, data: schemas.CheckinCreate, db_session: AsyncSession, principal: Principal,
-        settings: Settings, clock: Clock,
+        self, graduate_id: UUID, data: schemas.CheckinCreate, request: Request[Principal, Any, Any],
     ) -> Response[schemas.CheckinResult]:
-        result = await service.submit_checkin(db_session, graduate_id=graduate_id, data=data, actor=principal,
-                                              crisis_line=settings.crisis_line, now=clock.now())
+        # The hot write: the caller and the clock from the request, no dependencies (``http.caller``).
+        principal, now = caller(request)
+        state = request.app.state
+        async with state.session_factory() as session:
+            result = await service.submit_checkin(session, graduate_id=graduate_id, data=data, actor=principal,
+                                                  crisis_line=state.settings.crisis_line, now=now)
         return Response(result.body, status_code=200 if result.replayed else 201)
 
     @patch("/checkins/{checkin_id:uuid}", operation_id="amendCheckin", opt={"access": Access.GRADUATE_SELF})
