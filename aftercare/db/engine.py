@@ -63,8 +63,8 @@ def make_engine(settings: Settings, *, url: str | None = None, **kwargs: Any) ->
     kwargs.setdefault("json_deserializer", msgspec.json.decode)
     if url.startswith("sqlite"):
         settings.ensure_data_dir()
-        # Write transactions run their statements on the loop's thread (see ``_writing``); the
-        # connection was opened in aiosqlite's thread, and only one thread uses it at a time.
+        # Write transactions and lone reads run their statements on the loop's thread (``_inline``);
+        # the connection was opened in aiosqlite's thread, and only one thread uses it at a time.
         kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "check_same_thread": False}
         # Readers run beside the one writer; each pooled connection is an aiosqlite thread. As on
         # PostgreSQL (below), sized so that a loaded worker does not open and close connections (a
@@ -190,7 +190,7 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             self._adapt_connection._handle_exception(error)
 
     def _run(self, operation: Any, parameters: Any, *, many: bool) -> tuple[Any, int, int | None, list[Any]]:
-        if self._connection in _writing:
+        if self._connection in _inline:
             return await_(self._inline(operation, parameters, many=many))
         return await_(self._in_thread(operation, parameters, many=many))
 
@@ -210,14 +210,15 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque(rows)
 
 
-# The aiosqlite connections whose write transaction (``BEGIN IMMEDIATE``) this process holds. Their
-# statements run inline on the event loop instead of in the connection's thread: with the write lock
-# held in WAL mode no statement waits for a lock, so each takes microseconds, while a hop into the
-# thread (a futex wake-up there, an eventfd write back, a turn of the loop in between) costs far
-# more under load and, worse, hands the loop to other requests while the write lock is held, so the
-# transaction lasts as long as everything else the loop does meanwhile. BEGIN and COMMIT (which may
-# wait for another process's lock, or fsync) still run in the thread.
-_writing: weakref.WeakSet[Any] = weakref.WeakSet()
+# The aiosqlite connections whose statements run inline on the event loop instead of in the
+# connection's thread: those in a write transaction this process holds (``BEGIN IMMEDIATE`` has
+# returned), and those running one ``read_statement`` (a key lookup). In WAL mode neither waits for a
+# lock, so each statement takes microseconds, while a hop into the thread (a futex wake-up there, an
+# eventfd write back, a turn of the loop in between) costs far more under load and, worse, hands the
+# loop to other requests while the write lock is held, so a transaction lasted as long as everything
+# else the loop did meanwhile. BEGIN and COMMIT (which may wait for another process's lock, or
+# fsync) and the statements of ``read_transaction`` (lists, which may be long) stay in the thread.
+_inline: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
@@ -266,6 +267,7 @@ def _configure_sqlite(engine: AsyncEngine, *, synchronous: str) -> None:
         statement = fairy.info.pop(_BEGIN, "BEGIN IMMEDIATE")
         if statement is None:
             fairy.info[_NO_TRANSACTION] = True  # so the commit or rollback is skipped as well
+            _inline.add(fairy.driver_connection)
             return
         try:
             await_(fairy.driver_connection.execute(statement))
@@ -273,25 +275,25 @@ def _configure_sqlite(engine: AsyncEngine, *, synchronous: str) -> None:
             gate.release(fairy.dbapi_connection)
             raise
         if statement == "BEGIN IMMEDIATE":
-            _writing.add(fairy.driver_connection)
+            _inline.add(fairy.driver_connection)
 
     # The transaction ends when the driver's COMMIT/ROLLBACK returns: only then may the next
     # writer begin. The pool's reset-on-return goes through ``do_rollback`` as well.
     do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
 
     def _commit_then_release(dbapi_connection: Any) -> None:
+        _inline.discard(_driver(dbapi_connection))
         if _began_nothing(dbapi_connection):
             return
-        _writing.discard(_driver(dbapi_connection))
         try:
             do_commit(dbapi_connection)
         finally:
             gate.release(_raw(dbapi_connection))
 
     def _rollback_then_release(dbapi_connection: Any) -> None:
+        _inline.discard(_driver(dbapi_connection))
         if _began_nothing(dbapi_connection):
             return
-        _writing.discard(_driver(dbapi_connection))
         try:
             do_rollback(dbapi_connection)
         finally:
@@ -304,7 +306,7 @@ def _configure_sqlite(engine: AsyncEngine, *, synchronous: str) -> None:
     @event.listens_for(sync_engine.pool, "invalidate")
     @event.listens_for(sync_engine.pool, "close")
     def _on_gone(dbapi_connection: Any, *_: Any) -> None:
-        _writing.discard(_driver(dbapi_connection))
+        _inline.discard(_driver(dbapi_connection))
         gate.release(dbapi_connection)
 
 
@@ -369,8 +371,9 @@ async def read_statement(
     """The rows of one read-only statement, run outside any transaction: a single statement is its
     own consistent snapshot on both engines, so wrapping it in BEGIN ... COMMIT buys nothing and costs
     two round trips (PostgreSQL) or two hops into aiosqlite's thread (SQLite). It must not write: on
-    SQLite a write here would bypass the writer gate. For more than one statement that must agree,
-    use ``read_transaction``."""
+    SQLite a write here would bypass the writer gate. On SQLite it runs inline on the loop (see
+    ``_inline``), so it must be a key lookup, not a scan. For more than one statement that must
+    agree, use ``read_transaction``."""
     options = _AUTOCOMMIT if engine.dialect.name != "sqlite" else {_NO_TRANSACTION: True}
     async with engine.connect() as connection:
         await connection.execution_options(**options)
