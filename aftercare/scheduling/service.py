@@ -276,15 +276,20 @@ async def cancel_prompts_for_day(
         return
     schedule = schedule_of(graduate, nudge_after_minutes=nudge_after_minutes)
     done = checked_in(graduate.last_checkin_date) | {local_date}
+    advanced, ended = [], []
     for row in rows:
         found = next_live(schedule, (), row.stream, after=row.planned_at, now=now, checked_in_dates=done)
         if found is None:
-            await connection.execute(_delete_row, {"row_id": row.id})
+            ended.append({"row_id": row.id})
         else:
-            await connection.execute(
-                _advance_row,
-                {"row_id": row.id, "was_planned_at": row.planned_at, "updated_at": now, **occurrence_values(found)},
+            advanced.append(
+                {"row_id": row.id, "was_planned_at": row.planned_at, "updated_at": now, **occurrence_values(found)}
             )
+    # One executemany each (the prompt and the nudge usually move together): one round trip, not two.
+    if advanced:
+        await connection.execute(_advance_row, advanced)
+    if ended:
+        await connection.execute(_delete_row, ended)
 
 
 async def list_reminders(
