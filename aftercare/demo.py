@@ -14,7 +14,7 @@ from aftercare.auth.models import User
 from aftercare.auth.ratelimit import MemoryFailureCounter
 from aftercare.auth.schemas import EnrollRequest
 from aftercare.auth.tokens import Principal
-from aftercare.checkins import service as checkin_service
+from aftercare.checkins import submit as checkins
 from aftercare.checkins.schemas import CheckinCreate
 from aftercare.config import Settings
 from aftercare.graduates import service as graduate_service
@@ -102,5 +102,5 @@ async def _seed_week(
             isolating=isolating, took_medication=None,
         )
         async with session_factory() as session:
-            await checkin_service.submit_checkin(session, graduate_id=graduate_id, data=data, actor=graduate,
-                                                 crisis_line=settings.crisis_line, now=now)
+            await checkins.submit_checkin(session, graduate_id=graduate_id, data=data, actor=graduate,
+                                          crisis_line=settings.crisis_line, now=now)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.auth.access import Access
 from aftercare.auth.tokens import Principal
-from aftercare.checkins import schemas, service
+from aftercare.checkins import schemas, service, submit
 from aftercare.clock import Clock
 from aftercare.config import Settings
 from aftercare.http import caller
@@ -31,8 +31,8 @@ class CheckinController(Controller):
         principal, now = caller(request)
         state = request.app.state
         async with state.session_factory() as session:
-            result = await service.submit_checkin(session, graduate_id=graduate_id, data=data, actor=principal,
-                                                  crisis_line=state.settings.crisis_line, now=now)
+            result = await submit.submit_checkin(session, graduate_id=graduate_id, data=data, actor=principal,
+                                                 crisis_line=state.settings.crisis_line, now=now)
         return Response(result.body, status_code=200 if result.replayed else 201)
 
     @patch("/checkins/{checkin_id:uuid}", operation_id="amendCheckin", opt={"access": Access.GRADUATE_SELF})

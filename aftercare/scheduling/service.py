@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -247,14 +248,25 @@ class CheckedInGraduate(ScheduleFields, Protocol):
     def last_checkin_date(self) -> date | None: ...
 
 
+@dataclass(frozen=True)
+class CheckedInDays:
+    """Check-ins just stored for one graduate: their local days, and the graduate as locked."""
+
+    graduate_id: uuid.UUID
+    days: frozenset[date]
+    graduate: CheckedInGraduate
+
+
 _schedules = table_of(Schedule)
-# Built once: these run on every check-in, and building a statement costs more than running it.
-_daily_rows_of_day = (
-    select(_schedules.c.id, _schedules.c.stream, _schedules.c.planned_at)
-    # Two equalities, not IN: an IN list is re-rendered on every execution (an "expanding" parameter).
-    .where(_schedules.c.graduate_id == bindparam("graduate_id"),
-           or_(*(_schedules.c.stream == stream for stream in DAILY_STREAMS)),
-           _schedules.c.local_date == bindparam("day"))
+# Built once: these run for every batch of check-ins, and building a statement costs more than
+# running it. Locked in a fixed order, so two transactions never wait for each other in a cycle.
+_daily_rows_of = (
+    select(_schedules.c.id, _schedules.c.graduate_id, _schedules.c.stream, _schedules.c.planned_at,
+           _schedules.c.local_date)
+    .where(_schedules.c.graduate_id.in_(bindparam("graduate_ids", expanding=True)),
+           # Two equalities, not IN: the graduates' list is the only one re-rendered per execution.
+           or_(*(_schedules.c.stream == stream for stream in DAILY_STREAMS)))
+    .order_by(_schedules.c.graduate_id, _schedules.c.stream)
     .with_for_update()
 )
 _delete_row = delete(_schedules).where(_schedules.c.id == bindparam("row_id"))
@@ -263,21 +275,24 @@ _advance_row = update(_schedules).where(
 )
 
 
-async def cancel_prompts_for_day(
-    session: AsyncSession, graduate_id: uuid.UUID, local_date: date, *, graduate: CheckedInGraduate,
-    nudge_after_minutes: int, now: datetime,
+async def cancel_prompts_for_days(
+    session: AsyncSession, arrivals: list[CheckedInDays], *, nudge_after_minutes: int, now: datetime
 ) -> None:
-    """A check-in for ``local_date`` arrived: that day's prompt and nudge, if not sent yet, give way to
-    the next day's. Inside the check-in's transaction (Core statements: this is the check-in path),
-    which has locked and read the graduate and the program rules already."""
-    connection = await session.connection()
-    rows = (await connection.execute(_daily_rows_of_day, {"graduate_id": graduate_id, "day": local_date})).all()
-    if not rows:
+    """Check-ins arrived for these days: each day's prompt and nudge, if not sent yet, give way to
+    the next day's. Inside the check-ins' transaction, which has locked and read the graduates and
+    the program rules already; one read and at most two writes, however many check-ins."""
+    by_graduate = {item.graduate_id: item for item in arrivals}
+    if not by_graduate:
         return
-    schedule = schedule_of(graduate, nudge_after_minutes=nudge_after_minutes)
-    done = checked_in(graduate.last_checkin_date) | {local_date}
+    connection = await session.connection()
+    rows = (await connection.execute(_daily_rows_of, {"graduate_ids": list(by_graduate)})).all()
     advanced, ended = [], []
     for row in rows:
+        item = by_graduate[row.graduate_id]
+        if row.local_date not in item.days:
+            continue
+        schedule = schedule_of(item.graduate, nudge_after_minutes=nudge_after_minutes)
+        done = checked_in(item.graduate.last_checkin_date) | item.days
         found = next_live(schedule, (), row.stream, after=row.planned_at, now=now, checked_in_dates=done)
         if found is None:
             ended.append({"row_id": row.id})
@@ -285,7 +300,6 @@ async def cancel_prompts_for_day(
             advanced.append(
                 {"row_id": row.id, "was_planned_at": row.planned_at, "updated_at": now, **occurrence_values(found)}
             )
-    # One executemany each (the prompt and the nudge usually move together): one round trip, not two.
     if advanced:
         await connection.execute(_advance_row, advanced)
     if ended:

@@ -61,12 +61,13 @@ async def test_a_failure_after_the_alert_rolls_back_checkin_and_alert(
     cast: Cast, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Check-in and alert commit together: a failure late in the request leaves neither."""
-    from aftercare.checkins import service
+    from aftercare.checkins import submit
 
     async def failing_audit(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(service.audit, "record", failing_audit)
+    # The audit rows are the batch's last write, after the check-in and its alert.
+    monkeypatch.setattr(submit.audit, "record_rows", failing_audit)
     response = await cast.submit(TODAY, used=True)
     assert response.status_code == 500
     assert "disk full" not in response.text and "Traceback" not in response.text

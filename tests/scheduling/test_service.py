@@ -1,5 +1,5 @@
 """Schedule rows follow the graduate: creation, travel, a new check-in time, a check-in, quiet hours,
-plan changes and discharge (``replan_graduate``, ``cancel_prompts_for_day``), on both engines."""
+plan changes and discharge (``replan_graduate``, ``cancel_prompts_for_days``), on both engines."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from aftercare.graduates.models import Graduate
 from aftercare.rules.config import DEFAULT_RULES
-from aftercare.scheduling.service import SCHEDULE_COLUMNS, cancel_prompts_for_day
+from aftercare.scheduling.service import SCHEDULE_COLUMNS, CheckedInDays, cancel_prompts_for_days
 from aftercare.scheduling.sweeper import sweep
 from tests.scheduling.conftest import Factory, add_graduate, change_graduate, put_plan, rows
 
@@ -80,8 +80,8 @@ async def test_a_checkin_cancels_that_days_prompt_and_nudge(fresh: Factory) -> N
 
     async with fresh() as session, session.begin():
         locked = (await session.execute(select(*SCHEDULE_COLUMNS).where(Graduate.id == graduate.id))).one()
-        await cancel_prompts_for_day(session, graduate.id, date(2026, 11, 24), graduate=locked,
-                                     nudge_after_minutes=DEFAULT_RULES.nudge_after_minutes, now=NOON)
+        await cancel_prompts_for_days(session, [CheckedInDays(graduate.id, frozenset({date(2026, 11, 24)}), locked)],
+                                      nudge_after_minutes=DEFAULT_RULES.nudge_after_minutes, now=NOON)
 
     after = await rows(fresh, graduate.id)
     assert after["checkin_prompt"].next_due_at == utc(2026, 11, 26, 1, 0)

@@ -1,0 +1,409 @@
+"""Submitting daily check-ins: idempotent, one a local day, and group-committed.
+
+The check-in is the hottest write of the service, and most of its cost was per statement (a trip
+through SQLAlchemy and the driver, a round trip on PostgreSQL) and per commit (an fsync). So
+concurrent submissions are written in batches (``db.batching``), one transaction each:
+
+1. lock the batch's graduates, in id order (two batches never wait for each other in a cycle), and
+   read with them what scheduling needs, their plan versions and the program rules;
+2. read, in one statement, the check-ins that decide each submission: a replay of its
+   ``client_id``, one already stored for its day, and the engine's window before that day;
+3. decide each submission in arrival order, in memory: a phone syncing three offline days in one
+   batch sees its own earlier days, and a retry sees its twin, as they would one at a time. The
+   alerts an assessment opens or raises are stored as it is decided (their lifecycle is
+   ``alerts.service``'s, shared with amend, help and the day's close);
+4. write the new check-ins, the graduates' running aggregates, the days' prompts and the audit
+   rows, one statement each, and commit. Only then is any submission answered.
+
+A submission that is refused (422, 409) or replayed (200) is decided before anything of it is
+written, so it leaves nothing behind in its batch. Any other failure (another process stored the
+same day first, a deadlock, a bug) fails the whole batch, and each of its submissions is tried
+again alone: one submission's trouble stays its own. Under light load a batch is one submission.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+from sqlalchemy import Text, bindparam, case, cast, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aftercare.audit import service as audit
+from aftercare.auth.tokens import Principal
+from aftercare.checkins import schemas
+from aftercare.checkins.models import Checkin
+from aftercare.checkins.service import (
+    ANSWER_FIELDS,
+    WINDOW_COLUMNS,
+    assess_and_alert,
+    check_local_date,
+    check_plan_refs,
+    facts_of,
+    fingerprint,
+    result_encoder,
+    support_for,
+)
+from aftercare.db.base import table_of
+from aftercare.db.batching import Batcher, BatchFunction, batcher_for
+from aftercare.db.engine import bound_engine, make_session_factory
+from aftercare.db.types import uuid7
+from aftercare.errors import AftercareError, CheckinExists, IdempotencyConflict, NotFound
+from aftercare.graduates.models import Graduate
+from aftercare.plans.models import Plan
+from aftercare.plans.schemas import PlanBody, plan_body_decoder
+from aftercare.plans.validation import PlanIds
+from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
+from aftercare.rules.config import DEFAULT_RULES, ProgramRules
+from aftercare.rules.engine import WINDOW_DAYS, PlanFacts
+from aftercare.rules.models import ProgramRulesRow
+from aftercare.rules.plan_facts import plan_facts
+from aftercare.rules.service import PROGRAM_ROW_ID
+from aftercare.scheduling.service import CheckedInDays, cancel_prompts_for_days
+
+# Enough to share a commit among every connection of a busy worker; small enough that a batch
+# holds the write lock (SQLite) or its graduates' rows (PostgreSQL) for a few milliseconds.
+MAX_BATCH = 64
+PLAN_CACHE_SIZE = 8192
+
+log = logging.getLogger("aftercare.checkins")
+_result_decoder = msgspec.json.Decoder(schemas.CheckinResult)
+_rules_decoder = msgspec.json.Decoder(ProgramRules)
+# A JSON column written with None holds JSON ``null``, not SQL NULL: both mean "no history yet".
+_aggregates_decoder = msgspec.json.Decoder(Aggregates | None)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A stored check-in's response body, and whether it was a replay (200) or new (201)."""
+
+    body: schemas.CheckinResult
+    replayed: bool
+
+
+async def submit_checkin(
+    session: AsyncSession, *, graduate_id: uuid.UUID, data: schemas.CheckinCreate, actor: Principal,
+    crisis_line: str, now: datetime,
+) -> Submitted:
+    """Store a check-in (201) or find its twin (200); returns once it is committed. ``session``
+    names the database; the batch writes through sessions of its own."""
+    submission = _Submission(graduate_id=graduate_id, data=data, fingerprint=fingerprint(data), actor=actor,
+                             crisis_line=crisis_line, now=now, request_id=audit.current_request_id.get())
+    engine = bound_engine(session)
+    batcher = batcher_for(
+        engine, "checkins", lambda loop: Batcher(_writer(make_session_factory(engine)), loop, max_batch=MAX_BATCH)
+    )
+    return await batcher.submit(submission)
+
+
+@dataclass(frozen=True)
+class _Submission:
+    graduate_id: uuid.UUID
+    data: schemas.CheckinCreate
+    fingerprint: str
+    actor: Principal
+    crisis_line: str
+    now: datetime
+    request_id: str | None  # the batch writes in another task: the audit row needs the request's id
+
+
+def _writer(factory: async_sessionmaker[AsyncSession]) -> BatchFunction[_Submission, Submitted]:
+    async def write(batch: list[_Submission]) -> list[Submitted | Exception]:
+        if len(batch) > 1:
+            try:
+                return await _write_batch(factory, batch)
+            except Exception as error:
+                # Nothing of the batch was stored: each submission is tried again alone, below.
+                log.warning("a batch of %d check-ins failed (%s); writing them one at a time",
+                            len(batch), type(error).__name__)
+        return [await _write_alone(factory, submission) for submission in batch]
+
+    return write
+
+
+async def _write_alone(factory: async_sessionmaker[AsyncSession], submission: _Submission) -> Submitted | Exception:
+    try:
+        [outcome] = await _write_batch(factory, [submission])
+        return outcome
+    except IntegrityError:
+        # A concurrent submit (another process, on PostgreSQL) stored it first: the same phone
+        # retrying gets its original (200); a different client_id for the same day the contract's 409.
+        return await _after_conflict(factory, submission)
+    except Exception as error:
+        return error
+
+
+async def _after_conflict(factory: async_sessionmaker[AsyncSession], submission: _Submission) -> Submitted | Exception:
+    graduate_id, data = submission.graduate_id, submission.data
+    async with factory() as session, session.begin():
+        replay = (await session.execute(
+            select(Checkin.fingerprint, Checkin.stored_response)
+            .where(Checkin.graduate_id == graduate_id, Checkin.client_id == data.client_id)
+        )).one_or_none()
+        existing = await session.scalar(
+            select(Checkin.id).where(Checkin.graduate_id == graduate_id, Checkin.local_date == data.local_date)
+        )
+    try:
+        if replay is not None:
+            return _replayed(replay.fingerprint, replay.stored_response, submission.fingerprint)
+    except IdempotencyConflict as conflict:
+        return conflict
+    return CheckinExists("a check-in exists for this day; amend it instead", checkin_id=str(existing))
+
+
+def _replayed(fingerprint_stored: str, stored_response: bytes, fp: str) -> Submitted:
+    if fingerprint_stored != fp:
+        raise IdempotencyConflict("this client_id was used for a different check-in")
+    return Submitted(_result_decoder.decode(stored_response), replayed=True)
+
+
+async def _write_batch(factory: async_sessionmaker[AsyncSession], batch: list[_Submission]) -> list[Submitted | Exception]:
+    async with factory() as session, session.begin():
+        graduates = await _lock_graduates(session, sorted({s.graduate_id for s in batch}))
+        await _read_checkins(session, batch, graduates)
+        writes = _Writes()
+        outcomes: list[Submitted | Exception] = []
+        for submission in batch:
+            # The alert lifecycle and the audit rows read the request id from the context.
+            reset = audit.current_request_id.set(submission.request_id)
+            try:
+                outcomes.append(await _decide(session, submission, graduates.get(submission.graduate_id), writes))
+            except AftercareError as refused:
+                outcomes.append(refused)
+            finally:
+                audit.current_request_id.reset(reset)
+        await writes.store(session, graduates)
+    return outcomes
+
+
+@dataclass(frozen=True)
+class _PlanRead:
+    """One version of a graduate's plan as the check-in path uses it (decoded and analysed once)."""
+
+    body: PlanBody | None
+    facts: PlanFacts
+    known: PlanIds
+
+
+_NO_PLAN = _PlanRead(body=None, facts=PlanFacts(), known=PlanIds(trigger_ids=frozenset(), coping_skill_ids=frozenset()))
+
+
+class _PlanCache:
+    """Decoded plans keyed by (graduate, plan version), least recently used dropped first.
+
+    Valid because a plan's version rises with every write and plans are never deleted (only with
+    their graduate, whose id is never reused): each submit reads the current version under the
+    graduate's lock, and a (graduate, version) names exactly one body. Process memory only."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[uuid.UUID, int], _PlanRead] = OrderedDict()
+
+    def get(self, key: tuple[uuid.UUID, int]) -> _PlanRead | None:
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[uuid.UUID, int], value: _PlanRead) -> None:
+        self._entries[key] = value
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+_plan_cache = _PlanCache(PLAN_CACHE_SIZE)
+
+
+@lru_cache(maxsize=8)
+def _rules_of(version: int | None, body: str | None) -> ProgramRules:
+    """The program rules from their stored JSON text. Keyed by the text itself, so a cached value
+    can never be stale (the row is one small document; reading it is cheap, decoding is not)."""
+    if version is None or body is None:
+        return DEFAULT_RULES
+    return msgspec.structs.replace(_rules_decoder.decode(body), version=version)
+
+
+@dataclass
+class _Graduate:
+    """One graduate of a batch: the row as locked, and what the batch's check-ins have done so far."""
+
+    row: Any  # of ``_lock_graduates_statement``: what scheduling needs of the graduate
+    aggregates: Aggregates
+    plan: _PlanRead
+    rules: ProgramRules
+    # Check-ins stored (in the window's range, or a replay's) and those of this batch:
+    window: list[CheckinFacts] = field(default_factory=list)
+    days: dict[date, uuid.UUID] = field(default_factory=dict)
+    client_ids: dict[uuid.UUID, tuple[str, bytes]] = field(default_factory=dict)  # -> (fingerprint, response)
+    new_days: set[date] = field(default_factory=set)
+    risk_level: str | None = None
+    updated_at: datetime | None = None
+
+
+# Built once: building a statement (coercing every value into a bound parameter, then deriving its
+# cache key) costs more than running it.
+_checkins, _graduates, _plans, _rules = table_of(Checkin), table_of(Graduate), table_of(Plan), table_of(ProgramRulesRow)
+_RULES_ROW = _rules.c.id == PROGRAM_ROW_ID
+_lock_graduates_statement = (
+    select(
+        _graduates.c.id, _graduates.c.timezone, _graduates.c.checkin_time, _graduates.c.quiet_start,
+        _graduates.c.quiet_end, _graduates.c.status, _graduates.c.last_checkin_date,
+        cast(_graduates.c.aggregates, Text).label("aggregates"),
+        select(_plans.c.version).where(_plans.c.graduate_id == _graduates.c.id).scalar_subquery().label("plan_version"),
+        select(_rules.c.version).where(_RULES_ROW).scalar_subquery().label("rules_version"),
+        select(cast(_rules.c.body, Text)).where(_RULES_ROW).scalar_subquery().label("rules_body"),
+    )
+    .where(_graduates.c.id.in_(bindparam("graduate_ids", expanding=True)))
+    .order_by(_graduates.c.id)
+    .with_for_update(of=_graduates)
+)
+_plans_statement = (
+    select(_plans.c.graduate_id, _plans.c.version, cast(_plans.c.body, Text), _plans.c.known_ids)
+    .where(_plans.c.graduate_id.in_(bindparam("graduate_ids", expanding=True)))
+)
+_is_replay = _checkins.c.client_id.in_(bindparam("client_ids", expanding=True))
+# Served by the two unique indexes, (graduate_id, client_id) and (graduate_id, local_date); only a
+# replay's stored response is read.
+_checkins_statement = (
+    select(_checkins.c.graduate_id, _checkins.c.id, _checkins.c.client_id, _checkins.c.fingerprint,
+           case((_is_replay, _checkins.c.stored_response)).label("stored_response"), *WINDOW_COLUMNS)
+    .where(_checkins.c.graduate_id.in_(bindparam("graduate_ids", expanding=True)),
+           or_(_is_replay, _checkins.c.local_date >= bindparam("earliest")))
+)
+_insert_checkin = insert(_checkins)
+_update_graduate = update(_graduates).where(_graduates.c.id == bindparam("graduate_id"))
+
+
+async def _lock_graduates(session: AsyncSession, graduate_ids: list[uuid.UUID]) -> dict[uuid.UUID, _Graduate]:
+    """Lock the graduates' rows and read them; the plan bodies only of versions this process has
+    not analysed yet (one statement for all of them)."""
+    connection = await session.connection()
+    rows = (await connection.execute(_lock_graduates_statement, {"graduate_ids": graduate_ids})).all()
+    plans: dict[uuid.UUID, _PlanRead] = {}
+    missing = []
+    for row in rows:
+        cached = None if row.plan_version is None else _plan_cache.get((row.id, row.plan_version))
+        if cached is not None:
+            plans[row.id] = cached
+        elif row.plan_version is not None:
+            missing.append(row.id)
+    if missing:
+        for graduate_id, version, body_text, known_ids in await connection.execute(
+            _plans_statement, {"graduate_ids": missing}
+        ):
+            body = plan_body_decoder.decode(body_text)
+            read = plans[graduate_id] = _PlanRead(body=body, facts=plan_facts(body),
+                                                  known=msgspec.convert(known_ids, PlanIds))
+            # Keyed by the version read with the body: a plan written since the lock is not misfiled.
+            _plan_cache.put((graduate_id, version), read)
+    return {
+        row.id: _Graduate(
+            row=row,
+            aggregates=(_aggregates_decoder.decode(row.aggregates) if row.aggregates else None) or Aggregates(),
+            plan=plans.get(row.id, _NO_PLAN),
+            rules=_rules_of(row.rules_version, row.rules_body),
+        )
+        for row in rows
+    }
+
+
+async def _read_checkins(session: AsyncSession, batch: list[_Submission], graduates: dict[uuid.UUID, _Graduate]) -> None:
+    """The stored check-ins that decide the batch's submissions, into each graduate's state."""
+    if not graduates:
+        return
+    connection = await session.connection()
+    rows = await connection.execute(_checkins_statement, {
+        "graduate_ids": list(graduates),
+        "client_ids": sorted({s.data.client_id for s in batch}),
+        "earliest": min(s.data.local_date for s in batch) - timedelta(days=WINDOW_DAYS - 1),
+    })
+    for row in rows:
+        graduate = graduates[row.graduate_id]
+        graduate.window.append(facts_of(row))
+        graduate.days[row.local_date] = row.id
+        if row.stored_response is not None:
+            graduate.client_ids[row.client_id] = (row.fingerprint, row.stored_response)
+
+
+@dataclass
+class _Writes:
+    """What the batch's new check-ins write, each kind with one statement at the end."""
+
+    checkins: list[dict[str, Any]] = field(default_factory=list)
+    audit_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    async def store(self, session: AsyncSession, graduates: dict[uuid.UUID, _Graduate]) -> None:
+        if not self.checkins:
+            return
+        connection = await session.connection()
+        await connection.execute(_insert_checkin, self.checkins)
+        changed = [(graduate_id, graduate) for graduate_id, graduate in graduates.items() if graduate.new_days]
+        await connection.execute(_update_graduate, [
+            {"graduate_id": graduate_id, "aggregates": msgspec.to_builtins(graduate.aggregates),
+             "last_checkin_date": graduate.aggregates.last_checkin_date,
+             "streak_days": graduate.aggregates.streak_days, "risk_level": graduate.risk_level,
+             "updated_at": graduate.updated_at}
+            for graduate_id, graduate in changed
+        ])
+        latest = max(graduate.updated_at for _, graduate in changed if graduate.updated_at is not None)
+        await cancel_prompts_for_days(
+            session,
+            [CheckedInDays(graduate_id, frozenset(graduate.new_days), graduate.row) for graduate_id, graduate in changed],
+            nudge_after_minutes=changed[0][1].rules.nudge_after_minutes, now=latest,
+        )
+        await audit.record_rows(session, self.audit_rows)
+
+
+async def _decide(session: AsyncSession, submission: _Submission, graduate: _Graduate | None,
+                  writes: _Writes) -> Submitted:
+    """One submission against its graduate's state: a replay, a refusal, or a new check-in (its
+    alerts stored now, its rows queued in ``writes``, the state moved on as if it were stored)."""
+    if graduate is None:
+        raise NotFound("graduate not found")
+    data, now = submission.data, submission.now
+    twin = graduate.client_ids.get(data.client_id)
+    if twin is not None:
+        return _replayed(*twin, submission.fingerprint)
+    check_local_date(data.local_date, graduate.row.timezone, now)
+    existing = graduate.days.get(data.local_date)
+    if existing is not None:
+        raise CheckinExists("a check-in exists for this day; amend it instead", checkin_id=str(existing))
+    plan = graduate.plan
+    if data.triggers or data.coping_used:
+        check_plan_refs(plan.known, data.triggers, data.coping_used)
+    facts = facts_of(data)
+    start = data.local_date - timedelta(days=WINDOW_DAYS - 1)
+    window = sorted((f for f in graduate.window if start <= f.local_date < data.local_date), key=lambda f: f.local_date)
+    assessment = await assess_and_alert(session, submission.graduate_id, [*window, facts], graduate.aggregates,
+                                        plan.facts, graduate.rules, now)
+    checkin_id = uuid7()
+    answers = {name: getattr(data, name) for name in ANSWER_FIELDS}
+    result = schemas.CheckinResult(
+        id=checkin_id, graduate_id=submission.graduate_id, client_id=data.client_id, local_date=data.local_date,
+        received_at=now, updated_at=now, version=1, **answers,
+        assessment=assessment, support=support_for(plan.body, facts, submission.crisis_line),
+    )
+    stored_response = result_encoder.encode(result)
+    writes.checkins.append({
+        "id": checkin_id, "graduate_id": submission.graduate_id, "client_id": data.client_id,
+        "local_date": data.local_date, "received_at": now, "updated_at": now, "version": 1, **answers,
+        "risk_score": assessment.risk_score, "risk_level": assessment.risk_level, "reasons": assessment.reasons,
+        "aggregates_before": msgspec.to_builtins(graduate.aggregates), "fingerprint": submission.fingerprint,
+        "stored_response": stored_response,
+    })
+    writes.audit_rows.append(audit.row(actor=submission.actor, action="create", resource="checkin",
+                                       graduate_id=submission.graduate_id, resource_id=str(checkin_id), now=now))
+    graduate.aggregates = fold(graduate.aggregates, facts, trigger_coping=plan.facts.trigger_coping)
+    graduate.risk_level, graduate.updated_at = assessment.risk_level, now
+    graduate.window.append(facts)
+    graduate.days[data.local_date] = checkin_id
+    graduate.client_ids[data.client_id] = (submission.fingerprint, stored_response)
+    graduate.new_days.add(data.local_date)
+    return Submitted(result, replayed=False)
