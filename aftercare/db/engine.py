@@ -15,6 +15,11 @@ in WAL mode they run on other pooled connections beside the writer and beside ea
 one statement uses ``read_statement``: no transaction at all on either engine (a lone statement is its
 own snapshot), which saves the BEGIN and COMMIT round trips (PostgreSQL) or thread hops (SQLite).
 
+Each aiosqlite connection runs its statements in a thread of its own. A hop there and back costs
+more than a key lookup or a row write, so the statements that cannot wait for a lock (those of a
+write transaction whose ``BEGIN IMMEDIATE`` has returned, and a ``read_statement``) run inline on the
+event loop instead; see ``_inline``.
+
 PostgreSQL pools without pre-ping: it costs three round trips per checkout (BEGIN, ``;``, ROLLBACK
 through SQLAlchemy's asyncpg adapter), more than the hot reads themselves. A connection the server
 closed fails its next statement instead; SQLAlchemy then invalidates the pool, so after a database
