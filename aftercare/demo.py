@@ -17,6 +17,7 @@ from aftercare.auth.tokens import Principal
 from aftercare.checkins import submit as checkins
 from aftercare.checkins.schemas import CheckinCreate
 from aftercare.config import Settings
+from aftercare.db.engine import bound_engine
 from aftercare.graduates import service as graduate_service
 from aftercare.graduates.schemas import GraduateCreate
 from aftercare.plans import service as plans_service
@@ -94,6 +95,8 @@ async def _seed_week(
     tz = localtime.zone(zone)
     today = localtime.local_today(now, tz)
     graduate = Principal(user_id=user_id, role="graduate", graduate_id=graduate_id)
+    async with session_factory() as session:
+        engine = bound_engine(session)  # check-ins are written by batches with sessions of their own
     for back, (mood, craving, stress, attended, isolating) in zip(range(7, 0, -1), week, strict=True):
         day = today - timedelta(days=back)
         data = CheckinCreate(
@@ -101,6 +104,5 @@ async def _seed_week(
             safety_concern=False, sleep_hours=7.0 if stress < 7 else 5.0, attended_support=attended,
             isolating=isolating, took_medication=None,
         )
-        async with session_factory() as session:
-            await checkins.submit_checkin(session, graduate_id=graduate_id, data=data, actor=graduate,
-                                          crisis_line=settings.crisis_line, now=now)
+        await checkins.submit_checkin(engine, graduate_id=graduate_id, data=data, actor=graduate,
+                                      crisis_line=settings.crisis_line, now=now)

@@ -30,9 +30,8 @@ class CheckinController(Controller):
         # The hot write: the caller and the clock from the request, no dependencies (``http.caller``).
         principal, now = caller(request)
         state = request.app.state
-        async with state.session_factory() as session:
-            result = await submit.submit_checkin(session, graduate_id=graduate_id, data=data, actor=principal,
-                                                 crisis_line=state.settings.crisis_line, now=now)
+        result = await submit.submit_checkin(state.engine, graduate_id=graduate_id, data=data, actor=principal,
+                                             crisis_line=state.settings.crisis_line, now=now)
         return Response(result.body, status_code=200 if result.replayed else 201)
 
     @patch("/checkins/{checkin_id:uuid}", operation_id="amendCheckin", opt={"access": Access.GRADUATE_SELF})

@@ -34,7 +34,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Text, bindparam, case, cast, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aftercare.audit import service as audit
 from aftercare.auth.tokens import Principal
@@ -53,7 +53,7 @@ from aftercare.checkins.service import (
 )
 from aftercare.db.base import table_of
 from aftercare.db.batching import Batcher, BatchFunction, batcher_for
-from aftercare.db.engine import bound_engine, make_session_factory
+from aftercare.db.engine import make_session_factory
 from aftercare.db.types import uuid7
 from aftercare.errors import AftercareError, CheckinExists, IdempotencyConflict, NotFound
 from aftercare.graduates.models import Graduate
@@ -89,14 +89,13 @@ class Submitted:
 
 
 async def submit_checkin(
-    session: AsyncSession, *, graduate_id: uuid.UUID, data: schemas.CheckinCreate, actor: Principal,
+    engine: AsyncEngine, *, graduate_id: uuid.UUID, data: schemas.CheckinCreate, actor: Principal,
     crisis_line: str, now: datetime,
 ) -> Submitted:
-    """Store a check-in (201) or find its twin (200); returns once it is committed. ``session``
-    names the database; the batch writes through sessions of its own."""
+    """Store a check-in (201) or find its twin (200); returns once it is committed, by a batch
+    writing through sessions of its own on ``engine``."""
     submission = _Submission(graduate_id=graduate_id, data=data, fingerprint=fingerprint(data), actor=actor,
                              crisis_line=crisis_line, now=now, request_id=audit.current_request_id.get())
-    engine = bound_engine(session)
     batcher = batcher_for(
         engine, "checkins", lambda loop: Batcher(_writer(make_session_factory(engine)), loop, max_batch=MAX_BATCH)
     )

@@ -55,9 +55,8 @@ def batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 async def send(cast: Cast, graduate: Account, data: CheckinCreate) -> submit.Submitted:
     assert graduate.graduate_id is not None
     actor = Principal(user_id=graduate.user_id, role="graduate", graduate_id=graduate.graduate_id)
-    async with cast.program.app.state.session_factory() as session:
-        return await submit.submit_checkin(session, graduate_id=graduate.graduate_id, data=data, actor=actor,
-                                           crisis_line="988", now=cast.program.clock.now())
+    return await submit.submit_checkin(cast.program.app.state.engine, graduate_id=graduate.graduate_id, data=data,
+                                       actor=actor, crisis_line="988", now=cast.program.clock.now())
 
 
 async def all_at_once(cast: Cast, graduate: Account, bodies: list[CheckinCreate]) -> list[Any]:
