@@ -11,8 +11,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare.alerts import schemas
@@ -22,11 +23,12 @@ from aftercare.audit import service as audit
 from aftercare.auth.access import can_reach
 from aftercare.auth.models import User
 from aftercare.auth.tokens import Principal
+from aftercare.db.base import table_of
 from aftercare.db.types import uuid7
 from aftercare.errors import Conflict, NotFound
 from aftercare.graduates.models import Graduate
 from aftercare.pagination import before_key, decode_cursor, encode_cursor
-from aftercare.push.service import enqueue_notification
+from aftercare.push.service import NotificationSpec, enqueue_notifications
 from aftercare.push.webpush import make_topic
 from aftercare.rules.config import ProgramRules
 from aftercare.rules.engine import SEVERITY_RANK, RuleHit
@@ -58,6 +60,155 @@ def escalation_delay(rules: ProgramRules, severity: str) -> timedelta:
     return timedelta(minutes=minutes)
 
 
+_alerts, _graduates = table_of(Alert), table_of(Graduate)
+# Built once: the check-in path runs these for every batch with a rule hit.
+_active_alerts = select(_alerts).where(
+    _alerts.c.graduate_id.in_(bindparam("graduate_ids", expanding=True)),
+    or_(*(_alerts.c.status == status for status in ACTIVE)),
+)
+_insert_alert = insert(_alerts)
+_RAISED_COLUMNS = ("severity", "status", "reasons", "evidence", "last_seen_at", "run_started_on",
+                   "escalation_level", "escalated_at", "escalate_at", "acknowledged_by", "acknowledged_at")
+_REFRESHED_COLUMNS = ("reasons", "evidence", "last_seen_at", "run_started_on")
+_update_alert = update(_alerts).where(_alerts.c.id == bindparam("alert_id"))
+_insert_events = insert(AlertEvent)
+_open_counts = update(_graduates).where(_graduates.c.id.in_(bindparam("graduate_ids", expanding=True))).values(
+    open_alerts=select(func.count()).select_from(_alerts)
+    .where(_alerts.c.graduate_id == _graduates.c.id, or_(*(_alerts.c.status == status for status in ACTIVE)))
+    .scalar_subquery()
+)
+# What a transaction must write of an alert it touched; a later change never asks for less.
+_WRITES = {"inserted": 3, "raised": 2, "refreshed": 1}
+
+
+class AlertChanges:
+    """The alert lifecycle of one transaction, for any number of graduates and hits.
+
+    ``apply`` decides in memory what hits do (the pure ``rules.lifecycle.apply_hits``, which the
+    backtest runs too), so a batch of check-ins where one graduate's second day raises what their
+    first day opened decides exactly as one at a time would; ``write`` stores the outcome with a few
+    statements whatever the number of alerts: the new alerts, the raised and the refreshed ones, their
+    events, the pushes to whoever must act, and the caseloads' open counts. Load, apply and write
+    inside one transaction that holds the graduates' rows, so nobody else changes their alerts
+    meanwhile (an acknowledgement may: a refresh writes only what a refresh changes)."""
+
+    def __init__(self, rules: ProgramRules, active: Iterable[Any]) -> None:
+        self.rules = rules
+        self._alerts: dict[uuid.UUID, dict[str, Any]] = {}
+        self._by_graduate: dict[uuid.UUID, dict[str, uuid.UUID]] = {}
+        self._writes: dict[uuid.UUID, str] = {}
+        self._events: list[dict[str, Any]] = []
+        self._pushes: list[NotificationSpec] = []
+        self._latest: datetime | None = None
+        for row in active:
+            self._track(dict(row._mapping))
+
+    @classmethod
+    async def load(cls, session: AsyncSession, graduate_ids: Iterable[uuid.UUID], rules: ProgramRules) -> AlertChanges:
+        """The graduates' open and acknowledged alerts, read with one statement."""
+        ids = list(graduate_ids)
+        if not ids:
+            return cls(rules, ())
+        connection = await session.connection()
+        return cls(rules, await connection.execute(_active_alerts, {"graduate_ids": ids}))
+
+    def _track(self, alert: dict[str, Any]) -> None:
+        self._alerts[alert["id"]] = alert
+        self._by_graduate.setdefault(alert["graduate_id"], {})[alert["rule"]] = alert["id"]
+
+    def apply(self, *, graduate_id: uuid.UUID, counselor_id: uuid.UUID | None, hits: Sequence[RuleHit],
+              local_date: date, now: datetime, reopen_acknowledged: bool = False) -> list[uuid.UUID]:
+        """What ``hits`` do to the graduate's alerts; the ids of the alerts opened, raised or updated.
+
+        ``reopen_acknowledged``: "help now" re-opens an acknowledged safety alert even at the same
+        severity (a new cry for help needs a new answer)."""
+        active = {rule: self._alerts[alert_id] for rule, alert_id in self._by_graduate.get(graduate_id, {}).items()}
+        states = {
+            rule: AlertState(rule=rule, severity=alert["severity"], status=alert["status"],  # type: ignore[arg-type]
+                             opened_on=alert["opened_on"], run_started_on=alert["run_started_on"])
+            for rule, alert in active.items()
+        }
+        touched = []
+        for change in apply_hits(states, hits, local_date=local_date):
+            alert = active.get(change.rule)
+            if alert is None or change.kind == "opened":
+                alert = self._open(graduate_id, counselor_id, change, now=now)
+            elif change.kind == "raised" or (reopen_acknowledged and alert["status"] == "acknowledged"):
+                self._raise(alert, change, now=now)
+            else:
+                _refresh(alert, change, now=now)
+                self._mark(alert, "refreshed")
+            touched.append(alert["id"])
+        if touched:
+            self._latest = now if self._latest is None else max(self._latest, now)
+        return touched
+
+    def _open(self, graduate_id: uuid.UUID, counselor_id: uuid.UUID | None, change: AlertChange, *,
+              now: datetime) -> dict[str, Any]:
+        alert = {
+            "id": uuid7(), "graduate_id": graduate_id, "counselor_id": counselor_id, "rule": change.rule,
+            "severity": change.severity, "status": "open", "reasons": list(change.reasons),
+            "evidence": dict(change.evidence), "opened_at": now, "opened_on": change.local_date,
+            "last_seen_at": now, "run_started_on": silence_run(change), "escalation_level": 0,
+            "escalated_at": None, "escalate_at": now + escalation_delay(self.rules, change.severity),
+            "acknowledged_by": None, "acknowledged_at": None, "resolved_by": None, "resolved_at": None,
+            "resolution_note": None,
+        }
+        self._track(alert)
+        self._mark(alert, "inserted")
+        self._record(alert, "opened", now=now)
+        self._push_to(alert, now=now)
+        return alert
+
+    def _raise(self, alert: dict[str, Any], change: AlertChange, *, now: datetime) -> None:
+        reopened = SEVERITY_RANK[change.severity] <= SEVERITY_RANK[alert["severity"]]
+        if not reopened:
+            alert["severity"] = change.severity
+        _refresh(alert, change, now=now)
+        # A raise (or a new cry for help) needs a new answer: open again, escalation from level 0.
+        alert.update(status="open", acknowledged_by=None, acknowledged_at=None, escalation_level=0,
+                     escalated_at=None, escalate_at=now + escalation_delay(self.rules, alert["severity"]))
+        self._mark(alert, "raised")
+        self._record(alert, "reopened" if reopened else "raised", now=now)
+        self._push_to(alert, now=now)
+
+    def _mark(self, alert: dict[str, Any], write: str) -> None:
+        known = self._writes.get(alert["id"])
+        if known is None or _WRITES[write] > _WRITES[known]:
+            self._writes[alert["id"]] = write
+
+    def _push_to(self, alert: dict[str, Any], *, now: datetime) -> None:
+        """The graduate's counselor must act (a graduate without one: the inbox has no owner)."""
+        if alert["counselor_id"] is not None:
+            self._pushes.append(_push_for(alert["id"], alert["severity"], "alert", alert["counselor_id"], now=now))
+
+    def _record(self, alert: dict[str, Any], kind: str, *, now: datetime) -> None:
+        self._events.append(_event_row(alert["id"], alert["graduate_id"], kind, alert["severity"],
+                                       alert["escalation_level"], now=now))
+
+    async def write(self, session: AsyncSession) -> None:
+        """Store everything ``apply`` decided, in the caller's transaction."""
+        if not self._writes:
+            return
+        connection = await session.connection()
+        by_write: dict[str, list[dict[str, Any]]] = {"inserted": [], "raised": [], "refreshed": []}
+        for alert_id, write in self._writes.items():
+            by_write[write].append(self._alerts[alert_id])
+        if by_write["inserted"]:
+            await connection.execute(_insert_alert, by_write["inserted"])
+        for write, columns in (("raised", _RAISED_COLUMNS), ("refreshed", _REFRESHED_COLUMNS)):
+            if by_write[write]:
+                await connection.execute(
+                    _update_alert, [{"alert_id": a["id"], **{c: a[c] for c in columns}} for a in by_write[write]]
+                )
+        await _store_events(session, self._events)
+        if self._pushes:
+            assert self._latest is not None
+            await enqueue_notifications(session, self._pushes, now=self._latest)
+        await refresh_open_counts(session, {self._alerts[alert_id]["graduate_id"] for alert_id in self._writes})
+        self._writes, self._events, self._pushes = {}, [], []
+
+
 async def apply_hits_for_graduate(
     session: AsyncSession,
     *,
@@ -67,117 +218,66 @@ async def apply_hits_for_graduate(
     now: datetime,
     rules: ProgramRules,
     reopen_acknowledged: bool = False,
-) -> list[Alert]:
-    """Store what ``hits`` do to the graduate's alerts; returns the alerts opened, raised or updated.
-
-    ``reopen_acknowledged``: "help now" re-opens an acknowledged safety alert even at the same
-    severity (a new cry for help needs a new answer)."""
+) -> list[uuid.UUID]:
+    """``AlertChanges`` for one graduate's hits, stored at once; the ids of the alerts touched."""
     if not hits:
         return []
-    active = {
-        alert.rule: alert
-        for alert in await session.scalars(
-            select(Alert).where(Alert.graduate_id == graduate.id, Alert.status.in_(ACTIVE))
-        )
-    }
-    states = {
-        rule: AlertState(rule=alert.rule, severity=alert.severity, status=alert.status,  # type: ignore[arg-type]
-                         opened_on=alert.opened_on, run_started_on=alert.run_started_on)
-        for rule, alert in active.items()
-    }
-    touched: list[Alert] = []
-    for change in apply_hits(states, hits, local_date=local_date):
-        alert = active.get(change.rule)
-        if alert is None or change.kind == "opened":
-            alert = await _open(session, graduate, change, now=now, rules=rules)
-        elif change.kind == "raised" or (reopen_acknowledged and alert.status == "acknowledged"):
-            await _raise(session, alert, change, now=now, rules=rules)
-        else:
-            _refresh(alert, change, now=now)
-        touched.append(alert)
-    await session.flush()
-    await refresh_open_count(session, graduate.id)
+    changes = await AlertChanges.load(session, [graduate.id], rules)
+    touched = changes.apply(graduate_id=graduate.id, counselor_id=graduate.counselor_id, hits=hits,
+                            local_date=local_date, now=now, reopen_acknowledged=reopen_acknowledged)
+    await changes.write(session)
     return touched
 
 
-async def _open(session: AsyncSession, graduate: Graduate, change: AlertChange, *, now: datetime,
-                rules: ProgramRules) -> Alert:
-    alert = Alert(
-        id=uuid7(), graduate_id=graduate.id, counselor_id=graduate.counselor_id, rule=change.rule,
-        severity=change.severity, status="open", reasons=list(change.reasons), evidence=dict(change.evidence),
-        opened_at=now, opened_on=change.local_date, last_seen_at=now, run_started_on=silence_run(change),
-        escalation_level=0, escalate_at=now + escalation_delay(rules, change.severity),
-    )
-    session.add(alert)
-    await session.flush()
-    await _record_event(session, alert, "opened", now=now)
-    await _notify(session, alert, kind="alert", recipients=[graduate.counselor_id], now=now)
-    return alert
-
-
-async def _raise(session: AsyncSession, alert: Alert, change: AlertChange, *, now: datetime,
-                 rules: ProgramRules) -> None:
-    reopened = SEVERITY_RANK[change.severity] <= SEVERITY_RANK[alert.severity]  # type: ignore[index]
-    if not reopened:
-        alert.severity = change.severity
-    _refresh(alert, change, now=now)
-    # A raise (or a new cry for help) needs a new answer: open again, escalation from level 0.
-    alert.status = "open"
-    alert.acknowledged_by = None
-    alert.acknowledged_at = None
-    alert.escalation_level = 0
-    alert.escalated_at = None
-    alert.escalate_at = now + escalation_delay(rules, alert.severity)
-    await session.flush()
-    await _record_event(session, alert, "reopened" if reopened else "raised", now=now)
-    await _notify(session, alert, kind="alert", recipients=[alert.counselor_id], now=now)
-
-
-def _refresh(alert: Alert, change: AlertChange, *, now: datetime) -> None:
-    alert.reasons = list(change.reasons)
-    alert.evidence = dict(change.evidence)
-    alert.last_seen_at = now
+def _refresh(alert: dict[str, Any], change: AlertChange, *, now: datetime) -> None:
+    alert.update(reasons=list(change.reasons), evidence=dict(change.evidence), last_seen_at=now)
     if change.rule == "silence":
-        alert.run_started_on = silence_run(change)
+        alert["run_started_on"] = silence_run(change)
 
 
-async def _record_event(session: AsyncSession, alert: Alert, kind: str, *, now: datetime,
-                        actor_id: uuid.UUID | None = None) -> None:
+def _event_row(alert_id: uuid.UUID, graduate_id: uuid.UUID, kind: str, severity: str, escalation_level: int, *,
+               now: datetime, actor_id: uuid.UUID | None = None) -> dict[str, Any]:
+    return {"alert_id": alert_id, "graduate_id": graduate_id, "kind": kind, "severity": severity,
+            "escalation_level": escalation_level, "actor_id": actor_id, "at": now}
+
+
+async def _store_events(session: AsyncSession, events: list[dict[str, Any]]) -> None:
+    if not events:
+        return
     if session.get_bind().dialect.name == "postgresql":
         # Serialise writers so event ids commit in id order: a reader polling `id > last` must
         # never see id 8 before a slower transaction commits id 7. (SQLite has one writer anyway.)
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOCK_KEY})
         # Sent at commit: every process's stream poller reads the log at once, not at its next tick.
         await send_wakeup(session)
-    await session.execute(
-        insert(AlertEvent).values(
-            alert_id=alert.id, graduate_id=alert.graduate_id, kind=kind, severity=alert.severity,
-            escalation_level=alert.escalation_level, actor_id=actor_id, at=now,
-        )
+    connection = await session.connection()
+    await connection.execute(_insert_events, events)
+
+
+async def _record_event(session: AsyncSession, alert: Alert, kind: str, *, now: datetime,
+                        actor_id: uuid.UUID | None = None) -> None:
+    await _store_events(session, [_event_row(alert.id, alert.graduate_id, kind, alert.severity,
+                                             alert.escalation_level, now=now, actor_id=actor_id)])
+
+
+def _push_for(alert_id: uuid.UUID, severity: str, kind: str, user_id: uuid.UUID, *, now: datetime) -> NotificationSpec:
+    """A push about an alert. Lock screens are public: only the alert id and severity."""
+    urgent = severity == "critical" or kind == "escalation"
+    return NotificationSpec(
+        user_id=user_id, kind=kind, title="Escalated alert" if kind == "escalation" else "New alert in Aftercare",
+        body=f"Severity: {severity}. Open the console to review.",
+        url=f"/console/alerts/{alert_id}", tag=f"alert-{alert_id}", ref_id=str(alert_id),
+        urgency="high" if urgent else "normal", expires_at=now + ALERT_PUSH_TTL,
+        topic=make_topic(kind, str(alert_id)),
     )
 
 
-async def _notify(session: AsyncSession, alert: Alert, *, kind: str, recipients: Iterable[uuid.UUID | None],
-                  now: datetime) -> None:
-    """Queue a push for each recipient. Lock screens are public: only the alert id and severity."""
-    urgent = alert.severity == "critical" or kind == "escalation"
-    for user_id in {r for r in recipients if r is not None}:
-        await enqueue_notification(
-            session, user_id=user_id, kind=kind,
-            title="Escalated alert" if kind == "escalation" else "New alert in Aftercare",
-            body=f"Severity: {alert.severity}. Open the console to review.",
-            url=f"/console/alerts/{alert.id}", tag=f"alert-{alert.id}", ref_id=str(alert.id),
-            urgency="high" if urgent else "normal", expires_at=now + ALERT_PUSH_TTL,
-            topic=make_topic(kind, str(alert.id)), now=now,
-        )
-
-
-async def refresh_open_count(session: AsyncSession, graduate_id: uuid.UUID) -> None:
+async def refresh_open_counts(session: AsyncSession, graduate_ids: Iterable[uuid.UUID]) -> None:
     """Keep the caseload's ``open_alerts`` in step, in the same transaction as the change."""
-    count = select(func.count()).select_from(Alert).where(
-        Alert.graduate_id == graduate_id, Alert.status.in_(ACTIVE)
-    ).scalar_subquery()
-    await session.execute(update(Graduate).where(Graduate.id == graduate_id).values(open_alerts=count))
+    ids = list(graduate_ids)
+    if ids:
+        connection = await session.connection()
+        await connection.execute(_open_counts, {"graduate_ids": ids})
 
 
 async def escalate_due_alerts(
@@ -218,7 +318,10 @@ async def escalate_due_alerts(
                 continue
             await session.refresh(alert)
             await _record_event(session, alert, "escalated", now=now)
-            await _notify(session, alert, kind="escalation", recipients=supervisors, now=now)
+            await enqueue_notifications(
+                session, [_push_for(alert.id, alert.severity, "escalation", user_id, now=now) for user_id in supervisors],
+                now=now,
+            )
             escalated += 1
     return escalated
 
@@ -263,7 +366,7 @@ async def resolve_alert(session: AsyncSession, alert_id: uuid.UUID, note: str, *
         alert.escalate_at = None
         await session.flush()
         await _record_event(session, alert, "resolved", now=now, actor_id=actor.user_id)
-        await refresh_open_count(session, alert.graduate_id)
+        await refresh_open_counts(session, [alert.graduate_id])
         await audit.record(session, actor=actor, action="update", resource="alert",
                            graduate_id=alert.graduate_id, resource_id=str(alert.id), now=now)
     return to_schema(alert)

@@ -38,7 +38,6 @@ from aftercare.plans import service as plans
 from aftercare.plans.schemas import CrisisPlan, PlanBody
 from aftercare.plans.validation import PlanIds
 from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
-from aftercare.rules.config import ProgramRules
 from aftercare.rules.engine import WINDOW_DAYS, PlanFacts, RuleHit, assess, assess_silence
 from aftercare.rules.plan_facts import plan_facts
 from aftercare.rules.service import current_rules
@@ -138,18 +137,16 @@ def crisis_plan_of(plan: PlanBody | None, crisis_line: str) -> CrisisPlan:
                              "Reach out to someone you trust and stay with them."], crisis_line=crisis_line)
 
 
-async def assess_and_alert(
-    session: AsyncSession, graduate_id: uuid.UUID, window: list[CheckinFacts], aggregates_before: Aggregates,
-    plan: PlanFacts, rules: ProgramRules, now: datetime,
+def assess_and_alert(
+    changes: alerts.AlertChanges, *, graduate_id: uuid.UUID, counselor_id: uuid.UUID | None,
+    window: list[CheckinFacts], aggregates_before: Aggregates, plan: PlanFacts, now: datetime,
 ) -> schemas.Assessment:
-    """Assess the window (the day judged last) and store what its hits do to the alerts."""
-    assessment = assess(window, aggregates_before, plan, rules)
+    """Assess the window (the day judged last); what its hits do to the alerts goes into ``changes``,
+    which the caller writes in the same transaction."""
+    assessment = assess(window, aggregates_before, plan, changes.rules)
     if assessment.hits:
-        # The row is locked already; the alert lifecycle needs the graduate object (counselor).
-        graduate = await session.get(Graduate, graduate_id)
-        assert graduate is not None
-        await alerts.apply_hits_for_graduate(session, graduate=graduate, hits=assessment.hits,
-                                             local_date=window[-1].local_date, now=now, rules=rules)
+        changes.apply(graduate_id=graduate_id, counselor_id=counselor_id, hits=assessment.hits,
+                      local_date=window[-1].local_date, now=now)
     return schemas.Assessment(risk_score=assessment.risk_score, risk_level=assessment.risk_level,
                               reasons=list(assessment.reasons))
 
@@ -189,7 +186,10 @@ async def amend_checkin(
         aggregates_before = msgspec.convert(checkin.aggregates_before, Aggregates)
         read_plan = plan_facts(plan)
         window = [*await _window_before(session, graduate_id, facts.local_date), facts]
-        assessment = await assess_and_alert(session, graduate_id, window, aggregates_before, read_plan, rules, now)
+        alert_changes = await alerts.AlertChanges.load(session, [graduate_id], rules)
+        assessment = assess_and_alert(alert_changes, graduate_id=graduate_id, counselor_id=graduate.counselor_id,
+                                      window=window, aggregates_before=aggregates_before, plan=read_plan, now=now)
+        await alert_changes.write(session)
         checkin.version += 1
         checkin.updated_at = now
         checkin.risk_score, checkin.risk_level = assessment.risk_score, assessment.risk_level
@@ -234,7 +234,7 @@ async def request_help(
         plan = await plans.current_plan_body(session, graduate_id)
         help_id = uuid7()
         result = schemas.HelpResult(
-            id=help_id, received_at=now, alert_id=touched[0].id if touched else None,
+            id=help_id, received_at=now, alert_id=touched[0] if touched else None,
             crisis=crisis_plan_of(plan, crisis_line), message=HELP_MESSAGE,
         )
         session.add(HelpRequest(id=help_id, graduate_id=graduate_id, client_id=data.client_id,

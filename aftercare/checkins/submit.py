@@ -9,11 +9,11 @@ concurrent submissions are written in batches (``db.batching``), one transaction
 2. read, in one statement, the check-ins that decide each submission: a replay of its
    ``client_id``, one already stored for its day, and the engine's window before that day;
 3. decide each submission in arrival order, in memory: a phone syncing three offline days in one
-   batch sees its own earlier days, and a retry sees its twin, as they would one at a time. The
-   alerts an assessment opens or raises are stored as it is decided (their lifecycle is
-   ``alerts.service``'s, shared with amend, help and the day's close);
-4. write the new check-ins, the graduates' running aggregates, the days' prompts and the audit
-   rows, one statement each, and commit. Only then is any submission answered.
+   batch sees its own earlier days and the alerts they opened, and a retry sees its twin, as they
+   would one at a time;
+4. write the alerts (``alerts.service.AlertChanges``: new, raised and refreshed alerts, their
+   events and pushes), the new check-ins, the graduates' running aggregates, the days' prompts and
+   the audit rows, a statement or two each, and commit. Only then is any submission answered.
 
 A submission that is refused (422, 409) or replayed (200) is decided before anything of it is
 written, so it leaves nothing behind in its batch. Any other failure (another process stored the
@@ -36,6 +36,7 @@ from sqlalchemy import Text, bindparam, case, cast, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from aftercare.alerts.service import AlertChanges
 from aftercare.audit import service as audit
 from aftercare.auth.tokens import Principal
 from aftercare.checkins import schemas
@@ -167,7 +168,8 @@ async def _write_batch(factory: async_sessionmaker[AsyncSession], batch: list[_S
     async with factory() as session, session.begin():
         graduates = await _lock_graduates(session, sorted({s.graduate_id for s in batch}))
         await _read_checkins(session, batch, graduates)
-        writes = _Writes()
+        rules = next(iter(graduates.values())).rules if graduates else DEFAULT_RULES
+        writes = _Writes(alerts=await AlertChanges.load(session, graduates, rules))
         outcomes: list[Submitted | Exception] = []
         for submission in batch:
             # The alert lifecycle and the audit rows read the request id from the context.
@@ -252,7 +254,8 @@ _checkins, _graduates, _plans, _rules = table_of(Checkin), table_of(Graduate), t
 _RULES_ROW = _rules.c.id == PROGRAM_ROW_ID
 _lock_graduates_statement = (
     select(
-        _graduates.c.id, _graduates.c.timezone, _graduates.c.checkin_time, _graduates.c.quiet_start,
+        _graduates.c.id, _graduates.c.counselor_id, _graduates.c.timezone, _graduates.c.checkin_time,
+        _graduates.c.quiet_start,
         _graduates.c.quiet_end, _graduates.c.status, _graduates.c.last_checkin_date,
         cast(_graduates.c.aggregates, Text).label("aggregates"),
         select(_plans.c.version).where(_plans.c.graduate_id == _graduates.c.id).scalar_subquery().label("plan_version"),
@@ -335,12 +338,14 @@ async def _read_checkins(session: AsyncSession, batch: list[_Submission], gradua
 class _Writes:
     """What the batch's new check-ins write, each kind with one statement at the end."""
 
+    alerts: AlertChanges
     checkins: list[dict[str, Any]] = field(default_factory=list)
     audit_rows: list[dict[str, Any]] = field(default_factory=list)
 
     async def store(self, session: AsyncSession, graduates: dict[uuid.UUID, _Graduate]) -> None:
         if not self.checkins:
             return
+        await self.alerts.write(session)
         connection = await session.connection()
         await connection.execute(_insert_checkin, self.checkins)
         changed = [(graduate_id, graduate) for graduate_id, graduate in graduates.items() if graduate.new_days]
@@ -380,8 +385,9 @@ async def _decide(session: AsyncSession, submission: _Submission, graduate: _Gra
     facts = facts_of(data)
     start = data.local_date - timedelta(days=WINDOW_DAYS - 1)
     window = sorted((f for f in graduate.window if start <= f.local_date < data.local_date), key=lambda f: f.local_date)
-    assessment = await assess_and_alert(session, submission.graduate_id, [*window, facts], graduate.aggregates,
-                                        plan.facts, graduate.rules, now)
+    assessment = assess_and_alert(writes.alerts, graduate_id=submission.graduate_id,
+                                  counselor_id=graduate.row.counselor_id, window=[*window, facts],
+                                  aggregates_before=graduate.aggregates, plan=plan.facts, now=now)
     checkin_id = uuid7()
     answers = {name: getattr(data, name) for name in ANSWER_FIELDS}
     result = schemas.CheckinResult(

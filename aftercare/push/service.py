@@ -137,7 +137,7 @@ async def enqueue_notification(
     now: datetime,
     status: Literal["pending", "skipped_quiet_hours"] = "pending",
 ) -> uuid.UUID:
-    """One notification: ``enqueue_notifications`` with a single spec (alerts, escalations)."""
+    """One notification: ``enqueue_notifications`` with a single spec."""
     spec = NotificationSpec(user_id=user_id, kind=kind, title=title, body=body, url=url, tag=tag,
                             ref_id=ref_id, urgency=urgency, expires_at=expires_at, topic=topic, status=status)
     [notification_id] = await enqueue_notifications(session, [spec], now=now)

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from sqlalchemy import func, select
 
-from aftercare.alerts.models import Alert
+from aftercare.alerts.models import Alert, AlertEvent
 from aftercare.audit.models import AuditEvent
 from aftercare.auth.tokens import Principal
 from aftercare.checkins import submit
@@ -21,14 +21,16 @@ from aftercare.checkins.models import Checkin
 from aftercare.checkins.schemas import CheckinCreate
 from aftercare.errors import CheckinExists, IdempotencyConflict, ValidationFailed
 from aftercare.graduates.models import Graduate
+from aftercare.push.models import Notification
 from aftercare.scheduling.models import Schedule
 from tests.checkins.conftest import PLAN, Cast
 from tests.conftest import Account
 
 TODAY = date(2026, 11, 24)
-# An offline week: craving climbs, mood falls, meetings stop, isolation sets in.
-WEEK = [dict(mood=5 - min(i, 3), craving=2 + i, stress=3 + i // 2, attended_support=i < 3, isolating=i >= 4)
-        for i in range(7)]
+# An offline week: craving climbs, mood falls, meetings stop, isolation sets in, two lapses (the
+# second raises the first's alert to critical inside the same batch).
+WEEK = [dict(mood=5 - min(i, 3), craving=2 + i, stress=3 + i // 2, attended_support=i < 3, isolating=i >= 4,
+             used=i in (2, 5)) for i in range(7)]
 
 
 def body(day: date, **answers: Any) -> CheckinCreate:
@@ -84,11 +86,19 @@ async def stored(cast: Cast, graduate_id: uuid.UUID) -> dict[str, Any]:
             .where(Schedule.graduate_id == graduate_id).order_by(Schedule.stream))).all()
         audited = await session.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.graduate_id == graduate_id, AuditEvent.resource == "checkin"))
+        events = (await session.execute(
+            select(Alert.rule, AlertEvent.kind, AlertEvent.severity, AlertEvent.escalation_level)
+            .join(Alert, Alert.id == AlertEvent.alert_id)
+            .where(AlertEvent.graduate_id == graduate_id).order_by(AlertEvent.id))).all()
+        alert_ids = [str(i) for i in await session.scalars(select(Alert.id).where(Alert.graduate_id == graduate_id))]
+        pushes = await session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.ref_id.in_(alert_ids)))
     return {
         "checkins": [(c.local_date, c.risk_score, c.risk_level, list(c.reasons), c.aggregates_before) for c in checkins],
         "aggregates": graduate.aggregates, "risk_level": graduate.risk_level,
         "last_checkin_date": graduate.last_checkin_date, "streak_days": graduate.streak_days,
         "alerts": sorted(tuple(a) for a in alerts), "prompts": [tuple(p) for p in prompts], "audited": audited,
+        "events": [tuple(e) for e in events], "open_alerts": graduate.open_alerts, "pushes": pushes,
     }
 
 
@@ -104,7 +114,10 @@ async def test_an_offline_week_synced_at_once_is_judged_as_if_sent_day_by_day(
     assert [r.body.assessment for r in together] == [r.body.assessment for r in one_by_one]
     assert cast.graduate.graduate_id is not None and twin.graduate_id is not None
     mine = await stored(cast, cast.graduate.graduate_id)
-    assert mine["alerts"] and len(mine["checkins"]) == 7 and mine["audited"] == 7  # the week was not uneventful
+    assert len(mine["checkins"]) == 7 and mine["audited"] == 7
+    assert ("lapse", "critical", "open") in mine["alerts"] and mine["open_alerts"] == len(mine["alerts"])
+    assert [e[:2] for e in mine["events"] if e[0] == "lapse"] == [("lapse", "opened"), ("lapse", "raised")]
+    assert mine["pushes"] == len([e for e in mine["events"] if e[1] in ("opened", "raised", "reopened")])
     assert mine == await stored(cast, twin.graduate_id)
 
 
@@ -147,10 +160,10 @@ async def test_a_failing_submission_fails_alone(
     twin = await twin_graduate(cast)
     assess_and_alert = submit.assess_and_alert
 
-    async def broken_for_one(session: Any, graduate_id: uuid.UUID, *args: Any) -> Any:
+    def broken_for_one(changes: Any, *, graduate_id: uuid.UUID, **fields: Any) -> Any:
         if graduate_id == cast.graduate.graduate_id:
             raise RuntimeError("a bug that only this graduate's history meets")
-        return await assess_and_alert(session, graduate_id, *args)
+        return assess_and_alert(changes, graduate_id=graduate_id, **fields)
 
     monkeypatch.setattr(submit, "assess_and_alert", broken_for_one)
     failing, fine, also_fine = await asyncio.gather(
