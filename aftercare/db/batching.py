@@ -59,6 +59,9 @@ class Batcher(Generic[Item, Result]):
                 except BaseException:
                     _settle_all(batch, RuntimeError("the batch was cancelled before it was committed"))
                     raise
+                if len(outcomes) != len(batch):  # a batch function's bug must not leave callers waiting
+                    _settle_all(batch, RuntimeError(f"{len(outcomes)} outcomes for {len(batch)} items"))
+                    continue
                 for (_, done), outcome in zip(batch, outcomes, strict=True):
                     if done.done():
                         continue
