@@ -172,10 +172,10 @@ async def _write_batch(factory: async_sessionmaker[AsyncSession], batch: list[_S
         writes = _Writes(alerts=await AlertChanges.load(session, graduates, rules))
         outcomes: list[Submitted | Exception] = []
         for submission in batch:
-            # The alert lifecycle and the audit rows read the request id from the context.
+            # The audit row (``audit.row``) takes the request id from the context.
             reset = audit.current_request_id.set(submission.request_id)
             try:
-                outcomes.append(await _decide(session, submission, graduates.get(submission.graduate_id), writes))
+                outcomes.append(_decide(submission, graduates.get(submission.graduate_id), writes))
             except AftercareError as refused:
                 outcomes.append(refused)
             finally:
@@ -365,10 +365,9 @@ class _Writes:
         await audit.record_rows(session, self.audit_rows)
 
 
-async def _decide(session: AsyncSession, submission: _Submission, graduate: _Graduate | None,
-                  writes: _Writes) -> Submitted:
+def _decide(submission: _Submission, graduate: _Graduate | None, writes: _Writes) -> Submitted:
     """One submission against its graduate's state: a replay, a refusal, or a new check-in (its
-    alerts stored now, its rows queued in ``writes``, the state moved on as if it were stored)."""
+    alerts and rows queued in ``writes``, the state moved on as if it were stored)."""
     if graduate is None:
         raise NotFound("graduate not found")
     data, now = submission.data, submission.now
