@@ -99,7 +99,6 @@ class AlertChanges:
         self._writes: dict[uuid.UUID, str] = {}
         self._events: list[dict[str, Any]] = []
         self._pushes: list[NotificationSpec] = []
-        self._latest: datetime | None = None
         for row in active:
             self._track(dict(row._mapping))
 
@@ -139,8 +138,6 @@ class AlertChanges:
                 _refresh(alert, change, now=now)
                 self._mark(alert, "refreshed")
             touched.append(alert["id"])
-        if touched:
-            self._latest = now if self._latest is None else max(self._latest, now)
         return touched
 
     def _open(self, graduate_id: uuid.UUID, counselor_id: uuid.UUID | None, change: AlertChange, *,
@@ -203,8 +200,8 @@ class AlertChanges:
                 )
         await _store_events(session, self._events)
         if self._pushes:
-            assert self._latest is not None
-            await enqueue_notifications(session, self._pushes, now=self._latest)
+            # Every push goes with the event of the same change: the latest event is the latest change.
+            await enqueue_notifications(session, self._pushes, now=max(event["at"] for event in self._events))
         await refresh_open_counts(session, {self._alerts[alert_id]["graduate_id"] for alert_id in self._writes})
         self._writes, self._events, self._pushes = {}, [], []
 
