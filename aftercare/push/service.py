@@ -121,29 +121,6 @@ class NotificationSpec(msgspec.Struct, frozen=True, kw_only=True):
     status: Literal["pending", "skipped_quiet_hours"] = "pending"
 
 
-async def enqueue_notification(
-    session: AsyncSession,
-    *,
-    user_id: uuid.UUID,
-    kind: str,
-    title: str,
-    body: str,
-    url: str | None,
-    tag: str | None,
-    ref_id: str | None,
-    urgency: str,
-    expires_at: datetime,
-    topic: str | None,
-    now: datetime,
-    status: Literal["pending", "skipped_quiet_hours"] = "pending",
-) -> uuid.UUID:
-    """One notification: ``enqueue_notifications`` with a single spec."""
-    spec = NotificationSpec(user_id=user_id, kind=kind, title=title, body=body, url=url, tag=tag,
-                            ref_id=ref_id, urgency=urgency, expires_at=expires_at, topic=topic, status=status)
-    [notification_id] = await enqueue_notifications(session, [spec], now=now)
-    return notification_id
-
-
 async def enqueue_notifications(
     session: AsyncSession, items: Sequence[NotificationSpec], *, now: datetime
 ) -> list[uuid.UUID]:

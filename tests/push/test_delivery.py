@@ -63,8 +63,11 @@ async def _enqueue(
         "expires_at": now + timedelta(hours=6), "topic": make_topic("checkin_prompt", "2026-11-24"),
         "now": now, **overrides,
     }
+    now = fields.pop("now")
+    spec = service.NotificationSpec(user_id=user_id, **fields)  # type: ignore[arg-type]
     async with session_factory() as session, session.begin():
-        return await service.enqueue_notification(session, user_id=user_id, **fields)  # type: ignore[arg-type]
+        [notification_id] = await service.enqueue_notifications(session, [spec], now=now)  # type: ignore[arg-type]
+    return notification_id
 
 
 async def _deliver(

@@ -73,11 +73,11 @@ async def test_inbox_lists_the_callers_notifications_only(program: Program, app:
     now = program.clock.now()
     async with app.state.session_factory() as session, session.begin():
         alert_id = str(uuid.uuid4())
-        mine = await service.enqueue_notification(
-            session, user_id=counselor.user_id, kind="alert", title="New high alert",
+        [mine] = await service.enqueue_notifications(session, [service.NotificationSpec(
+            user_id=counselor.user_id, kind="alert", title="New high alert",
             body="Open the console to review it", url=f"/console/alerts/{alert_id}", tag=f"alert-{alert_id}",
-            ref_id=alert_id, urgency="normal", expires_at=now + timedelta(days=1), topic=None, now=now,
-        )
+            ref_id=alert_id, urgency="normal", expires_at=now + timedelta(days=1), topic=None,
+        )], now=now)
     response = await program.client.get("/v1/me/notifications", headers=counselor.headers)
     assert response.status_code == 200, response.text
     [item] = response.json()["items"]

@@ -44,8 +44,11 @@ async def _enqueue(session_factory: SessionFactory, user_id: uuid.UUID, **overri
         "tag": "checkin-2026-11-24", "ref_id": "2026-11-24", "urgency": "normal",
         "expires_at": T0 + timedelta(hours=6), "topic": None, "now": T0, **overrides,
     }
+    now = fields.pop("now")
+    spec = service.NotificationSpec(user_id=user_id, **fields)  # type: ignore[arg-type]
     async with session_factory() as session, session.begin():
-        return await service.enqueue_notification(session, user_id=user_id, **fields)  # type: ignore[arg-type]
+        [notification_id] = await service.enqueue_notifications(session, [spec], now=now)  # type: ignore[arg-type]
+    return notification_id
 
 
 async def test_subscribe_stores_and_same_endpoint_updates(
