@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -30,10 +30,15 @@ async def sqlite(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def _ident(connection: AsyncConnection) -> int:
-    """Which thread runs this connection's statements: asks SQLite to call back into Python."""
+async def _teach_thread_ident(connection: AsyncConnection) -> None:
+    """Give the connection ``thread_ident()``: SQLite calls back into Python on the running thread."""
     raw = await connection.get_raw_connection()
     raw.driver_connection._conn.create_function("thread_ident", 0, threading.get_ident)  # type: ignore[union-attr]
+
+
+async def _ident(connection: AsyncConnection) -> int:
+    """Which thread runs this connection's statements."""
+    await _teach_thread_ident(connection)
     return int((await connection.execute(_thread_of_statement)).scalar_one())
 
 
@@ -49,14 +54,13 @@ async def test_a_read_transactions_statements_run_in_the_connections_thread(sqli
 
 async def test_a_lone_key_lookup_runs_on_the_loop_thread(sqlite: AsyncEngine) -> None:
     async with sqlite.connect() as connection:
-        raw = await connection.get_raw_connection()
-        raw.driver_connection._conn.create_function("thread_ident", 0, threading.get_ident)  # type: ignore[union-attr]
+        await _teach_thread_ident(connection)  # the pool's only connection, which the lookup gets next
     [row] = await read_statement(sqlite, _thread_of_statement)
     assert row[0] == threading.get_ident()
 
 
 async def test_after_commit_failure_or_rollback_the_connection_goes_back_to_its_thread(sqlite: AsyncEngine) -> None:
-    insert = text("INSERT INTO items (id, name) VALUES (:id, :name)").bindparams(bindparam("name"))
+    insert = text("INSERT INTO items (id, name) VALUES (:id, :name)")
     async with sqlite.begin() as connection:
         await connection.execute(insert, {"id": 1, "name": "first"})
     with pytest.raises(IntegrityError):
