@@ -57,11 +57,21 @@ MAX_BODY_BYTES = 64 * 1024
 def route_handlers() -> Sequence[Any]:
     """Every controller of the API: the access-matrix test walks exactly this list."""
     return [
-        HealthController, AuthController, MeController, StaffController, GraduateController, MetricsController,
-        PlanController, PlanTemplateController,
-        CheckinController, AlertController, StreamTicketController, ProgramRulesController,
+        HealthController,
+        AuthController,
+        MeController,
+        StaffController,
+        GraduateController,
+        MetricsController,
+        PlanController,
+        PlanTemplateController,
+        CheckinController,
+        AlertController,
+        StreamTicketController,
+        ProgramRulesController,
         ReminderController,
-        PushController, InboxController,
+        PushController,
+        InboxController,
         TimelineController,
     ]
 
@@ -69,7 +79,9 @@ def route_handlers() -> Sequence[Any]:
 def _start_sweeper(settings: Settings, session_factory: Any, clock: Clock, push: PushRuntime) -> Any:
     from aftercare.scheduling.worker import Sweeper  # only processes that sweep load the sweeper
 
-    sweeper = Sweeper(session_factory, clock, interval_seconds=settings.sweep_interval_seconds, sender=push.sender)
+    sweeper = Sweeper(
+        session_factory, clock, interval_seconds=settings.sweep_interval_seconds, sender=push.sender
+    )
     sweeper.start()
     return sweeper
 
@@ -140,10 +152,16 @@ def create_app(
             HTTPException: handle_http_exception,
             Exception: handle_internal_error,
         },
-        middleware=[RequestContextMiddleware, PrometheusConfig(app_name="aftercare", group_path=True).middleware],
+        middleware=[
+            RequestContextMiddleware,
+            PrometheusConfig(app_name="aftercare", group_path=True).middleware,
+        ],
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
         openapi_config=OpenAPIConfig(
-            title="Aftercare API", version=__version__, path="/schema", render_plugins=[ScalarRenderPlugin()],
+            title="Aftercare API",
+            version=__version__,
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
         ),
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[lifespan],

@@ -79,7 +79,11 @@ def serve(host: str | None, port: int | None, demo: bool) -> None:
             await migrate(engine)
         else:
             await ensure_current(engine)
-        return await seed_demo(make_session_factory(engine), settings=settings, now=SystemClock().now()) if demo else False
+        return (
+            await seed_demo(make_session_factory(engine), settings=settings, now=SystemClock().now())
+            if demo
+            else False
+        )
 
     try:
         seeded = _run(settings, prepare)
@@ -92,8 +96,12 @@ def serve(host: str | None, port: int | None, demo: bool) -> None:
         for role, email, password in DEMO_LOGINS:
             click.echo(f"  {role:<11} {email}  password: {password}")
     config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, log_config=None,
-        timeout_graceful_shutdown=5, proxy_headers=False,
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+        proxy_headers=False,
     )
     # Everything built so far (routes, schemas, templates) lives as long as the process: move it out
     # of the collector's sight so requests stop paying for re-scanning it (measured ~10% on GET).
@@ -130,10 +138,16 @@ def worker() -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         await push.start()
-        sweeper = Sweeper(make_session_factory(engine), SystemClock(),
-                          interval_seconds=settings.sweep_interval_seconds, sender=push.sender)
+        sweeper = Sweeper(
+            make_session_factory(engine),
+            SystemClock(),
+            interval_seconds=settings.sweep_interval_seconds,
+            sender=push.sender,
+        )
         sweeper.start()
-        click.echo(f"aftercare worker {sweeper.worker_id} sweeping every {settings.sweep_interval_seconds:g} s")
+        click.echo(
+            f"aftercare worker {sweeper.worker_id} sweeping every {settings.sweep_interval_seconds:g} s"
+        )
         try:
             await stop.wait()
         finally:
@@ -176,8 +190,12 @@ def users_create(role: str, email: str, display_name: str | None) -> None:
         await ensure_current(engine) if not settings.should_auto_migrate else await migrate(engine)
         async with make_session_factory(engine)() as session:
             return await create_first_user(
-                session, email=email, password=password, role=role,
-                display_name=display_name or email.split("@")[0], now=SystemClock().now(),
+                session,
+                email=email,
+                password=password,
+                role=role,
+                display_name=display_name or email.split("@")[0],
+                now=SystemClock().now(),
             )
 
     try:
@@ -206,7 +224,11 @@ def seed_demo_command() -> None:
 
 @main.command(
     "backtest",
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False, "help_option_names": []},
+    context_settings={
+        "ignore_unknown_options": True,
+        "allow_interspersed_args": False,
+        "help_option_names": [],
+    },
     add_help_option=False,
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)

@@ -35,12 +35,33 @@ DEMO_LOGINS = (
 # Jordan is steady; Sam's craving climbs while meetings and friends fall away (a prodrome the
 # counselor should see flagged); Priya has one hard day and uses her skills.
 DEMO_WEEKS = (
-    [(4, 2, 3, True, False), (4, 1, 3, None, False), (5, 2, 2, True, False), (4, 2, 4, None, False),
-     (4, 3, 3, True, False), (4, 2, 3, None, False), (5, 1, 2, True, False)],
-    [(4, 2, 3, True, False), (3, 3, 4, None, False), (3, 5, 6, False, False), (3, 6, 6, None, True),
-     (2, 7, 7, False, True), (2, 8, 8, False, True), (2, 8, 8, False, True)],
-    [(4, 3, 4, True, False), (3, 4, 5, None, False), (2, 6, 8, True, False), (3, 4, 5, None, False),
-     (4, 3, 4, True, False), (4, 2, 3, None, False), (4, 2, 3, True, False)],
+    [
+        (4, 2, 3, True, False),
+        (4, 1, 3, None, False),
+        (5, 2, 2, True, False),
+        (4, 2, 4, None, False),
+        (4, 3, 3, True, False),
+        (4, 2, 3, None, False),
+        (5, 1, 2, True, False),
+    ],
+    [
+        (4, 2, 3, True, False),
+        (3, 3, 4, None, False),
+        (3, 5, 6, False, False),
+        (3, 6, 6, None, True),
+        (2, 7, 7, False, True),
+        (2, 8, 8, False, True),
+        (2, 8, 8, False, True),
+    ],
+    [
+        (4, 3, 4, True, False),
+        (3, 4, 5, None, False),
+        (2, 6, 8, True, False),
+        (3, 4, 5, None, False),
+        (4, 3, 4, True, False),
+        (4, 2, 3, None, False),
+        (4, 2, 3, True, False),
+    ],
 )
 DEMO_GRADUATES = (
     # (display name, IANA zone, check-in time, email or None if not yet enrolled)
@@ -51,7 +72,9 @@ DEMO_GRADUATES = (
 )
 
 
-async def seed_demo(session_factory: async_sessionmaker[AsyncSession], *, settings: Settings, now: datetime) -> bool:
+async def seed_demo(
+    session_factory: async_sessionmaker[AsyncSession], *, settings: Settings, now: datetime
+) -> bool:
     """Load the demo program into an empty database; False (and no change) if it has accounts."""
     async with session_factory() as session:
         async with session.begin():
@@ -64,20 +87,28 @@ async def seed_demo(session_factory: async_sessionmaker[AsyncSession], *, settin
             session, StaffCreate(DEMO_LOGINS[1][1], DEMO_PASSWORD, "Chris (counselor)", "counselor"), now=now
         )
         actor = Principal(user_id=counselor.id, role="counselor")
-        limits = auth_service.LoginLimits(MemoryFailureCounter(), per_account=100, per_address=100,
-                                          window_seconds=60)
+        limits = auth_service.LoginLimits(
+            MemoryFailureCounter(), per_account=100, per_address=100, window_seconds=60
+        )
         graduate_ids = []
         enrolled = []
         for name, zone, checkin_time, email in DEMO_GRADUATES:
             created = await graduate_service.create_graduate(
-                session, GraduateCreate(display_name=name, timezone=zone, checkin_time=checkin_time),
-                actor=actor, settings=settings, now=now,
+                session,
+                GraduateCreate(display_name=name, timezone=zone, checkin_time=checkin_time),
+                actor=actor,
+                settings=settings,
+                now=now,
             )
             graduate_ids.append(created.id)
             if email:
                 tokens = await auth_service.enroll(
-                    session, EnrollRequest(created.enrollment_code, email, DEMO_PASSWORD),
-                    settings=settings, limits=limits, client_address="demo", now=now,
+                    session,
+                    EnrollRequest(created.enrollment_code, email, DEMO_PASSWORD),
+                    settings=settings,
+                    limits=limits,
+                    client_address="demo",
+                    now=now,
                 )
                 enrolled.append((created.id, zone, tokens.user_id))
     await plans_service.seed_demo_plans(session_factory, graduate_ids, now=now)
@@ -87,7 +118,13 @@ async def seed_demo(session_factory: async_sessionmaker[AsyncSession], *, settin
 
 
 async def _seed_week(
-    session_factory: async_sessionmaker[AsyncSession], graduate_id: uuid.UUID, zone: str, user_id: uuid.UUID, week: list[tuple[int, int, int, bool | None, bool]], *, settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    graduate_id: uuid.UUID,
+    zone: str,
+    user_id: uuid.UUID,
+    week: list[tuple[int, int, int, bool | None, bool]],
+    *,
+    settings: Settings,
     now: datetime,
 ) -> None:
     """The last seven local days of check-ins, each submitted as the phone synced it today (the
@@ -100,9 +137,23 @@ async def _seed_week(
     for back, (mood, craving, stress, attended, isolating) in zip(range(7, 0, -1), week, strict=True):
         day = today - timedelta(days=back)
         data = CheckinCreate(
-            client_id=uuid.uuid4(), local_date=day, mood=mood, craving=craving, stress=stress, used=False,
-            safety_concern=False, sleep_hours=7.0 if stress < 7 else 5.0, attended_support=attended,
-            isolating=isolating, took_medication=None,
+            client_id=uuid.uuid4(),
+            local_date=day,
+            mood=mood,
+            craving=craving,
+            stress=stress,
+            used=False,
+            safety_concern=False,
+            sleep_hours=7.0 if stress < 7 else 5.0,
+            attended_support=attended,
+            isolating=isolating,
+            took_medication=None,
         )
-        await checkins.submit_checkin(engine, graduate_id=graduate_id, data=data, actor=graduate,
-                                      crisis_line=settings.crisis_line, now=now)
+        await checkins.submit_checkin(
+            engine,
+            graduate_id=graduate_id,
+            data=data,
+            actor=graduate,
+            crisis_line=settings.crisis_line,
+            now=now,
+        )

@@ -28,7 +28,9 @@ class HealthController(Controller):
             async with session_factory() as session:
                 await session.execute(text("SELECT 1"))
         except Exception:  # any failure to reach the database means not ready
-            response = problem_response(503, "/problems/not-ready", "Not ready", "the database is unreachable")
+            response = problem_response(
+                503, "/problems/not-ready", "Not ready", "the database is unreachable"
+            )
             response.headers["Retry-After"] = "5"
             return response
         return Response({"status": "ok", "database": "ok"})

@@ -32,7 +32,6 @@ _MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _MSGSPEC_FIELD = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
 
 
-
 def caller(request: Request[Principal, Any, Any]) -> tuple[Principal, datetime]:
     """The principal the access guard authenticated, and the app clock's now. For the hot routes,
     which take these from the request rather than as dependencies: Litestar resolves several
@@ -41,6 +40,7 @@ def caller(request: Request[Principal, Any, Any]) -> tuple[Principal, datetime]:
     principal: Principal = request.scope["user"]
     clock: Clock = request.app.state.clock
     return principal, clock.now()
+
 
 def problem_response(status: int, type_: str, title: str, detail: str, **extra: Any) -> Response[Any]:
     body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
@@ -95,13 +95,16 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
     if isinstance(exc, NotFoundException):
         return problem_response(404, "/problems/not-found", "Not found", "no such resource")
     if isinstance(exc, MethodNotAllowedException):
-        response = problem_response(405, "/problems/method-not-allowed", "Method not allowed", str(exc.detail))
+        response = problem_response(
+            405, "/problems/method-not-allowed", "Method not allowed", str(exc.detail)
+        )
         if exc.headers:
             response.headers.update(exc.headers)
         return response
     if status == 413:
-        return problem_response(413, "/problems/body-too-large", "Request body too large",
-                                "the request body exceeds 64 KiB")
+        return problem_response(
+            413, "/problems/body-too-large", "Request body too large", "the request body exceeds 64 KiB"
+        )
     if status == 400:
         return problem_response(400, "/problems/malformed-body", "Bad request", str(exc.detail))
     if status >= 500:
@@ -111,10 +114,17 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 def handle_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # Logged with its type only: a message may carry a value from a health record.
-    log.error("unhandled error", extra={"error_type": type(exc).__name__, "route": _route_of(request.scope)},
-              exc_info=exc if log.isEnabledFor(logging.DEBUG) else None)
-    return problem_response(500, "/problems/internal", "Internal error",
-                            "the service failed; the request id in X-Request-ID helps the operator find it")
+    log.error(
+        "unhandled error",
+        extra={"error_type": type(exc).__name__, "route": _route_of(request.scope)},
+        exc_info=exc if log.isEnabledFor(logging.DEBUG) else None,
+    )
+    return problem_response(
+        500,
+        "/problems/internal",
+        "Internal error",
+        "the service failed; the request id in X-Request-ID helps the operator find it",
+    )
 
 
 def _route_of(scope: Scope) -> str:
@@ -150,10 +160,16 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             current_request_id.reset(token)
-            log.info("request", extra={
-                "request_id": request_id, "method": scope.get("method"), "route": _route_of(scope),
-                "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            })
+            log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": scope.get("method"),
+                    "route": _route_of(scope),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
 
 
 def client_address(request: Request[Any, Any, Any], settings: Settings) -> str:

@@ -14,4 +14,3 @@ class MetricsController(PrometheusController):
 
     opt = {"access": Access.SIGNED_IN}
     include_in_schema = False
-

@@ -27,7 +27,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "title", "status", "detail"],
     "properties": {
-        "type": {"type": "string", "description": "stable URI of the kind of problem, e.g. /problems/validation"},
+        "type": {
+            "type": "string",
+            "description": "stable URI of the kind of problem, e.g. /problems/validation",
+        },
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
@@ -69,7 +72,9 @@ def build_openapi(app: Litestar) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(msgspec_components(app, names=set(components)))
     components["Problem"] = PROBLEM_SCHEMA
-    schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    schema["components"]["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    }
     handlers = _handlers_by_operation(app)
     for path_item in schema.get("paths", {}).values():
         for method, operation in path_item.items():

@@ -51,18 +51,22 @@ def serve(kind: str, port: int, data_dir: str, database_url: str) -> None:
     from aftercare.config import Settings
 
     if kind == "bare":
+
         @post("/checkins", sync_to_thread=False)
         def echo(data: CheckinCreate) -> CheckinCreate:
             return data
 
         app: Any = Litestar([echo])
     else:
-        app = create_app(Settings(data_dir=Path(data_dir), database_url=database_url, jwt_secret=SECRET,
-                                  scheduler=False))
+        app = create_app(
+            Settings(data_dir=Path(data_dir), database_url=database_url, jwt_secret=SECRET, scheduler=False)
+        )
     serve_like_aftercare(app, port)
 
 
-async def prepare(data_dir: Path, database_url: str, graduates: int) -> tuple[list[tuple[str, str]], list[str]]:
+async def prepare(
+    data_dir: Path, database_url: str, graduates: int
+) -> tuple[list[tuple[str, str]], list[str]]:
     """Migrate; one graduate with a plan through the services, cloned ``graduates`` times.
 
     Returns (graduate id, access token) pairs and the plan's trigger ids."""
@@ -89,40 +93,84 @@ async def prepare(data_dir: Path, database_url: str, graduates: int) -> tuple[li
     factory = make_session_factory(engine)
     now = datetime.now(UTC)
     async with factory() as session:
-        counselor_id = await create_first_user(session, email="c@bench.test", password="bench-password-123",
-                                               role="counselor", display_name="C", now=now)
+        counselor_id = await create_first_user(
+            session,
+            email="c@bench.test",
+            password="bench-password-123",
+            role="counselor",
+            display_name="C",
+            now=now,
+        )
     counselor = Principal(user_id=counselor_id, role="counselor")
     plan = load_templates()[0].plan
     async with factory() as session:
         template = await graduate_service.create_graduate(
-            session, GraduateCreate(display_name="G", timezone="UTC"), actor=counselor, settings=settings, now=now)
-        await plans.put_plan(session, template.id, plan, actor=counselor, now=now, precondition=plans.Precondition())
+            session,
+            GraduateCreate(display_name="G", timezone="UTC"),
+            actor=counselor,
+            settings=settings,
+            now=now,
+        )
+        await plans.put_plan(
+            session, template.id, plan, actor=counselor, now=now, precondition=plans.Precondition()
+        )
     async with engine.connect() as connection:
-        graduate_row = dict((await connection.execute(select(Graduate).where(Graduate.id == template.id)))
-                            .mappings().one())
-        plan_rows = [dict(r) for r in (await connection.execute(
-            select(Plan).where(Plan.graduate_id == template.id))).mappings()]
-        version_rows = [dict(r) for r in (await connection.execute(
-            select(PlanVersion).where(PlanVersion.graduate_id == template.id))).mappings()]
-        schedule_rows = [dict(r) for r in (await connection.execute(
-            select(Schedule).where(Schedule.graduate_id == template.id))).mappings()]
+        graduate_row = dict(
+            (await connection.execute(select(Graduate).where(Graduate.id == template.id))).mappings().one()
+        )
+        plan_rows = [
+            dict(r)
+            for r in (
+                await connection.execute(select(Plan).where(Plan.graduate_id == template.id))
+            ).mappings()
+        ]
+        version_rows = [
+            dict(r)
+            for r in (
+                await connection.execute(select(PlanVersion).where(PlanVersion.graduate_id == template.id))
+            ).mappings()
+        ]
+        schedule_rows = [
+            dict(r)
+            for r in (
+                await connection.execute(select(Schedule).where(Schedule.graduate_id == template.id))
+            ).mappings()
+        ]
     pairs: list[tuple[str, str]] = []
     for start in range(0, graduates, CHUNK):
         users, grads, plan_copies, versions, schedules = [], [], [], [], []
         for _ in range(start, min(graduates, start + CHUNK)):
             user_id, graduate_id = uuid7(), uuid7()
-            users.append({"id": user_id, "email": f"g{user_id.hex}@bench.test", "password_hash": "-",
-                          "role": "graduate", "display_name": "G", "active": True, "created_at": now})
+            users.append(
+                {
+                    "id": user_id,
+                    "email": f"g{user_id.hex}@bench.test",
+                    "password_hash": "-",
+                    "role": "graduate",
+                    "display_name": "G",
+                    "active": True,
+                    "created_at": now,
+                }
+            )
             grads.append({**graduate_row, "id": graduate_id, "user_id": user_id})
             plan_copies += [{**r, "graduate_id": graduate_id} for r in plan_rows]
             versions += [{**r, "graduate_id": graduate_id} for r in version_rows]
             schedules += [{**r, "id": uuid7(), "graduate_id": graduate_id} for r in schedule_rows]
-            token = issue_access_token(Principal(user_id=user_id, role="graduate", graduate_id=graduate_id),
-                                       secret=SECRET, now=now, lifetime=timedelta(hours=2))
+            token = issue_access_token(
+                Principal(user_id=user_id, role="graduate", graduate_id=graduate_id),
+                secret=SECRET,
+                now=now,
+                lifetime=timedelta(hours=2),
+            )
             pairs.append((str(graduate_id), token))
         async with engine.begin() as connection:
-            for table, rows in ((User, users), (Graduate, grads), (Plan, plan_copies), (PlanVersion, versions),
-                                (Schedule, schedules)):
+            for table, rows in (
+                (User, users),
+                (Graduate, grads),
+                (Plan, plan_copies),
+                (PlanVersion, versions),
+                (Schedule, schedules),
+            ):
                 if rows:
                     await connection.execute(insert(table), rows)
     await engine.dispose()
@@ -210,9 +258,25 @@ def lua_list(items: list[Any]) -> str:
 
 def run_wrk(port: int, script: Path, *, threads: int, connections: int, seconds: float) -> dict[str, Any]:
     out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:.0f}s", "--timeout", "10s",
-         "-s", str(script), f"http://127.0.0.1:{port}", "--", str(threads)],
-        check=True, capture_output=True, text=True,
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds:.0f}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+            "--",
+            str(threads),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     found = re.search(r"^RESULT (.*)$", out, re.MULTILINE)
     if found is None:
@@ -241,8 +305,11 @@ def wait_ready(port: int) -> None:
 def start_server(kind: str, data_dir: Path, database_url: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     with open(data_dir / f"{kind}-server.log", "ab") as log:
-        server = subprocess.Popen([sys.executable, __file__, "--serve", kind, str(port), str(data_dir), database_url],
-                                  stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve", kind, str(port), str(data_dir), database_url],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     wait_ready(port)
     return server, port
 
@@ -265,48 +332,69 @@ async def _admin(url: str, statement: str) -> None:
 def write_script(path: Path, pairs: list[tuple[str, str]] | None, triggers: list[str], real: bool) -> None:
     today = datetime.now(UTC).date()
     days = [(today - timedelta(days=DAYS - 1 - i)).isoformat() for i in range(DAYS)]
-    path.write_text(LUA % {
-        "graduates": lua_list(pairs or [("-", "-")] * 64), "days": lua_list(days),
-        "triggers": lua_list(triggers), "real": "true" if real else "false",
-    })
+    path.write_text(
+        LUA
+        % {
+            "graduates": lua_list(pairs or [("-", "-")] * 64),
+            "days": lua_list(days),
+            "triggers": lua_list(triggers),
+            "real": "true" if real else "false",
+        }
+    )
 
 
 def report(name: str, result: dict[str, Any], bare: float | None) -> None:
     ratio = f"   {result['rps'] / bare:6.1%} of bare" if bare else ""
-    print(f"{name:<26} {result['rps']:8.0f} req/s   p50 {result['p50_ms']:6.1f} ms   p99 {result['p99_ms']:6.1f} ms"
-          f"   statuses {dict(sorted(result['statuses'].items()))}{ratio}"
-          + (f"   socket errors {result['errors']}" if result["errors"] else ""))
+    print(
+        f"{name:<26} {result['rps']:8.0f} req/s   p50 {result['p50_ms']:6.1f} ms   p99 {result['p99_ms']:6.1f} ms"
+        f"   statuses {dict(sorted(result['statuses'].items()))}{ratio}"
+        + (f"   socket errors {result['errors']}" if result["errors"] else "")
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--graduates", type=int, default=4000,
-                        help=f"enrolled graduates; {DAYS} fresh days each must outlast the run")
+    parser.add_argument(
+        "--graduates",
+        type=int,
+        default=4000,
+        help=f"enrolled graduates; {DAYS} fresh days each must outlast the run",
+    )
     parser.add_argument("--postgres", metavar="URL", help="also run the real app on a fresh database there")
-    parser.add_argument("--serve", nargs=4, metavar=("KIND", "PORT", "DATA_DIR", "URL"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--serve", nargs=4, metavar=("KIND", "PORT", "DATA_DIR", "URL"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.serve:
         serve(args.serve[0], int(args.serve[1]), args.serve[2], args.serve[3])
         return
 
     work = Path(tempfile.mkdtemp(prefix="checkin-bench-"))
-    targets: list[tuple[str, str, str | None]] = [("real, SQLite", f"sqlite+aiosqlite:///{work}/bench.db", None)]
+    targets: list[tuple[str, str, str | None]] = [
+        ("real, SQLite", f"sqlite+aiosqlite:///{work}/bench.db", None)
+    ]
     if args.postgres:
         name = f"checkin_bench_{uuid.uuid4().hex[:8]}"
         base = args.postgres.rsplit("/", 1)[0]
         targets.append(("real, PostgreSQL", f"{base}/{name}", name))
-    print(f"{args.connections} connections, {args.threads} wrk threads, {args.seconds:.0f} s a run, "
-          f"{args.graduates} graduates x {DAYS} days; cores: {os.cpu_count()}")
+    print(
+        f"{args.connections} connections, {args.threads} wrk threads, {args.seconds:.0f} s a run, "
+        f"{args.graduates} graduates x {DAYS} days; cores: {os.cpu_count()}"
+    )
 
     bare_script = work / "bare.lua"
     write_script(bare_script, None, ["t"], real=False)
     server, port = start_server("bare", work, "-")
     try:
         run_wrk(port, bare_script, threads=args.threads, connections=args.connections, seconds=2)  # warm-up
-        bare = run_wrk(port, bare_script, threads=args.threads, connections=args.connections, seconds=args.seconds)
+        bare = run_wrk(
+            port, bare_script, threads=args.threads, connections=args.connections, seconds=args.seconds
+        )
     finally:
         stop(server)
     report("bare (decode + return)", bare, None)
@@ -322,14 +410,17 @@ def main() -> None:
             write_script(script, pairs, triggers, real=True)
             server, port = start_server("real", data_dir, url)
             try:
-                result = run_wrk(port, script, threads=args.threads, connections=args.connections,
-                                 seconds=args.seconds)
+                result = run_wrk(
+                    port, script, threads=args.threads, connections=args.connections, seconds=args.seconds
+                )
             finally:
                 stop(server)
             report(label, result, bare["rps"])
             used = result["requests"] / (args.graduates * DAYS)
             if used > 1:
-                print(f"  note: the run outlasted the fresh (graduate, day) pairs ({used:.1f}x); raise --graduates")
+                print(
+                    f"  note: the run outlasted the fresh (graduate, day) pairs ({used:.1f}x); raise --graduates"
+                )
         finally:
             if database:
                 asyncio.run(_admin(args.postgres, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))

@@ -91,21 +91,47 @@ async def seed(engine: AsyncEngine, total: int) -> uuid.UUID:
     await migrate(engine)
     now = datetime.now(UTC)
     async with make_session_factory(engine)() as session:
-        supervisor_id = await create_first_user(session, email="s@bench.test", password="bench-password-123",
-                                                role="supervisor", display_name="S", now=now)
+        supervisor_id = await create_first_user(
+            session,
+            email="s@bench.test",
+            password="bench-password-123",
+            role="supervisor",
+            display_name="S",
+            now=now,
+        )
     graduates = max(1, total // ALERTS_PER_GRADUATE)
-    rows = [{"id": uuid.UUID(int=g + 1), "user_id": None, "display_name": "G", "timezone": "UTC",
-             "checkin_time": "20:00", "quiet_start": None, "quiet_end": None, "status": "active",
-             "created_at": now, "updated_at": now, "streak_days": 0, "risk_level": "low", "open_alerts": 0}
-            for g in range(graduates)]
+    rows = [
+        {
+            "id": uuid.UUID(int=g + 1),
+            "user_id": None,
+            "display_name": "G",
+            "timezone": "UTC",
+            "checkin_time": "20:00",
+            "quiet_start": None,
+            "quiet_end": None,
+            "status": "active",
+            "created_at": now,
+            "updated_at": now,
+            "streak_days": 0,
+            "risk_level": "low",
+            "open_alerts": 0,
+        }
+        for g in range(graduates)
+    ]
     postgres = engine.dialect.name == "postgresql"
     async with engine.begin() as connection:
         for start in range(0, len(rows), 5000):
-            await connection.execute(insert(Graduate), rows[start:start + 5000])
+            await connection.execute(insert(Graduate), rows[start : start + 5000])
         last_slice = (total - 1) // (RULES * graduates)
-        await connection.execute(text(POSTGRES_INSERT if postgres else SQLITE_INSERT),
-                                 {"total": total, "graduates": graduates, "last_slice": last_slice,
-                                  "step": max(1, YEAR_SECONDS // total)})
+        await connection.execute(
+            text(POSTGRES_INSERT if postgres else SQLITE_INSERT),
+            {
+                "total": total,
+                "graduates": graduates,
+                "last_slice": last_slice,
+                "step": max(1, YEAR_SECONDS // total),
+            },
+        )
     async with engine.begin() as connection:
         await connection.execute(text("ANALYZE"))
     return supervisor_id
@@ -120,26 +146,41 @@ async def deep_cursor(engine: AsyncEngine, query: dict[str, Any]) -> str | None:
         where.append("severity IN ('" + "','".join(alerts.SEVERITIES_AT_LEAST[query["min_severity"]]) + "')")
     condition = " AND ".join(where)
     async with engine.connect() as connection:
-        count = (await connection.execute(text(f"SELECT count(*) FROM alerts WHERE {condition}"))).scalar_one()
+        count = (
+            await connection.execute(text(f"SELECT count(*) FROM alerts WHERE {condition}"))
+        ).scalar_one()
         if count <= PAGE:
             return None
-        row = (await connection.execute(text(
-            f"SELECT opened_at, id FROM alerts WHERE {condition} ORDER BY opened_at DESC, id DESC "
-            f"LIMIT 1 OFFSET {count // 2}"))).one()
+        row = (
+            await connection.execute(
+                text(
+                    f"SELECT opened_at, id FROM alerts WHERE {condition} ORDER BY opened_at DESC, id DESC "
+                    f"LIMIT 1 OFFSET {count // 2}"
+                )
+            )
+        ).one()
     opened_at = row[0] if isinstance(row[0], datetime) else datetime.fromisoformat(row[0])
     item = row[1] if isinstance(row[1], uuid.UUID) else uuid.UUID(row[1])
     return encode_cursor(opened_at.replace(tzinfo=UTC) if opened_at.tzinfo is None else opened_at, item)
 
 
-async def time_service(engine: AsyncEngine, actor: Principal, query: dict[str, Any], cursor: str | None,
-                       repeat: int) -> tuple[float, int]:
+async def time_service(
+    engine: AsyncEngine, actor: Principal, query: dict[str, Any], cursor: str | None, repeat: int
+) -> tuple[float, int]:
     factory = make_session_factory(engine)
     samples, items = [], 0
     for _ in range(repeat):
         async with factory() as session:
             started = time.perf_counter()
-            page = await alerts.list_alerts(session, actor=actor, graduate_id=None, limit=PAGE, cursor=cursor,
-                                            now=datetime.now(UTC), **query)
+            page = await alerts.list_alerts(
+                session,
+                actor=actor,
+                graduate_id=None,
+                limit=PAGE,
+                cursor=cursor,
+                now=datetime.now(UTC),
+                **query,
+            )
             samples.append(time.perf_counter() - started)
             items = len(page.items)
     return statistics.median(samples), items
@@ -164,7 +205,9 @@ async def time_http(port: int, token: str, query: dict[str, Any], cursor: str | 
     return statistics.median(samples)
 
 
-def measure(label: str, url: str, data_dir: Path, total: int, repeat: int) -> dict[tuple[str, str, str], float]:
+def measure(
+    label: str, url: str, data_dir: Path, total: int, repeat: int
+) -> dict[tuple[str, str, str], float]:
     """Seed ``total`` alerts and time every page; {(query, page, path): seconds}."""
     settings = Settings(data_dir=data_dir, database_url=url, jwt_secret=SECRET, scheduler=False)
 
@@ -184,8 +227,12 @@ def measure(label: str, url: str, data_dir: Path, total: int, repeat: int) -> di
         return supervisor_id, cursors, timings
 
     supervisor_id, cursors, timings = asyncio.run(prepare())
-    token = issue_access_token(Principal(user_id=supervisor_id, role="supervisor"), secret=SECRET,
-                               now=datetime.now(UTC), lifetime=timedelta(hours=1))
+    token = issue_access_token(
+        Principal(user_id=supervisor_id, role="supervisor"),
+        secret=SECRET,
+        now=datetime.now(UTC),
+        lifetime=timedelta(hours=1),
+    )
     server, port = start_server("real", data_dir, url)
     try:
         for name, query in QUERIES.items():
@@ -197,7 +244,9 @@ def measure(label: str, url: str, data_dir: Path, total: int, repeat: int) -> di
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=31)
@@ -224,12 +273,16 @@ def main() -> None:
                 if database and admin_url:
                     asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
         print(f"{engine_name}: median of {args.repeat} calls, page of {PAGE}")
-        print(f"  {'query':<14} {'page':<6} {'path':<8} {f'{args.small:,}':>10} {f'{args.large:,}':>10}  ratio")
+        print(
+            f"  {'query':<14} {'page':<6} {'path':<8} {f'{args.small:,}':>10} {f'{args.large:,}':>10}  ratio"
+        )
         worst = 0.0
         for key in results[args.small]:
             small, large = results[args.small][key], results[args.large][key]
             worst = max(worst, large / small)
-            print(f"  {key[0]:<14} {key[1]:<6} {key[2]:<8} {small * 1e3:8.2f}ms {large * 1e3:8.2f}ms  {large / small:5.2f}x")
+            print(
+                f"  {key[0]:<14} {key[1]:<6} {key[2]:<8} {small * 1e3:8.2f}ms {large * 1e3:8.2f}ms  {large / small:5.2f}x"
+            )
         print(f"  worst ratio {worst:.2f}x (target < 5x)")
 
 

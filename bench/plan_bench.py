@@ -39,10 +39,17 @@ def typical_plan() -> PlanBody:
     """The standard template plus three medications: about 40 items, 8 schedules."""
     plan = load_templates()[0].plan
     medications = [
-        Medication(id=f"med-{name}", name=name, dose=dose,
-                   schedule=Schedule(rrule="FREQ=DAILY", start_local=f"2026-12-01T{hour}"))
-        for name, dose, hour in (("naltrexone", "50 mg", "08:00"), ("sertraline", "100 mg", "08:30"),
-                                 ("gabapentin", "300 mg", "21:00"))
+        Medication(
+            id=f"med-{name}",
+            name=name,
+            dose=dose,
+            schedule=Schedule(rrule="FREQ=DAILY", start_local=f"2026-12-01T{hour}"),
+        )
+        for name, dose, hour in (
+            ("naltrexone", "50 mg", "08:00"),
+            ("sertraline", "100 mg", "08:30"),
+            ("gabapentin", "300 mg", "21:00"),
+        )
     ]
     return msgspec.structs.replace(plan, medications=medications)
 
@@ -50,8 +57,9 @@ def typical_plan() -> PlanBody:
 def bench_settings(data_dir: Path, database_url: str) -> Any:
     from aftercare.config import Settings
 
-    return Settings(data_dir=data_dir, database_url=database_url, jwt_secret=SECRET, scheduler=False,
-                    auto_migrate=False)
+    return Settings(
+        data_dir=data_dir, database_url=database_url, jwt_secret=SECRET, scheduler=False, auto_migrate=False
+    )
 
 
 def serve(kind: str, port: int, data_dir: str, database_url: str) -> None:
@@ -61,6 +69,7 @@ def serve(kind: str, port: int, data_dir: str, database_url: str) -> None:
     from aftercare.app import create_app
 
     if kind == "bare":
+
         @put("/plan", sync_to_thread=False)
         def echo(data: PlanBody) -> PlanBody:
             return data
@@ -87,26 +96,49 @@ async def prepare(data_dir: Path, graduates: int, database_url: str = "") -> tup
     factory = make_session_factory(engine)
     now = datetime.now(UTC)
     async with factory() as session:
-        counselor_id = await create_first_user(session, email="c@bench.test", password="bench-password-123",
-                                               role="counselor", display_name="C", now=now)
+        counselor_id = await create_first_user(
+            session,
+            email="c@bench.test",
+            password="bench-password-123",
+            role="counselor",
+            display_name="C",
+            now=now,
+        )
     counselor = Principal(user_id=counselor_id, role="counselor")
     ids = []
     for index in range(graduates):
         async with factory() as session:
             created = await graduate_service.create_graduate(
-                session, GraduateCreate(display_name=f"G{index}", timezone="America/Chicago"),
-                actor=counselor, settings=settings, now=now,
+                session,
+                GraduateCreate(display_name=f"G{index}", timezone="America/Chicago"),
+                actor=counselor,
+                settings=settings,
+                now=now,
             )
-            await plans.put_plan(session, created.id, typical_plan(), actor=counselor, now=now,
-                                 precondition=plans.Precondition())
+            await plans.put_plan(
+                session,
+                created.id,
+                typical_plan(),
+                actor=counselor,
+                now=now,
+                precondition=plans.Precondition(),
+            )
         ids.append(str(created.id))
     await engine.dispose()
     token = issue_access_token(counselor, secret=SECRET, now=now, lifetime=timedelta(hours=2))
     return token, ids
 
 
-async def load(url_of: Any, method: str, connections: int, seconds: float, *, headers: dict[str, str],
-               bodies: list[bytes] | None, track_version: bool) -> tuple[float, dict[int, int]]:
+async def load(
+    url_of: Any,
+    method: str,
+    connections: int,
+    seconds: float,
+    *,
+    headers: dict[str, str],
+    bodies: list[bytes] | None,
+    track_version: bool,
+) -> tuple[float, dict[int, int]]:
     """Requests per second over ``seconds`` with ``connections`` workers, each sequential."""
     statuses: dict[int, int] = {}
     done = 0
@@ -118,7 +150,9 @@ async def load(url_of: Any, method: str, connections: int, seconds: float, *, he
         while time.perf_counter() < deadline:
             extra = {"If-Match": f'"{version}"'} if track_version else {}
             data = bodies[turn % len(bodies)] if bodies else None
-            async with session.request(method, url_of(index), data=data, headers={**headers, **extra}) as resp:
+            async with session.request(
+                method, url_of(index), data=data, headers={**headers, **extra}
+            ) as resp:
                 await resp.read()
                 statuses[resp.status] = statuses.get(resp.status, 0) + 1
                 if track_version and resp.status == 200:
@@ -143,7 +177,9 @@ async def fresh_postgres(url: str, *, drop: str | None = None) -> str:
     admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
     name = drop or f"plan_bench_{int(time.time())}"
     async with admin.connect() as connection:
-        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"' if drop else f'CREATE DATABASE "{name}"'))
+        await connection.execute(
+            text(f'DROP DATABASE IF EXISTS "{name}"' if drop else f'CREATE DATABASE "{name}"')
+        )
     await admin.dispose()
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
@@ -165,11 +201,15 @@ def wait_ready(port: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--postgres", metavar="URL", help="run the real app on PostgreSQL (asyncpg URL)")
-    parser.add_argument("--serve", nargs=4, metavar=("KIND", "PORT", "DATA_DIR", "DB"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--serve", nargs=4, metavar=("KIND", "PORT", "DATA_DIR", "DB"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.serve:
         serve(args.serve[0], int(args.serve[1]), args.serve[2], "" if args.serve[3] == "-" else args.serve[3])
@@ -179,19 +219,29 @@ def main() -> None:
     database_url = asyncio.run(fresh_postgres(args.postgres)) if args.postgres else ""
     token, graduate_ids = asyncio.run(prepare(data_dir, args.connections, database_url))
     plan = typical_plan()
-    variants = [msgspec.json.encode(msgspec.structs.replace(
-        plan, goals=[msgspec.structs.replace(plan.goals[0], text=text), *plan.goals[1:]]))
-        for text in ("Ninety meetings in ninety days", "Thirty meetings in thirty days")]
-    print(f"plan: {len(variants[0])} bytes, "
-          f"{sum(len(getattr(plan, s)) for s in ('therapy', 'support_groups', 'coping_skills', 'triggers', 'warning_signs', 'medications', 'support_contacts', 'goals'))} items, "
-          f"{len(plan.therapy) + len(plan.support_groups) + len(plan.medications)} schedules; "
-          f"{args.connections} connections x {args.seconds:.0f} s each; "
-          f"{'PostgreSQL' if database_url else 'SQLite (synchronous=FULL)'}")
+    variants = [
+        msgspec.json.encode(
+            msgspec.structs.replace(
+                plan, goals=[msgspec.structs.replace(plan.goals[0], text=text), *plan.goals[1:]]
+            )
+        )
+        for text in ("Ninety meetings in ninety days", "Thirty meetings in thirty days")
+    ]
+    print(
+        f"plan: {len(variants[0])} bytes, "
+        f"{sum(len(getattr(plan, s)) for s in ('therapy', 'support_groups', 'coping_skills', 'triggers', 'warning_signs', 'medications', 'support_contacts', 'goals'))} items, "
+        f"{len(plan.therapy) + len(plan.support_groups) + len(plan.medications)} schedules; "
+        f"{args.connections} connections x {args.seconds:.0f} s each; "
+        f"{'PostgreSQL' if database_url else 'SQLite (synchronous=FULL)'}"
+    )
 
     bare_port, real_port = free_port(), free_port()
     servers = [
-        subprocess.Popen([sys.executable, __file__, "--serve", kind, str(port), str(data_dir), database_url or "-"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            [sys.executable, __file__, "--serve", kind, str(port), str(data_dir), database_url or "-"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for kind, port in (("bare", bare_port), ("real", real_port))
     ]
     try:
@@ -204,14 +254,39 @@ def main() -> None:
             return f"http://127.0.0.1:{real_port}/v1/graduates/{graduate_ids[index]}/plan"
 
         runs = {
-            "bare PUT (decode + return)": asyncio.run(load(
-                lambda _: f"http://127.0.0.1:{bare_port}/plan", "PUT", args.connections, args.seconds,
-                headers=json_headers, bodies=variants, track_version=False)),
-            "PUT plan (If-Match)": asyncio.run(load(
-                plan_url, "PUT", args.connections, args.seconds, headers=auth, bodies=variants,
-                track_version=True)),
-            "GET plan": asyncio.run(load(
-                plan_url, "GET", args.connections, args.seconds, headers=auth, bodies=None, track_version=False)),
+            "bare PUT (decode + return)": asyncio.run(
+                load(
+                    lambda _: f"http://127.0.0.1:{bare_port}/plan",
+                    "PUT",
+                    args.connections,
+                    args.seconds,
+                    headers=json_headers,
+                    bodies=variants,
+                    track_version=False,
+                )
+            ),
+            "PUT plan (If-Match)": asyncio.run(
+                load(
+                    plan_url,
+                    "PUT",
+                    args.connections,
+                    args.seconds,
+                    headers=auth,
+                    bodies=variants,
+                    track_version=True,
+                )
+            ),
+            "GET plan": asyncio.run(
+                load(
+                    plan_url,
+                    "GET",
+                    args.connections,
+                    args.seconds,
+                    headers=auth,
+                    bodies=None,
+                    track_version=False,
+                )
+            ),
         }
     finally:
         for server in servers:

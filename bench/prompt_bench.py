@@ -63,23 +63,68 @@ async def seed(engine: AsyncEngine, service: FakePushService, count: int, due: d
         for _ in range(start, min(count, start + CHUNK)):
             user_id, graduate_id = uuid7(), uuid7()
             device = service.new_subscription()
-            users.append({"id": user_id, "email": f"g{user_id.hex}@bench.example", "password_hash": "-",
-                          "role": "graduate", "display_name": "G", "active": True, "created_at": due})
-            graduates.append({"id": graduate_id, "user_id": user_id, "display_name": "G", "timezone": "UTC",
-                              "checkin_time": checkin, "quiet_start": None, "quiet_end": None,
-                              "status": "active", "created_at": due, "updated_at": due, "streak_days": 0,
-                              "risk_level": "low", "open_alerts": 0})
-            subscriptions.append({"id": uuid7(), "user_id": user_id, "endpoint": device.endpoint,
-                                  "p256dh": device.p256dh, "auth": device.auth, "created_at": due,
-                                  "updated_at": due})
-            schedules.append({"id": uuid7(), "graduate_id": graduate_id, "stream": "checkin_prompt",
-                              "kind": "checkin_prompt", "next_due_at": due + timedelta(days=1), "planned_at": due,
-                              "occurrence_key": f"checkin_prompt:{due.date().isoformat()}",
-                              "local_date": due.date(), "title": "Time for your daily check-in",
-                              "deadline": due + timedelta(hours=6), "status": "planned", "updated_at": due})
+            users.append(
+                {
+                    "id": user_id,
+                    "email": f"g{user_id.hex}@bench.example",
+                    "password_hash": "-",
+                    "role": "graduate",
+                    "display_name": "G",
+                    "active": True,
+                    "created_at": due,
+                }
+            )
+            graduates.append(
+                {
+                    "id": graduate_id,
+                    "user_id": user_id,
+                    "display_name": "G",
+                    "timezone": "UTC",
+                    "checkin_time": checkin,
+                    "quiet_start": None,
+                    "quiet_end": None,
+                    "status": "active",
+                    "created_at": due,
+                    "updated_at": due,
+                    "streak_days": 0,
+                    "risk_level": "low",
+                    "open_alerts": 0,
+                }
+            )
+            subscriptions.append(
+                {
+                    "id": uuid7(),
+                    "user_id": user_id,
+                    "endpoint": device.endpoint,
+                    "p256dh": device.p256dh,
+                    "auth": device.auth,
+                    "created_at": due,
+                    "updated_at": due,
+                }
+            )
+            schedules.append(
+                {
+                    "id": uuid7(),
+                    "graduate_id": graduate_id,
+                    "stream": "checkin_prompt",
+                    "kind": "checkin_prompt",
+                    "next_due_at": due + timedelta(days=1),
+                    "planned_at": due,
+                    "occurrence_key": f"checkin_prompt:{due.date().isoformat()}",
+                    "local_date": due.date(),
+                    "title": "Time for your daily check-in",
+                    "deadline": due + timedelta(hours=6),
+                    "status": "planned",
+                    "updated_at": due,
+                }
+            )
         async with engine.begin() as connection:
-            for table, rows in ((User, users), (Graduate, graduates), (PushSubscription, subscriptions),
-                                (Schedule, schedules)):
+            for table, rows in (
+                (User, users),
+                (Graduate, graduates),
+                (PushSubscription, subscriptions),
+                (Schedule, schedules),
+            ):
                 await connection.execute(insert(table), rows)
 
 
@@ -89,11 +134,22 @@ async def make_due(engine: AsyncEngine, due: datetime) -> None:
 
 
 def start_worker(url: str, data_dir: Path, origin: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "AFTERCARE_DATABASE_URL": url, "AFTERCARE_DATA_DIR": str(data_dir),
-           "AFTERCARE_SWEEP_INTERVAL_SECONDS": "1", "AFTERCARE_PUSH_ALLOWED_ORIGINS": origin,
-           "AFTERCARE_LOG_LEVEL": "WARNING", "AFTERCARE_SQLITE_SYNCHRONOUS": "FULL"}
-    return subprocess.Popen([sys.executable, "-m", "aftercare.cli", "worker"], env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "AFTERCARE_DATABASE_URL": url,
+        "AFTERCARE_DATA_DIR": str(data_dir),
+        "AFTERCARE_SWEEP_INTERVAL_SECONDS": "1",
+        "AFTERCARE_PUSH_ALLOWED_ORIGINS": origin,
+        "AFTERCARE_LOG_LEVEL": "WARNING",
+        "AFTERCARE_SQLITE_SYNCHRONOUS": "FULL",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "aftercare.cli", "worker"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -129,13 +185,14 @@ class Arrivals:
     def distinct(self) -> int:
         received = self._service.received
         end = len(received)
-        self.ids.update(_payload_id(push.payload) for push in received[self._seen:end])
+        self.ids.update(_payload_id(push.payload) for push in received[self._seen : end])
         self._seen = end
         return len(self.ids)
 
 
-async def run(url: str, *, count: int, workers: int, kill_at: int | None, label: str,
-              bound_seconds: float) -> dict[str, Any]:
+async def run(
+    url: str, *, count: int, workers: int, kill_at: int | None, label: str, bound_seconds: float
+) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="aftercare-bench-"))
     engine = make_engine(Settings(data_dir=data_dir), url=url)
     await migrate(engine)
@@ -174,11 +231,15 @@ async def run(url: str, *, count: int, workers: int, kill_at: int | None, label:
         firsts = sorted(push.received_at for push in received)
     await engine.dispose()
     return {
-        "run": label, "graduates": count, "workers": workers, "delivered": len(ids),
+        "run": label,
+        "graduates": count,
+        "workers": workers,
+        "delivered": len(ids),
         "lost": count - len(ids),
         "seconds_due_to_last_delivery": round((last - due).total_seconds(), 1),
         "seconds_due_to_first_delivery": round((firsts[0] - due).total_seconds(), 1) if firsts else None,
-        "worker_peak_rss_mb": round(peak, 1), "worker_cpu_seconds": round(cpu, 1),
+        "worker_peak_rss_mb": round(peak, 1),
+        "worker_cpu_seconds": round(cpu, 1),
         "worker_cpu_ms_per_delivery": round(cpu * 1000 / max(1, len(received)), 3),
         "received_twice": sum(n - 1 for n in ids.values()),
         "rejected_by_push_service": len(service.rejections),
@@ -190,10 +251,14 @@ def encryption_cost(samples: int = 2000) -> dict[str, float]:
     ``WebPusher.encode``, on the same subscriptions and payload."""
     with run_in_thread() as service:
         devices = [service.new_subscription() for _ in range(50)]
-    payload = b'{"type":"checkin_prompt","title":"Time for your daily check-in","body":"How was today?",' \
-              b'"url":"/checkin/2026-11-24","tag":"x","id":"' + str(uuid.uuid4()).encode() + b'"}'
-    messages = [PushMessage(endpoint=d.endpoint, p256dh=d.p256dh, auth=d.auth, payload=payload, ttl=3600)
-                for d in devices]
+    payload = (
+        b'{"type":"checkin_prompt","title":"Time for your daily check-in","body":"How was today?",'
+        b'"url":"/checkin/2026-11-24","tag":"x","id":"' + str(uuid.uuid4()).encode() + b'"}'
+    )
+    messages = [
+        PushMessage(endpoint=d.endpoint, p256dh=d.p256dh, auth=d.auth, payload=payload, ttl=3600)
+        for d in devices
+    ]
     started = time.perf_counter()
     for i in range(samples):
         encrypt(messages[i % len(messages)])
@@ -202,7 +267,8 @@ def encryption_cost(samples: int = 2000) -> dict[str, float]:
     for i in range(samples):
         d = devices[i % len(devices)]
         WebPusher({"endpoint": d.endpoint, "keys": {"p256dh": d.p256dh, "auth": d.auth}}).encode(
-            payload, content_encoding="aes128gcm")
+            payload, content_encoding="aes128gcm"
+        )
     raw = (time.perf_counter() - started) / samples * 1e6
     # Off the loop in a small pool: cryptography holds the GIL for most of the work, so on two
     # cores this buys little (PushSender encrypts inline unless given an executor).
@@ -210,8 +276,11 @@ def encryption_cost(samples: int = 2000) -> dict[str, float]:
         started = time.perf_counter()
         list(pool.map(encrypt, (messages[i % len(messages)] for i in range(samples))))
         pooled = (time.perf_counter() - started) / samples * 1e6
-    return {"sender_encrypt_us": round(ours, 1), "raw_pywebpush_encode_us": round(raw, 1),
-            "sender_encrypt_in_2_threads_us_per_message": round(pooled, 1)}
+    return {
+        "sender_encrypt_us": round(ours, 1),
+        "raw_pywebpush_encode_us": round(raw, 1),
+        "sender_encrypt_in_2_threads_us_per_message": round(pooled, 1),
+    }
 
 
 async def postgres_database(admin_url: str, name: str, *, create: bool) -> str:
@@ -227,8 +296,11 @@ async def main() -> None:
     parser.add_argument("--graduates", type=int, default=100_000, help="the headline SQLite run")
     parser.add_argument("--kill-graduates", type=int, help="the SIGKILL run (default: --graduates)")
     parser.add_argument("--postgres-graduates", type=int, help="the PostgreSQL runs (default: --graduates)")
-    parser.add_argument("--postgres-url", default=os.environ.get("AFTERCARE_BENCH_POSTGRES_URL"),
-                        help="an admin URL; each run gets a fresh database (or AFTERCARE_BENCH_POSTGRES_URL)")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("AFTERCARE_BENCH_POSTGRES_URL"),
+        help="an admin URL; each run gets a fresh database (or AFTERCARE_BENCH_POSTGRES_URL)",
+    )
     parser.add_argument("--runs", default="sqlite,kill,postgres", help="which runs, comma-separated")
     parser.add_argument("--bound-seconds", type=float, default=600.0, help="give up on a run after this")
     args = parser.parse_args()
@@ -236,13 +308,23 @@ async def main() -> None:
     results: list[dict[str, Any]] = [{"run": "encryption", **encryption_cost()}]
     print(results[-1], flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for label, count, kill in (("sqlite, 1 worker", args.graduates, False),
-                                   ("sqlite, SIGKILL at half", args.kill_graduates or args.graduates, True)):
+        for label, count, kill in (
+            ("sqlite, 1 worker", args.graduates, False),
+            ("sqlite, SIGKILL at half", args.kill_graduates or args.graduates, True),
+        ):
             if ("kill" if kill else "sqlite") not in runs:
                 continue
             url = f"sqlite+aiosqlite:///{Path(tmp) / (uuid.uuid4().hex + '.db')}"
-            results.append(await run(url, count=count, workers=1, kill_at=count // 2 if kill else None,
-                                     label=label, bound_seconds=args.bound_seconds))
+            results.append(
+                await run(
+                    url,
+                    count=count,
+                    workers=1,
+                    kill_at=count // 2 if kill else None,
+                    label=label,
+                    bound_seconds=args.bound_seconds,
+                )
+            )
             print(results[-1], flush=True)
     if args.postgres_url and "postgres" in runs:
         count = args.postgres_graduates or args.graduates
@@ -250,8 +332,16 @@ async def main() -> None:
             name = f"aftercare_bench_{uuid.uuid4().hex[:8]}"
             url = await postgres_database(args.postgres_url, name, create=True)
             try:
-                results.append(await run(url, count=count, workers=workers, kill_at=None,
-                                         label=f"postgres, {workers} worker(s)", bound_seconds=args.bound_seconds))
+                results.append(
+                    await run(
+                        url,
+                        count=count,
+                        workers=workers,
+                        kill_at=None,
+                        label=f"postgres, {workers} worker(s)",
+                        bound_seconds=args.bound_seconds,
+                    )
+                )
             finally:
                 await postgres_database(args.postgres_url, name, create=False)
             print(results[-1], flush=True)

@@ -12,8 +12,15 @@ def serve_like_aftercare(app: Any, port: int) -> None:
     including its ``gc.freeze()`` of everything built before the first request."""
     import uvicorn
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                            timeout_graceful_shutdown=5, proxy_headers=False)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        proxy_headers=False,
+    )
     gc.collect()
     gc.freeze()
     uvicorn.Server(config).run()

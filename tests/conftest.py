@@ -89,8 +89,12 @@ def clock() -> FixedClock:
 @pytest.fixture
 def settings(data_dir: Path) -> Settings:
     # Access tokens outlive the days a test moves its clock; expiry has its own tests.
-    return Settings(data_dir=data_dir, jwt_secret="test-secret-" + "x" * 40, scheduler=False,
-                    access_token_minutes=60 * 24 * 60)
+    return Settings(
+        data_dir=data_dir,
+        jwt_secret="test-secret-" + "x" * 40,
+        scheduler=False,
+        access_token_minutes=60 * 24 * 60,
+    )
 
 
 @pytest.fixture
@@ -157,15 +161,22 @@ class Program:
 
         email = unique_email("supervisor")
         async with self.app.state.session_factory() as session:
-            await create_first_user(session, email=email, password=PASSWORD, role="supervisor",
-                                    display_name="Sup", now=self.clock.now())
+            await create_first_user(
+                session,
+                email=email,
+                password=PASSWORD,
+                role="supervisor",
+                display_name="Sup",
+                now=self.clock.now(),
+            )
         tokens = await self.sign_in(email)
         return Account(uuid.UUID(tokens["user_id"]), email, "supervisor", tokens["access_token"])
 
     async def staff(self, by: Account, role: str = "counselor") -> Account:
         email = unique_email(role)
         response = await self.client.post(
-            "/v1/staff", headers=by.headers,
+            "/v1/staff",
+            headers=by.headers,
             json={"email": email, "password": PASSWORD, "display_name": role.title(), "role": role},
         )
         assert response.status_code == 201, response.text
@@ -184,8 +195,13 @@ class Program:
         )
         assert enrolled.status_code == 201, enrolled.text
         tokens = enrolled.json()
-        return Account(uuid.UUID(tokens["user_id"]), email, "graduate", tokens["access_token"],
-                       graduate_id=uuid.UUID(created["id"]))
+        return Account(
+            uuid.UUID(tokens["user_id"]),
+            email,
+            "graduate",
+            tokens["access_token"],
+            graduate_id=uuid.UUID(created["id"]),
+        )
 
 
 @pytest.fixture

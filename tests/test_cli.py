@@ -27,9 +27,18 @@ def env(tmp_path: Path) -> dict[str, str]:
     return {**clean, "AFTERCARE_DATA_DIR": str(tmp_path / "data"), "AFTERCARE_SCHEDULER": "off"}
 
 
-def run(env: dict[str, str], *args: str, stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(AFTERCARE), *args], input=stdin, env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO)
+def run(
+    env: dict[str, str], *args: str, stdin: str = "", timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(AFTERCARE), *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
 
 
 def free_port() -> int:
@@ -47,15 +56,23 @@ def test_migrate_is_idempotent(env: dict[str, str]) -> None:
 
 
 def test_users_create_reads_the_password_from_stdin(env: dict[str, str]) -> None:
-    weak = run(env, "users", "create", "--role", "supervisor", "--email", "boss@example.org", stdin="password123\n")
+    weak = run(
+        env, "users", "create", "--role", "supervisor", "--email", "boss@example.org", stdin="password123\n"
+    )
     assert weak.returncode != 0
     assert "common" in weak.stderr or "password" in weak.stderr
-    short = run(env, "users", "create", "--role", "supervisor", "--email", "boss@example.org", stdin="short\n")
+    short = run(
+        env, "users", "create", "--role", "supervisor", "--email", "boss@example.org", stdin="short\n"
+    )
     assert short.returncode != 0 and "at least" in short.stderr
-    made = run(env, "users", "create", "--role", "supervisor", "--email", "boss@example.org", stdin=STRONG + "\n")
+    made = run(
+        env, "users", "create", "--role", "supervisor", "--email", "boss@example.org", stdin=STRONG + "\n"
+    )
     assert made.returncode == 0, made.stderr
     assert "boss@example.org" in made.stdout and STRONG not in made.stdout + made.stderr
-    again = run(env, "users", "create", "--role", "supervisor", "--email", "BOSS@example.org", stdin=STRONG + "\n")
+    again = run(
+        env, "users", "create", "--role", "supervisor", "--email", "BOSS@example.org", stdin=STRONG + "\n"
+    )
     assert again.returncode != 0 and "exists" in again.stderr
 
 
@@ -98,8 +115,14 @@ def test_sync_database_url_is_refused_clearly(env: dict[str, str]) -> None:
 def test_serve_answers_ready_and_shuts_down_gracefully(env: dict[str, str]) -> None:
     port, metrics_port = free_port(), free_port()
     env = {**env, "AFTERCARE_METRICS_PORT": str(metrics_port)}
-    process = subprocess.Popen([str(AFTERCARE), "serve", "--port", str(port), "--demo"], env=env, cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [str(AFTERCARE), "serve", "--port", str(port), "--demo"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 20
         status = None
@@ -111,9 +134,12 @@ def test_serve_answers_ready_and_shuts_down_gracefully(env: dict[str, str]) -> N
                 assert process.poll() is None, process.communicate()[1]
                 time.sleep(0.1)
         assert status == 200
-        body = json.dumps({"email": "supervisor@demo.aftercare.test", "password": "recovery-demo-2026"}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/auth/token", data=body,
-                                         headers={"Content-Type": "application/json"})
+        body = json.dumps(
+            {"email": "supervisor@demo.aftercare.test", "password": "recovery-demo-2026"}
+        ).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/auth/token", data=body, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=5) as response:
             assert json.loads(response.read())["role"] == "supervisor"
         # The scrape port answers without a token; the API port's /metrics wants one.

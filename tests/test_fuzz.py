@@ -43,23 +43,38 @@ class Server:
 
 def _call(base_url: str, method: str, path: str, body: dict[str, Any], token: str | None = None) -> Any:
     headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-    request = urllib.request.Request(base_url + path, data=json.dumps(body).encode(), headers=headers, method=method)
+    request = urllib.request.Request(
+        base_url + path, data=json.dumps(body).encode(), headers=headers, method=method
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")},
-           "AFTERCARE_DATA_DIR": str(tmp_path_factory.mktemp("fuzz")), "AFTERCARE_SCHEDULER": "off",
-           "AFTERCARE_ACCESS_TOKEN_MINUTES": "60"}
-    made = subprocess.run([str(AFTERCARE), "users", "create", "--role", "supervisor", "--email", "sup@fuzz.test"],
-                          input=PASSWORD + "\n", env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")},
+        "AFTERCARE_DATA_DIR": str(tmp_path_factory.mktemp("fuzz")),
+        "AFTERCARE_SCHEDULER": "off",
+        "AFTERCARE_ACCESS_TOKEN_MINUTES": "60",
+    }
+    made = subprocess.run(
+        [str(AFTERCARE), "users", "create", "--role", "supervisor", "--email", "sup@fuzz.test"],
+        input=PASSWORD + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert made.returncode == 0, made.stderr
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen([str(AFTERCARE), "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(AFTERCARE), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -69,13 +84,27 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             except OSError:
                 assert process.poll() is None and time.monotonic() < deadline, "server did not start"
                 time.sleep(0.1)
-        supervisor = _call(base_url, "POST", "/v1/auth/token", {"email": "sup@fuzz.test", "password": PASSWORD})
-        graduate = _call(base_url, "POST", "/v1/graduates", {"display_name": "F", "timezone": "Europe/Oslo"},
-                         supervisor["access_token"])
-        enrolled = _call(base_url, "POST", "/v1/auth/enroll", {"enrollment_code": graduate["enrollment_code"],
-                                                               "email": "grad@fuzz.test", "password": PASSWORD})
-        yield Server(base_url, {"supervisor": supervisor["access_token"], "graduate": enrolled["access_token"]},
-                     graduate["id"])
+        supervisor = _call(
+            base_url, "POST", "/v1/auth/token", {"email": "sup@fuzz.test", "password": PASSWORD}
+        )
+        graduate = _call(
+            base_url,
+            "POST",
+            "/v1/graduates",
+            {"display_name": "F", "timezone": "Europe/Oslo"},
+            supervisor["access_token"],
+        )
+        enrolled = _call(
+            base_url,
+            "POST",
+            "/v1/auth/enroll",
+            {"enrollment_code": graduate["enrollment_code"], "email": "grad@fuzz.test", "password": PASSWORD},
+        )
+        yield Server(
+            base_url,
+            {"supervisor": supervisor["access_token"], "graduate": enrolled["access_token"]},
+            graduate["id"],
+        )
     finally:
         process.terminate()
         process.wait(timeout=15)
@@ -83,21 +112,33 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def schema(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    doc_settings = Settings(data_dir=tmp_path_factory.mktemp("fuzz-doc"), jwt_secret="s" * 48,
-                         )
+    doc_settings = Settings(
+        data_dir=tmp_path_factory.mktemp("fuzz-doc"),
+        jwt_secret="s" * 48,
+    )
     return schemathesis.openapi.from_dict(json.loads(render(create_app(doc_settings))))
 
 
 def _fuzz(operation: Any, server: Server, role: str) -> None:
     @given(case=operation.as_strategy())
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case: Any) -> None:
         if "graduate_id" in (case.path_parameters or {}):
             # Reach a real record, so the handlers run and not only the guard.
             case.path_parameters["graduate_id"] = server.graduate_id
-        case.call_and_validate(base_url=server.base_url, headers={"Authorization": f"Bearer {server.tokens[role]}"},
-                               checks=CHECKS, timeout=5)
+        case.call_and_validate(
+            base_url=server.base_url,
+            headers={"Authorization": f"Bearer {server.tokens[role]}"},
+            checks=CHECKS,
+            timeout=5,
+        )
 
     run()
 

@@ -15,7 +15,9 @@ from aftercare.db.models import metadata
 
 
 def _differences(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": False})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "compare_server_default": False}
+    )
     return list(compare_metadata(context, metadata))
 
 
@@ -46,5 +48,11 @@ async def test_migrate_twice_is_a_no_op(engine: AsyncEngine) -> None:
     assert after == before
     assert await current_revisions(engine) == head_revisions()
     await ensure_current(engine)
-    assert set(before) >= {"users", "graduates", "refresh_tokens", "enrollment_codes", "audit_events",
-                           "alembic_version"}
+    assert set(before) >= {
+        "users",
+        "graduates",
+        "refresh_tokens",
+        "enrollment_codes",
+        "audit_events",
+        "alembic_version",
+    }

@@ -33,8 +33,10 @@ METHODS = ("get", "post", "put", "patch", "delete")
 
 @pytest.fixture(scope="module")
 def schema_app(tmp_path_factory: pytest.TempPathFactory) -> Litestar:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("openapi"), jwt_secret="s" * 48,
-                        )
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("openapi"),
+        jwt_secret="s" * 48,
+    )
     return create_app(settings)
 
 
@@ -45,12 +47,18 @@ def document(schema_app: Litestar) -> dict[str, Any]:
 
 
 def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(path, method, op) for path, item in document["paths"].items()
-            for method, op in item.items() if method in METHODS]
+    return [
+        (path, method, op)
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+        if method in METHODS
+    ]
 
 
 def test_checked_in_document_matches_the_code(schema_app: Litestar) -> None:
-    assert DOCUMENT.read_text() == render(schema_app), "run `aftercare openapi` and commit openapi/openapi.json"
+    assert DOCUMENT.read_text() == render(schema_app), (
+        "run `aftercare openapi` and commit openapi/openapi.json"
+    )
 
 
 def test_foundation_paths_and_methods(document: dict[str, Any]) -> None:
@@ -67,7 +75,9 @@ def test_every_operation_has_a_unique_operation_id(document: dict[str, Any]) -> 
 
 
 def test_problem_responses_are_problem_json(document: dict[str, Any]) -> None:
-    assert {"type", "title", "status", "detail"} <= set(document["components"]["schemas"]["Problem"]["required"])
+    assert {"type", "title", "status", "detail"} <= set(
+        document["components"]["schemas"]["Problem"]["required"]
+    )
     for path, method, op in _operations(document):
         codes = {c for c in op["responses"] if c.startswith("4")}
         assert "422" in codes, (path, method)
@@ -85,8 +95,9 @@ def test_problem_responses_are_problem_json(document: dict[str, Any]) -> None:
 
 def test_token_endpoints_are_public_and_the_rest_needs_a_bearer(document: dict[str, Any]) -> None:
     for path, method, op in _operations(document):
-        public = path.startswith(("/v1/auth/token", "/v1/auth/refresh", "/v1/auth/enroll", "/health/",
-                                  "/v1/push/vapid-public-key"))
+        public = path.startswith(
+            ("/v1/auth/token", "/v1/auth/refresh", "/v1/auth/enroll", "/health/", "/v1/push/vapid-public-key")
+        )
         assert bool(op.get("security")) is not public, (path, method)
 
 
@@ -99,8 +110,15 @@ def test_wire_schemas_keep_msgspec_bounds(schema_app: Litestar, document: dict[s
         if "requestBody" in op:
             ref = op["requestBody"]["content"]["application/json"]["schema"].get("$ref", "")
             request_bodies.add(ref.rsplit("/", 1)[-1])
-    assert {"TokenRequest", "RefreshRequest", "EnrollRequest", "StaffCreate", "StaffPatch", "GraduateCreate",
-            "GraduatePatch"} <= request_bodies
+    assert {
+        "TokenRequest",
+        "RefreshRequest",
+        "EnrollRequest",
+        "StaffCreate",
+        "StaffPatch",
+        "GraduateCreate",
+        "GraduatePatch",
+    } <= request_bodies
     for name in request_bodies:
         assert components[name] == expected[name], name
     # The bounds that matter to clients and fuzzers, spelled out.

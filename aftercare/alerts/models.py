@@ -20,7 +20,10 @@ class Alert(UUIDPrimaryKey, Base):
     __table_args__ = (
         # At most one open-or-acknowledged alert per (graduate, rule): the database enforces it.
         Index(
-            "uq_alerts_active_graduate_rule", "graduate_id", "rule", unique=True,
+            "uq_alerts_active_graduate_rule",
+            "graduate_id",
+            "rule",
+            unique=True,
             sqlite_where=text("status IN ('open', 'acknowledged')"),
             postgresql_where=text("status IN ('open', 'acknowledged')"),
         ),
@@ -62,8 +65,9 @@ class AlertEvent(Base):
     __tablename__ = "alert_events"
     __table_args__ = (Index("ix_alert_events_graduate_id_at", "graduate_id", "at"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
     graduate_id: Mapped[uuid.UUID] = mapped_column()
     kind: Mapped[str] = mapped_column(String(16))  # opened|raised|escalated|acknowledged|resolved|reopened

@@ -25,7 +25,10 @@ class AlertController(Controller):
 
     @get("/", operation_id="listAlerts")
     async def list_alerts(
-        self, db_session: AsyncSession, principal: Principal, clock: Clock,
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        clock: Clock,
         status: Annotated[list[schemas.Status] | None, Parameter(required=False)] = None,
         min_severity: Annotated[schemas.Severity | None, Parameter(required=False)] = None,
         graduate_id: Annotated[UUID | None, Parameter(required=False)] = None,
@@ -33,27 +36,49 @@ class AlertController(Controller):
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> schemas.AlertPage:
         return await service.list_alerts(
-            db_session, actor=principal, statuses=status or [], min_severity=min_severity,
-            graduate_id=graduate_id, limit=limit, cursor=cursor, now=clock.now(),
+            db_session,
+            actor=principal,
+            statuses=status or [],
+            min_severity=min_severity,
+            graduate_id=graduate_id,
+            limit=limit,
+            cursor=cursor,
+            now=clock.now(),
         )
 
     @post("/{alert_id:uuid}/acknowledge", operation_id="acknowledgeAlert", status_code=200)
-    async def acknowledge(self, alert_id: UUID, db_session: AsyncSession, principal: Principal,
-                          clock: Clock) -> schemas.Alert:
+    async def acknowledge(
+        self, alert_id: UUID, db_session: AsyncSession, principal: Principal, clock: Clock
+    ) -> schemas.Alert:
         return await service.acknowledge_alert(db_session, alert_id, actor=principal, now=clock.now())
 
     @post("/{alert_id:uuid}/resolve", operation_id="resolveAlert", status_code=200, opt={"problems": [409]})
-    async def resolve(self, alert_id: UUID, data: schemas.ResolveRequest, db_session: AsyncSession,
-                      principal: Principal, clock: Clock) -> schemas.Alert:
+    async def resolve(
+        self,
+        alert_id: UUID,
+        data: schemas.ResolveRequest,
+        db_session: AsyncSession,
+        principal: Principal,
+        clock: Clock,
+    ) -> schemas.Alert:
         return await service.resolve_alert(db_session, alert_id, data.note, actor=principal, now=clock.now())
 
     # "streams": the access matrix cannot wait for an endless answer; "ticket": the guard also
     # accepts ?ticket= here, for EventSource (tokens never travel in URLs otherwise).
-    @get("/stream", operation_id="streamAlerts", media_type="text/event-stream",
-         opt={"streams": True, "ticket": True})
+    @get(
+        "/stream",
+        operation_id="streamAlerts",
+        media_type="text/event-stream",
+        opt={"streams": True, "ticket": True},
+    )
     async def stream(
-        self, principal: Principal, clock: Clock, alert_hub: AlertEventHub,
-        last_event_id: Annotated[int | None, HeaderParameter(name="Last-Event-ID", required=False, ge=0)] = None,
+        self,
+        principal: Principal,
+        clock: Clock,
+        alert_hub: AlertEventHub,
+        last_event_id: Annotated[
+            int | None, HeaderParameter(name="Last-Event-ID", required=False, ge=0)
+        ] = None,
         ticket: Annotated[str | None, QueryParameter(name="ticket", required=False, max_length=200)] = None,
     ) -> ServerSentEvent:
         return ServerSentEvent(alert_stream(alert_hub, principal, resume_after=last_event_id, clock=clock))
@@ -64,5 +89,7 @@ class StreamTicketController(Controller):
     tags = ["auth"]
 
     @post("/stream-ticket", operation_id="issueStreamTicket", status_code=200, opt={"access": Access.STAFF})
-    async def issue(self, db_session: AsyncSession, principal: Principal, clock: Clock) -> schemas.StreamTicket:
+    async def issue(
+        self, db_session: AsyncSession, principal: Principal, clock: Clock
+    ) -> schemas.StreamTicket:
         return await tickets.issue_ticket(db_session, actor=principal, now=clock.now())

@@ -42,12 +42,22 @@ ALERT_PUSH_TTL = timedelta(hours=24)
 
 def to_schema(alert: Alert) -> schemas.Alert:
     return schemas.Alert(
-        id=alert.id, graduate_id=alert.graduate_id, counselor_id=alert.counselor_id,
-        rule=alert.rule, severity=alert.severity, status=alert.status,  # type: ignore[arg-type]
-        reasons=list(alert.reasons), evidence=dict(alert.evidence), opened_at=alert.opened_at,
-        last_seen_at=alert.last_seen_at, escalation_level=alert.escalation_level,
-        escalated_at=alert.escalated_at, acknowledged_by=alert.acknowledged_by,
-        acknowledged_at=alert.acknowledged_at, resolved_by=alert.resolved_by, resolved_at=alert.resolved_at,
+        id=alert.id,
+        graduate_id=alert.graduate_id,
+        counselor_id=alert.counselor_id,
+        rule=alert.rule,
+        severity=alert.severity,
+        status=alert.status,  # type: ignore[arg-type]
+        reasons=list(alert.reasons),
+        evidence=dict(alert.evidence),
+        opened_at=alert.opened_at,
+        last_seen_at=alert.last_seen_at,
+        escalation_level=alert.escalation_level,
+        escalated_at=alert.escalated_at,
+        acknowledged_by=alert.acknowledged_by,
+        acknowledged_at=alert.acknowledged_at,
+        resolved_by=alert.resolved_by,
+        resolved_at=alert.resolved_at,
         resolution_note=alert.resolution_note,
     )
 
@@ -67,15 +77,33 @@ _active_alerts = select(_alerts).where(
     or_(*(_alerts.c.status == status for status in ACTIVE)),
 )
 _insert_alert = insert(_alerts)
-_RAISED_COLUMNS = ("severity", "status", "reasons", "evidence", "last_seen_at", "run_started_on",
-                   "escalation_level", "escalated_at", "escalate_at", "acknowledged_by", "acknowledged_at")
+_RAISED_COLUMNS = (
+    "severity",
+    "status",
+    "reasons",
+    "evidence",
+    "last_seen_at",
+    "run_started_on",
+    "escalation_level",
+    "escalated_at",
+    "escalate_at",
+    "acknowledged_by",
+    "acknowledged_at",
+)
 _REFRESHED_COLUMNS = ("reasons", "evidence", "last_seen_at", "run_started_on")
 _update_alert = update(_alerts).where(_alerts.c.id == bindparam("alert_id"))
 _insert_events = insert(AlertEvent)
-_open_counts = update(_graduates).where(_graduates.c.id.in_(bindparam("graduate_ids", expanding=True))).values(
-    open_alerts=select(func.count()).select_from(_alerts)
-    .where(_alerts.c.graduate_id == _graduates.c.id, or_(*(_alerts.c.status == status for status in ACTIVE)))
-    .scalar_subquery()
+_open_counts = (
+    update(_graduates)
+    .where(_graduates.c.id.in_(bindparam("graduate_ids", expanding=True)))
+    .values(
+        open_alerts=select(func.count())
+        .select_from(_alerts)
+        .where(
+            _alerts.c.graduate_id == _graduates.c.id, or_(*(_alerts.c.status == status for status in ACTIVE))
+        )
+        .scalar_subquery()
+    )
 )
 # What a transaction must write of an alert it touched; a later change never asks for less.
 _WRITES = {"inserted": 3, "raised": 2, "refreshed": 1}
@@ -103,7 +131,9 @@ class AlertChanges:
             self._track(dict(row._mapping))
 
     @classmethod
-    async def load(cls, session: AsyncSession, graduate_ids: Iterable[uuid.UUID], rules: ProgramRules) -> AlertChanges:
+    async def load(
+        cls, session: AsyncSession, graduate_ids: Iterable[uuid.UUID], rules: ProgramRules
+    ) -> AlertChanges:
         """The graduates' open and acknowledged alerts, read with one statement."""
         ids = list(graduate_ids)
         if not ids:
@@ -115,16 +145,31 @@ class AlertChanges:
         self._alerts[alert["id"]] = alert
         self._by_graduate.setdefault(alert["graduate_id"], {})[alert["rule"]] = alert["id"]
 
-    def apply(self, *, graduate_id: uuid.UUID, counselor_id: uuid.UUID | None, hits: Sequence[RuleHit],
-              local_date: date, now: datetime, reopen_acknowledged: bool = False) -> list[uuid.UUID]:
+    def apply(
+        self,
+        *,
+        graduate_id: uuid.UUID,
+        counselor_id: uuid.UUID | None,
+        hits: Sequence[RuleHit],
+        local_date: date,
+        now: datetime,
+        reopen_acknowledged: bool = False,
+    ) -> list[uuid.UUID]:
         """What ``hits`` do to the graduate's alerts; the ids of the alerts opened, raised or updated.
 
         ``reopen_acknowledged``: "help now" re-opens an acknowledged safety alert even at the same
         severity (a new cry for help needs a new answer)."""
-        active = {rule: self._alerts[alert_id] for rule, alert_id in self._by_graduate.get(graduate_id, {}).items()}
+        active = {
+            rule: self._alerts[alert_id] for rule, alert_id in self._by_graduate.get(graduate_id, {}).items()
+        }
         states = {
-            rule: AlertState(rule=rule, severity=alert["severity"], status=alert["status"],  # type: ignore[arg-type]
-                             opened_on=alert["opened_on"], run_started_on=alert["run_started_on"])
+            rule: AlertState(
+                rule=rule,
+                severity=alert["severity"],
+                status=alert["status"],  # type: ignore[arg-type]
+                opened_on=alert["opened_on"],
+                run_started_on=alert["run_started_on"],
+            )
             for rule, alert in active.items()
         }
         touched = []
@@ -140,15 +185,29 @@ class AlertChanges:
             touched.append(alert["id"])
         return touched
 
-    def _open(self, graduate_id: uuid.UUID, counselor_id: uuid.UUID | None, change: AlertChange, *,
-              now: datetime) -> dict[str, Any]:
+    def _open(
+        self, graduate_id: uuid.UUID, counselor_id: uuid.UUID | None, change: AlertChange, *, now: datetime
+    ) -> dict[str, Any]:
         alert = {
-            "id": uuid7(), "graduate_id": graduate_id, "counselor_id": counselor_id, "rule": change.rule,
-            "severity": change.severity, "status": "open", "reasons": list(change.reasons),
-            "evidence": dict(change.evidence), "opened_at": now, "opened_on": change.local_date,
-            "last_seen_at": now, "run_started_on": silence_run(change), "escalation_level": 0,
-            "escalated_at": None, "escalate_at": now + escalation_delay(self.rules, change.severity),
-            "acknowledged_by": None, "acknowledged_at": None, "resolved_by": None, "resolved_at": None,
+            "id": uuid7(),
+            "graduate_id": graduate_id,
+            "counselor_id": counselor_id,
+            "rule": change.rule,
+            "severity": change.severity,
+            "status": "open",
+            "reasons": list(change.reasons),
+            "evidence": dict(change.evidence),
+            "opened_at": now,
+            "opened_on": change.local_date,
+            "last_seen_at": now,
+            "run_started_on": silence_run(change),
+            "escalation_level": 0,
+            "escalated_at": None,
+            "escalate_at": now + escalation_delay(self.rules, change.severity),
+            "acknowledged_by": None,
+            "acknowledged_at": None,
+            "resolved_by": None,
+            "resolved_at": None,
             "resolution_note": None,
         }
         self._track(alert)
@@ -163,8 +222,14 @@ class AlertChanges:
             alert["severity"] = change.severity
         _refresh(alert, change, now=now)
         # A raise (or a new cry for help) needs a new answer: open again, escalation from level 0.
-        alert.update(status="open", acknowledged_by=None, acknowledged_at=None, escalation_level=0,
-                     escalated_at=None, escalate_at=now + escalation_delay(self.rules, alert["severity"]))
+        alert.update(
+            status="open",
+            acknowledged_by=None,
+            acknowledged_at=None,
+            escalation_level=0,
+            escalated_at=None,
+            escalate_at=now + escalation_delay(self.rules, alert["severity"]),
+        )
         self._mark(alert, "raised")
         self._record(alert, "reopened" if reopened else "raised", now=now)
         self._push_to(alert, now=now)
@@ -177,11 +242,16 @@ class AlertChanges:
     def _push_to(self, alert: dict[str, Any], *, now: datetime) -> None:
         """The graduate's counselor must act (a graduate without one: the inbox has no owner)."""
         if alert["counselor_id"] is not None:
-            self._pushes.append(_push_for(alert["id"], alert["severity"], "alert", alert["counselor_id"], now=now))
+            self._pushes.append(
+                _push_for(alert["id"], alert["severity"], "alert", alert["counselor_id"], now=now)
+            )
 
     def _record(self, alert: dict[str, Any], kind: str, *, now: datetime) -> None:
-        self._events.append(_event_row(alert["id"], alert["graduate_id"], kind, alert["severity"],
-                                       alert["escalation_level"], now=now))
+        self._events.append(
+            _event_row(
+                alert["id"], alert["graduate_id"], kind, alert["severity"], alert["escalation_level"], now=now
+            )
+        )
 
     async def write(self, session: AsyncSession) -> None:
         """Store everything ``apply`` decided, in the caller's transaction."""
@@ -196,13 +266,16 @@ class AlertChanges:
         for write, columns in (("raised", _RAISED_COLUMNS), ("refreshed", _REFRESHED_COLUMNS)):
             if by_write[write]:
                 await connection.execute(
-                    _update_alert, [{"alert_id": a["id"], **{c: a[c] for c in columns}} for a in by_write[write]]
+                    _update_alert,
+                    [{"alert_id": a["id"], **{c: a[c] for c in columns}} for a in by_write[write]],
                 )
         await _store_events(session, self._events)
         if self._pushes:
             # Every push goes with the event of the same change: the latest event is the latest change.
             await enqueue_notifications(session, self._pushes, now=max(event["at"] for event in self._events))
-        await refresh_open_counts(session, {self._alerts[alert_id]["graduate_id"] for alert_id in self._writes})
+        await refresh_open_counts(
+            session, {self._alerts[alert_id]["graduate_id"] for alert_id in self._writes}
+        )
         self._writes, self._events, self._pushes = {}, [], []
 
 
@@ -220,8 +293,14 @@ async def apply_hits_for_graduate(
     if not hits:
         return []
     changes = await AlertChanges.load(session, [graduate.id], rules)
-    touched = changes.apply(graduate_id=graduate.id, counselor_id=graduate.counselor_id, hits=hits,
-                            local_date=local_date, now=now, reopen_acknowledged=reopen_acknowledged)
+    touched = changes.apply(
+        graduate_id=graduate.id,
+        counselor_id=graduate.counselor_id,
+        hits=hits,
+        local_date=local_date,
+        now=now,
+        reopen_acknowledged=reopen_acknowledged,
+    )
     await changes.write(session)
     return touched
 
@@ -232,10 +311,25 @@ def _refresh(alert: dict[str, Any], change: AlertChange, *, now: datetime) -> No
         alert["run_started_on"] = silence_run(change)
 
 
-def _event_row(alert_id: uuid.UUID, graduate_id: uuid.UUID, kind: str, severity: str, escalation_level: int, *,
-               now: datetime, actor_id: uuid.UUID | None = None) -> dict[str, Any]:
-    return {"alert_id": alert_id, "graduate_id": graduate_id, "kind": kind, "severity": severity,
-            "escalation_level": escalation_level, "actor_id": actor_id, "at": now}
+def _event_row(
+    alert_id: uuid.UUID,
+    graduate_id: uuid.UUID,
+    kind: str,
+    severity: str,
+    escalation_level: int,
+    *,
+    now: datetime,
+    actor_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    return {
+        "alert_id": alert_id,
+        "graduate_id": graduate_id,
+        "kind": kind,
+        "severity": severity,
+        "escalation_level": escalation_level,
+        "actor_id": actor_id,
+        "at": now,
+    }
 
 
 async def _store_events(session: AsyncSession, events: list[dict[str, Any]]) -> None:
@@ -251,20 +345,40 @@ async def _store_events(session: AsyncSession, events: list[dict[str, Any]]) -> 
     await connection.execute(_insert_events, events)
 
 
-async def _record_event(session: AsyncSession, alert: Alert, kind: str, *, now: datetime,
-                        actor_id: uuid.UUID | None = None) -> None:
-    await _store_events(session, [_event_row(alert.id, alert.graduate_id, kind, alert.severity,
-                                             alert.escalation_level, now=now, actor_id=actor_id)])
+async def _record_event(
+    session: AsyncSession, alert: Alert, kind: str, *, now: datetime, actor_id: uuid.UUID | None = None
+) -> None:
+    await _store_events(
+        session,
+        [
+            _event_row(
+                alert.id,
+                alert.graduate_id,
+                kind,
+                alert.severity,
+                alert.escalation_level,
+                now=now,
+                actor_id=actor_id,
+            )
+        ],
+    )
 
 
-def _push_for(alert_id: uuid.UUID, severity: str, kind: str, user_id: uuid.UUID, *, now: datetime) -> NotificationSpec:
+def _push_for(
+    alert_id: uuid.UUID, severity: str, kind: str, user_id: uuid.UUID, *, now: datetime
+) -> NotificationSpec:
     """A push about an alert. Lock screens are public: only the alert id and severity."""
     urgent = severity == "critical" or kind == "escalation"
     return NotificationSpec(
-        user_id=user_id, kind=kind, title="Escalated alert" if kind == "escalation" else "New alert in Aftercare",
+        user_id=user_id,
+        kind=kind,
+        title="Escalated alert" if kind == "escalation" else "New alert in Aftercare",
         body=f"Severity: {severity}. Open the console to review.",
-        url=f"/console/alerts/{alert_id}", tag=f"alert-{alert_id}", ref_id=str(alert_id),
-        urgency="high" if urgent else "normal", expires_at=now + ALERT_PUSH_TTL,
+        url=f"/console/alerts/{alert_id}",
+        tag=f"alert-{alert_id}",
+        ref_id=str(alert_id),
+        urgency="high" if urgent else "normal",
+        expires_at=now + ALERT_PUSH_TTL,
         topic=make_topic(kind, str(alert_id)),
     )
 
@@ -305,10 +419,16 @@ async def escalate_due_alerts(
             more = level < rules.escalation.max_level
             moved = await session.execute(
                 update(Alert)
-                .where(Alert.id == alert.id, Alert.status == "open",
-                       Alert.escalation_level == alert.escalation_level)
-                .values(escalation_level=level, escalated_at=now,
-                        escalate_at=now + escalation_delay(rules, alert.severity) if more else None)
+                .where(
+                    Alert.id == alert.id,
+                    Alert.status == "open",
+                    Alert.escalation_level == alert.escalation_level,
+                )
+                .values(
+                    escalation_level=level,
+                    escalated_at=now,
+                    escalate_at=now + escalation_delay(rules, alert.severity) if more else None,
+                )
                 .execution_options(synchronize_session=False)
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
@@ -316,7 +436,11 @@ async def escalate_due_alerts(
             await session.refresh(alert)
             await _record_event(session, alert, "escalated", now=now)
             await enqueue_notifications(
-                session, [_push_for(alert.id, alert.severity, "escalation", user_id, now=now) for user_id in supervisors],
+                session,
+                [
+                    _push_for(alert.id, alert.severity, "escalation", user_id, now=now)
+                    for user_id in supervisors
+                ],
                 now=now,
             )
             escalated += 1
@@ -333,8 +457,9 @@ async def _load_for_actor(session: AsyncSession, alert_id: uuid.UUID, actor: Pri
     return alert
 
 
-async def acknowledge_alert(session: AsyncSession, alert_id: uuid.UUID, *, actor: Principal,
-                            now: datetime) -> schemas.Alert:
+async def acknowledge_alert(
+    session: AsyncSession, alert_id: uuid.UUID, *, actor: Principal, now: datetime
+) -> schemas.Alert:
     """Stops escalation. Again on an acknowledged (or resolved) alert: no change."""
     async with session.begin():
         alert = await _load_for_actor(session, alert_id, actor)
@@ -345,13 +470,21 @@ async def acknowledge_alert(session: AsyncSession, alert_id: uuid.UUID, *, actor
             alert.escalate_at = None
             await session.flush()
             await _record_event(session, alert, "acknowledged", now=now, actor_id=actor.user_id)
-            await audit.record(session, actor=actor, action="update", resource="alert",
-                               graduate_id=alert.graduate_id, resource_id=str(alert.id), now=now)
+            await audit.record(
+                session,
+                actor=actor,
+                action="update",
+                resource="alert",
+                graduate_id=alert.graduate_id,
+                resource_id=str(alert.id),
+                now=now,
+            )
     return to_schema(alert)
 
 
-async def resolve_alert(session: AsyncSession, alert_id: uuid.UUID, note: str, *, actor: Principal,
-                        now: datetime) -> schemas.Alert:
+async def resolve_alert(
+    session: AsyncSession, alert_id: uuid.UUID, note: str, *, actor: Principal, now: datetime
+) -> schemas.Alert:
     async with session.begin():
         alert = await _load_for_actor(session, alert_id, actor)
         if alert.status == "resolved":
@@ -364,8 +497,15 @@ async def resolve_alert(session: AsyncSession, alert_id: uuid.UUID, note: str, *
         await session.flush()
         await _record_event(session, alert, "resolved", now=now, actor_id=actor.user_id)
         await refresh_open_counts(session, [alert.graduate_id])
-        await audit.record(session, actor=actor, action="update", resource="alert",
-                           graduate_id=alert.graduate_id, resource_id=str(alert.id), now=now)
+        await audit.record(
+            session,
+            actor=actor,
+            action="update",
+            resource="alert",
+            graduate_id=alert.graduate_id,
+            resource_id=str(alert.id),
+            now=now,
+        )
     return to_schema(alert)
 
 
@@ -403,7 +543,9 @@ async def list_alerts(
         query = query.where(before_key(Alert.opened_at, Alert.id, opened_at, key.id))
     async with session.begin():
         rows = list(await session.scalars(query))
-        await audit.record_staff_read(session, actor=actor, resource="alerts", graduate_id=graduate_id, now=now)
+        await audit.record_staff_read(
+            session, actor=actor, resource="alerts", graduate_id=graduate_id, now=now
+        )
     page = rows[:limit]
     return schemas.AlertPage(
         items=[to_schema(a) for a in page],
@@ -411,7 +553,9 @@ async def list_alerts(
     )
 
 
-async def reassign_alerts(session: AsyncSession, graduate_id: uuid.UUID, counselor_id: uuid.UUID | None) -> None:
+async def reassign_alerts(
+    session: AsyncSession, graduate_id: uuid.UUID, counselor_id: uuid.UUID | None
+) -> None:
     """A reassigned graduate's alerts follow them to the new counselor's feed."""
     await session.execute(
         update(Alert).where(Alert.graduate_id == graduate_id).values(counselor_id=counselor_id)

@@ -56,7 +56,9 @@ class StreamConfig(msgspec.Struct, frozen=True):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StreamConfig:
-        return cls(keepalive_seconds=settings.stream_keepalive_seconds, poll_seconds=settings.stream_poll_seconds)
+        return cls(
+            keepalive_seconds=settings.stream_keepalive_seconds, poll_seconds=settings.stream_poll_seconds
+        )
 
 
 class StreamEvent(msgspec.Struct, frozen=True):
@@ -82,8 +84,9 @@ def to_message(event: StreamEvent) -> ServerSentEventMessage:
     return ServerSentEventMessage(event="alert", id=event.id, data=event.data)
 
 
-async def read_events(session_factory: async_sessionmaker[AsyncSession], after: int,
-                      limit: int = BATCH) -> list[StreamEvent]:
+async def read_events(
+    session_factory: async_sessionmaker[AsyncSession], after: int, limit: int = BATCH
+) -> list[StreamEvent]:
     """Log entries with id > ``after``, oldest first, with each alert's current state."""
     query = (
         select(AlertEvent.id, AlertEvent.graduate_id, Graduate.counselor_id, Alert)
@@ -96,8 +99,12 @@ async def read_events(session_factory: async_sessionmaker[AsyncSession], after: 
     async with session_factory() as session:
         rows = (await session.execute(query)).all()
     return [
-        StreamEvent(id=row.id, graduate_id=row.graduate_id, counselor_id=row.counselor_id,
-                    data=msgspec.json.encode(to_schema(row.Alert)).decode())
+        StreamEvent(
+            id=row.id,
+            graduate_id=row.graduate_id,
+            counselor_id=row.counselor_id,
+            data=msgspec.json.encode(to_schema(row.Alert)).decode(),
+        )
         for row in rows
     ]
 

@@ -27,14 +27,16 @@ async def issue_ticket(session: AsyncSession, *, actor: Principal, now: datetime
         # Spent and expired tickets are worthless: sweeping them here keeps the table tiny.
         await session.execute(delete(StreamTicket).where(StreamTicket.expires_at <= now))
         await session.execute(
-            insert(StreamTicket).values(ticket_hash=hash_token(ticket), user_id=actor.user_id,
-                                        expires_at=now + TICKET_LIFETIME)
+            insert(StreamTicket).values(
+                ticket_hash=hash_token(ticket), user_id=actor.user_id, expires_at=now + TICKET_LIFETIME
+            )
         )
     return schemas.StreamTicket(ticket=ticket, expires_in=int(TICKET_LIFETIME.total_seconds()))
 
 
-async def redeem_ticket(session: AsyncSession, ticket: str, *, now: datetime,
-                        token_lifetime: timedelta) -> Principal | None:
+async def redeem_ticket(
+    session: AsyncSession, ticket: str, *, now: datetime, token_lifetime: timedelta
+) -> Principal | None:
     """The principal a valid, unused ticket stands for (the ticket is spent), else None.
 
     The role is read from the account now, not remembered from the issue; whether the account is
@@ -43,8 +45,11 @@ async def redeem_ticket(session: AsyncSession, ticket: str, *, now: datetime,
         row = (
             await session.execute(
                 update(StreamTicket)
-                .where(StreamTicket.ticket_hash == hash_token(ticket), StreamTicket.used_at.is_(None),
-                       StreamTicket.expires_at > now)
+                .where(
+                    StreamTicket.ticket_hash == hash_token(ticket),
+                    StreamTicket.used_at.is_(None),
+                    StreamTicket.expires_at > now,
+                )
                 .values(used_at=now)
                 .returning(StreamTicket.user_id, StreamTicket.expires_at)
             )

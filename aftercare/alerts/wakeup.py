@@ -121,7 +121,8 @@ class NotifyListener:
         for key in _SQLALCHEMY_ONLY:
             params.pop(key, None)
         return await asyncpg.connect(
-            **params, timeout=CONNECT_TIMEOUT_SECONDS,
+            **params,
+            timeout=CONNECT_TIMEOUT_SECONDS,
             server_settings={"search_path": str(search_path), "application_name": "aftercare-alert-listener"},
         )
 

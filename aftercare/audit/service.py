@@ -42,8 +42,19 @@ async def record(
     resource_id: str | None = None,
 ) -> None:
     """Append one audit row. Staff reads and every write of a graduate's data call this."""
-    await record_rows(session, [row(actor=actor, action=action, resource=resource, graduate_id=graduate_id,
-                                    now=now, resource_id=resource_id)])
+    await record_rows(
+        session,
+        [
+            row(
+                actor=actor,
+                action=action,
+                resource=resource,
+                graduate_id=graduate_id,
+                now=now,
+                resource_id=resource_id,
+            )
+        ],
+    )
 
 
 async def record_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -53,14 +64,25 @@ async def record_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None
 
 
 def row(
-    *, actor: Principal | None, action: str, resource: str, graduate_id: uuid.UUID | None, now: datetime,
+    *,
+    actor: Principal | None,
+    action: str,
+    resource: str,
+    graduate_id: uuid.UUID | None,
+    now: datetime,
     resource_id: str | None = None,
 ) -> dict[str, Any]:
     """One audit row, with the id of the request being served (``current_request_id``)."""
     return {
-        "id": uuid7(), "at": now, "actor_id": actor.user_id if actor else None,
-        "actor_role": actor.role if actor else "system", "action": action, "resource": resource,
-        "graduate_id": graduate_id, "resource_id": resource_id, "request_id": current_request_id.get(),
+        "id": uuid7(),
+        "at": now,
+        "actor_id": actor.user_id if actor else None,
+        "actor_role": actor.role if actor else "system",
+        "action": action,
+        "resource": resource,
+        "graduate_id": graduate_id,
+        "resource_id": resource_id,
+        "request_id": current_request_id.get(),
     }
 
 
@@ -88,7 +110,9 @@ async def commit_staff_read(
     bind = session.bind
     assert isinstance(bind, AsyncEngine), "commit_staff_read needs a session bound to an AsyncEngine"
     read = row(actor=actor, action="read", resource=resource, graduate_id=graduate_id, now=now)
-    await batcher_for(bind, "staff-read-audit", lambda loop: Batcher(_inserter(bind), loop, max_batch=500)).submit(read)
+    await batcher_for(
+        bind, "staff-read-audit", lambda loop: Batcher(_inserter(bind), loop, max_batch=500)
+    ).submit(read)
 
 
 def _inserter(engine: AsyncEngine) -> BatchFunction[dict[str, Any], None]:

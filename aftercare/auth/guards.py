@@ -96,7 +96,9 @@ async def redeem_stream_ticket(connection: ASGIConnection[Any, Any, Any, Any]) -
     state = connection.app.state
     async with state.session_factory() as session:
         principal = await redeem_ticket(
-            session, ticket, now=state.clock.now(),
+            session,
+            ticket,
+            now=state.clock.now(),
             token_lifetime=timedelta(minutes=state.settings.access_token_minutes),
         )
     if principal is None:

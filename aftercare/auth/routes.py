@@ -19,31 +19,63 @@ class AuthController(Controller):
     path = "/v1/auth"
     tags = ["auth"]
 
-    @post("/token", operation_id="signIn", status_code=200, opt={"access": Access.PUBLIC, "problems": [401, 429]})
+    @post(
+        "/token",
+        operation_id="signIn",
+        status_code=200,
+        opt={"access": Access.PUBLIC, "problems": [401, 429]},
+    )
     async def sign_in(
-        self, request: Request, data: TokenRequest, db_session: AsyncSession, settings: Settings,
-        login_limits: LoginLimits, clock: Clock,
+        self,
+        request: Request,
+        data: TokenRequest,
+        db_session: AsyncSession,
+        settings: Settings,
+        login_limits: LoginLimits,
+        clock: Clock,
     ) -> TokenPair:
         return await service.sign_in(
-            db_session, data, settings=settings, limits=login_limits,
-            client_address=client_address(request, settings), now=clock.now(),
+            db_session,
+            data,
+            settings=settings,
+            limits=login_limits,
+            client_address=client_address(request, settings),
+            now=clock.now(),
         )
 
-    @post("/refresh", operation_id="refreshTokens", status_code=200,
-          opt={"access": Access.PUBLIC, "problems": [401]})
-    async def refresh(self, data: RefreshRequest, db_session: AsyncSession, settings: Settings,
-                      clock: Clock) -> TokenPair:
+    @post(
+        "/refresh",
+        operation_id="refreshTokens",
+        status_code=200,
+        opt={"access": Access.PUBLIC, "problems": [401]},
+    )
+    async def refresh(
+        self, data: RefreshRequest, db_session: AsyncSession, settings: Settings, clock: Clock
+    ) -> TokenPair:
         return await service.refresh(db_session, data.refresh_token, settings=settings, now=clock.now())
 
-    @post("/enroll", operation_id="enroll", status_code=201,
-          opt={"access": Access.PUBLIC, "problems": [401, 409, 429]})
+    @post(
+        "/enroll",
+        operation_id="enroll",
+        status_code=201,
+        opt={"access": Access.PUBLIC, "problems": [401, 409, 429]},
+    )
     async def enroll(
-        self, request: Request, data: EnrollRequest, db_session: AsyncSession, settings: Settings,
-        login_limits: LoginLimits, clock: Clock,
+        self,
+        request: Request,
+        data: EnrollRequest,
+        db_session: AsyncSession,
+        settings: Settings,
+        login_limits: LoginLimits,
+        clock: Clock,
     ) -> TokenPair:
         return await service.enroll(
-            db_session, data, settings=settings, limits=login_limits,
-            client_address=client_address(request, settings), now=clock.now(),
+            db_session,
+            data,
+            settings=settings,
+            limits=login_limits,
+            client_address=client_address(request, settings),
+            now=clock.now(),
         )
 
 

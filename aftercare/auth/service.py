@@ -29,7 +29,10 @@ class LoginLimits:
     window_seconds: int
 
     async def check(self, email: str, address: str) -> None:
-        for key, limit in ((f"login:acct:{email}", self.per_account), (f"login:addr:{address}", self.per_address)):
+        for key, limit in (
+            (f"login:acct:{email}", self.per_account),
+            (f"login:addr:{address}", self.per_address),
+        ):
             count, retry_after = await self.counter.failures(key)
             if count >= limit:
                 raise TooManyRequests("too many failed sign-ins; try again later", retry_after=retry_after)
@@ -68,7 +71,9 @@ async def sign_in(
     return pair
 
 
-async def refresh(session: AsyncSession, refresh_token: str, *, settings: Settings, now: datetime) -> TokenPair:
+async def refresh(
+    session: AsyncSession, refresh_token: str, *, settings: Settings, now: datetime
+) -> TokenPair:
     token_hash = tokens.hash_token(refresh_token)
     async with session.begin():
         row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
@@ -96,8 +101,13 @@ async def refresh(session: AsyncSession, refresh_token: str, *, settings: Settin
 
 
 async def enroll(
-    session: AsyncSession, data: EnrollRequest, *, settings: Settings, limits: LoginLimits,
-    client_address: str, now: datetime,
+    session: AsyncSession,
+    data: EnrollRequest,
+    *,
+    settings: Settings,
+    limits: LoginLimits,
+    client_address: str,
+    now: datetime,
 ) -> TokenPair:
     problem = passwords.password_problem(data.password)
     if problem:
@@ -123,8 +133,13 @@ async def enroll(
             if graduate is None:
                 raise Unauthorized("the enrollment code is invalid, used or expired")
             user = User(
-                id=uuid7(), email=email, password_hash=passwords.hash_password(data.password),
-                role="graduate", display_name=graduate.display_name, active=True, created_at=now,
+                id=uuid7(),
+                email=email,
+                password_hash=passwords.hash_password(data.password),
+                role="graduate",
+                display_name=graduate.display_name,
+                active=True,
+                created_at=now,
             )
             session.add(user)
             await session.flush()
@@ -138,8 +153,9 @@ async def enroll(
                     )
             graduate.user_id = user.id
             graduate.updated_at = now
-            return await _issue_pair(session, user, settings=settings, family_id=uuid7(), now=now,
-                                     graduate_id=graduate.id)
+            return await _issue_pair(
+                session, user, settings=settings, family_id=uuid7(), now=now, graduate_id=graduate.id
+            )
     except IntegrityError as exc:
         raise Conflict("an account with this email already exists") from exc
 
@@ -148,12 +164,22 @@ async def my_profile(session: AsyncSession, principal: Principal) -> Me:
     user = await session.get(User, principal.user_id)
     if user is None:
         raise Unauthorized("unknown account")
-    return Me(user_id=user.id, email=user.email, role=user.role,  # type: ignore[arg-type]
-              display_name=user.display_name, graduate_id=principal.graduate_id)
+    return Me(
+        user_id=user.id,
+        email=user.email,
+        role=user.role,  # type: ignore[arg-type]
+        display_name=user.display_name,
+        graduate_id=principal.graduate_id,
+    )
 
 
 async def _issue_pair(
-    session: AsyncSession, user: User, *, settings: Settings, family_id: uuid.UUID, now: datetime,
+    session: AsyncSession,
+    user: User,
+    *,
+    settings: Settings,
+    family_id: uuid.UUID,
+    now: datetime,
     graduate_id: uuid.UUID | None = None,
 ) -> TokenPair:
     if user.role == "graduate" and graduate_id is None:
@@ -164,11 +190,19 @@ async def _issue_pair(
     secret = tokens.new_secret_token()
     session.add(
         RefreshToken(
-            id=uuid7(), user_id=user.id, family_id=family_id, token_hash=tokens.hash_token(secret),
-            created_at=now, expires_at=now + timedelta(days=settings.refresh_token_days),
+            id=uuid7(),
+            user_id=user.id,
+            family_id=family_id,
+            token_hash=tokens.hash_token(secret),
+            created_at=now,
+            expires_at=now + timedelta(days=settings.refresh_token_days),
         )
     )
     return TokenPair(
-        access_token=access, refresh_token=secret, expires_in=int(lifetime.total_seconds()),
-        role=user.role, user_id=user.id, graduate_id=graduate_id,  # type: ignore[arg-type]
+        access_token=access,
+        refresh_token=secret,
+        expires_in=int(lifetime.total_seconds()),
+        role=user.role,
+        user_id=user.id,
+        graduate_id=graduate_id,  # type: ignore[arg-type]
     )

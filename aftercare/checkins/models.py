@@ -84,7 +84,8 @@ class MissedDay(Base):
 
     __tablename__ = "missed_days"
 
-    graduate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("graduates.id", ondelete="CASCADE"),
-                                                   primary_key=True)
+    graduate_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("graduates.id", ondelete="CASCADE"), primary_key=True
+    )
     local_date: Mapped[date] = mapped_column(Date, primary_key=True)
     closed_at: Mapped[datetime] = mapped_column(DateTimeUTC())

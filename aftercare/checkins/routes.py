@@ -25,40 +25,84 @@ class CheckinController(Controller):
 
     @post("/checkins", operation_id="submitCheckin", opt={"access": Access.GRADUATE_SELF, "problems": [409]})
     async def submit_checkin(
-        self, graduate_id: UUID, data: schemas.CheckinCreate, request: Request[Principal, Any, Any],
+        self,
+        graduate_id: UUID,
+        data: schemas.CheckinCreate,
+        request: Request[Principal, Any, Any],
     ) -> Response[schemas.CheckinResult]:
         # The hot write: the caller and the clock from the request, no dependencies (``http.caller``).
         principal, now = caller(request)
         state = request.app.state
-        result = await submit.submit_checkin(state.engine, graduate_id=graduate_id, data=data, actor=principal,
-                                             crisis_line=state.settings.crisis_line, now=now)
+        result = await submit.submit_checkin(
+            state.engine,
+            graduate_id=graduate_id,
+            data=data,
+            actor=principal,
+            crisis_line=state.settings.crisis_line,
+            now=now,
+        )
         return Response(result.body, status_code=200 if result.replayed else 201)
 
     @patch("/checkins/{checkin_id:uuid}", operation_id="amendCheckin", opt={"access": Access.GRADUATE_SELF})
     async def amend_checkin(
-        self, graduate_id: UUID, checkin_id: UUID, data: schemas.CheckinAmend, db_session: AsyncSession,
-        principal: Principal, settings: Settings, clock: Clock,
+        self,
+        graduate_id: UUID,
+        checkin_id: UUID,
+        data: schemas.CheckinAmend,
+        db_session: AsyncSession,
+        principal: Principal,
+        settings: Settings,
+        clock: Clock,
     ) -> schemas.CheckinResult:
-        return await service.amend_checkin(db_session, graduate_id=graduate_id, checkin_id=checkin_id, data=data,
-                                           actor=principal, crisis_line=settings.crisis_line, now=clock.now())
+        return await service.amend_checkin(
+            db_session,
+            graduate_id=graduate_id,
+            checkin_id=checkin_id,
+            data=data,
+            actor=principal,
+            crisis_line=settings.crisis_line,
+            now=clock.now(),
+        )
 
     @get("/checkins", operation_id="listCheckins", opt={"access": Access.GRADUATE_READ})
     async def list_checkins(
-        self, graduate_id: UUID, db_session: AsyncSession, principal: Principal, clock: Clock,
+        self,
+        graduate_id: UUID,
+        db_session: AsyncSession,
+        principal: Principal,
+        clock: Clock,
         start: Annotated[date | None, QueryParameter(name="from", required=False)] = None,
         end: Annotated[date | None, QueryParameter(name="to", required=False)] = None,
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> schemas.CheckinPage:
-        return await service.list_checkins(db_session, graduate_id=graduate_id, actor=principal, start=start,
-                                           end=end, limit=limit, cursor=cursor, now=clock.now())
+        return await service.list_checkins(
+            db_session,
+            graduate_id=graduate_id,
+            actor=principal,
+            start=start,
+            end=end,
+            limit=limit,
+            cursor=cursor,
+            now=clock.now(),
+        )
 
     @post("/help", operation_id="requestHelp", opt={"access": Access.GRADUATE_SELF, "problems": [409]})
     async def request_help(
-        self, graduate_id: UUID, data: schemas.HelpCreate, db_session: AsyncSession, principal: Principal,
-        settings: Settings, clock: Clock,
+        self,
+        graduate_id: UUID,
+        data: schemas.HelpCreate,
+        db_session: AsyncSession,
+        principal: Principal,
+        settings: Settings,
+        clock: Clock,
     ) -> Response[schemas.HelpResult]:
-        result, replayed = await service.request_help(db_session, graduate_id=graduate_id, data=data,
-                                                      actor=principal, crisis_line=settings.crisis_line,
-                                                      now=clock.now())
+        result, replayed = await service.request_help(
+            db_session,
+            graduate_id=graduate_id,
+            data=data,
+            actor=principal,
+            crisis_line=settings.crisis_line,
+            now=clock.now(),
+        )
         return Response(result, status_code=200 if replayed else 201)

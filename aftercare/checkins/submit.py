@@ -90,15 +90,29 @@ class Submitted:
 
 
 async def submit_checkin(
-    engine: AsyncEngine, *, graduate_id: uuid.UUID, data: schemas.CheckinCreate, actor: Principal,
-    crisis_line: str, now: datetime,
+    engine: AsyncEngine,
+    *,
+    graduate_id: uuid.UUID,
+    data: schemas.CheckinCreate,
+    actor: Principal,
+    crisis_line: str,
+    now: datetime,
 ) -> Submitted:
     """Store a check-in (201) or find its twin (200); returns once it is committed, by a batch
     writing through sessions of its own on ``engine``."""
-    submission = _Submission(graduate_id=graduate_id, data=data, fingerprint=fingerprint(data), actor=actor,
-                             crisis_line=crisis_line, now=now, request_id=audit.current_request_id.get())
+    submission = _Submission(
+        graduate_id=graduate_id,
+        data=data,
+        fingerprint=fingerprint(data),
+        actor=actor,
+        crisis_line=crisis_line,
+        now=now,
+        request_id=audit.current_request_id.get(),
+    )
     batcher = batcher_for(
-        engine, "checkins", lambda loop: Batcher(_writer(make_session_factory(engine)), loop, max_batch=MAX_BATCH)
+        engine,
+        "checkins",
+        lambda loop: Batcher(_writer(make_session_factory(engine)), loop, max_batch=MAX_BATCH),
     )
     return await batcher.submit(submission)
 
@@ -121,14 +135,19 @@ def _writer(factory: async_sessionmaker[AsyncSession]) -> BatchFunction[_Submiss
                 return await _write_batch(factory, batch)
             except Exception as error:
                 # Nothing of the batch was stored: each submission is tried again alone, below.
-                log.warning("a batch of %d check-ins failed (%s); writing them one at a time",
-                            len(batch), type(error).__name__)
+                log.warning(
+                    "a batch of %d check-ins failed (%s); writing them one at a time",
+                    len(batch),
+                    type(error).__name__,
+                )
         return [await _write_alone(factory, submission) for submission in batch]
 
     return write
 
 
-async def _write_alone(factory: async_sessionmaker[AsyncSession], submission: _Submission) -> Submitted | Exception:
+async def _write_alone(
+    factory: async_sessionmaker[AsyncSession], submission: _Submission
+) -> Submitted | Exception:
     try:
         [outcome] = await _write_batch(factory, [submission])
         return outcome
@@ -140,15 +159,22 @@ async def _write_alone(factory: async_sessionmaker[AsyncSession], submission: _S
         return error
 
 
-async def _after_conflict(factory: async_sessionmaker[AsyncSession], submission: _Submission) -> Submitted | Exception:
+async def _after_conflict(
+    factory: async_sessionmaker[AsyncSession], submission: _Submission
+) -> Submitted | Exception:
     graduate_id, data = submission.graduate_id, submission.data
     async with factory() as session, session.begin():
-        replay = (await session.execute(
-            select(Checkin.fingerprint, Checkin.stored_response)
-            .where(Checkin.graduate_id == graduate_id, Checkin.client_id == data.client_id)
-        )).one_or_none()
+        replay = (
+            await session.execute(
+                select(Checkin.fingerprint, Checkin.stored_response).where(
+                    Checkin.graduate_id == graduate_id, Checkin.client_id == data.client_id
+                )
+            )
+        ).one_or_none()
         existing = await session.scalar(
-            select(Checkin.id).where(Checkin.graduate_id == graduate_id, Checkin.local_date == data.local_date)
+            select(Checkin.id).where(
+                Checkin.graduate_id == graduate_id, Checkin.local_date == data.local_date
+            )
         )
     try:
         if replay is not None:
@@ -164,7 +190,9 @@ def _replayed(fingerprint_stored: str, stored_response: bytes, fp: str) -> Submi
     return Submitted(_result_decoder.decode(stored_response), replayed=True)
 
 
-async def _write_batch(factory: async_sessionmaker[AsyncSession], batch: list[_Submission]) -> list[Submitted | Exception]:
+async def _write_batch(
+    factory: async_sessionmaker[AsyncSession], batch: list[_Submission]
+) -> list[Submitted | Exception]:
     async with factory() as session, session.begin():
         graduates = await _lock_graduates(session, sorted({s.graduate_id for s in batch}))
         await _read_checkins(session, batch, graduates)
@@ -193,7 +221,9 @@ class _PlanRead:
     known: PlanIds
 
 
-_NO_PLAN = _PlanRead(body=None, facts=PlanFacts(), known=PlanIds(trigger_ids=frozenset(), coping_skill_ids=frozenset()))
+_NO_PLAN = _PlanRead(
+    body=None, facts=PlanFacts(), known=PlanIds(trigger_ids=frozenset(), coping_skill_ids=frozenset())
+)
 
 
 class _PlanCache:
@@ -250,15 +280,28 @@ class _Graduate:
 
 # Built once: building a statement (coercing every value into a bound parameter, then deriving its
 # cache key) costs more than running it.
-_checkins, _graduates, _plans, _rules = table_of(Checkin), table_of(Graduate), table_of(Plan), table_of(ProgramRulesRow)
+_checkins, _graduates, _plans, _rules = (
+    table_of(Checkin),
+    table_of(Graduate),
+    table_of(Plan),
+    table_of(ProgramRulesRow),
+)
 _RULES_ROW = _rules.c.id == PROGRAM_ROW_ID
 _lock_graduates_statement = (
     select(
-        _graduates.c.id, _graduates.c.counselor_id, _graduates.c.timezone, _graduates.c.checkin_time,
+        _graduates.c.id,
+        _graduates.c.counselor_id,
+        _graduates.c.timezone,
+        _graduates.c.checkin_time,
         _graduates.c.quiet_start,
-        _graduates.c.quiet_end, _graduates.c.status, _graduates.c.last_checkin_date,
+        _graduates.c.quiet_end,
+        _graduates.c.status,
+        _graduates.c.last_checkin_date,
         cast(_graduates.c.aggregates, Text).label("aggregates"),
-        select(_plans.c.version).where(_plans.c.graduate_id == _graduates.c.id).scalar_subquery().label("plan_version"),
+        select(_plans.c.version)
+        .where(_plans.c.graduate_id == _graduates.c.id)
+        .scalar_subquery()
+        .label("plan_version"),
         select(_rules.c.version).where(_RULES_ROW).scalar_subquery().label("rules_version"),
         select(cast(_rules.c.body, Text)).where(_RULES_ROW).scalar_subquery().label("rules_body"),
     )
@@ -266,18 +309,22 @@ _lock_graduates_statement = (
     .order_by(_graduates.c.id)
     .with_for_update(of=_graduates)
 )
-_plans_statement = (
-    select(_plans.c.graduate_id, _plans.c.version, cast(_plans.c.body, Text), _plans.c.known_ids)
-    .where(_plans.c.graduate_id.in_(bindparam("graduate_ids", expanding=True)))
-)
+_plans_statement = select(
+    _plans.c.graduate_id, _plans.c.version, cast(_plans.c.body, Text), _plans.c.known_ids
+).where(_plans.c.graduate_id.in_(bindparam("graduate_ids", expanding=True)))
 _is_replay = _checkins.c.client_id.in_(bindparam("client_ids", expanding=True))
 # Served by the two unique indexes, (graduate_id, client_id) and (graduate_id, local_date); only a
 # replay's stored response is read.
-_checkins_statement = (
-    select(_checkins.c.graduate_id, _checkins.c.id, _checkins.c.client_id, _checkins.c.fingerprint,
-           case((_is_replay, _checkins.c.stored_response)).label("stored_response"), *WINDOW_COLUMNS)
-    .where(_checkins.c.graduate_id.in_(bindparam("graduate_ids", expanding=True)),
-           or_(_is_replay, _checkins.c.local_date >= bindparam("earliest")))
+_checkins_statement = select(
+    _checkins.c.graduate_id,
+    _checkins.c.id,
+    _checkins.c.client_id,
+    _checkins.c.fingerprint,
+    case((_is_replay, _checkins.c.stored_response)).label("stored_response"),
+    *WINDOW_COLUMNS,
+).where(
+    _checkins.c.graduate_id.in_(bindparam("graduate_ids", expanding=True)),
+    or_(_is_replay, _checkins.c.local_date >= bindparam("earliest")),
 )
 _insert_checkin = insert(_checkins)
 _update_graduate = update(_graduates).where(_graduates.c.id == bindparam("graduate_id"))
@@ -301,14 +348,16 @@ async def _lock_graduates(session: AsyncSession, graduate_ids: list[uuid.UUID]) 
             _plans_statement, {"graduate_ids": missing}
         ):
             body = plan_body_decoder.decode(body_text)
-            read = plans[graduate_id] = _PlanRead(body=body, facts=plan_facts(body),
-                                                  known=msgspec.convert(known_ids, PlanIds))
+            read = plans[graduate_id] = _PlanRead(
+                body=body, facts=plan_facts(body), known=msgspec.convert(known_ids, PlanIds)
+            )
             # Keyed by the version read with the body: a plan written since the lock is not misfiled.
             _plan_cache.put((graduate_id, version), read)
     return {
         row.id: _Graduate(
             row=row,
-            aggregates=(_aggregates_decoder.decode(row.aggregates) if row.aggregates else None) or Aggregates(),
+            aggregates=(_aggregates_decoder.decode(row.aggregates) if row.aggregates else None)
+            or Aggregates(),
             plan=plans.get(row.id, _NO_PLAN),
             rules=_rules_of(row.rules_version, row.rules_body),
         )
@@ -316,16 +365,21 @@ async def _lock_graduates(session: AsyncSession, graduate_ids: list[uuid.UUID]) 
     }
 
 
-async def _read_checkins(session: AsyncSession, batch: list[_Submission], graduates: dict[uuid.UUID, _Graduate]) -> None:
+async def _read_checkins(
+    session: AsyncSession, batch: list[_Submission], graduates: dict[uuid.UUID, _Graduate]
+) -> None:
     """The stored check-ins that decide the batch's submissions, into each graduate's state."""
     if not graduates:
         return
     connection = await session.connection()
-    rows = await connection.execute(_checkins_statement, {
-        "graduate_ids": list(graduates),
-        "client_ids": sorted({s.data.client_id for s in batch}),
-        "earliest": min(s.data.local_date for s in batch) - timedelta(days=WINDOW_DAYS - 1),
-    })
+    rows = await connection.execute(
+        _checkins_statement,
+        {
+            "graduate_ids": list(graduates),
+            "client_ids": sorted({s.data.client_id for s in batch}),
+            "earliest": min(s.data.local_date for s in batch) - timedelta(days=WINDOW_DAYS - 1),
+        },
+    )
     for row in rows:
         graduate = graduates[row.graduate_id]
         graduate.window.append(facts_of(row))
@@ -348,19 +402,32 @@ class _Writes:
         await self.alerts.write(session)
         connection = await session.connection()
         await connection.execute(_insert_checkin, self.checkins)
-        changed = [(graduate_id, graduate) for graduate_id, graduate in graduates.items() if graduate.new_days]
-        await connection.execute(_update_graduate, [
-            {"graduate_id": graduate_id, "aggregates": msgspec.to_builtins(graduate.aggregates),
-             "last_checkin_date": graduate.aggregates.last_checkin_date,
-             "streak_days": graduate.aggregates.streak_days, "risk_level": graduate.risk_level,
-             "updated_at": graduate.updated_at}
-            for graduate_id, graduate in changed
-        ])
+        changed = [
+            (graduate_id, graduate) for graduate_id, graduate in graduates.items() if graduate.new_days
+        ]
+        await connection.execute(
+            _update_graduate,
+            [
+                {
+                    "graduate_id": graduate_id,
+                    "aggregates": msgspec.to_builtins(graduate.aggregates),
+                    "last_checkin_date": graduate.aggregates.last_checkin_date,
+                    "streak_days": graduate.aggregates.streak_days,
+                    "risk_level": graduate.risk_level,
+                    "updated_at": graduate.updated_at,
+                }
+                for graduate_id, graduate in changed
+            ],
+        )
         latest = max(graduate.updated_at for _, graduate in changed if graduate.updated_at is not None)
         await cancel_prompts_for_days(
             session,
-            [CheckedInDays(graduate_id, frozenset(graduate.new_days), graduate.row) for graduate_id, graduate in changed],
-            nudge_after_minutes=changed[0][1].rules.nudge_after_minutes, now=latest,
+            [
+                CheckedInDays(graduate_id, frozenset(graduate.new_days), graduate.row)
+                for graduate_id, graduate in changed
+            ],
+            nudge_after_minutes=changed[0][1].rules.nudge_after_minutes,
+            now=latest,
         )
         await audit.record_rows(session, self.audit_rows)
 
@@ -383,27 +450,61 @@ def _decide(submission: _Submission, graduate: _Graduate | None, writes: _Writes
         check_plan_refs(plan.known, data.triggers, data.coping_used)
     facts = facts_of(data)
     start = data.local_date - timedelta(days=WINDOW_DAYS - 1)
-    window = sorted((f for f in graduate.window if start <= f.local_date < data.local_date), key=lambda f: f.local_date)
-    assessment = assess_and_alert(writes.alerts, graduate_id=submission.graduate_id,
-                                  counselor_id=graduate.row.counselor_id, window=[*window, facts],
-                                  aggregates_before=graduate.aggregates, plan=plan.facts, now=now)
+    window = sorted(
+        (f for f in graduate.window if start <= f.local_date < data.local_date), key=lambda f: f.local_date
+    )
+    assessment = assess_and_alert(
+        writes.alerts,
+        graduate_id=submission.graduate_id,
+        counselor_id=graduate.row.counselor_id,
+        window=[*window, facts],
+        aggregates_before=graduate.aggregates,
+        plan=plan.facts,
+        now=now,
+    )
     checkin_id = uuid7()
     answers = {name: getattr(data, name) for name in ANSWER_FIELDS}
     result = schemas.CheckinResult(
-        id=checkin_id, graduate_id=submission.graduate_id, client_id=data.client_id, local_date=data.local_date,
-        received_at=now, updated_at=now, version=1, **answers,
-        assessment=assessment, support=support_for(plan.body, facts, submission.crisis_line),
+        id=checkin_id,
+        graduate_id=submission.graduate_id,
+        client_id=data.client_id,
+        local_date=data.local_date,
+        received_at=now,
+        updated_at=now,
+        version=1,
+        **answers,
+        assessment=assessment,
+        support=support_for(plan.body, facts, submission.crisis_line),
     )
     stored_response = result_encoder.encode(result)
-    writes.checkins.append({
-        "id": checkin_id, "graduate_id": submission.graduate_id, "client_id": data.client_id,
-        "local_date": data.local_date, "received_at": now, "updated_at": now, "version": 1, **answers,
-        "risk_score": assessment.risk_score, "risk_level": assessment.risk_level, "reasons": assessment.reasons,
-        "aggregates_before": msgspec.to_builtins(graduate.aggregates), "fingerprint": submission.fingerprint,
-        "stored_response": stored_response,
-    })
-    writes.audit_rows.append(audit.row(actor=submission.actor, action="create", resource="checkin",
-                                       graduate_id=submission.graduate_id, resource_id=str(checkin_id), now=now))
+    writes.checkins.append(
+        {
+            "id": checkin_id,
+            "graduate_id": submission.graduate_id,
+            "client_id": data.client_id,
+            "local_date": data.local_date,
+            "received_at": now,
+            "updated_at": now,
+            "version": 1,
+            **answers,
+            "risk_score": assessment.risk_score,
+            "risk_level": assessment.risk_level,
+            "reasons": assessment.reasons,
+            "aggregates_before": msgspec.to_builtins(graduate.aggregates),
+            "fingerprint": submission.fingerprint,
+            "stored_response": stored_response,
+        }
+    )
+    writes.audit_rows.append(
+        audit.row(
+            actor=submission.actor,
+            action="create",
+            resource="checkin",
+            graduate_id=submission.graduate_id,
+            resource_id=str(checkin_id),
+            now=now,
+        )
+    )
     graduate.aggregates = fold(graduate.aggregates, facts, trigger_coping=plan.facts.trigger_coping)
     graduate.risk_level, graduate.updated_at = assessment.risk_level, now
     graduate.window.append(facts)

@@ -30,8 +30,9 @@ BatchFunction = Callable[[list[Item]], Awaitable[Sequence[Result | Exception]]]
 class Batcher(Generic[Item, Result]):
     """One per engine and event loop (see ``batcher_for``): the batches of one kind of work."""
 
-    def __init__(self, run_batch: BatchFunction[Item, Result], loop: asyncio.AbstractEventLoop, *,
-                 max_batch: int) -> None:
+    def __init__(
+        self, run_batch: BatchFunction[Item, Result], loop: asyncio.AbstractEventLoop, *, max_batch: int
+    ) -> None:
         self.loop = loop
         self._run_batch = run_batch
         self._max_batch = max_batch
@@ -49,8 +50,8 @@ class Batcher(Generic[Item, Result]):
     async def _flush(self) -> None:
         try:
             while self._pending:
-                batch = self._pending[:self._max_batch]
-                del self._pending[:self._max_batch]
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
                 try:
                     outcomes = await self._run_batch([item for item, _ in batch])
                 except Exception as error:
@@ -85,8 +86,9 @@ def _settle_all(batch: Sequence[tuple[object, asyncio.Future[Result]]], error: E
 _batchers: weakref.WeakKeyDictionary[Engine, dict[str, Batcher[object, object]]] = weakref.WeakKeyDictionary()
 
 
-def batcher_for(engine: AsyncEngine, kind: str, make: Callable[[asyncio.AbstractEventLoop], Batcher[Item, Result]]
-                ) -> Batcher[Item, Result]:
+def batcher_for(
+    engine: AsyncEngine, kind: str, make: Callable[[asyncio.AbstractEventLoop], Batcher[Item, Result]]
+) -> Batcher[Item, Result]:
     """The ``kind`` batcher of ``engine`` on the running loop, made by ``make`` on first use (an
     engine's connections belong to one loop; tests and CLI runs start new ones)."""
     loop = asyncio.get_running_loop()

@@ -14,7 +14,14 @@ from aftercare.scheduling import models as scheduling_models
 metadata = Base.metadata
 
 SLICES = (
-    alert_models, audit_models, auth_models, checkin_models, graduate_models, plan_models, push_models,
-    rule_models, scheduling_models,
+    alert_models,
+    audit_models,
+    auth_models,
+    checkin_models,
+    graduate_models,
+    plan_models,
+    push_models,
+    rule_models,
+    scheduling_models,
 )
 __all__ = ["SLICES", "metadata"]

@@ -22,18 +22,29 @@ class GraduateController(Controller):
 
     @post("/", operation_id="createGraduate", opt={"access": Access.STAFF})
     async def create_graduate(
-        self, data: schemas.GraduateCreate, db_session: AsyncSession, principal: Principal,
-        settings: Settings, clock: Clock,
+        self,
+        data: schemas.GraduateCreate,
+        db_session: AsyncSession,
+        principal: Principal,
+        settings: Settings,
+        clock: Clock,
     ) -> schemas.GraduateCreated:
-        return await service.create_graduate(db_session, data, actor=principal, settings=settings, now=clock.now())
+        return await service.create_graduate(
+            db_session, data, actor=principal, settings=settings, now=clock.now()
+        )
 
     @get("/", operation_id="listGraduates", opt={"access": Access.STAFF})
     async def list_graduates(
-        self, db_session: AsyncSession, principal: Principal, clock: Clock,
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        clock: Clock,
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> schemas.GraduatePage:
-        return await service.list_caseload(db_session, actor=principal, limit=limit, cursor=cursor, now=clock.now())
+        return await service.list_caseload(
+            db_session, actor=principal, limit=limit, cursor=cursor, now=clock.now()
+        )
 
     @get("/{graduate_id:uuid}", operation_id="getGraduate", opt={"access": Access.GRADUATE_READ})
     async def get_graduate(
@@ -43,15 +54,27 @@ class GraduateController(Controller):
 
     @patch("/{graduate_id:uuid}", operation_id="updateGraduate", opt={"access": Access.GRADUATE_READ})
     async def update_graduate(
-        self, graduate_id: UUID, data: schemas.GraduatePatch, db_session: AsyncSession,
-        principal: Principal, clock: Clock,
+        self,
+        graduate_id: UUID,
+        data: schemas.GraduatePatch,
+        db_session: AsyncSession,
+        principal: Principal,
+        clock: Clock,
     ) -> schemas.Graduate:
         return await service.patch_graduate(db_session, graduate_id, data, actor=principal, now=clock.now())
 
-    @post("/{graduate_id:uuid}/enrollment-code", operation_id="reissueEnrollmentCode",
-          opt={"access": Access.GRADUATE_STAFF})
+    @post(
+        "/{graduate_id:uuid}/enrollment-code",
+        operation_id="reissueEnrollmentCode",
+        opt={"access": Access.GRADUATE_STAFF},
+    )
     async def reissue_enrollment_code(
-        self, graduate_id: UUID, db_session: AsyncSession, principal: Principal, settings: Settings, clock: Clock
+        self,
+        graduate_id: UUID,
+        db_session: AsyncSession,
+        principal: Principal,
+        settings: Settings,
+        clock: Clock,
     ) -> schemas.EnrollmentCodeIssued:
         return await service.reissue_enrollment_code(
             db_session, graduate_id, actor=principal, settings=settings, now=clock.now()

@@ -56,10 +56,14 @@ def quiet_hours_of(graduate: Graduate) -> schemas.QuietHours | None:
     return schemas.QuietHours(start=graduate.quiet_start, end=graduate.quiet_end)
 
 
-def planner_schedule_fields(checkin_time: str, quiet: schemas.QuietHours | None) -> tuple[time, QuietHours | None]:
+def planner_schedule_fields(
+    checkin_time: str, quiet: schemas.QuietHours | None
+) -> tuple[time, QuietHours | None]:
     """The wire's ``HH:MM`` strings as the planner's times."""
     planner_quiet = (
-        QuietHours(start=time.fromisoformat(quiet.start), end=time.fromisoformat(quiet.end)) if quiet else None
+        QuietHours(start=time.fromisoformat(quiet.start), end=time.fromisoformat(quiet.end))
+        if quiet
+        else None
     )
     return time.fromisoformat(checkin_time), planner_quiet
 
@@ -76,9 +80,7 @@ def _validate_schedule_fields(timezone: str, checkin_time: str, quiet: schemas.Q
 
 
 async def _check_counselor(session: AsyncSession, counselor_id: uuid.UUID) -> None:
-    role = await session.scalar(
-        select(User.role).where(User.id == counselor_id, User.active.is_(True))
-    )
+    role = await session.scalar(select(User.role).where(User.id == counselor_id, User.active.is_(True)))
     if role not in ("counselor", "supervisor"):
         raise ValidationFailed.one("counselor_id", "not an active counselor of this program")
 
@@ -89,15 +91,21 @@ async def _new_enrollment_code(
     """Issue a code; earlier unused codes of this graduate die with it."""
     await session.execute(
         update(EnrollmentCode)
-        .where(EnrollmentCode.graduate_id == graduate_id, EnrollmentCode.used_at.is_(None),
-               EnrollmentCode.revoked_at.is_(None))
+        .where(
+            EnrollmentCode.graduate_id == graduate_id,
+            EnrollmentCode.used_at.is_(None),
+            EnrollmentCode.revoked_at.is_(None),
+        )
         .values(revoked_at=now)
     )
     code = tokens.new_enrollment_code()
     expires_at = now + timedelta(days=settings.enrollment_code_days)
     session.add(
         EnrollmentCode(
-            id=uuid7(), graduate_id=graduate_id, created_at=now, expires_at=expires_at,
+            id=uuid7(),
+            graduate_id=graduate_id,
+            created_at=now,
+            expires_at=expires_at,
             code_hash=tokens.hash_enrollment_code(code, secret=settings.jwt_secret),
         )
     )
@@ -105,7 +113,12 @@ async def _new_enrollment_code(
 
 
 async def create_graduate(
-    session: AsyncSession, data: schemas.GraduateCreate, *, actor: Principal, settings: Settings, now: datetime
+    session: AsyncSession,
+    data: schemas.GraduateCreate,
+    *,
+    actor: Principal,
+    settings: Settings,
+    now: datetime,
 ) -> schemas.GraduateCreated:
     quiet = schemas.DEFAULT_QUIET_HOURS if data.quiet_hours is msgspec.UNSET else data.quiet_hours
     _validate_schedule_fields(data.timezone, data.checkin_time, quiet)
@@ -118,19 +131,32 @@ async def create_graduate(
         if counselor_id is not None:
             await _check_counselor(session, counselor_id)
         graduate = Graduate(
-            id=uuid7(), display_name=data.display_name, timezone=data.timezone, counselor_id=counselor_id,
-            checkin_time=data.checkin_time, quiet_start=quiet.start if quiet else None,
-            quiet_end=quiet.end if quiet else None, status="active", discharge_date=data.discharge_date,
-            created_at=now, updated_at=now, streak_days=0, risk_level="low", open_alerts=0,
+            id=uuid7(),
+            display_name=data.display_name,
+            timezone=data.timezone,
+            counselor_id=counselor_id,
+            checkin_time=data.checkin_time,
+            quiet_start=quiet.start if quiet else None,
+            quiet_end=quiet.end if quiet else None,
+            status="active",
+            discharge_date=data.discharge_date,
+            created_at=now,
+            updated_at=now,
+            streak_days=0,
+            risk_level="low",
+            open_alerts=0,
         )
         session.add(graduate)
         await session.flush()
         code, expires_at = await _new_enrollment_code(session, graduate.id, settings=settings, now=now)
         await replan_graduate(session, graduate.id, now=now)
-        await audit.record(session, actor=actor, action="create", resource="graduate",
-                           graduate_id=graduate.id, now=now)
+        await audit.record(
+            session, actor=actor, action="create", resource="graduate", graduate_id=graduate.id, now=now
+        )
     return schemas.GraduateCreated(
-        **msgspec.structs.asdict(to_schema(graduate)), enrollment_code=code, enrollment_code_expires_at=expires_at
+        **msgspec.structs.asdict(to_schema(graduate)),
+        enrollment_code=code,
+        enrollment_code_expires_at=expires_at,
     )
 
 
@@ -139,8 +165,14 @@ async def reissue_enrollment_code(
 ) -> schemas.EnrollmentCodeIssued:
     async with session.begin():
         code, expires_at = await _new_enrollment_code(session, graduate_id, settings=settings, now=now)
-        await audit.record(session, actor=actor, action="create", resource="enrollment_code",
-                           graduate_id=graduate_id, now=now)
+        await audit.record(
+            session,
+            actor=actor,
+            action="create",
+            resource="enrollment_code",
+            graduate_id=graduate_id,
+            now=now,
+        )
     return schemas.EnrollmentCodeIssued(enrollment_code=code, expires_at=expires_at)
 
 
@@ -151,7 +183,9 @@ async def get_graduate(
         graduate = await session.get(Graduate, graduate_id)
         if graduate is None:
             raise NotFound("graduate not found")
-        await audit.record_staff_read(session, actor=actor, resource="graduate", graduate_id=graduate_id, now=now)
+        await audit.record_staff_read(
+            session, actor=actor, resource="graduate", graduate_id=graduate_id, now=now
+        )
     return to_schema(graduate)
 
 
@@ -176,13 +210,20 @@ async def list_caseload(
 
 
 async def patch_graduate(
-    session: AsyncSession, graduate_id: uuid.UUID, data: schemas.GraduatePatch, *, actor: Principal, now: datetime
+    session: AsyncSession,
+    graduate_id: uuid.UUID,
+    data: schemas.GraduatePatch,
+    *,
+    actor: Principal,
+    now: datetime,
 ) -> schemas.Graduate:
     given = {f: v for f, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
     refused = [f for f in given if f in SUPERVISOR_ONLY_FIELDS and actor.role != "supervisor"]
     refused += [f for f in given if f in STAFF_ONLY_FIELDS and not actor.is_staff]
     if refused:
-        raise Forbidden(f"a {actor.role} may not change: {', '.join(sorted(refused))}", fields=sorted(refused))
+        raise Forbidden(
+            f"a {actor.role} may not change: {', '.join(sorted(refused))}", fields=sorted(refused)
+        )
     async with session.begin():
         graduate = await session.get(Graduate, graduate_id, with_for_update=True)
         if graduate is None:
@@ -204,6 +245,7 @@ async def patch_graduate(
         graduate.updated_at = now
         if given.keys() & SCHEDULE_FIELDS:
             await replan_graduate(session, graduate_id, now=now)
-        await audit.record(session, actor=actor, action="update", resource="graduate",
-                           graduate_id=graduate_id, now=now)
+        await audit.record(
+            session, actor=actor, action="update", resource="graduate", graduate_id=graduate_id, now=now
+        )
     return to_schema(graduate)

@@ -173,7 +173,10 @@ async def _write(
     author_id = author.user_id if author else None
     stored = _to_builtins(body)
     values: dict[str, Any] = {
-        "version": version, "body": stored, "updated_at": now, "updated_by": author_id,
+        "version": version,
+        "body": stored,
+        "updated_at": now,
+        "updated_by": author_id,
         "known_ids": _merged_ids(current.known_ids if current else None, body),
     }
     try:
@@ -191,14 +194,26 @@ async def _write(
                     raise StaleVersion(
                         "the plan changed while you saved it; read it again and reapply your edit"
                     )
-            await connection.execute(_insert_version, {
-                "graduate_id": graduate_id, "version": version, "body": stored, "created_at": now,
-                "author_id": author_id, "author_role": author.role if author else "system",
-                "changed_sections": changed,
-            })
+            await connection.execute(
+                _insert_version,
+                {
+                    "graduate_id": graduate_id,
+                    "version": version,
+                    "body": stored,
+                    "created_at": now,
+                    "author_id": author_id,
+                    "author_role": author.role if author else "system",
+                    "changed_sections": changed,
+                },
+            )
             await audit.record(
-                session, actor=author, action="create" if current is None else "update", resource="plan",
-                graduate_id=graduate_id, resource_id=str(version), now=now,
+                session,
+                actor=author,
+                action="create" if current is None else "update",
+                resource="plan",
+                graduate_id=graduate_id,
+                resource_id=str(version),
+                now=now,
             )
             if SCHEDULED_SECTIONS.intersection(changed):
                 await plan_changed(session, graduate_id, now=now)
@@ -240,7 +255,12 @@ async def start_plan_from_template(
     if template is None:
         raise ValidationFailed.one("template_id", f"unknown plan template {template_id!r}")
     return await _write(
-        session, graduate_id, template.plan, author=actor, precondition=Precondition(if_none_match="*"), now=now
+        session,
+        graduate_id,
+        template.plan,
+        author=actor,
+        precondition=Precondition(if_none_match="*"),
+        now=now,
     )
 
 
@@ -259,13 +279,20 @@ async def get_plan(
 
 
 async def list_versions(
-    session: AsyncSession, graduate_id: uuid.UUID, *, actor: Principal, limit: int, cursor: str | None,
+    session: AsyncSession,
+    graduate_id: uuid.UUID,
+    *,
+    actor: Principal,
+    limit: int,
+    cursor: str | None,
     now: datetime,
 ) -> schemas.PlanVersionPage:
     """The plan's history, newest first; the cursor carries the last version shown."""
     key = decode_cursor(cursor)
     query = (
-        select(_versions.c.version, _versions.c.created_at, _versions.c.author_id, _versions.c.changed_sections)
+        select(
+            _versions.c.version, _versions.c.created_at, _versions.c.author_id, _versions.c.changed_sections
+        )
         .where(_versions.c.graduate_id == graduate_id)
         .order_by(_versions.c.version.desc())
         .limit(limit + 1)
@@ -340,8 +367,12 @@ async def seed_demo_plans(
                 session, graduate_id, template.plan, author=None, precondition=Precondition(), now=now
             )
             await _write(
-                session, graduate_id, _personal_touch(first.plan, index), author=None,
-                precondition=Precondition(if_match=etag(first.plan.version)), now=now,
+                session,
+                graduate_id,
+                _personal_touch(first.plan, index),
+                author=None,
+                precondition=Precondition(if_match=etag(first.plan.version)),
+                now=now,
             )
 
 

@@ -18,10 +18,22 @@ from aftercare.db.base import Base, UUIDPrimaryKey
 from aftercare.db.types import DateTimeUTC
 
 KINDS = (
-    "checkin_prompt", "checkin_nudge", "therapy_reminder", "support_group_reminder",
-    "medication_reminder", "alert", "escalation",
+    "checkin_prompt",
+    "checkin_nudge",
+    "therapy_reminder",
+    "support_group_reminder",
+    "medication_reminder",
+    "alert",
+    "escalation",
 )
-NOTIFICATION_STATUSES = ("pending", "delivered", "failed", "no_subscription", "skipped_quiet_hours", "expired")
+NOTIFICATION_STATUSES = (
+    "pending",
+    "delivered",
+    "failed",
+    "no_subscription",
+    "skipped_quiet_hours",
+    "expired",
+)
 DELIVERY_STATUSES = ("pending", "delivered", "failed", "gone", "expired")
 
 
@@ -91,7 +103,9 @@ class DeliveryAttempt(UUIDPrimaryKey, Base):
 
     __tablename__ = "delivery_attempts"
 
-    delivery_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
     at: Mapped[datetime] = mapped_column(DateTimeUTC())
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     outcome: Mapped[str] = mapped_column(String(16))

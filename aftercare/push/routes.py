@@ -26,15 +26,22 @@ class PushController(Controller):
 
     @post("/subscriptions", operation_id="createPushSubscription", opt={"access": Access.SIGNED_IN})
     async def create_subscription(
-        self, data: schemas.SubscriptionCreate, db_session: AsyncSession, principal: Principal,
-        push: PushRuntime, clock: Clock,
+        self,
+        data: schemas.SubscriptionCreate,
+        db_session: AsyncSession,
+        principal: Principal,
+        push: PushRuntime,
+        clock: Clock,
     ) -> schemas.SubscriptionCreated:
         return await service.subscribe(
             db_session, principal, data, allowed_origins=push.allowed_origins, now=clock.now()
         )
 
-    @delete("/subscriptions/{subscription_id:uuid}", operation_id="deletePushSubscription",
-            opt={"access": Access.SIGNED_IN})
+    @delete(
+        "/subscriptions/{subscription_id:uuid}",
+        operation_id="deletePushSubscription",
+        opt={"access": Access.SIGNED_IN},
+    )
     async def delete_subscription(
         self, subscription_id: UUID, db_session: AsyncSession, principal: Principal, clock: Clock
     ) -> None:
@@ -47,7 +54,9 @@ class InboxController(Controller):
 
     @get("/", operation_id="listMyNotifications", opt={"access": Access.SIGNED_IN})
     async def list_notifications(
-        self, db_session: AsyncSession, principal: Principal,
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> schemas.NotificationPage:

@@ -18,8 +18,12 @@ from aftercare.push.webpush import DEFAULT_TIMEOUT_SECONDS, PushSender, open_ses
 
 class PushRuntime:
     def __init__(
-        self, keys: VapidKeys, signer: VapidSigner, allowed_origins: tuple[str, ...],
-        *, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        self,
+        keys: VapidKeys,
+        signer: VapidSigner,
+        allowed_origins: tuple[str, ...],
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         self.keys = keys
         self.signer = signer
@@ -32,8 +36,11 @@ class PushRuntime:
     def from_settings(cls, settings: Settings) -> PushRuntime:
         """Raises ValueError for a bad VAPID key, subject or allow-list entry: a start-up error."""
         keys = load_or_create(settings.data_dir, settings.vapid_private_key)
-        return cls(keys, VapidSigner(keys, settings.vapid_subject),
-                   parse_allowed_origins(settings.push_allowed_origins))
+        return cls(
+            keys,
+            VapidSigner(keys, settings.vapid_subject),
+            parse_allowed_origins(settings.push_allowed_origins),
+        )
 
     @property
     def public_key(self) -> str:

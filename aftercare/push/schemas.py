@@ -10,10 +10,17 @@ import msgspec
 
 UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 NotificationKind = Literal[
-    "checkin_prompt", "checkin_nudge", "therapy_reminder", "support_group_reminder",
-    "medication_reminder", "alert", "escalation",
+    "checkin_prompt",
+    "checkin_nudge",
+    "therapy_reminder",
+    "support_group_reminder",
+    "medication_reminder",
+    "alert",
+    "escalation",
 ]
-NotificationStatus = Literal["pending", "delivered", "failed", "no_subscription", "skipped_quiet_hours", "expired"]
+NotificationStatus = Literal[
+    "pending", "delivered", "failed", "no_subscription", "skipped_quiet_hours", "expired"
+]
 DeliveryStatus = Literal["pending", "delivered", "failed", "gone", "expired"]
 
 

@@ -87,8 +87,15 @@ def payload_for(
 
 
 def _check_notification(
-    *, kind: str, title: str, body: str, url: str | None, tag: str | None, ref_id: str | None,
-    urgency: str, topic: str | None,
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    url: str | None,
+    tag: str | None,
+    ref_id: str | None,
+    urgency: str,
+    topic: str | None,
 ) -> None:
     """Refuse a caller's bug here, in the caller's transaction, rather than at send time."""
     if kind not in KINDS:
@@ -96,8 +103,11 @@ def _check_notification(
     if urgency not in URGENCIES:
         raise ValueError(f"urgency must be one of {URGENCIES}")
     for name, value, most in (
-        ("title", title, _TITLE_CHARS), ("body", body, _BODY_CHARS), ("url", url, _URL_CHARS),
-        ("tag", tag, _TAG_CHARS), ("ref_id", ref_id, _REF_CHARS),
+        ("title", title, _TITLE_CHARS),
+        ("body", body, _BODY_CHARS),
+        ("url", url, _URL_CHARS),
+        ("tag", tag, _TAG_CHARS),
+        ("ref_id", ref_id, _REF_CHARS),
     ):
         if value is not None and len(value) > most:
             raise ValueError(f"notification {name} is longer than {most} characters")
@@ -134,10 +144,29 @@ async def enqueue_notifications(
     rows and one for the deliveries, however many items (a sweeper batch queues hundreds)."""
     ids = [uuid7() for _ in items]
     for notification_id, item in zip(ids, items, strict=True):
-        _check_notification(kind=item.kind, title=item.title, body=item.body, url=item.url, tag=item.tag,
-                            ref_id=item.ref_id, urgency=item.urgency, topic=item.topic)
-        if len(payload_for(kind=item.kind, title=item.title, body=item.body, url=item.url, tag=item.tag,
-                           notification_id=notification_id)) > MAX_PAYLOAD_BYTES:
+        _check_notification(
+            kind=item.kind,
+            title=item.title,
+            body=item.body,
+            url=item.url,
+            tag=item.tag,
+            ref_id=item.ref_id,
+            urgency=item.urgency,
+            topic=item.topic,
+        )
+        if (
+            len(
+                payload_for(
+                    kind=item.kind,
+                    title=item.title,
+                    body=item.body,
+                    url=item.url,
+                    tag=item.tag,
+                    notification_id=notification_id,
+                )
+            )
+            > MAX_PAYLOAD_BYTES
+        ):
             raise ValueError(f"notification payload exceeds {MAX_PAYLOAD_BYTES} bytes")
     pushed = {item.user_id for item in items if item.status == "pending" and item.expires_at > now}
     devices: dict[uuid.UUID, list[uuid.UUID]] = {}
@@ -157,15 +186,32 @@ async def enqueue_notifications(
         if item.status == "pending":
             targets = devices.get(item.user_id, []) if item.expires_at > now else []
             status = "expired" if item.expires_at <= now else "pending" if targets else "no_subscription"
-        notifications.append({
-            "id": notification_id, "user_id": item.user_id, "kind": item.kind, "title": item.title,
-            "body": item.body, "url": item.url, "tag": item.tag, "ref_id": item.ref_id,
-            "urgency": item.urgency, "topic": item.topic, "expires_at": item.expires_at, "created_at": now,
-            "status": status,
-        })
+        notifications.append(
+            {
+                "id": notification_id,
+                "user_id": item.user_id,
+                "kind": item.kind,
+                "title": item.title,
+                "body": item.body,
+                "url": item.url,
+                "tag": item.tag,
+                "ref_id": item.ref_id,
+                "urgency": item.urgency,
+                "topic": item.topic,
+                "expires_at": item.expires_at,
+                "created_at": now,
+                "status": status,
+            }
+        )
         deliveries.extend(
-            {"id": uuid7(), "notification_id": notification_id, "subscription_id": subscription_id,
-             "status": "pending", "attempts": 0, "next_attempt_at": now}
+            {
+                "id": uuid7(),
+                "notification_id": notification_id,
+                "subscription_id": subscription_id,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
             for subscription_id in targets
         )
     if notifications:
@@ -204,7 +250,9 @@ def delivery_lease(*, limit: int, concurrency: int, timeout: float) -> timedelta
     """How long a claim of ``limit`` deliveries is held. The claimer takes the next batch once the
     previous one is less than a batch from its end, so the last job of a batch waits behind at most
     two batches and the sends in flight, each held for at most one ``timeout``."""
-    return timedelta(seconds=math.ceil((2 * limit + concurrency) / concurrency) * timeout + LEASE_MARGIN_SECONDS)
+    return timedelta(
+        seconds=math.ceil((2 * limit + concurrency) / concurrency) * timeout + LEASE_MARGIN_SECONDS
+    )
 
 
 async def deliver_due(
@@ -247,7 +295,9 @@ async def deliver_due(
         at = now
         while batches is None or taken < batches:
             async with session_factory() as session:
-                batch, closed = await _claim(session, now=at, worker_id=worker_id, limit=limit, lease_until=at + lease)
+                batch, closed = await _claim(
+                    session, now=at, worker_id=worker_id, limit=limit, lease_until=at + lease
+                )
             taken += 1
             claimed += len(batch) + len(closed)
             counts.update(item.status for item in closed)
@@ -294,8 +344,16 @@ async def deliver_due(
                 sent = results[:]
                 results.clear()
                 async with session_factory() as session:
-                    counts.update(await _record(session, sent, now=read_clock(), worker_id=worker_id,
-                                                max_attempts=max_attempts, rng=rng))
+                    counts.update(
+                        await _record(
+                            session,
+                            sent,
+                            now=read_clock(),
+                            worker_id=worker_id,
+                            max_attempts=max_attempts,
+                            rng=rng,
+                        )
+                    )
             if finished and not results:
                 return
 
@@ -304,8 +362,13 @@ async def deliver_due(
         group.create_task(senders())
         group.create_task(recording())
     return DeliveryReport(
-        claimed=claimed, delivered=counts["delivered"], retried=counts["retry"], failed=counts["failed"],
-        gone=counts["gone"], expired=counts["expired"], lease_lost=counts["lease_lost"],
+        claimed=claimed,
+        delivered=counts["delivered"],
+        retried=counts["retry"],
+        failed=counts["failed"],
+        gone=counts["gone"],
+        expired=counts["expired"],
+        lease_lost=counts["lease_lost"],
     )
 
 
@@ -330,23 +393,38 @@ async def _claim(
         # The outer condition repeats the lease test: on PostgreSQL a row another worker claimed
         # and committed after our snapshot is re-checked here and dropped.
         claimed = (
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(due), free)
-                .values(lease_owner=worker_id, lease_until=lease_until)
-                .returning(Delivery.id)
-                .execution_options(synchronize_session=False)
+            (
+                await session.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(due), free)
+                    .values(lease_owner=worker_id, lease_until=lease_until)
+                    .returning(Delivery.id)
+                    .execution_options(synchronize_session=False)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         if not claimed:
             return [], []
         rows = (
             await session.execute(
                 select(
-                    Delivery.id, Delivery.attempts, Delivery.subscription_id, Notification.id.label("nid"),
-                    Notification.kind, Notification.title, Notification.body, Notification.url,
-                    Notification.tag, Notification.urgency, Notification.topic, Notification.expires_at,
-                    PushSubscription.endpoint, PushSubscription.p256dh, PushSubscription.auth,
+                    Delivery.id,
+                    Delivery.attempts,
+                    Delivery.subscription_id,
+                    Notification.id.label("nid"),
+                    Notification.kind,
+                    Notification.title,
+                    Notification.body,
+                    Notification.url,
+                    Notification.tag,
+                    Notification.urgency,
+                    Notification.topic,
+                    Notification.expires_at,
+                    PushSubscription.endpoint,
+                    PushSubscription.p256dh,
+                    PushSubscription.auth,
                 )
                 .join(Notification, Notification.id == Delivery.notification_id)
                 .outerjoin(PushSubscription, PushSubscription.id == Delivery.subscription_id)
@@ -362,12 +440,22 @@ async def _claim(
             if row.endpoint is None:
                 closed.append(_Closed(row.id, row.nid, "gone", "the subscription was removed"))
                 continue
-            payload = payload_for(kind=row.kind, title=row.title, body=row.body, url=row.url, tag=row.tag,
-                                  notification_id=row.nid)
+            payload = payload_for(
+                kind=row.kind,
+                title=row.title,
+                body=row.body,
+                url=row.url,
+                tag=row.tag,
+                notification_id=row.nid,
+            )
             try:
                 message = PushMessage(
-                    endpoint=row.endpoint, p256dh=row.p256dh, auth=row.auth, payload=payload,
-                    ttl=max(1, int((row.expires_at - now).total_seconds())), urgency=row.urgency,
+                    endpoint=row.endpoint,
+                    p256dh=row.p256dh,
+                    auth=row.auth,
+                    payload=payload,
+                    ttl=max(1, int((row.expires_at - now).total_seconds())),
+                    urgency=row.urgency,
                     topic=row.topic,
                 )
             except ValueError as exc:  # a row written before a check existed; sending cannot help
@@ -377,8 +465,10 @@ async def _claim(
         if jobs:
             await session.execute(
                 insert(DeliveryAttempt),
-                [{"id": job.attempt_id, "delivery_id": job.delivery_id, "at": now, "outcome": "sending"}
-                 for job in jobs],
+                [
+                    {"id": job.attempt_id, "delivery_id": job.delivery_id, "at": now, "outcome": "sending"}
+                    for job in jobs
+                ],
             )
         for item in closed:
             await session.execute(
@@ -424,22 +514,39 @@ async def _record(
         # The attempt is a fact whether or not we still hold the lease: it was sent.
         await session.execute(
             update(DeliveryAttempt),
-            [{"id": job.attempt_id, "outcome": result.outcome, "status_code": result.status,
-              "error": (result.error or "")[:_ERROR_CHARS] or None} for job, result in sent],
+            [
+                {
+                    "id": job.attempt_id,
+                    "outcome": result.outcome,
+                    "status_code": result.status,
+                    "error": (result.error or "")[:_ERROR_CHARS] or None,
+                }
+                for job, result in sent
+            ],
         )
         delivered = [(job, result) for job, result in sent if result.outcome == "delivered"]
         for status_code in {result.status for _, result in delivered}:
             ids = [job.delivery_id for job, result in delivered if result.status == status_code]
             notification_ids = (
-                await session.execute(
-                    update(Delivery)
-                    .where(Delivery.id.in_(ids), Delivery.lease_owner == worker_id)
-                    .values(status="delivered", attempts=Delivery.attempts + 1, lease_owner=None,
-                            lease_until=None, last_status_code=status_code, last_error=None)
-                    .returning(Delivery.notification_id)
-                    .execution_options(synchronize_session=False)
+                (
+                    await session.execute(
+                        update(Delivery)
+                        .where(Delivery.id.in_(ids), Delivery.lease_owner == worker_id)
+                        .values(
+                            status="delivered",
+                            attempts=Delivery.attempts + 1,
+                            lease_owner=None,
+                            lease_until=None,
+                            last_status_code=status_code,
+                            last_error=None,
+                        )
+                        .returning(Delivery.notification_id)
+                        .execution_options(synchronize_session=False)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             counts["delivered"] += len(notification_ids)
             counts["lease_lost"] += len(ids) - len(notification_ids)
             await session.execute(
@@ -450,8 +557,11 @@ async def _record(
             )
         for job, result in sent:
             if result.outcome != "delivered":
-                counts[await _record_undelivered(session, job, result, now=now, worker_id=worker_id,
-                                                 max_attempts=max_attempts, rng=rng)] += 1
+                counts[
+                    await _record_undelivered(
+                        session, job, result, now=now, worker_id=worker_id, max_attempts=max_attempts, rng=rng
+                    )
+                ] += 1
     return counts
 
 
@@ -466,7 +576,9 @@ async def _record_undelivered(
     rng: random.Random,
 ) -> str:
     attempts = job.attempts + 1
-    status: _Outcome = "failed" if result.outcome == "failed" else "gone" if result.outcome == "gone" else "retry"
+    status: _Outcome = (
+        "failed" if result.outcome == "failed" else "gone" if result.outcome == "gone" else "retry"
+    )
     next_attempt_at = now
     if status == "retry":
         next_attempt_at = now + timedelta(seconds=backoff_seconds(attempts, result.retry_after_seconds, rng))
@@ -475,8 +587,11 @@ async def _record_undelivered(
         elif next_attempt_at >= job.expires_at:
             status = "expired"
     values: dict[str, object] = {
-        "status": "pending" if status == "retry" else status, "attempts": attempts, "lease_owner": None,
-        "lease_until": None, "last_status_code": result.status,
+        "status": "pending" if status == "retry" else status,
+        "attempts": attempts,
+        "lease_owner": None,
+        "lease_until": None,
+        "last_status_code": result.status,
         "last_error": (result.error or "")[:_ERROR_CHARS] or None,
     }
     if status == "retry":
@@ -495,12 +610,16 @@ async def _record_undelivered(
     if result.status == 413:
         # Our payload bound is below every service's limit, so this is a bug here; the payload
         # itself is never logged (it may be about a person).
-        log.error("push service refused the payload as too large",
-                  extra={"delivery_id": str(job.delivery_id), "kind": job.kind})
+        log.error(
+            "push service refused the payload as too large",
+            extra={"delivery_id": str(job.delivery_id), "kind": job.kind},
+        )
     if status == "gone" and row.subscription_id is not None:
         await session.execute(delete(PushSubscription).where(PushSubscription.id == row.subscription_id))
     if status in ("failed", "gone", "expired"):
-        await _settle_undelivered(session, [job.notification_id], "expired" if status == "expired" else "failed")
+        await _settle_undelivered(
+            session, [job.notification_id], "expired" if status == "expired" else "failed"
+        )
     return status
 
 
@@ -529,38 +648,63 @@ async def subscribe(
         raise ValidationFailed(errors)
     async with session.begin():
         previous_owner = await session.scalar(
-            select(PushSubscription.user_id).where(PushSubscription.endpoint == data.endpoint).with_for_update()
+            select(PushSubscription.user_id)
+            .where(PushSubscription.endpoint == data.endpoint)
+            .with_for_update()
         )
         dialect = (await session.connection()).dialect.name
         upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(PushSubscription).values(
-            id=uuid7(), user_id=principal.user_id, endpoint=data.endpoint, p256dh=data.keys.p256dh,
-            auth=data.keys.auth, expiration_time=expiration, created_at=now, updated_at=now,
+            id=uuid7(),
+            user_id=principal.user_id,
+            endpoint=data.endpoint,
+            p256dh=data.keys.p256dh,
+            auth=data.keys.auth,
+            expiration_time=expiration,
+            created_at=now,
+            updated_at=now,
         )
         subscription_id: uuid.UUID = (
             await session.execute(
                 upsert.on_conflict_do_update(
                     index_elements=[PushSubscription.endpoint],
-                    set_={"user_id": principal.user_id, "p256dh": upsert.excluded.p256dh,
-                          "auth": upsert.excluded.auth, "expiration_time": upsert.excluded.expiration_time,
-                          "updated_at": now},
+                    set_={
+                        "user_id": principal.user_id,
+                        "p256dh": upsert.excluded.p256dh,
+                        "auth": upsert.excluded.auth,
+                        "expiration_time": upsert.excluded.expiration_time,
+                        "updated_at": now,
+                    },
                 ).returning(PushSubscription.id)
             )
         ).scalar_one()
         if previous_owner is not None and previous_owner != principal.user_id:
             dropped = (
-                await session.execute(
-                    update(Delivery)
-                    .where(Delivery.subscription_id == subscription_id, Delivery.status == "pending",
-                           _lease_free(now))
-                    .values(status="gone", last_error="the device was moved to another user")
-                    .returning(Delivery.notification_id)
-                    .execution_options(synchronize_session=False)
+                (
+                    await session.execute(
+                        update(Delivery)
+                        .where(
+                            Delivery.subscription_id == subscription_id,
+                            Delivery.status == "pending",
+                            _lease_free(now),
+                        )
+                        .values(status="gone", last_error="the device was moved to another user")
+                        .returning(Delivery.notification_id)
+                        .execution_options(synchronize_session=False)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             await _settle_undelivered(session, dropped, "failed")
-        await audit.record(session, actor=principal, action="create" if previous_owner is None else "update",
-                           resource="push_subscription", graduate_id=principal.graduate_id, now=now,
-                           resource_id=str(subscription_id))
+        await audit.record(
+            session,
+            actor=principal,
+            action="create" if previous_owner is None else "update",
+            resource="push_subscription",
+            graduate_id=principal.graduate_id,
+            now=now,
+            resource_id=str(subscription_id),
+        )
     return schemas.SubscriptionCreated(id=subscription_id)
 
 
@@ -579,8 +723,15 @@ async def unsubscribe(
         ).one_or_none()
         if deleted is None:
             raise NotFound("push subscription not found")
-        await audit.record(session, actor=principal, action="delete", resource="push_subscription",
-                           graduate_id=principal.graduate_id, now=now, resource_id=str(subscription_id))
+        await audit.record(
+            session,
+            actor=principal,
+            action="delete",
+            resource="push_subscription",
+            graduate_id=principal.graduate_id,
+            now=now,
+            resource_id=str(subscription_id),
+        )
 
 
 # -- the inbox ------------------------------------------------------------------------------------
@@ -604,31 +755,52 @@ async def list_notifications(
             raise ValidationFailed.one("cursor", "not a cursor this service issued") from exc
         # ix_notifications_user_id_created_at_id
         query = query.where(
-            or_(Notification.created_at < key_at, and_(Notification.created_at == key_at, Notification.id < key.id))
+            or_(
+                Notification.created_at < key_at,
+                and_(Notification.created_at == key_at, Notification.id < key.id),
+            )
         )
     async with session.begin():
         rows = list((await session.scalars(query)).all())
         page, more = rows[:limit], len(rows) > limit
         deliveries = (
-            await session.scalars(
-                select(Delivery).where(Delivery.notification_id.in_([n.id for n in page])).order_by(Delivery.id)
-            )
-        ).all() if page else []
+            (
+                await session.scalars(
+                    select(Delivery)
+                    .where(Delivery.notification_id.in_([n.id for n in page]))
+                    .order_by(Delivery.id)
+                )
+            ).all()
+            if page
+            else []
+        )
     by_notification: dict[uuid.UUID, list[schemas.DeliveryInfo]] = {}
     for d in deliveries:
         by_notification.setdefault(d.notification_id, []).append(
             schemas.DeliveryInfo(
-                id=d.id, subscription_id=d.subscription_id, status=d.status,  # type: ignore[arg-type]
-                attempts=d.attempts, last_status_code=d.last_status_code,
+                id=d.id,
+                subscription_id=d.subscription_id,
+                status=d.status,  # type: ignore[arg-type]
+                attempts=d.attempts,
+                last_status_code=d.last_status_code,
                 next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
             )
         )
     return schemas.NotificationPage(
         items=[
             schemas.NotificationItem(
-                id=n.id, kind=n.kind, title=n.title, body=n.body, url=n.url,  # type: ignore[arg-type]
-                tag=n.tag, ref_id=n.ref_id, urgency=n.urgency, status=n.status,  # type: ignore[arg-type]
-                created_at=n.created_at, expires_at=n.expires_at, delivered_at=n.delivered_at,
+                id=n.id,
+                kind=n.kind,
+                title=n.title,
+                body=n.body,
+                url=n.url,  # type: ignore[arg-type]
+                tag=n.tag,
+                ref_id=n.ref_id,
+                urgency=n.urgency,
+                status=n.status,  # type: ignore[arg-type]
+                created_at=n.created_at,
+                expires_at=n.expires_at,
+                delivered_at=n.delivered_at,
                 deliveries=by_notification.get(n.id, []),
             )
             for n in page

@@ -27,11 +27,24 @@ class ProgramRulesController(Controller):
     async def get_rules(self, db_session: AsyncSession) -> Response[ProgramRules]:
         return _with_etag(await service.get_rules(db_session))
 
-    @put("/", operation_id="putProgramRules", status_code=200,
-         opt={"access": Access.SUPERVISOR, "problems": [412, 428]})
+    @put(
+        "/",
+        operation_id="putProgramRules",
+        status_code=200,
+        opt={"access": Access.SUPERVISOR, "problems": [412, 428]},
+    )
     async def put_rules(
-        self, data: ProgramRules, db_session: AsyncSession, principal: Principal, clock: Clock,
-        if_match: Annotated[str | None, HeaderParameter(name="If-Match", required=False, max_length=64)] = None,
+        self,
+        data: ProgramRules,
+        db_session: AsyncSession,
+        principal: Principal,
+        clock: Clock,
+        if_match: Annotated[
+            str | None, HeaderParameter(name="If-Match", required=False, max_length=64)
+        ] = None,
     ) -> Response[ProgramRules]:
-        return _with_etag(await service.put_rules(db_session, data, if_match=if_match,
-                                                  actor_id=principal.user_id, now=clock.now()))
+        return _with_etag(
+            await service.put_rules(
+                db_session, data, if_match=if_match, actor_id=principal.user_id, now=clock.now()
+            )
+        )

@@ -51,8 +51,9 @@ async def put_rules(
         body = msgspec.to_builtins(msgspec.structs.replace(stored, version=0))
         if expected == 0:
             await session.execute(
-                insert(ProgramRulesRow).values(id=PROGRAM_ROW_ID, version=1, body=body, updated_at=now,
-                                               updated_by=actor_id)
+                insert(ProgramRulesRow).values(
+                    id=PROGRAM_ROW_ID, version=1, body=body, updated_at=now, updated_by=actor_id
+                )
             )
         else:
             changed = await session.execute(

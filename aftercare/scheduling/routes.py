@@ -22,13 +22,19 @@ class ReminderController(Controller):
 
     @get("/", operation_id="listReminders", opt={"access": Access.GRADUATE_READ})
     async def list_reminders(
-        self, graduate_id: UUID, db_session: AsyncSession, principal: Principal, clock: Clock,
+        self,
+        graduate_id: UUID,
+        db_session: AsyncSession,
+        principal: Principal,
+        clock: Clock,
         start: Annotated[
             datetime | None, QueryParameter(name="from", description="inclusive instant; default now")
         ] = None,
         end: Annotated[
             datetime | None,
-            QueryParameter(name="to", description="exclusive instant; default from + 7 days, at most from + 35 days"),
+            QueryParameter(
+                name="to", description="exclusive instant; default from + 7 days, at most from + 35 days"
+            ),
         ] = None,
     ) -> schemas.ReminderList:
         items = await service.list_reminders(

@@ -55,7 +55,13 @@ _EPSILON = timedelta(microseconds=1)
 _HANDLED_DAYS_BACK = 3
 DEFAULT_REMINDER_RANGE = timedelta(days=7)
 MAX_REMINDER_RANGE = timedelta(days=35)
-REMINDER_KINDS = ("checkin_prompt", "checkin_nudge", "therapy_reminder", "support_group_reminder", "medication_reminder")
+REMINDER_KINDS = (
+    "checkin_prompt",
+    "checkin_nudge",
+    "therapy_reminder",
+    "support_group_reminder",
+    "medication_reminder",
+)
 
 
 class ScheduleFields(Protocol):
@@ -74,8 +80,14 @@ class ScheduleFields(Protocol):
 
 
 SCHEDULE_COLUMNS = (
-    Graduate.id, Graduate.user_id, Graduate.timezone, Graduate.checkin_time, Graduate.quiet_start,
-    Graduate.quiet_end, Graduate.status, Graduate.last_checkin_date,
+    Graduate.id,
+    Graduate.user_id,
+    Graduate.timezone,
+    Graduate.checkin_time,
+    Graduate.quiet_start,
+    Graduate.quiet_end,
+    Graduate.status,
+    Graduate.last_checkin_date,
 )
 
 
@@ -118,7 +130,11 @@ def next_live(
     )
     while found is not None and found.deadline <= now:
         found = next_occurrence(
-            schedule, items, stream, after=found.planned_at, checked_in_dates=checked_in_dates,
+            schedule,
+            items,
+            stream,
+            after=found.planned_at,
+            checked_in_dates=checked_in_dates,
             handled_keys=handled_keys,
         )
     return found
@@ -155,7 +171,9 @@ def day_close_values(day: date, closes_at: datetime) -> dict[str, Any]:
     }
 
 
-def next_day_close(schedule: GraduateSchedule, *, after: datetime, unclosed: date | None) -> dict[str, Any] | None:
+def next_day_close(
+    schedule: GraduateSchedule, *, after: datetime, unclosed: date | None
+) -> dict[str, Any] | None:
     """Values of the next day-close row: the day holding ``after``, or ``unclosed`` (a row's own day)
     when given. A day is never skipped nor closed twice, whatever zone the graduate moves to: its close
     is only recomputed in the new zone (and is due at once if that instant has passed)."""
@@ -169,7 +187,8 @@ def next_day_close(schedule: GraduateSchedule, *, after: datetime, unclosed: dat
 
 def _handled_days(stream: str, row_day: date) -> frozenset[str]:
     return frozenset(
-        f"{stream}:{(row_day - timedelta(days=back)).isoformat()}" for back in range(1, _HANDLED_DAYS_BACK + 1)
+        f"{stream}:{(row_day - timedelta(days=back)).isoformat()}"
+        for back in range(1, _HANDLED_DAYS_BACK + 1)
     )
 
 
@@ -186,18 +205,29 @@ def _replanned(
     if stream == DAY_CLOSE_STREAM:
         return next_day_close(schedule, after=now, unclosed=row.local_date if row else None)
     if row is None:
-        found = next_live(schedule, items, stream, after=now - _EPSILON, now=now, checked_in_dates=checked_in_dates)
+        found = next_live(
+            schedule, items, stream, after=now - _EPSILON, now=now, checked_in_dates=checked_in_dates
+        )
     elif stream in DAILY_STREAMS:
         # The row's own day is not handled yet: search from its start, so moving the check-in time
         # earlier than now still prompts today (at once) rather than skipping to tomorrow.
         day_start = day_bounds(row.local_date, zone(schedule.timezone))[0]
         found = next_live(
-            schedule, items, stream, after=min(now, day_start) - _EPSILON, now=now,
-            checked_in_dates=checked_in_dates, handled_keys=_handled_days(stream, row.local_date),
+            schedule,
+            items,
+            stream,
+            after=min(now, day_start) - _EPSILON,
+            now=now,
+            checked_in_dates=checked_in_dates,
+            handled_keys=_handled_days(stream, row.local_date),
         )
     else:
         found = next_live(
-            schedule, items, stream, after=min(now, row.planned_at) - _EPSILON, now=now,
+            schedule,
+            items,
+            stream,
+            after=min(now, row.planned_at) - _EPSILON,
+            now=now,
             checked_in_dates=checked_in_dates,
         )
     return None if found is None else occurrence_values(found)
@@ -212,7 +242,9 @@ async def replan_graduate(session: AsyncSession, graduate_id: uuid.UUID, *, now:
     rows = {
         row.stream: row
         for row in (
-            await session.scalars(select(Schedule).where(Schedule.graduate_id == graduate_id).with_for_update())
+            await session.scalars(
+                select(Schedule).where(Schedule.graduate_id == graduate_id).with_for_update()
+            )
         ).all()
     }
     graduate = await session.get(Graduate, graduate_id)
@@ -233,10 +265,14 @@ async def replan_graduate(session: AsyncSession, graduate_id: uuid.UUID, *, now:
                 gone.append(row.id)
         elif row is None:
             await session.execute(
-                insert(Schedule).values(id=uuid7(), graduate_id=graduate_id, stream=stream, updated_at=now, **values)
+                insert(Schedule).values(
+                    id=uuid7(), graduate_id=graduate_id, stream=stream, updated_at=now, **values
+                )
             )
         elif any(getattr(row, name) != value for name, value in values.items()):
-            await session.execute(update(Schedule).where(Schedule.id == row.id).values(updated_at=now, **values))
+            await session.execute(
+                update(Schedule).where(Schedule.id == row.id).values(updated_at=now, **values)
+            )
     if gone:
         await session.execute(delete(Schedule).where(Schedule.id.in_(gone)))
 
@@ -261,11 +297,18 @@ _schedules = table_of(Schedule)
 # Built once: these run for every batch of check-ins, and building a statement costs more than
 # running it. Locked in a fixed order, so two transactions never wait for each other in a cycle.
 _daily_rows_of = (
-    select(_schedules.c.id, _schedules.c.graduate_id, _schedules.c.stream, _schedules.c.planned_at,
-           _schedules.c.local_date)
-    .where(_schedules.c.graduate_id.in_(bindparam("graduate_ids", expanding=True)),
-           # Two equalities, not IN: the graduates' list is the only one re-rendered per execution.
-           or_(*(_schedules.c.stream == stream for stream in DAILY_STREAMS)))
+    select(
+        _schedules.c.id,
+        _schedules.c.graduate_id,
+        _schedules.c.stream,
+        _schedules.c.planned_at,
+        _schedules.c.local_date,
+    )
+    .where(
+        _schedules.c.graduate_id.in_(bindparam("graduate_ids", expanding=True)),
+        # Two equalities, not IN: the graduates' list is the only one re-rendered per execution.
+        or_(*(_schedules.c.stream == stream for stream in DAILY_STREAMS)),
+    )
     .order_by(_schedules.c.graduate_id, _schedules.c.stream)
     .with_for_update()
 )
@@ -298,7 +341,12 @@ async def cancel_prompts_for_days(
             ended.append({"row_id": row.id})
         else:
             advanced.append(
-                {"row_id": row.id, "was_planned_at": row.planned_at, "updated_at": now, **occurrence_values(found)}
+                {
+                    "row_id": row.id,
+                    "was_planned_at": row.planned_at,
+                    "updated_at": now,
+                    **occurrence_values(found),
+                }
             )
     if advanced:
         await connection.execute(_advance_row, advanced)
@@ -340,7 +388,9 @@ async def list_reminders(
             past = [_reminder(row.kind, row.created_at, row.title, row.status, tz) for row in recorded]
         future: list[schemas.Reminder] = []
         if end > now:
-            schedule = schedule_of(graduate, nudge_after_minutes=(await current_rules(session)).nudge_after_minutes)
+            schedule = schedule_of(
+                graduate, nudge_after_minutes=(await current_rules(session)).nudge_after_minutes
+            )
             plan = await current_plan_body(session, graduate_id)
             occurrences = plan_occurrences(
                 schedule,
@@ -350,11 +400,15 @@ async def list_reminders(
                 checked_in_dates=checked_in(graduate.last_checkin_date),
             )
             future = [_reminder(o.kind, o.due_at, o.title, o.status, tz) for o in occurrences]
-        await audit.record_staff_read(session, actor=actor, resource="reminders", graduate_id=graduate_id, now=now)
+        await audit.record_staff_read(
+            session, actor=actor, resource="reminders", graduate_id=graduate_id, now=now
+        )
     return past + future
 
 
-def _reminder_range(start: datetime | None, end: datetime | None, *, now: datetime) -> tuple[datetime, datetime]:
+def _reminder_range(
+    start: datetime | None, end: datetime | None, *, now: datetime
+) -> tuple[datetime, datetime]:
     errors = [
         FieldError(name, "must be an RFC 3339 instant with an offset, e.g. 2026-11-24T18:00:00Z")
         for name, value in (("from", start), ("to", end))

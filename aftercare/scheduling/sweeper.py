@@ -73,8 +73,16 @@ LEADER_LEASE_NAME = "sweeper"
 POISON_DELAY = timedelta(hours=1)
 
 _CLAIMED = (
-    Schedule.id, Schedule.graduate_id, Schedule.stream, Schedule.kind, Schedule.planned_at,
-    Schedule.occurrence_key, Schedule.local_date, Schedule.title, Schedule.deadline, Schedule.status,
+    Schedule.id,
+    Schedule.graduate_id,
+    Schedule.stream,
+    Schedule.kind,
+    Schedule.planned_at,
+    Schedule.occurrence_key,
+    Schedule.local_date,
+    Schedule.title,
+    Schedule.deadline,
+    Schedule.status,
 )
 _BODIES = {
     "checkin_prompt": "How was today? It takes a minute.",
@@ -85,8 +93,11 @@ _BODIES = {
 }
 # Short, fixed names for Topics: one kind per recipient and day collapses while undelivered.
 _TOPIC_KIND = {
-    "checkin_prompt": "prompt", "checkin_nudge": "nudge", "therapy_reminder": "therapy",
-    "support_group_reminder": "group", "medication_reminder": "medication",
+    "checkin_prompt": "prompt",
+    "checkin_nudge": "nudge",
+    "therapy_reminder": "therapy",
+    "support_group_reminder": "group",
+    "medication_reminder": "medication",
 }
 
 
@@ -141,12 +152,16 @@ async def sweep(
             claimed = await _claim(session_factory, now=claim_at, worker_id=worker_id, limit=limit)
             report.claimed += len(claimed)
             if claimed:
-                await _act_on_batch(session_factory, claimed, now=claim_at, worker_id=worker_id, report=report)
+                await _act_on_batch(
+                    session_factory, claimed, now=claim_at, worker_id=worker_id, report=report
+                )
                 queued.set()
             if len(claimed) < limit:
                 break
             claim_at = at()
-        report.escalated = await escalate_due_alerts(session_factory, now=claim_at, worker_id=worker_id, limit=limit)
+        report.escalated = await escalate_due_alerts(
+            session_factory, now=claim_at, worker_id=worker_id, limit=limit
+        )
 
     if sender is None:
         await schedule()
@@ -155,8 +170,17 @@ async def sweep(
         return report
     scheduling = asyncio.create_task(schedule())
     try:
-        report.delivery = await _deliver_all(session_factory, sender, scheduling, queued, now=now, at=at,
-                                             worker_id=worker_id, limit=limit, report=report)
+        report.delivery = await _deliver_all(
+            session_factory,
+            sender,
+            scheduling,
+            queued,
+            now=now,
+            at=at,
+            worker_id=worker_id,
+            limit=limit,
+            report=report,
+        )
     finally:
         if not scheduling.done():
             scheduling.cancel()
@@ -184,11 +208,12 @@ async def _deliver_all(
     while True:
         queued.clear()
         last_round = scheduling.done()
-        batch = await deliver_due(session_factory, sender, now=start_at, worker_id=worker_id, limit=limit,
-                                  batches=None, clock=at)
-        total = DeliveryReport(**{
-            name: getattr(total, name) + getattr(batch, name) for name in DeliveryReport.__struct_fields__
-        })
+        batch = await deliver_due(
+            session_factory, sender, now=start_at, worker_id=worker_id, limit=limit, batches=None, clock=at
+        )
+        total = DeliveryReport(
+            **{name: getattr(total, name) + getattr(batch, name) for name in DeliveryReport.__struct_fields__}
+        )
         if last_round or not report.leader:
             return total
         more = asyncio.ensure_future(queued.wait())
@@ -221,9 +246,7 @@ async def _hold_leader_lease(
 async def release_leader_lease(session_factory: async_sessionmaker[AsyncSession], *, worker_id: str) -> None:
     """Let a successor sweep at once instead of after the lease runs out (a clean shutdown)."""
     async with session_factory() as session, session.begin():
-        await session.execute(
-            delete(Lease).where(Lease.name == LEADER_LEASE_NAME, Lease.owner == worker_id)
-        )
+        await session.execute(delete(Lease).where(Lease.name == LEADER_LEASE_NAME, Lease.owner == worker_id))
 
 
 async def _claim(
@@ -273,7 +296,10 @@ async def _act_on_batch(
             # Ids and the exception's type only: its text may carry a graduate's data.
             logger.error(
                 "schedule row %s (graduate %s, %s) failed with %s; retrying in an hour",
-                row.id, row.graduate_id, row.kind, type(exc).__name__,
+                row.id,
+                row.graduate_id,
+                row.kind,
+                type(exc).__name__,
             )
             await _postpone(session_factory, row.id, now=now, worker_id=worker_id)
             report.poisoned += 1
@@ -342,7 +368,9 @@ async def _act(
         if following is None:
             finished.append(row.id)
         else:
-            advanced.append({"id": row.id, "lease_owner": None, "lease_until": None, "updated_at": now, **following})
+            advanced.append(
+                {"id": row.id, "lease_owner": None, "lease_until": None, "updated_at": now, **following}
+            )
     # One INSERT for the batch's inbox rows and one for their deliveries, not three statements a row.
     await enqueue_notifications(session, queued, now=now)
     counts["queued"] = len(queued)

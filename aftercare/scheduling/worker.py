@@ -64,7 +64,10 @@ class Sweeper:
         async with self._running:
             try:
                 report = await sweep(
-                    self.session_factory, now=self.clock.now(), worker_id=self.worker_id, sender=self.sender,
+                    self.session_factory,
+                    now=self.clock.now(),
+                    worker_id=self.worker_id,
+                    sender=self.sender,
                     clock=self.clock,
                 )
             except Exception:
@@ -74,9 +77,14 @@ class Sweeper:
             self.sweeps += 1
             if report.claimed or report.escalated:
                 logger.info(
-                    "swept", extra={"claimed": report.claimed, "queued": report.queued,
-                                    "closed_days": report.closed_days, "poisoned": report.poisoned,
-                                    "escalated": report.escalated},
+                    "swept",
+                    extra={
+                        "claimed": report.claimed,
+                        "queued": report.queued,
+                        "closed_days": report.closed_days,
+                        "poisoned": report.poisoned,
+                        "escalated": report.escalated,
+                    },
                 )
             return report
 

@@ -21,13 +21,15 @@ class StaffController(Controller):
     opt = {"access": Access.SUPERVISOR}
 
     @post("/", operation_id="createStaff", opt={"problems": [409]})
-    async def create_staff(self, data: schemas.StaffCreate, db_session: AsyncSession,
-                           clock: Clock) -> schemas.StaffMember:
+    async def create_staff(
+        self, data: schemas.StaffCreate, db_session: AsyncSession, clock: Clock
+    ) -> schemas.StaffMember:
         return await service.create_staff(db_session, data, now=clock.now())
 
     @get("/", operation_id="listStaff")
     async def list_staff(
-        self, db_session: AsyncSession,
+        self,
+        db_session: AsyncSession,
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> schemas.StaffPage:
@@ -35,6 +37,11 @@ class StaffController(Controller):
 
     @patch("/{staff_id:uuid}", operation_id="updateStaff")
     async def update_staff(
-        self, staff_id: UUID, data: schemas.StaffPatch, db_session: AsyncSession, principal: Principal, clock: Clock
+        self,
+        staff_id: UUID,
+        data: schemas.StaffPatch,
+        db_session: AsyncSession,
+        principal: Principal,
+        clock: Clock,
     ) -> schemas.StaffMember:
         return await service.patch_staff(db_session, staff_id, data, actor=principal, now=clock.now())

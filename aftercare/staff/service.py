@@ -22,18 +22,29 @@ from aftercare.staff import schemas
 
 def to_schema(user: User) -> schemas.StaffMember:
     return schemas.StaffMember(
-        id=user.id, email=user.email, display_name=user.display_name,
-        role=user.role, active=user.active, created_at=user.created_at,  # type: ignore[arg-type]
+        id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        role=user.role,
+        active=user.active,
+        created_at=user.created_at,  # type: ignore[arg-type]
     )
 
 
-async def create_staff(session: AsyncSession, data: schemas.StaffCreate, *, now: datetime) -> schemas.StaffMember:
+async def create_staff(
+    session: AsyncSession, data: schemas.StaffCreate, *, now: datetime
+) -> schemas.StaffMember:
     problem = passwords.password_problem(data.password)
     if problem:
         raise ValidationFailed.one("password", problem)
     user = User(
-        id=uuid7(), email=normalise_email(data.email), password_hash=passwords.hash_password(data.password),
-        role=data.role, display_name=data.display_name, active=True, created_at=now,
+        id=uuid7(),
+        email=normalise_email(data.email),
+        password_hash=passwords.hash_password(data.password),
+        role=data.role,
+        display_name=data.display_name,
+        active=True,
+        created_at=now,
     )
     try:
         async with session.begin():
@@ -66,15 +77,18 @@ async def patch_staff(
         if user is None or user.role == "graduate":
             raise NotFound("staff member not found")
         if user.id == actor.user_id and (data.active is False or data.role == "counselor"):
-            raise ValidationFailed.one("active" if data.active is False else "role",
-                                       "a supervisor cannot demote or deactivate themselves")
+            raise ValidationFailed.one(
+                "active" if data.active is False else "role",
+                "a supervisor cannot demote or deactivate themselves",
+            )
         for name, value in msgspec.structs.asdict(data).items():
             if value is not msgspec.UNSET:
                 setattr(user, name, value)
         if data.active is False:
             # Access tokens stop at once (the guard checks `active`); refresh tokens die here.
             await session.execute(
-                update(RefreshToken).where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+                update(RefreshToken)
+                .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
     return to_schema(user)

@@ -23,13 +23,25 @@ class TimelineController(Controller):
 
     @get("/", operation_id="getTimeline", opt={"access": Access.GRADUATE_STAFF})
     async def timeline(
-        self, graduate_id: UUID, db_session: AsyncSession, principal: Principal, clock: Clock,
-        start: Annotated[datetime | None, QueryParameter(name="from", description="inclusive instant")] = None,
+        self,
+        graduate_id: UUID,
+        db_session: AsyncSession,
+        principal: Principal,
+        clock: Clock,
+        start: Annotated[
+            datetime | None, QueryParameter(name="from", description="inclusive instant")
+        ] = None,
         end: Annotated[datetime | None, QueryParameter(name="to", description="exclusive instant")] = None,
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> schemas.TimelinePage:
         return await service.graduate_timeline(
-            db_session, graduate_id, actor=principal, start=start, end=end, limit=limit, cursor=cursor,
+            db_session,
+            graduate_id,
+            actor=principal,
+            start=start,
+            end=end,
+            limit=limit,
+            cursor=cursor,
             now=clock.now(),
         )

@@ -80,7 +80,10 @@ def _current_answers(checkin: Checkin) -> dict[str, Any]:
 def _checkin_entry(row: Any) -> Entry:
     checkin: Checkin = row.Checkin
     item = schemas.TimelineItem(
-        id=f"checkin:{checkin.id}", kind="checkin", at=checkin.received_at, local_date=checkin.local_date,
+        id=f"checkin:{checkin.id}",
+        kind="checkin",
+        at=checkin.received_at,
+        local_date=checkin.local_date,
         # Answers are filled in once the page is known (an amended check-in shows its first answers).
         checkin=schemas.CheckinEntry(checkin_id=checkin.id, version=1, answers={}),
     )
@@ -90,16 +93,26 @@ def _checkin_entry(row: Any) -> Entry:
 def _amendment_entry(row: Any) -> Entry:
     version: CheckinVersion = row.CheckinVersion
     item = schemas.TimelineItem(
-        id=f"amendment:{version.id}", kind="amendment", at=version.amended_at, local_date=version.local_date,
-        amendment=schemas.AmendmentEntry(checkin_id=version.checkin_id, version=version.version + 1, answers={},
-                                         previous=_answers(version.answers), changed_fields=[]),
+        id=f"amendment:{version.id}",
+        kind="amendment",
+        at=version.amended_at,
+        local_date=version.local_date,
+        amendment=schemas.AmendmentEntry(
+            checkin_id=version.checkin_id,
+            version=version.version + 1,
+            answers={},
+            previous=_answers(version.answers),
+            changed_fields=[],
+        ),
     )
     return Entry(Position(version.amended_at, 1, version.id), item)
 
 
 def _help_entry(row: Any) -> Entry:
     item = schemas.TimelineItem(
-        id=f"help_request:{row.id}", kind="help_request", at=row.received_at,
+        id=f"help_request:{row.id}",
+        kind="help_request",
+        at=row.received_at,
         help_request=schemas.HelpRequestEntry(help_request_id=row.id),
     )
     return Entry(Position(row.received_at, 2, row.id), item)
@@ -107,25 +120,43 @@ def _help_entry(row: Any) -> Entry:
 
 def _alert_entry(row: Any) -> Entry:
     item = schemas.TimelineItem(
-        id=f"alert:{row.id}", kind="alert", at=row.at,
-        alert=schemas.AlertEntry(alert_id=row.alert_id, event=row.kind, rule=row.rule, severity=row.severity,
-                                 escalation_level=row.escalation_level, actor_id=row.actor_id),
+        id=f"alert:{row.id}",
+        kind="alert",
+        at=row.at,
+        alert=schemas.AlertEntry(
+            alert_id=row.alert_id,
+            event=row.kind,
+            rule=row.rule,
+            severity=row.severity,
+            escalation_level=row.escalation_level,
+            actor_id=row.actor_id,
+        ),
     )
     return Entry(Position(row.at, 3, uuid.UUID(int=row.id)), item)
 
 
 def _plan_entry(row: Any) -> Entry:
     item = schemas.TimelineItem(
-        id=f"plan_change:{row.version}", kind="plan_change", at=row.created_at,
-        plan_change=schemas.PlanChangeEntry(version=row.version, author_id=row.author_id,
-                                            author_role=row.author_role, changed_sections=list(row.changed_sections)),
+        id=f"plan_change:{row.version}",
+        kind="plan_change",
+        at=row.created_at,
+        plan_change=schemas.PlanChangeEntry(
+            version=row.version,
+            author_id=row.author_id,
+            author_role=row.author_role,
+            changed_sections=list(row.changed_sections),
+        ),
     )
     return Entry(Position(row.created_at, 4, uuid.UUID(int=row.version)), item)
 
 
 def _missed_entry(row: Any) -> Entry:
-    item = schemas.TimelineItem(id=f"missed_day:{row.local_date.isoformat()}", kind="missed_day", at=row.closed_at,
-                                local_date=row.local_date)
+    item = schemas.TimelineItem(
+        id=f"missed_day:{row.local_date.isoformat()}",
+        kind="missed_day",
+        at=row.closed_at,
+        local_date=row.local_date,
+    )
     return Entry(Position(row.closed_at, 5, uuid.UUID(int=row.local_date.toordinal())), item)
 
 
@@ -134,25 +165,73 @@ def _same_uuid(key: uuid.UUID) -> uuid.UUID:
 
 
 SOURCES: tuple[Source, ...] = (
-    Source(0, Checkin.received_at, Checkin.id, lambda g: select(Checkin).where(Checkin.graduate_id == g),
-           _same_uuid, _checkin_entry),
-    Source(1, CheckinVersion.amended_at, CheckinVersion.id,
-           lambda g: select(CheckinVersion).where(CheckinVersion.graduate_id == g), _same_uuid, _amendment_entry),
-    Source(2, HelpRequest.received_at, HelpRequest.id,
-           lambda g: select(HelpRequest.id, HelpRequest.received_at).where(HelpRequest.graduate_id == g),
-           _same_uuid, _help_entry),
-    Source(3, AlertEvent.at, AlertEvent.id,
-           lambda g: select(AlertEvent.id, AlertEvent.alert_id, AlertEvent.kind, AlertEvent.severity,
-                            AlertEvent.escalation_level, AlertEvent.actor_id, AlertEvent.at, Alert.rule)
-           .join(Alert, Alert.id == AlertEvent.alert_id).where(AlertEvent.graduate_id == g),
-           lambda key: key.int, _alert_entry),
-    Source(4, PlanVersion.created_at, PlanVersion.version,
-           lambda g: select(PlanVersion.version, PlanVersion.created_at, PlanVersion.author_id,
-                            PlanVersion.author_role, PlanVersion.changed_sections).where(PlanVersion.graduate_id == g),
-           lambda key: key.int, _plan_entry),
-    Source(5, MissedDay.closed_at, MissedDay.local_date,
-           lambda g: select(MissedDay.local_date, MissedDay.closed_at).where(MissedDay.graduate_id == g),
-           lambda key: date.fromordinal(key.int), _missed_entry),
+    Source(
+        0,
+        Checkin.received_at,
+        Checkin.id,
+        lambda g: select(Checkin).where(Checkin.graduate_id == g),
+        _same_uuid,
+        _checkin_entry,
+    ),
+    Source(
+        1,
+        CheckinVersion.amended_at,
+        CheckinVersion.id,
+        lambda g: select(CheckinVersion).where(CheckinVersion.graduate_id == g),
+        _same_uuid,
+        _amendment_entry,
+    ),
+    Source(
+        2,
+        HelpRequest.received_at,
+        HelpRequest.id,
+        lambda g: select(HelpRequest.id, HelpRequest.received_at).where(HelpRequest.graduate_id == g),
+        _same_uuid,
+        _help_entry,
+    ),
+    Source(
+        3,
+        AlertEvent.at,
+        AlertEvent.id,
+        lambda g: (
+            select(
+                AlertEvent.id,
+                AlertEvent.alert_id,
+                AlertEvent.kind,
+                AlertEvent.severity,
+                AlertEvent.escalation_level,
+                AlertEvent.actor_id,
+                AlertEvent.at,
+                Alert.rule,
+            )
+            .join(Alert, Alert.id == AlertEvent.alert_id)
+            .where(AlertEvent.graduate_id == g)
+        ),
+        lambda key: key.int,
+        _alert_entry,
+    ),
+    Source(
+        4,
+        PlanVersion.created_at,
+        PlanVersion.version,
+        lambda g: select(
+            PlanVersion.version,
+            PlanVersion.created_at,
+            PlanVersion.author_id,
+            PlanVersion.author_role,
+            PlanVersion.changed_sections,
+        ).where(PlanVersion.graduate_id == g),
+        lambda key: key.int,
+        _plan_entry,
+    ),
+    Source(
+        5,
+        MissedDay.closed_at,
+        MissedDay.local_date,
+        lambda g: select(MissedDay.local_date, MissedDay.closed_at).where(MissedDay.graduate_id == g),
+        lambda key: date.fromordinal(key.int),
+        _missed_entry,
+    ),
 )
 
 
@@ -185,7 +264,9 @@ def _check_range(start: datetime | None, end: datetime | None) -> None:
 async def _fill_checkin_answers(session: AsyncSession, items: Sequence[schemas.TimelineItem]) -> None:
     """A check-in entry shows the answers as first received, an amendment those it made: the replaced
     answers are in ``checkin_versions`` (version n holds what version n + 1 replaced)."""
-    ids = {i.checkin.checkin_id for i in items if i.checkin} | {i.amendment.checkin_id for i in items if i.amendment}
+    ids = {i.checkin.checkin_id for i in items if i.checkin} | {
+        i.amendment.checkin_id for i in items if i.amendment
+    }
     if not ids:
         return
     current = {c.id: c for c in await session.scalars(select(Checkin).where(Checkin.id.in_(ids)))}
@@ -208,7 +289,8 @@ async def _fill_checkin_answers(session: AsyncSession, items: Sequence[schemas.T
             entry.risk_score, entry.risk_level = checkin.risk_score, checkin.risk_level
         if item.amendment is not None:
             item.amendment.changed_fields = sorted(
-                name for name in set(item.amendment.answers) | set(item.amendment.previous)
+                name
+                for name in set(item.amendment.answers) | set(item.amendment.previous)
                 if item.amendment.answers.get(name) != item.amendment.previous.get(name)
             )
 
@@ -240,7 +322,9 @@ async def graduate_timeline(
         entries.sort(key=lambda e: (e.position.at, e.position.rank, e.position.key), reverse=True)
         page = entries[:limit]
         await _fill_checkin_answers(session, [e.item for e in page])
-        await audit.record_staff_read(session, actor=actor, resource="timeline", graduate_id=graduate_id, now=now)
+        await audit.record_staff_read(
+            session, actor=actor, resource="timeline", graduate_id=graduate_id, now=now
+        )
     return schemas.TimelinePage(
         items=[e.item for e in page],
         next_cursor=encode_position(page[-1].position) if len(entries) > limit else None,

@@ -15,6 +15,12 @@ from tests.push.conftest import (
 collect_ignore = [] if POSTGRES_URL else ["test_wakeup.py"]
 
 __all__ = [
-    "cast", "push_sender", "push_session", "quiet_outbox", "session_factory", "start_push_service",
-    "vapid_keys", "vapid_signer",
+    "cast",
+    "push_sender",
+    "push_session",
+    "quiet_outbox",
+    "session_factory",
+    "start_push_service",
+    "vapid_keys",
+    "vapid_signer",
 ]

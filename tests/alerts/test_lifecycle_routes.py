@@ -19,7 +19,8 @@ TODAY = date(2026, 11, 24)
 async def _events(cast: Cast, alert_id: str) -> list[tuple[str, int]]:
     async with cast.program.app.state.session_factory() as session:
         rows = await session.execute(
-            select(AlertEvent.kind, AlertEvent.escalation_level).where(AlertEvent.alert_id == uuid.UUID(alert_id))
+            select(AlertEvent.kind, AlertEvent.escalation_level)
+            .where(AlertEvent.alert_id == uuid.UUID(alert_id))
             .order_by(AlertEvent.id)
         )
         return [(r.kind, r.escalation_level) for r in rows]
@@ -33,10 +34,13 @@ async def test_acknowledge_is_idempotent_and_resolve_twice_conflicts(cast: Cast)
     assert first.status_code == 200 and first.json()["status"] == "acknowledged"
     again = await cast.program.client.post(f"{url}/acknowledge", headers=cast.counselor.headers)
     assert again.status_code == 200 and again.json()["acknowledged_at"] == first.json()["acknowledged_at"]
-    resolved = await cast.program.client.post(f"{url}/resolve", headers=cast.counselor.headers,
-                                              json={"note": "Called; back at meetings."})
+    resolved = await cast.program.client.post(
+        f"{url}/resolve", headers=cast.counselor.headers, json={"note": "Called; back at meetings."}
+    )
     assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
-    twice = await cast.program.client.post(f"{url}/resolve", headers=cast.counselor.headers, json={"note": "x"})
+    twice = await cast.program.client.post(
+        f"{url}/resolve", headers=cast.counselor.headers, json={"note": "x"}
+    )
     assert twice.status_code == 409
     assert [k for k, _ in await _events(cast, alert["id"])] == ["opened", "acknowledged", "resolved"]
 
@@ -45,7 +49,9 @@ async def test_another_counselor_gets_404_on_the_alert(cast: Cast) -> None:
     await cast.submit(TODAY, used=True)
     (alert,) = [a for a in await cast.alerts() if a["rule"] == "lapse"]
     stranger = await cast.program.staff(cast.supervisor)
-    response = await cast.program.client.post(f"/v1/alerts/{alert['id']}/acknowledge", headers=stranger.headers)
+    response = await cast.program.client.post(
+        f"/v1/alerts/{alert['id']}/acknowledge", headers=stranger.headers
+    )
     assert response.status_code == 404
 
 
@@ -65,8 +71,10 @@ async def test_unacknowledged_alert_escalates_twice_then_stops(cast: Cast) -> No
     await escalate_due_alerts(factory, now=clock.now(), worker_id="t")
     (after,) = [a for a in await cast.alerts() if a["id"] == alert["id"]]
     assert after["escalation_level"] == 2
-    assert [e for e in await _events(cast, alert["id"]) if e[0] == "escalated"] == [("escalated", 1),
-                                                                                   ("escalated", 2)]
+    assert [e for e in await _events(cast, alert["id"]) if e[0] == "escalated"] == [
+        ("escalated", 1),
+        ("escalated", 2),
+    ]
 
 
 async def test_acknowledged_alert_does_not_escalate(cast: Cast) -> None:
@@ -82,20 +90,24 @@ async def test_acknowledged_alert_does_not_escalate(cast: Cast) -> None:
 
 async def test_help_now_reopens_an_acknowledged_safety_alert(cast: Cast) -> None:
     url = f"/v1/graduates/{cast.gid}/help"
-    first = await cast.program.client.post(url, headers=cast.graduate.headers,
-                                           json={"client_id": "0192f6a0-0000-7000-8000-000000000001"})
+    first = await cast.program.client.post(
+        url, headers=cast.graduate.headers, json={"client_id": "0192f6a0-0000-7000-8000-000000000001"}
+    )
     assert first.status_code == 201, first.text
     body = first.json()
     assert body["crisis"]["crisis_line"] == "988" and "emergency" in body["message"]
     alert_id = body["alert_id"]
     await cast.program.client.post(f"/v1/alerts/{alert_id}/acknowledge", headers=cast.counselor.headers)
-    replay = await cast.program.client.post(url, headers=cast.graduate.headers,
-                                            json={"client_id": "0192f6a0-0000-7000-8000-000000000001"})
+    replay = await cast.program.client.post(
+        url, headers=cast.graduate.headers, json={"client_id": "0192f6a0-0000-7000-8000-000000000001"}
+    )
     assert replay.status_code == 200 and replay.json() == body
     cast.program.clock.advance(minutes=30)
-    second = await cast.program.client.post(url, headers=cast.graduate.headers,
-                                            json={"client_id": "0192f6a0-0000-7000-8000-000000000002",
-                                                  "message": "again"})
+    second = await cast.program.client.post(
+        url,
+        headers=cast.graduate.headers,
+        json={"client_id": "0192f6a0-0000-7000-8000-000000000002", "message": "again"},
+    )
     assert second.status_code == 201 and second.json()["alert_id"] == alert_id
     (alert,) = [a for a in await cast.alerts() if a["id"] == alert_id]
     assert alert["status"] == "open" and alert["acknowledged_at"] is None and alert["escalation_level"] == 0
@@ -109,8 +121,9 @@ async def test_silence_opens_at_two_days_and_raises_at_four(cast: Cast) -> None:
     for offset in range(1, 5):
         clock.advance(days=1)
         async with factory() as session, session.begin():
-            await close_day(session, graduate_id=cast.gid, local_date=TODAY + timedelta(days=offset),
-                            now=clock.now())
+            await close_day(
+                session, graduate_id=cast.gid, local_date=TODAY + timedelta(days=offset), now=clock.now()
+            )
         silence = [a for a in await cast.alerts() if a["rule"] == "silence"]
         if offset == 1:
             assert silence == []
@@ -126,37 +139,52 @@ async def test_program_rules_need_if_match_and_reject_unknown_fields(cast: Cast)
     assert current.status_code == 200
     etag = current.headers["etag"]
     body = current.json()
-    as_counselor = await client.put("/v1/program/rules", headers={**cast.counselor.headers, "If-Match": etag},
-                                    json=body)
+    as_counselor = await client.put(
+        "/v1/program/rules", headers={**cast.counselor.headers, "If-Match": etag}, json=body
+    )
     assert as_counselor.status_code == 403
     missing = await client.put("/v1/program/rules", headers=cast.supervisor.headers, json=body)
     assert missing.status_code == 428
-    unknown = await client.put("/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": etag},
-                               json={**body, "rules": {**body["rules"], "astrology": {"enabled": True}}})
+    unknown = await client.put(
+        "/v1/program/rules",
+        headers={**cast.supervisor.headers, "If-Match": etag},
+        json={**body, "rules": {**body["rules"], "astrology": {"enabled": True}}},
+    )
     assert unknown.status_code == 422
     body["escalation"]["critical_minutes"] = 10
-    saved = await client.put("/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": etag}, json=body)
+    saved = await client.put(
+        "/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": etag}, json=body
+    )
     assert saved.status_code == 200, saved.text
     assert saved.json()["escalation"]["critical_minutes"] == 10
-    stale = await client.put("/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": etag}, json=body)
+    stale = await client.put(
+        "/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": etag}, json=body
+    )
     assert stale.status_code == 412
     # The program's rules are one shared row: put the defaults back for the tests that follow.
     body["escalation"]["critical_minutes"] = 15
-    restored = await client.put("/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": saved.headers["etag"]},
-                                json=body)
+    restored = await client.put(
+        "/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": saved.headers["etag"]}, json=body
+    )
     assert restored.status_code == 200
 
 
 async def test_reassignment_moves_the_alerts_to_the_new_counselor(cast: Cast) -> None:
     await cast.submit(TODAY, used=True)
     newcomer = await cast.program.staff(cast.supervisor)
-    moved = await cast.program.client.patch(f"/v1/graduates/{cast.gid}", headers=cast.supervisor.headers,
-                                            json={"counselor_id": str(newcomer.user_id)})
+    moved = await cast.program.client.patch(
+        f"/v1/graduates/{cast.gid}",
+        headers=cast.supervisor.headers,
+        json={"counselor_id": str(newcomer.user_id)},
+    )
     assert moved.status_code == 200, moved.text
     assert await cast.alerts() == []
     assert [a["rule"] for a in await cast.alerts(by=newcomer)] == ["lapse"]
-    refused = await cast.program.client.patch(f"/v1/graduates/{cast.gid}", headers=newcomer.headers,
-                                              json={"counselor_id": str(cast.counselor.user_id)})
+    refused = await cast.program.client.patch(
+        f"/v1/graduates/{cast.gid}",
+        headers=newcomer.headers,
+        json={"counselor_id": str(cast.counselor.user_id)},
+    )
     assert refused.status_code == 403
 
 

@@ -26,8 +26,13 @@ async def device_service(start_push_service: StartPushService, clock: FixedClock
 
 @pytest.fixture
 def settings(data_dir: Path, device_service: FakePushService) -> Settings:
-    return Settings(data_dir=data_dir, jwt_secret="test-secret-" + "x" * 40, scheduler=False,
-                    access_token_minutes=60 * 24 * 60, push_allowed_origins=f"defaults,{device_service.origin}")
+    return Settings(
+        data_dir=data_dir,
+        jwt_secret="test-secret-" + "x" * 40,
+        scheduler=False,
+        access_token_minutes=60 * 24 * 60,
+        push_allowed_origins=f"defaults,{device_service.origin}",
+    )
 
 
 async def test_a_lapse_pushes_an_anonymous_alert_to_the_counselor(
@@ -35,15 +40,25 @@ async def test_a_lapse_pushes_an_anonymous_alert_to_the_counselor(
 ) -> None:
     client = cast.program.client
     device = device_service.new_subscription()
-    subscribed = await client.post("/v1/push/subscriptions", headers=cast.counselor.headers, json={
-        "endpoint": device.endpoint, "keys": {"p256dh": device.p256dh, "auth": device.auth},
-    })
+    subscribed = await client.post(
+        "/v1/push/subscriptions",
+        headers=cast.counselor.headers,
+        json={
+            "endpoint": device.endpoint,
+            "keys": {"p256dh": device.p256dh, "auth": device.auth},
+        },
+    )
     assert subscribed.status_code == 201, subscribed.text
     response = await cast.submit(TODAY, used=True, craving=9, note="Drank at my cousin's wedding")
     assert response.status_code == 201
 
-    report = await deliver_due(cast.program.app.state.session_factory, push_sender,
-                               now=cast.program.clock.now(), worker_id="e2e", limit=50)
+    report = await deliver_due(
+        cast.program.app.state.session_factory,
+        push_sender,
+        now=cast.program.clock.now(),
+        worker_id="e2e",
+        limit=50,
+    )
     assert report.delivered == 1
     [push] = await device_service.wait_for(1)
     payload = push.json()

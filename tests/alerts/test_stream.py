@@ -108,15 +108,23 @@ async def create_supervisor(database_url: str, schema: str | None, data_dir: Pat
     try:
         await migrate(engine)
         async with make_session_factory(engine)() as session:
-            await create_first_user(session, email=email, password=PASSWORD, role="supervisor",
-                                    display_name="Sup", now=datetime.now(UTC))
+            await create_first_user(
+                session,
+                email=email,
+                password=PASSWORD,
+                role="supervisor",
+                display_name="Sup",
+                now=datetime.now(UTC),
+            )
     finally:
         await engine.dispose()
     return email
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-async def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
+async def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Cluster]:
     data_dir = tmp_path_factory.mktemp("stream")
     schema: str | None = None
     if request.param == "sqlite":
@@ -129,10 +137,15 @@ async def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
             await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         await admin.dispose()
     email = await create_supervisor(database_url, schema, data_dir)
-    env = {**os.environ, "AFTERCARE_DATABASE_URL": database_url, "AFTERCARE_JWT_SECRET": SECRET,
-           "AFTERCARE_DATA_DIR": str(data_dir), "AFTERCARE_LOG_LEVEL": "WARNING",
-           "AFTERCARE_STREAM_KEEPALIVE_SECONDS": str(KEEPALIVE),
-           "AFTERCARE_STREAM_POLL_SECONDS": str(POLL_SECONDS[request.param])}
+    env = {
+        **os.environ,
+        "AFTERCARE_DATABASE_URL": database_url,
+        "AFTERCARE_JWT_SECRET": SECRET,
+        "AFTERCARE_DATA_DIR": str(data_dir),
+        "AFTERCARE_LOG_LEVEL": "WARNING",
+        "AFTERCARE_STREAM_KEEPALIVE_SECONDS": str(KEEPALIVE),
+        "AFTERCARE_STREAM_POLL_SECONDS": str(POLL_SECONDS[request.param]),
+    }
     if schema:
         env["STREAM_SCHEMA"] = schema
     processes: list[subprocess.Popen[bytes]] = []
@@ -144,7 +157,9 @@ async def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
             processes.append(start_server(["-c", SERVER, str(port)], env, log))
             bases.append(f"http://127.0.0.1:{port}")
             wait_until_live(processes[-1], bases[-1], log)
-        yield Cluster(a=bases[0], b=bases[-1], database_url=database_url, schema=schema, supervisor_email=email)
+        yield Cluster(
+            a=bases[0], b=bases[-1], database_url=database_url, schema=schema, supervisor_email=email
+        )
     finally:
         for process in processes:
             stop(process)
@@ -204,8 +219,13 @@ class Reader:
 
 
 @asynccontextmanager
-async def open_stream(base: str, *, headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
-                      last_event_id: str | None = None) -> AsyncIterator[Reader]:
+async def open_stream(
+    base: str,
+    *,
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    last_event_id: str | None = None,
+) -> AsyncIterator[Reader]:
     sent = dict(headers or {})
     if last_event_id is not None:
         sent["Last-Event-ID"] = last_event_id
@@ -248,39 +268,58 @@ class Api:
 
     async def counselor(self, supervisor: Person) -> Person:
         email = unique_email("stream-counselor")
-        response = await self.client.post("/v1/staff", headers=supervisor.headers, json={
-            "email": email, "password": PASSWORD, "display_name": "Counselor", "role": "counselor"})
+        response = await self.client.post(
+            "/v1/staff",
+            headers=supervisor.headers,
+            json={"email": email, "password": PASSWORD, "display_name": "Counselor", "role": "counselor"},
+        )
         assert response.status_code == 201, response.text
         return await self.sign_in(email)
 
     async def graduate(self, counselor: Person) -> Person:
-        response = await self.client.post("/v1/graduates", headers=counselor.headers,
-                                          json={"display_name": "Grad", "timezone": "America/Chicago"})
+        response = await self.client.post(
+            "/v1/graduates",
+            headers=counselor.headers,
+            json={"display_name": "Grad", "timezone": "America/Chicago"},
+        )
         assert response.status_code == 201, response.text
         created = response.json()
-        enrolled = await self.client.post("/v1/auth/enroll", json={
-            "enrollment_code": created["enrollment_code"], "email": unique_email("stream-grad"), "password": PASSWORD})
+        enrolled = await self.client.post(
+            "/v1/auth/enroll",
+            json={
+                "enrollment_code": created["enrollment_code"],
+                "email": unique_email("stream-grad"),
+                "password": PASSWORD,
+            },
+        )
         assert enrolled.status_code == 201, enrolled.text
         body = enrolled.json()
         return Person(uuid.UUID(body["user_id"]), body["access_token"], graduate_id=uuid.UUID(created["id"]))
 
     async def help(self, graduate: Person) -> dict[str, Any]:
         """A safety alert opened (or re-opened); returns the alert as the feed shows it."""
-        response = await self.client.post(f"/v1/graduates/{graduate.graduate_id}/help", headers=graduate.headers,
-                                          json={"client_id": str(uuid.uuid4())})
+        response = await self.client.post(
+            f"/v1/graduates/{graduate.graduate_id}/help",
+            headers=graduate.headers,
+            json={"client_id": str(uuid.uuid4())},
+        )
         assert response.status_code == 201, response.text
         return await self.safety_alert(graduate)
 
     async def safety_alert(self, graduate: Person) -> dict[str, Any]:
-        response = await self.client.get("/v1/alerts", headers=self.supervisor.headers,
-                                         params={"graduate_id": str(graduate.graduate_id)})
+        response = await self.client.get(
+            "/v1/alerts", headers=self.supervisor.headers, params={"graduate_id": str(graduate.graduate_id)}
+        )
         assert response.status_code == 200, response.text
         alert: dict[str, Any] = response.json()["items"][0]
         return alert
 
     async def act(self, alert_id: str, verb: str, by: Person) -> None:
-        response = await self.client.post(f"/v1/alerts/{alert_id}/{verb}", headers=by.headers,
-                                          json={"note": "called them"} if verb == "resolve" else None)
+        response = await self.client.post(
+            f"/v1/alerts/{alert_id}/{verb}",
+            headers=by.headers,
+            json={"note": "called them"} if verb == "resolve" else None,
+        )
         assert response.status_code == 200, response.text
 
 
@@ -392,15 +431,20 @@ async def test_a_ticket_opens_one_stream_and_is_then_refused(cluster: Cluster, a
     assert graduate_ticket.status_code == 403
 
 
-async def test_a_counselor_sees_only_their_caseload_and_not_after_reassignment(cluster: Cluster, api: Api) -> None:
+async def test_a_counselor_sees_only_their_caseload_and_not_after_reassignment(
+    cluster: Cluster, api: Api
+) -> None:
     mine, theirs = await api.counselor(api.supervisor), await api.counselor(api.supervisor)
     moving, staying, other = await api.graduate(mine), await api.graduate(mine), await api.graduate(theirs)
     async with open_stream(cluster.b, headers=mine.headers) as stream:
         await api.help(other)  # another caseload: never on this stream
         moving_alert = await api.help(moving)
         assert alert_of(await stream.alert())["graduate_id"] == str(moving.graduate_id)
-        response = await api.client.patch(f"/v1/graduates/{moving.graduate_id}", headers=api.supervisor.headers,
-                                          json={"counselor_id": str(theirs.user_id)})
+        response = await api.client.patch(
+            f"/v1/graduates/{moving.graduate_id}",
+            headers=api.supervisor.headers,
+            json={"counselor_id": str(theirs.user_id)},
+        )
         assert response.status_code == 200, response.text
         async with open_stream(cluster.b, headers=theirs.headers) as new_counselor:
             await api.act(moving_alert["id"], "acknowledge", api.supervisor)
@@ -412,8 +456,12 @@ async def test_a_counselor_sees_only_their_caseload_and_not_after_reassignment(c
 
 
 async def test_the_stream_ends_when_the_access_token_would_expire(cluster: Cluster, api: Api) -> None:
-    token = issue_access_token(Principal(user_id=api.supervisor.user_id, role="supervisor"), secret=SECRET,
-                               now=datetime.now(UTC), lifetime=timedelta(seconds=2))
+    token = issue_access_token(
+        Principal(user_id=api.supervisor.user_id, role="supervisor"),
+        secret=SECRET,
+        now=datetime.now(UTC),
+        lifetime=timedelta(seconds=2),
+    )
     started = time.monotonic()
     async with open_stream(cluster.b, headers={"Authorization": f"Bearer {token}"}) as stream:
         while (message := await stream.message(within=WAIT)) is not None:
@@ -422,7 +470,9 @@ async def test_the_stream_ends_when_the_access_token_would_expire(cluster: Clust
 
 
 def test_the_stream_intervals_come_from_the_environment() -> None:
-    settings = Settings.from_env({"AFTERCARE_STREAM_KEEPALIVE_SECONDS": "20", "AFTERCARE_STREAM_POLL_SECONDS": "2.5"})
+    settings = Settings.from_env(
+        {"AFTERCARE_STREAM_KEEPALIVE_SECONDS": "20", "AFTERCARE_STREAM_POLL_SECONDS": "2.5"}
+    )
     assert StreamConfig.from_settings(settings) == StreamConfig(keepalive_seconds=20, poll_seconds=2.5)
     defaults = StreamConfig.from_settings(Settings.from_env({}))
     assert defaults.keepalive_seconds == 15  # the contract's keep-alive
@@ -436,8 +486,13 @@ def test_the_stream_intervals_come_from_the_environment() -> None:
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
-    env = {**os.environ, "AFTERCARE_DATA_DIR": str(tmp_path), "AFTERCARE_JWT_SECRET": SECRET,
-           "AFTERCARE_SCHEDULER": "off", "AFTERCARE_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "AFTERCARE_DATA_DIR": str(tmp_path),
+        "AFTERCARE_JWT_SECRET": SECRET,
+        "AFTERCARE_SCHEDULER": "off",
+        "AFTERCARE_LOG_LEVEL": "WARNING",
+    }
     env.pop("AFTERCARE_DATABASE_URL", None)
     log = tmp_path / "serve.log"
     process = start_server(["-m", "aftercare.cli", "serve", "--port", str(port)], env, log)
@@ -448,8 +503,9 @@ def serve(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
         stop(process)
 
 
-async def test_an_open_stream_does_not_block_shutdown(serve: tuple[subprocess.Popen[bytes], str],
-                                                     tmp_path: Path) -> None:
+async def test_an_open_stream_does_not_block_shutdown(
+    serve: tuple[subprocess.Popen[bytes], str], tmp_path: Path
+) -> None:
     """`aftercare serve` as shipped: SIGTERM with a stream open exits within its graceful timeout."""
     process, base = serve
     email = await create_supervisor(f"sqlite+aiosqlite:///{tmp_path / 'aftercare.db'}", None, tmp_path)

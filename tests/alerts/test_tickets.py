@@ -31,7 +31,9 @@ async def test_a_ticket_is_stored_hashed_and_redeems_once(program: Program, cloc
     ticket = await issue(program, counselor.headers)
     factory = program.app.state.session_factory
     async with factory() as session:
-        stored = list(await session.scalars(select(StreamTicket).where(StreamTicket.user_id == counselor.user_id)))
+        stored = list(
+            await session.scalars(select(StreamTicket).where(StreamTicket.user_id == counselor.user_id))
+        )
     assert [t.ticket_hash for t in stored] == [hash_token(ticket)]
     assert stored[0].expires_at == clock.now() + TICKET_LIFETIME
     issued_at = clock.now()
@@ -54,8 +56,11 @@ async def test_a_ticket_expires_after_60_seconds(program: Program, clock: FixedC
     # Expired tickets are swept when the next one is issued.
     await issue(program, supervisor.headers)
     async with program.app.state.session_factory() as session:
-        left = list(await session.scalars(select(StreamTicket.ticket_hash)
-                                          .where(StreamTicket.user_id == supervisor.user_id)))
+        left = list(
+            await session.scalars(
+                select(StreamTicket.ticket_hash).where(StreamTicket.user_id == supervisor.user_id)
+            )
+        )
     assert hash_token(ticket) not in left and len(left) == 1
 
 
@@ -68,7 +73,9 @@ async def test_the_guard_takes_a_ticket_only_on_the_stream(program: Program, set
         assert response.status_code == 401, path
     # Refused elsewhere, the ticket was not spent.
     async with program.app.state.session_factory() as session:
-        assert await redeem_ticket(session, ticket, now=program.clock.now(), token_lifetime=LIFETIME) is not None
+        assert (
+            await redeem_ticket(session, ticket, now=program.clock.now(), token_lifetime=LIFETIME) is not None
+        )
     # Graduates get no tickets; a spent or unknown ticket opens no stream.
     assert (await program.client.post("/v1/auth/stream-ticket", headers=graduate.headers)).status_code == 403
     for bad in (ticket, "not-a-ticket"):
@@ -81,8 +88,9 @@ async def test_a_deactivated_account_cannot_redeem_its_ticket(program: Program) 
     supervisor = await program.supervisor()
     counselor = await program.staff(supervisor)
     ticket = await issue(program, counselor.headers)
-    response = await program.client.patch(f"/v1/staff/{counselor.user_id}", headers=supervisor.headers,
-                                          json={"active": False})
+    response = await program.client.patch(
+        f"/v1/staff/{counselor.user_id}", headers=supervisor.headers, json={"active": False}
+    )
     assert response.status_code == 200
     refused = await program.client.get("/v1/alerts/stream", params={"ticket": ticket})
     assert refused.status_code == 401

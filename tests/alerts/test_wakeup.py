@@ -46,8 +46,11 @@ async def listener_pid(hub: AlertEventHub, *, other_than: int | None = None, wit
 
 async def backend_alive(engine: AsyncEngine, pid: int) -> bool:
     async with engine.connect() as connection:
-        return bool(await connection.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
-                                            {"pid": pid}))
+        return bool(
+            await connection.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+            )
+        )
 
 
 async def wait_gone(engine: AsyncEngine, pid: int, within: float = 5.0) -> None:
@@ -64,12 +67,16 @@ async def woken(subscription: Subscription) -> None:
     assert len(batch) == 1
 
 
-async def test_a_notify_wakes_the_hub_and_stop_closes_the_listener(engine: AsyncEngine, hub: AlertEventHub,
-                                                                   cast: Cast) -> None:
+async def test_a_notify_wakes_the_hub_and_stop_closes_the_listener(
+    engine: AsyncEngine, hub: AlertEventHub, cast: Cast
+) -> None:
     pid = await listener_pid(hub)
     with hub.subscribe() as subscription:
-        response = await cast.program.client.post(f"/v1/graduates/{cast.gid}/help", headers=cast.graduate.headers,
-                                                  json={"client_id": "0192f6a0-0000-7000-8000-0000000000a1"})
+        response = await cast.program.client.post(
+            f"/v1/graduates/{cast.gid}/help",
+            headers=cast.graduate.headers,
+            json={"client_id": "0192f6a0-0000-7000-8000-0000000000a1"},
+        )
         assert response.status_code == 201, response.text
         await woken(subscription)
     await hub.stop()
@@ -77,8 +84,9 @@ async def test_a_notify_wakes_the_hub_and_stop_closes_the_listener(engine: Async
     await wait_gone(engine, pid)
 
 
-async def test_the_listener_reconnects_after_its_connection_is_killed(engine: AsyncEngine, hub: AlertEventHub,
-                                                                      cast: Cast) -> None:
+async def test_the_listener_reconnects_after_its_connection_is_killed(
+    engine: AsyncEngine, hub: AlertEventHub, cast: Cast
+) -> None:
     first = await listener_pid(hub)
     async with engine.connect() as connection:
         assert await connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
@@ -86,11 +94,15 @@ async def test_the_listener_reconnects_after_its_connection_is_killed(engine: As
     assert await backend_alive(engine, second)
     await wait_gone(engine, first)
     with hub.subscribe() as subscription:
-        response = await cast.program.client.post(f"/v1/graduates/{cast.gid}/help", headers=cast.graduate.headers,
-                                                  json={"client_id": "0192f6a0-0000-7000-8000-0000000000a2"})
+        response = await cast.program.client.post(
+            f"/v1/graduates/{cast.gid}/help",
+            headers=cast.graduate.headers,
+            json={"client_id": "0192f6a0-0000-7000-8000-0000000000a2"},
+        )
         assert response.status_code == 201, response.text
         await woken(subscription)
-        acknowledged = await cast.program.client.post(f"/v1/alerts/{response.json()['alert_id']}/acknowledge",
-                                                      headers=cast.counselor.headers)
+        acknowledged = await cast.program.client.post(
+            f"/v1/alerts/{response.json()['alert_id']}/acknowledge", headers=cast.counselor.headers
+        )
         assert acknowledged.status_code == 200, acknowledged.text
         await woken(subscription)

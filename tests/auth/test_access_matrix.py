@@ -24,16 +24,46 @@ CALLERS = ("anonymous", "graduate_self", "graduate_other", "counselor_own", "cou
 EXPECTED: dict[Access, dict[str, int | None]] = {
     Access.PUBLIC: dict.fromkeys(CALLERS),
     Access.SIGNED_IN: {"anonymous": 401, **dict.fromkeys(CALLERS[1:])},
-    Access.STAFF: {"anonymous": 401, "graduate_self": 403, "graduate_other": 403,
-                   "counselor_own": None, "counselor_other": None, "supervisor": None},
-    Access.SUPERVISOR: {"anonymous": 401, "graduate_self": 403, "graduate_other": 403,
-                        "counselor_own": 403, "counselor_other": 403, "supervisor": None},
-    Access.GRADUATE_SELF: {"anonymous": 401, "graduate_self": None, "graduate_other": 404,
-                           "counselor_own": 403, "counselor_other": 403, "supervisor": 403},
-    Access.GRADUATE_READ: {"anonymous": 401, "graduate_self": None, "graduate_other": 404,
-                           "counselor_own": None, "counselor_other": 404, "supervisor": None},
-    Access.GRADUATE_STAFF: {"anonymous": 401, "graduate_self": 403, "graduate_other": 403,
-                            "counselor_own": None, "counselor_other": 404, "supervisor": None},
+    Access.STAFF: {
+        "anonymous": 401,
+        "graduate_self": 403,
+        "graduate_other": 403,
+        "counselor_own": None,
+        "counselor_other": None,
+        "supervisor": None,
+    },
+    Access.SUPERVISOR: {
+        "anonymous": 401,
+        "graduate_self": 403,
+        "graduate_other": 403,
+        "counselor_own": 403,
+        "counselor_other": 403,
+        "supervisor": None,
+    },
+    Access.GRADUATE_SELF: {
+        "anonymous": 401,
+        "graduate_self": None,
+        "graduate_other": 404,
+        "counselor_own": 403,
+        "counselor_other": 403,
+        "supervisor": 403,
+    },
+    Access.GRADUATE_READ: {
+        "anonymous": 401,
+        "graduate_self": None,
+        "graduate_other": 404,
+        "counselor_own": None,
+        "counselor_other": 404,
+        "supervisor": None,
+    },
+    Access.GRADUATE_STAFF: {
+        "anonymous": 401,
+        "graduate_self": 403,
+        "graduate_other": 403,
+        "counselor_own": None,
+        "counselor_other": 404,
+        "supervisor": None,
+    },
 }
 
 
@@ -79,8 +109,11 @@ async def cast(program: Program) -> dict[str, Any]:
     graduate = await program.graduate(own)
     other_graduate = await program.graduate(other)
     return {
-        "supervisor": supervisor, "counselor_own": own, "counselor_other": other,
-        "graduate_self": graduate, "graduate_other": other_graduate,
+        "supervisor": supervisor,
+        "counselor_own": own,
+        "counselor_other": other,
+        "graduate_self": graduate,
+        "graduate_other": other_graduate,
     }
 
 
@@ -120,7 +153,8 @@ async def test_deactivated_staff_token_stops_at_once(program: Program) -> None:
     supervisor = await program.supervisor()
     counselor = await program.staff(supervisor)
     assert (await program.client.get("/v1/graduates", headers=counselor.headers)).status_code == 200
-    response = await program.client.patch(f"/v1/staff/{counselor.user_id}", headers=supervisor.headers,
-                                          json={"active": False})
+    response = await program.client.patch(
+        f"/v1/staff/{counselor.user_id}", headers=supervisor.headers, json={"active": False}
+    )
     assert response.status_code == 200 and response.json()["active"] is False
     assert (await program.client.get("/v1/graduates", headers=counselor.headers)).status_code == 401

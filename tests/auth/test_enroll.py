@@ -15,8 +15,11 @@ from tests.conftest import PASSWORD, Account, Program, unique_email
 async def _new_graduate(program: Program) -> tuple[Account, dict[str, Any]]:
     supervisor = await program.supervisor()
     counselor = await program.staff(supervisor)
-    response = await program.client.post("/v1/graduates", headers=counselor.headers,
-                                         json={"display_name": "Robin Q.", "timezone": "Europe/Berlin"})
+    response = await program.client.post(
+        "/v1/graduates",
+        headers=counselor.headers,
+        json={"display_name": "Robin Q.", "timezone": "Europe/Berlin"},
+    )
     assert response.status_code == 201, response.text
     return counselor, response.json()
 
@@ -67,7 +70,9 @@ async def test_enrollment_code_expires_after_14_days(program: Program) -> None:
 
 async def test_reissue_kills_the_old_code(program: Program) -> None:
     counselor, created = await _new_graduate(program)
-    response = await program.client.post(f"/v1/graduates/{created['id']}/enrollment-code", headers=counselor.headers)
+    response = await program.client.post(
+        f"/v1/graduates/{created['id']}/enrollment-code", headers=counselor.headers
+    )
     assert response.status_code == 201, response.text
     reissued = response.json()
     assert reissued["enrollment_code"] != created["enrollment_code"]
@@ -79,14 +84,17 @@ async def test_reissue_kills_the_old_code(program: Program) -> None:
 async def test_reenrollment_after_reissue_replaces_the_old_sign_in(program: Program) -> None:
     counselor, created = await _new_graduate(program)
     old = (await _enroll(program, created["enrollment_code"])).json()
-    code = (await program.client.post(f"/v1/graduates/{created['id']}/enrollment-code",
-                                      headers=counselor.headers)).json()["enrollment_code"]
+    code = (
+        await program.client.post(f"/v1/graduates/{created['id']}/enrollment-code", headers=counselor.headers)
+    ).json()["enrollment_code"]
     assert (await _enroll(program, code)).status_code == 201
     refreshed = await program.client.post("/v1/auth/refresh", json={"refresh_token": old["refresh_token"]})
     assert refreshed.status_code == 401
     # The lost phone's access token stops at once too, not when it expires.
     old_headers = {"Authorization": f"Bearer {old['access_token']}"}
-    assert (await program.client.get(f"/v1/graduates/{created['id']}", headers=old_headers)).status_code == 401
+    assert (
+        await program.client.get(f"/v1/graduates/{created['id']}", headers=old_headers)
+    ).status_code == 401
     assert (await program.client.get("/v1/me", headers=old_headers)).status_code == 401
 
 
@@ -119,7 +127,8 @@ async def test_password_policy_on_staff_creation(program: Program) -> None:
     supervisor = await program.supervisor()
     for weak in ("short", "Password123"):
         response = await program.client.post(
-            "/v1/staff", headers=supervisor.headers,
+            "/v1/staff",
+            headers=supervisor.headers,
             json={"email": unique_email("c"), "password": weak, "display_name": "C", "role": "counselor"},
         )
         assert response.status_code == 422, weak
@@ -134,7 +143,11 @@ async def test_duplicate_email_is_409(program: Program) -> None:
     _, created = await _new_graduate(program)
     enrolled = await program.client.post(
         "/v1/auth/enroll",
-        json={"enrollment_code": created["enrollment_code"], "email": supervisor.email.upper(), "password": PASSWORD},
+        json={
+            "enrollment_code": created["enrollment_code"],
+            "email": supervisor.email.upper(),
+            "password": PASSWORD,
+        },
     )
     assert enrolled.status_code == 409
 
@@ -143,8 +156,11 @@ async def test_discharge_keeps_the_data(program: Program) -> None:
     supervisor = await program.supervisor()
     counselor = await program.staff(supervisor)
     graduate = await program.graduate(counselor, display_name="Kim D.", checkin_time="18:30")
-    response = await program.client.patch(f"/v1/graduates/{graduate.graduate_id}", headers=counselor.headers,
-                                          json={"status": "discharged", "discharge_date": "2026-11-24"})
+    response = await program.client.patch(
+        f"/v1/graduates/{graduate.graduate_id}",
+        headers=counselor.headers,
+        json={"status": "discharged", "discharge_date": "2026-11-24"},
+    )
     assert response.status_code == 200, response.text
     after = await program.client.get(f"/v1/graduates/{graduate.graduate_id}", headers=counselor.headers)
     body = after.json()

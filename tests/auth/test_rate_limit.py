@@ -49,8 +49,13 @@ async def limited_app(
             if REDIS_URL:
                 pytest.fail(f"AFTERCARE_TEST_REDIS_URL={REDIS_URL} is set but Redis does not answer")
             pytest.skip("no Redis at redis://127.0.0.1:6379/15 and AFTERCARE_TEST_REDIS_URL is not set")
-    limited = replace(settings, redis_url=redis_url, login_failures_per_account=3, login_failures_per_address=5,
-                      trusted_proxies=("127.0.0.1",))
+    limited = replace(
+        settings,
+        redis_url=redis_url,
+        login_failures_per_account=3,
+        login_failures_per_address=5,
+        trusted_proxies=("127.0.0.1",),
+    )
     app = create_app(limited, clock=clock, engine=engine)
     yield app
     # What the app's shutdown does for its counter (its lifespan's task group cannot span the
@@ -74,11 +79,15 @@ def program(client: httpx.AsyncClient, limited_app: Litestar, clock: FixedClock)
 def _address() -> dict[str, str]:
     """A fresh client address per test (through a trusted proxy), so Redis counters of earlier runs
     never leak in."""
-    return {"X-Forwarded-For": f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"}
+    return {
+        "X-Forwarded-For": f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    }
 
 
 async def _sign_in(program: Program, email: str, password: str, headers: dict[str, str]) -> Any:
-    return await program.client.post("/v1/auth/token", json={"email": email, "password": password}, headers=headers)
+    return await program.client.post(
+        "/v1/auth/token", json={"email": email, "password": password}, headers=headers
+    )
 
 
 def _assert_429(response: Any) -> None:
@@ -100,7 +109,9 @@ async def test_failed_logins_are_limited_per_address(program: Program) -> None:
     supervisor = await program.supervisor()
     address = _address()
     for n in range(5):
-        response = await _sign_in(program, f"nobody-{n}-{uuid.uuid4().hex}@example.org", "wrong-" + PASSWORD, address)
+        response = await _sign_in(
+            program, f"nobody-{n}-{uuid.uuid4().hex}@example.org", "wrong-" + PASSWORD, address
+        )
         assert response.status_code == 401
     _assert_429(await _sign_in(program, supervisor.email, PASSWORD, address))
     # Another address is not affected.

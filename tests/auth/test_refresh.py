@@ -67,7 +67,12 @@ async def test_refresh_tokens_are_stored_hashed(program: Program) -> None:
     supervisor = await program.supervisor()
     pair = await program.sign_in(supervisor.email)
     async with program.app.state.session_factory() as session:
-        hashes = set((await session.scalars(
-            select(RefreshToken.token_hash).where(RefreshToken.user_id == supervisor.user_id))).all())
+        hashes = set(
+            (
+                await session.scalars(
+                    select(RefreshToken.token_hash).where(RefreshToken.user_id == supervisor.user_id)
+                )
+            ).all()
+        )
     assert hash_token(pair["refresh_token"]) in hashes
     assert pair["refresh_token"] not in hashes

@@ -11,6 +11,8 @@ async def test_sign_in_returns_tokens_and_me(program: Program) -> None:
 
 async def test_wrong_password_is_401_problem(program: Program) -> None:
     supervisor = await program.supervisor()
-    response = await program.client.post("/v1/auth/token", json={"email": supervisor.email, "password": "nope-" + PASSWORD})
+    response = await program.client.post(
+        "/v1/auth/token", json={"email": supervisor.email, "password": "nope-" + PASSWORD}
+    )
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")

@@ -55,7 +55,9 @@ async def test_alg_none_token_is_refused(program: Program) -> None:
     assert await _me_status(program, forged) == 401
 
 
-async def test_other_algorithms_with_the_same_secret_are_refused(program: Program, settings: Settings) -> None:
+async def test_other_algorithms_with_the_same_secret_are_refused(
+    program: Program, settings: Settings
+) -> None:
     supervisor = await program.supervisor()
     claims = _claims_of(supervisor.token)
     hs512 = jwt.encode(claims, settings.jwt_secret, algorithm="HS512")
@@ -77,9 +79,13 @@ async def test_other_algorithms_with_the_same_secret_are_refused(program: Progra
 async def test_tampered_claims_and_wrong_secret_are_refused(program: Program, settings: Settings) -> None:
     supervisor = await program.supervisor()
     claims = _claims_of(supervisor.token)
-    assert await _me_status(program, jwt.encode(claims, "another-secret-" + "y" * 40, algorithm="HS256")) == 401
+    assert (
+        await _me_status(program, jwt.encode(claims, "another-secret-" + "y" * 40, algorithm="HS256")) == 401
+    )
     header, _, signature = supervisor.token.split(".")
-    tampered = f"{header}.{_b64({**claims, 'role': 'supervisor', 'sub': str(claims['sub'])[:-1] + '0'})}.{signature}"
+    tampered = (
+        f"{header}.{_b64({**claims, 'role': 'supervisor', 'sub': str(claims['sub'])[:-1] + '0'})}.{signature}"
+    )
     assert await _me_status(program, tampered) == 401
     refresh_shaped = jwt.encode({**claims, "typ": "refresh"}, settings.jwt_secret, algorithm="HS256")
     assert await _me_status(program, refresh_shaped) == 401
@@ -89,7 +95,9 @@ async def test_tampered_claims_and_wrong_secret_are_refused(program: Program, se
 
 
 async def _deactivate(program: Program, by: Account, staff: Account) -> None:
-    response = await program.client.patch(f"/v1/staff/{staff.user_id}", headers=by.headers, json={"active": False})
+    response = await program.client.patch(
+        f"/v1/staff/{staff.user_id}", headers=by.headers, json={"active": False}
+    )
     assert response.status_code == 200, response.text
     assert response.json()["active"] is False
 
@@ -104,19 +112,25 @@ async def test_staff_deactivation_stops_access_and_refresh_tokens_at_once(progra
     assert await _me_status(program, counselor.token) == 401
     refreshed = await program.client.post("/v1/auth/refresh", json={"refresh_token": refresh_token})
     assert refreshed.status_code == 401
-    signed_in = await program.client.post("/v1/auth/token", json={"email": counselor.email, "password": "correct-horse-battery"})
+    signed_in = await program.client.post(
+        "/v1/auth/token", json={"email": counselor.email, "password": "correct-horse-battery"}
+    )
     assert signed_in.status_code == 401
     # Reactivation restores sign-in, not the old refresh token.
-    response = await program.client.patch(f"/v1/staff/{counselor.user_id}", headers=supervisor.headers,
-                                          json={"active": True})
+    response = await program.client.patch(
+        f"/v1/staff/{counselor.user_id}", headers=supervisor.headers, json={"active": True}
+    )
     assert response.status_code == 200
-    assert (await program.client.post("/v1/auth/refresh", json={"refresh_token": refresh_token})).status_code == 401
+    assert (
+        await program.client.post("/v1/auth/refresh", json={"refresh_token": refresh_token})
+    ).status_code == 401
     assert (await program.sign_in(counselor.email))["role"] == "counselor"
 
 
 async def test_supervisor_cannot_deactivate_themselves(program: Program) -> None:
     supervisor = await program.supervisor()
-    response = await program.client.patch(f"/v1/staff/{supervisor.user_id}", headers=supervisor.headers,
-                                          json={"active": False})
+    response = await program.client.patch(
+        f"/v1/staff/{supervisor.user_id}", headers=supervisor.headers, json={"active": False}
+    )
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == ["active"]

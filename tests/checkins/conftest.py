@@ -15,10 +15,20 @@ PLAN: dict[str, Any] = {
         {"id": "walk", "name": "Walk around the block"},
     ],
     "triggers": [
-        {"id": "payday", "name": "Payday", "category": "situations", "coping_skill_ids": ["call-sponsor"],
-         "risk": "high"},
-        {"id": "lonely", "name": "Feeling lonely", "category": "emotions",
-         "coping_skill_ids": ["call-sponsor", "walk"], "risk": "medium"},
+        {
+            "id": "payday",
+            "name": "Payday",
+            "category": "situations",
+            "coping_skill_ids": ["call-sponsor"],
+            "risk": "high",
+        },
+        {
+            "id": "lonely",
+            "name": "Feeling lonely",
+            "category": "emotions",
+            "coping_skill_ids": ["call-sponsor", "walk"],
+            "risk": "medium",
+        },
     ],
     "crisis_plan": {"steps": ["Call Sam", "Go to my sister's"], "crisis_line": "988"},
 }
@@ -26,8 +36,13 @@ PLAN: dict[str, Any] = {
 
 def checkin_body(day: date, **answers: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "client_id": str(uuid.uuid4()), "local_date": day.isoformat(), "mood": 4, "craving": 2, "stress": 3,
-        "used": False, "safety_concern": False,
+        "client_id": str(uuid.uuid4()),
+        "local_date": day.isoformat(),
+        "mood": 4,
+        "craving": 2,
+        "stress": 3,
+        "used": False,
+        "safety_concern": False,
     }
     body.update(answers)
     return body
@@ -35,7 +50,12 @@ def checkin_body(day: date, **answers: Any) -> dict[str, Any]:
 
 class Cast:
     def __init__(self, program: Program, supervisor: Account, counselor: Account, graduate: Account) -> None:
-        self.program, self.supervisor, self.counselor, self.graduate = program, supervisor, counselor, graduate
+        self.program, self.supervisor, self.counselor, self.graduate = (
+            program,
+            supervisor,
+            counselor,
+            graduate,
+        )
 
     @property
     def gid(self) -> uuid.UUID:
@@ -44,12 +64,16 @@ class Cast:
 
     async def submit(self, day: date, **answers: Any) -> Any:
         return await self.program.client.post(
-            f"/v1/graduates/{self.gid}/checkins", headers=self.graduate.headers, json=checkin_body(day, **answers)
+            f"/v1/graduates/{self.gid}/checkins",
+            headers=self.graduate.headers,
+            json=checkin_body(day, **answers),
         )
 
     async def alerts(self, by: Account | None = None, **params: Any) -> list[dict[str, Any]]:
         response = await self.program.client.get(
-            "/v1/alerts", headers=(by or self.counselor).headers, params={"graduate_id": str(self.gid), **params}
+            "/v1/alerts",
+            headers=(by or self.counselor).headers,
+            params={"graduate_id": str(self.gid), **params},
         )
         assert response.status_code == 200, response.text
         items: list[dict[str, Any]] = response.json()["items"]
@@ -61,7 +85,8 @@ async def cast(program: Program) -> Cast:
     supervisor = await program.supervisor()
     counselor = await program.staff(supervisor)
     graduate = await program.graduate(counselor, timezone="America/Chicago")
-    response = await program.client.put(f"/v1/graduates/{graduate.graduate_id}/plan", headers=counselor.headers,
-                                        json=PLAN)
+    response = await program.client.put(
+        f"/v1/graduates/{graduate.graduate_id}/plan", headers=counselor.headers, json=PLAN
+    )
     assert response.status_code == 201, response.text
     return Cast(program, supervisor, counselor, graduate)

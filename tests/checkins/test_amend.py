@@ -26,7 +26,11 @@ async def test_amend_keeps_the_old_answers_and_can_raise_an_alert(cast: Cast) ->
     assert body["assessment"]["risk_level"] in ("high", "critical")
     assert [a["rule"] for a in await cast.alerts() if a["rule"] == "lapse"] == ["lapse"]
     async with cast.program.app.state.session_factory() as session:
-        old = (await session.scalars(select(CheckinVersion).where(CheckinVersion.checkin_id == uuid.UUID(created["id"])))).all()
+        old = (
+            await session.scalars(
+                select(CheckinVersion).where(CheckinVersion.checkin_id == uuid.UUID(created["id"]))
+            )
+        ).all()
     assert [v.answers["used"] for v in old] == [False]
 
 
@@ -43,7 +47,9 @@ async def test_amend_window_ends_with_the_next_local_day(cast: Cast) -> None:
     created = (await cast.submit(TODAY)).json()
     url = f"/v1/graduates/{cast.gid}/checkins/{created['id']}"
     cast.program.clock.advance(hours=35)  # 23:00 the next day in Chicago: still allowed
-    assert (await cast.program.client.patch(url, headers=cast.graduate.headers, json={"mood": 3})).status_code == 200
+    assert (
+        await cast.program.client.patch(url, headers=cast.graduate.headers, json={"mood": 3})
+    ).status_code == 200
     cast.program.clock.advance(hours=2)  # 01:00 two days later
     late = await cast.program.client.patch(url, headers=cast.graduate.headers, json={"mood": 2})
     assert late.status_code == 403
@@ -53,7 +59,8 @@ async def test_amend_of_another_graduates_checkin_is_404(cast: Cast) -> None:
     created = (await cast.submit(TODAY)).json()
     other = await cast.program.graduate(cast.counselor)
     response = await cast.program.client.patch(
-        f"/v1/graduates/{other.graduate_id}/checkins/{created['id']}", headers=other.headers, json={"mood": 1})
+        f"/v1/graduates/{other.graduate_id}/checkins/{created['id']}", headers=other.headers, json={"mood": 1}
+    )
     assert response.status_code == 404
 
 
@@ -72,6 +79,10 @@ async def test_a_failure_after_the_alert_rolls_back_checkin_and_alert(
     assert response.status_code == 500
     assert "disk full" not in response.text and "Traceback" not in response.text
     async with cast.program.app.state.session_factory() as session:
-        checkins = await session.scalar(select(func.count()).select_from(Checkin).where(Checkin.graduate_id == cast.gid))
-        alerts = await session.scalar(select(func.count()).select_from(Alert).where(Alert.graduate_id == cast.gid))
+        checkins = await session.scalar(
+            select(func.count()).select_from(Checkin).where(Checkin.graduate_id == cast.gid)
+        )
+        alerts = await session.scalar(
+            select(func.count()).select_from(Alert).where(Alert.graduate_id == cast.gid)
+        )
     assert (checkins, alerts) == (0, 0)

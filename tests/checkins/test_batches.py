@@ -29,13 +29,29 @@ from tests.conftest import Account
 TODAY = date(2026, 11, 24)
 # An offline week: craving climbs, mood falls, meetings stop, isolation sets in, two lapses (the
 # second raises the first's alert to critical inside the same batch).
-WEEK = [dict(mood=5 - min(i, 3), craving=2 + i, stress=3 + i // 2, attended_support=i < 3, isolating=i >= 4,
-             used=i in (2, 5)) for i in range(7)]
+WEEK = [
+    dict(
+        mood=5 - min(i, 3),
+        craving=2 + i,
+        stress=3 + i // 2,
+        attended_support=i < 3,
+        isolating=i >= 4,
+        used=i in (2, 5),
+    )
+    for i in range(7)
+]
 
 
 def body(day: date, **answers: Any) -> CheckinCreate:
-    fields: dict[str, Any] = {"client_id": uuid.uuid4(), "local_date": day, "mood": 4, "craving": 2, "stress": 3,
-                              "used": False, "safety_concern": False}
+    fields: dict[str, Any] = {
+        "client_id": uuid.uuid4(),
+        "local_date": day,
+        "mood": 4,
+        "craving": 2,
+        "stress": 3,
+        "used": False,
+        "safety_concern": False,
+    }
     fields.update(answers)
     return CheckinCreate(**fields)
 
@@ -57,8 +73,14 @@ def batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 async def send(cast: Cast, graduate: Account, data: CheckinCreate) -> submit.Submitted:
     assert graduate.graduate_id is not None
     actor = Principal(user_id=graduate.user_id, role="graduate", graduate_id=graduate.graduate_id)
-    return await submit.submit_checkin(cast.program.app.state.engine, graduate_id=graduate.graduate_id, data=data,
-                                       actor=actor, crisis_line="988", now=cast.program.clock.now())
+    return await submit.submit_checkin(
+        cast.program.app.state.engine,
+        graduate_id=graduate.graduate_id,
+        data=data,
+        actor=actor,
+        crisis_line="988",
+        now=cast.program.clock.now(),
+    )
 
 
 async def all_at_once(cast: Cast, graduate: Account, bodies: list[CheckinCreate]) -> list[Any]:
@@ -67,8 +89,9 @@ async def all_at_once(cast: Cast, graduate: Account, bodies: list[CheckinCreate]
 
 async def twin_graduate(cast: Cast) -> Account:
     twin = await cast.program.graduate(cast.counselor, timezone="America/Chicago")
-    response = await cast.program.client.put(f"/v1/graduates/{twin.graduate_id}/plan",
-                                             headers=cast.counselor.headers, json=PLAN)
+    response = await cast.program.client.put(
+        f"/v1/graduates/{twin.graduate_id}/plan", headers=cast.counselor.headers, json=PLAN
+    )
     assert response.status_code == 201
     return twin
 
@@ -77,28 +100,56 @@ async def stored(cast: Cast, graduate_id: uuid.UUID) -> dict[str, Any]:
     async with cast.program.app.state.session_factory() as session:
         graduate = await session.get(Graduate, graduate_id)
         assert graduate is not None
-        checkins = (await session.scalars(
-            select(Checkin).where(Checkin.graduate_id == graduate_id).order_by(Checkin.local_date))).all()
-        alerts = (await session.execute(
-            select(Alert.rule, Alert.severity, Alert.status).where(Alert.graduate_id == graduate_id))).all()
-        prompts = (await session.execute(
-            select(Schedule.stream, Schedule.local_date, Schedule.next_due_at)
-            .where(Schedule.graduate_id == graduate_id).order_by(Schedule.stream))).all()
-        audited = await session.scalar(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.graduate_id == graduate_id, AuditEvent.resource == "checkin"))
-        events = (await session.execute(
-            select(Alert.rule, AlertEvent.kind, AlertEvent.severity, AlertEvent.escalation_level)
-            .join(Alert, Alert.id == AlertEvent.alert_id)
-            .where(AlertEvent.graduate_id == graduate_id).order_by(AlertEvent.id))).all()
-        alert_ids = [str(i) for i in await session.scalars(select(Alert.id).where(Alert.graduate_id == graduate_id))]
+        checkins = (
+            await session.scalars(
+                select(Checkin).where(Checkin.graduate_id == graduate_id).order_by(Checkin.local_date)
+            )
+        ).all()
+        alerts = (
+            await session.execute(
+                select(Alert.rule, Alert.severity, Alert.status).where(Alert.graduate_id == graduate_id)
+            )
+        ).all()
+        prompts = (
+            await session.execute(
+                select(Schedule.stream, Schedule.local_date, Schedule.next_due_at)
+                .where(Schedule.graduate_id == graduate_id)
+                .order_by(Schedule.stream)
+            )
+        ).all()
+        audited = await session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.graduate_id == graduate_id, AuditEvent.resource == "checkin")
+        )
+        events = (
+            await session.execute(
+                select(Alert.rule, AlertEvent.kind, AlertEvent.severity, AlertEvent.escalation_level)
+                .join(Alert, Alert.id == AlertEvent.alert_id)
+                .where(AlertEvent.graduate_id == graduate_id)
+                .order_by(AlertEvent.id)
+            )
+        ).all()
+        alert_ids = [
+            str(i) for i in await session.scalars(select(Alert.id).where(Alert.graduate_id == graduate_id))
+        ]
         pushes = await session.scalar(
-            select(func.count()).select_from(Notification).where(Notification.ref_id.in_(alert_ids)))
+            select(func.count()).select_from(Notification).where(Notification.ref_id.in_(alert_ids))
+        )
     return {
-        "checkins": [(c.local_date, c.risk_score, c.risk_level, list(c.reasons), c.aggregates_before) for c in checkins],
-        "aggregates": graduate.aggregates, "risk_level": graduate.risk_level,
-        "last_checkin_date": graduate.last_checkin_date, "streak_days": graduate.streak_days,
-        "alerts": sorted(tuple(a) for a in alerts), "prompts": [tuple(p) for p in prompts], "audited": audited,
-        "events": [tuple(e) for e in events], "open_alerts": graduate.open_alerts, "pushes": pushes,
+        "checkins": [
+            (c.local_date, c.risk_score, c.risk_level, list(c.reasons), c.aggregates_before) for c in checkins
+        ],
+        "aggregates": graduate.aggregates,
+        "risk_level": graduate.risk_level,
+        "last_checkin_date": graduate.last_checkin_date,
+        "streak_days": graduate.streak_days,
+        "alerts": sorted(tuple(a) for a in alerts),
+        "prompts": [tuple(p) for p in prompts],
+        "audited": audited,
+        "events": [tuple(e) for e in events],
+        "open_alerts": graduate.open_alerts,
+        "pushes": pushes,
     }
 
 
@@ -136,15 +187,20 @@ async def test_refused_and_replayed_submissions_leave_nothing_in_their_batch(
         msgspec.structs.replace(earlier, mood=1),  # same client_id, other answers
         today,  # a retry of the first, in the same batch
     ]
-    outcomes = await asyncio.gather(*(send(cast, cast.graduate, b) for b in mine), send(cast, twin, body(TODAY)),
-                                    return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(send(cast, cast.graduate, b) for b in mine), send(cast, twin, body(TODAY)), return_exceptions=True
+    )
     assert max(batch_sizes) == 7
 
     created, same_day, unknown_trigger, replay, conflict, retry, other = outcomes
     assert isinstance(created, submit.Submitted) and created.replayed is False
     assert isinstance(same_day, CheckinExists) and same_day.extra["checkin_id"] == str(created.body.id)
     assert isinstance(unknown_trigger, ValidationFailed)
-    assert isinstance(replay, submit.Submitted) and replay.replayed and replay.body.local_date == earlier.local_date
+    assert (
+        isinstance(replay, submit.Submitted)
+        and replay.replayed
+        and replay.body.local_date == earlier.local_date
+    )
     assert isinstance(conflict, IdempotencyConflict)
     assert isinstance(retry, submit.Submitted) and retry.replayed and retry.body == created.body
     assert isinstance(other, submit.Submitted) and other.replayed is False
@@ -167,8 +223,10 @@ async def test_a_failing_submission_fails_alone(
 
     monkeypatch.setattr(submit, "assess_and_alert", broken_for_one)
     failing, fine, also_fine = await asyncio.gather(
-        send(cast, cast.graduate, body(TODAY, used=True)), send(cast, twin, body(TODAY, used=True)),
-        send(cast, twin, body(TODAY - timedelta(days=1))), return_exceptions=True,
+        send(cast, cast.graduate, body(TODAY, used=True)),
+        send(cast, twin, body(TODAY, used=True)),
+        send(cast, twin, body(TODAY - timedelta(days=1))),
+        return_exceptions=True,
     )
 
     assert batch_sizes == [3, 1, 1, 1]  # the batch failed, then each alone

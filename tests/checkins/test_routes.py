@@ -74,7 +74,9 @@ async def test_out_of_range_values_are_422_with_the_field(cast: Cast) -> None:
 
 async def test_counselor_cannot_post_and_other_graduates_are_404(cast: Cast) -> None:
     url = f"/v1/graduates/{cast.gid}/checkins"
-    as_counselor = await cast.program.client.post(url, headers=cast.counselor.headers, json=checkin_body(TODAY))
+    as_counselor = await cast.program.client.post(
+        url, headers=cast.counselor.headers, json=checkin_body(TODAY)
+    )
     assert as_counselor.status_code == 403
     other = await cast.program.graduate(cast.counselor)
     as_other = await cast.program.client.post(url, headers=other.headers, json=checkin_body(TODAY))
@@ -89,7 +91,9 @@ async def test_concurrent_duplicates_store_exactly_one(cast: Cast) -> None:
     )
     assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 201]
     async with cast.program.app.state.session_factory() as session:
-        count = await session.scalar(select(func.count()).select_from(Checkin).where(Checkin.graduate_id == cast.gid))
+        count = await session.scalar(
+            select(func.count()).select_from(Checkin).where(Checkin.graduate_id == cast.gid)
+        )
     assert count == 1
 
 
@@ -130,11 +134,23 @@ async def test_list_checkins_by_range_and_cursor(cast: Cast) -> None:
     first = await cast.program.client.get(url, headers=cast.counselor.headers, params={"limit": 2})
     assert first.status_code == 200
     page1 = first.json()
-    assert [c["local_date"] for c in page1["items"]] == [TODAY.isoformat(), (TODAY - timedelta(days=1)).isoformat()]
-    second = await cast.program.client.get(url, headers=cast.counselor.headers,
-                                           params={"limit": 2, "cursor": page1["next_cursor"]})
+    assert [c["local_date"] for c in page1["items"]] == [
+        TODAY.isoformat(),
+        (TODAY - timedelta(days=1)).isoformat(),
+    ]
+    second = await cast.program.client.get(
+        url, headers=cast.counselor.headers, params={"limit": 2, "cursor": page1["next_cursor"]}
+    )
     page2 = second.json()
-    assert [c["local_date"] for c in page2["items"]] == [(TODAY - timedelta(days=d)).isoformat() for d in (2, 3)]
-    ranged = await cast.program.client.get(url, headers=cast.graduate.headers, params={
-        "from": (TODAY - timedelta(days=2)).isoformat(), "to": (TODAY - timedelta(days=1)).isoformat()})
+    assert [c["local_date"] for c in page2["items"]] == [
+        (TODAY - timedelta(days=d)).isoformat() for d in (2, 3)
+    ]
+    ranged = await cast.program.client.get(
+        url,
+        headers=cast.graduate.headers,
+        params={
+            "from": (TODAY - timedelta(days=2)).isoformat(),
+            "to": (TODAY - timedelta(days=1)).isoformat(),
+        },
+    )
     assert len(ranged.json()["items"]) == 2

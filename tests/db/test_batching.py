@@ -15,8 +15,9 @@ class Refused(Exception):
     pass
 
 
-def make(batches: list[list[int]], *, fail_with: Exception | None = None,
-         short: bool = False) -> Batcher[int, int]:
+def make(
+    batches: list[list[int]], *, fail_with: Exception | None = None, short: bool = False
+) -> Batcher[int, int]:
     async def run(items: list[int]) -> Sequence[int | Exception]:
         batches.append(items)
         await asyncio.sleep(0)  # a commit: others arrive meanwhile
@@ -38,8 +39,9 @@ async def test_concurrent_items_share_batches_of_at_most_max_batch() -> None:
 
 async def test_each_caller_gets_its_own_outcome() -> None:
     batcher = make([])
-    outcomes = await asyncio.gather(batcher.submit(1), batcher.submit(-2), batcher.submit(3),
-                                    return_exceptions=True)
+    outcomes = await asyncio.gather(
+        batcher.submit(1), batcher.submit(-2), batcher.submit(3), return_exceptions=True
+    )
     assert outcomes[0] == 10 and outcomes[2] == 30
     assert isinstance(outcomes[1], Refused)
 

@@ -26,9 +26,16 @@ from tests.conftest import T0
 async def _graduate(engine: AsyncEngine) -> uuid.UUID:
     graduate_id = uuid7()
     async with engine.begin() as connection:
-        await connection.execute(insert(Graduate).values(
-            id=graduate_id, display_name="G", timezone="UTC", created_at=T0, updated_at=T0, streak_days=0,
-        ))
+        await connection.execute(
+            insert(Graduate).values(
+                id=graduate_id,
+                display_name="G",
+                timezone="UTC",
+                created_at=T0,
+                updated_at=T0,
+                streak_days=0,
+            )
+        )
     return graduate_id
 
 
@@ -47,8 +54,9 @@ async def test_fifty_concurrent_write_transactions_all_commit(engine: AsyncEngin
 
     async def write() -> None:
         async with factory() as session, session.begin():
-            await audit.record(session, actor=actor, action="update", resource="bench",
-                               graduate_id=graduate_id, now=T0)
+            await audit.record(
+                session, actor=actor, action="update", resource="bench", graduate_id=graduate_id, now=T0
+            )
 
     results = await asyncio.gather(*(write() for _ in range(50)), return_exceptions=True)
     assert [r for r in results if r is not None] == []
@@ -78,7 +86,9 @@ async def test_a_read_transaction_runs_beside_an_open_write_transaction(engine: 
     graduate_id = await _graduate(engine)
     factory = make_session_factory(engine)
     async with factory() as writer, writer.begin():
-        await writer.execute(update(Graduate).where(Graduate.id == graduate_id).values(display_name="Changed"))
+        await writer.execute(
+            update(Graduate).where(Graduate.id == graduate_id).values(display_name="Changed")
+        )
         async with factory() as reader, asyncio.timeout(2), read_transaction(reader):
             name = await reader.scalar(select(Graduate.display_name).where(Graduate.id == graduate_id))
     assert name == "G"  # the writer had not committed yet
@@ -92,7 +102,9 @@ async def test_staff_read_audit_rows_are_committed_before_the_call_returns(engin
 
     async def read(actor: Principal) -> None:
         async with factory() as session:
-            await audit.commit_staff_read(session, actor=actor, resource="plan", graduate_id=graduate_id, now=T0)
+            await audit.commit_staff_read(
+                session, actor=actor, resource="plan", graduate_id=graduate_id, now=T0
+            )
 
     await asyncio.gather(*(read(counselor) for _ in range(40)), *(read(graduate) for _ in range(5)))
     assert await _audit_count(engine, graduate_id) == 40  # a graduate's own reads are not audited
@@ -105,8 +117,11 @@ async def test_a_staff_read_whose_audit_row_cannot_be_committed_fails(tmp_path: 
         async with make_session_factory(bare)() as session:
             with pytest.raises(OperationalError):
                 await audit.commit_staff_read(
-                    session, actor=Principal(user_id=uuid7(), role="counselor"), resource="plan",
-                    graduate_id=uuid7(), now=T0,
+                    session,
+                    actor=Principal(user_id=uuid7(), role="counselor"),
+                    resource="plan",
+                    graduate_id=uuid7(),
+                    now=T0,
                 )
     finally:
         await bare.dispose()

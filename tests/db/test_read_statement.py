@@ -21,9 +21,16 @@ _name_of = select(Graduate.display_name).where(Graduate.id == bindparam("graduat
 async def _graduate(engine: AsyncEngine) -> uuid.UUID:
     graduate_id = uuid7()
     async with engine.begin() as connection:
-        await connection.execute(insert(Graduate).values(
-            id=graduate_id, display_name="G", timezone="UTC", created_at=T0, updated_at=T0, streak_days=0,
-        ))
+        await connection.execute(
+            insert(Graduate).values(
+                id=graduate_id,
+                display_name="G",
+                timezone="UTC",
+                created_at=T0,
+                updated_at=T0,
+                streak_days=0,
+            )
+        )
     return graduate_id
 
 
@@ -31,12 +38,16 @@ async def test_it_reads_committed_rows_beside_an_open_write_transaction(engine: 
     graduate_id = await _graduate(engine)
     factory = make_session_factory(engine)
     async with factory() as writer, writer.begin():
-        await writer.execute(update(Graduate).where(Graduate.id == graduate_id).values(display_name="Changed"))
+        await writer.execute(
+            update(Graduate).where(Graduate.id == graduate_id).values(display_name="Changed")
+        )
         # On SQLite the writer holds the in-process write gate: a read that queued on it would time out.
         async with asyncio.timeout(2):
             rows = await read_statement(engine, _name_of, {"graduate_id": graduate_id})
     assert [tuple(row) for row in rows] == [("G",)]
-    assert [tuple(r) for r in await read_statement(engine, _name_of, {"graduate_id": graduate_id})] == [("Changed",)]
+    assert [tuple(r) for r in await read_statement(engine, _name_of, {"graduate_id": graduate_id})] == [
+        ("Changed",)
+    ]
 
 
 async def test_its_connections_go_back_clean_for_write_transactions(engine: AsyncEngine) -> None:

@@ -59,7 +59,9 @@ async def test_a_lone_key_lookup_runs_on_the_loop_thread(sqlite: AsyncEngine) ->
     assert row[0] == threading.get_ident()
 
 
-async def test_after_commit_failure_or_rollback_the_connection_goes_back_to_its_thread(sqlite: AsyncEngine) -> None:
+async def test_after_commit_failure_or_rollback_the_connection_goes_back_to_its_thread(
+    sqlite: AsyncEngine,
+) -> None:
     insert = text("INSERT INTO items (id, name) VALUES (:id, :name)")
     async with sqlite.begin() as connection:
         await connection.execute(insert, {"id": 1, "name": "first"})

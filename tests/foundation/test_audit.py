@@ -14,12 +14,16 @@ from tests.conftest import Program
 
 async def _audit_rows(program: Program, request_id: str) -> list[AuditEvent]:
     async with program.app.state.session_factory() as session:
-        return list((await session.scalars(select(AuditEvent).where(AuditEvent.request_id == request_id))).all())
+        return list(
+            (await session.scalars(select(AuditEvent).where(AuditEvent.request_id == request_id))).all()
+        )
 
 
 async def _call(program: Program, method: str, url: str, headers: dict[str, str], **kwargs: Any) -> str:
     request_id = f"audit-{uuid.uuid4().hex}"
-    response = await program.client.request(method, url, headers={**headers, "X-Request-ID": request_id}, **kwargs)
+    response = await program.client.request(
+        method, url, headers={**headers, "X-Request-ID": request_id}, **kwargs
+    )
     assert response.status_code < 300, response.text
     assert response.headers["x-request-id"] == request_id
     return request_id
@@ -52,11 +56,14 @@ async def test_staff_reads_and_writes_are_audited_without_personal_data(program:
 
     created_id = f"audit-{uuid.uuid4().hex}"
     response = await program.client.post(
-        "/v1/graduates", headers={**counselor.headers, "X-Request-ID": created_id},
+        "/v1/graduates",
+        headers={**counselor.headers, "X-Request-ID": created_id},
         json={"display_name": "Morgan Hidden", "timezone": "America/Chicago"},
     )
     rows = await _audit_rows(program, created_id)
-    assert [(r.action, r.resource, str(r.graduate_id)) for r in rows] == [("create", "graduate", response.json()["id"])]
+    assert [(r.action, r.resource, str(r.graduate_id)) for r in rows] == [
+        ("create", "graduate", response.json()["id"])
+    ]
 
 
 async def test_graduate_reading_own_record_is_not_audited(program: Program) -> None:
@@ -73,7 +80,8 @@ async def test_refused_writes_leave_no_audit_row(program: Program) -> None:
     graduate = await program.graduate(counselor)
     request_id = f"audit-{uuid.uuid4().hex}"
     response = await program.client.patch(
-        f"/v1/graduates/{graduate.graduate_id}", headers={**counselor.headers, "X-Request-ID": request_id},
+        f"/v1/graduates/{graduate.graduate_id}",
+        headers={**counselor.headers, "X-Request-ID": request_id},
         json={"timezone": "Mars/Olympus"},
     )
     assert response.status_code == 422

@@ -30,37 +30,60 @@ async def supervisor(program: Program) -> Account:
 
 
 async def test_malformed_json_is_400(program: Program, supervisor: Account) -> None:
-    for raw in (b"{", b"{\"display_name\": ", b"\xff\xfe", b"[1,2"):
-        response = await program.client.post("/v1/graduates", headers={**supervisor.headers,
-                                             "Content-Type": "application/json"}, content=raw)
+    for raw in (b"{", b'{"display_name": ', b"\xff\xfe", b"[1,2"):
+        response = await program.client.post(
+            "/v1/graduates", headers={**supervisor.headers, "Content-Type": "application/json"}, content=raw
+        )
         _problem(response, 400)
-    response = await program.client.post("/v1/auth/token", headers={"Content-Type": "application/json"}, content=b"nope")
+    response = await program.client.post(
+        "/v1/auth/token", headers={"Content-Type": "application/json"}, content=b"nope"
+    )
     _problem(response, 400)
 
 
 async def test_body_over_64_kib_is_413(program: Program, supervisor: Account) -> None:
     big = {"display_name": "x" * (65 * 1024), "timezone": "UTC"}
     _problem(await program.client.post("/v1/graduates", headers=supervisor.headers, json=big), 413)
-    _problem(await program.client.post("/v1/auth/token", json={"email": "a@b.co", "password": "p" * 70000}), 413)
+    _problem(
+        await program.client.post("/v1/auth/token", json={"email": "a@b.co", "password": "p" * 70000}), 413
+    )
 
 
 async def test_validation_is_422_with_json_paths(program: Program, supervisor: Account) -> None:
-    nested = await program.client.post("/v1/graduates", headers=supervisor.headers, json={
-        "display_name": "A", "timezone": "UTC", "quiet_hours": {"start": "25:00", "end": "08:00"},
-    })
+    nested = await program.client.post(
+        "/v1/graduates",
+        headers=supervisor.headers,
+        json={
+            "display_name": "A",
+            "timezone": "UTC",
+            "quiet_hours": {"start": "25:00", "end": "08:00"},
+        },
+    )
     assert _fields(_problem(nested, 422)) == ["quiet_hours.start"]
     assert _problem(nested, 422)["type"] == "/problems/validation"
-    half = await program.client.post("/v1/graduates", headers=supervisor.headers, json={
-        "display_name": "A", "timezone": "UTC", "quiet_hours": {"start": "08:00"},
-    })
+    half = await program.client.post(
+        "/v1/graduates",
+        headers=supervisor.headers,
+        json={
+            "display_name": "A",
+            "timezone": "UTC",
+            "quiet_hours": {"start": "08:00"},
+        },
+    )
     assert _fields(_problem(half, 422)) == ["quiet_hours.end"]
-    wrong_type = await program.client.post("/v1/graduates", headers=supervisor.headers,
-                                           json={"display_name": 5, "timezone": "UTC"})
+    wrong_type = await program.client.post(
+        "/v1/graduates", headers=supervisor.headers, json={"display_name": 5, "timezone": "UTC"}
+    )
     assert _fields(_problem(wrong_type, 422)) == ["display_name"]
-    missing = await program.client.post("/v1/graduates", headers=supervisor.headers, json={"display_name": "A"})
+    missing = await program.client.post(
+        "/v1/graduates", headers=supervisor.headers, json={"display_name": "A"}
+    )
     assert _fields(_problem(missing, 422)) == ["timezone"]
-    unknown = await program.client.post("/v1/graduates", headers=supervisor.headers,
-                                         json={"display_name": "A", "timezone": "UTC", "colour": "red"})
+    unknown = await program.client.post(
+        "/v1/graduates",
+        headers=supervisor.headers,
+        json={"display_name": "A", "timezone": "UTC", "colour": "red"},
+    )
     assert _fields(_problem(unknown, 422)) == ["colour"]
     not_object = await program.client.post("/v1/graduates", headers=supervisor.headers, json=[1])
     _problem(not_object, 422)
@@ -69,9 +92,14 @@ async def test_validation_is_422_with_json_paths(program: Program, supervisor: A
 
 
 async def test_query_parameters_are_validated(program: Program, supervisor: Account) -> None:
-    for params, field in (({"limit": 0}, "limit"), ({"limit": 201}, "limit"), ({"limit": "ten"}, "limit"),
-                          ({"cursor": "!!not-a-cursor!!"}, "cursor"), ({"cursor": "e30"}, "cursor"),
-                          ({"cursor": "W10"}, "cursor")):
+    for params, field in (
+        ({"limit": 0}, "limit"),
+        ({"limit": 201}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"cursor": "!!not-a-cursor!!"}, "cursor"),
+        ({"cursor": "e30"}, "cursor"),
+        ({"cursor": "W10"}, "cursor"),
+    ):
         response = await program.client.get("/v1/graduates", headers=supervisor.headers, params=params)
         assert _fields(_problem(response, 422)) == [field], params
     staff = await program.client.get("/v1/staff", headers=supervisor.headers, params={"cursor": "%%%"})
@@ -88,15 +116,28 @@ async def test_unknown_path_and_wrong_method(program: Program, supervisor: Accou
 
 
 async def test_path_id_of_nobody_is_404(program: Program, supervisor: Account) -> None:
-    _problem(await program.client.get("/v1/graduates/01a2132f-052c-7205-953e-1b37ed2187a7",
-                                      headers=supervisor.headers), 404)
-    _problem(await program.client.patch("/v1/staff/01a2132f-052c-7205-953e-1b37ed2187a7",
-                                        headers=supervisor.headers, json={"active": True}), 404)
+    _problem(
+        await program.client.get(
+            "/v1/graduates/01a2132f-052c-7205-953e-1b37ed2187a7", headers=supervisor.headers
+        ),
+        404,
+    )
+    _problem(
+        await program.client.patch(
+            "/v1/staff/01a2132f-052c-7205-953e-1b37ed2187a7",
+            headers=supervisor.headers,
+            json={"active": True},
+        ),
+        404,
+    )
 
 
 async def test_wrong_content_type_and_empty_body_are_not_500(program: Program, supervisor: Account) -> None:
-    for kwargs in ({"content": b""}, {"content": b"display_name=A", "headers": {"Content-Type": "text/plain"}},
-                   {"content": b"null", "headers": {"Content-Type": "application/json"}}):
+    for kwargs in (
+        {"content": b""},
+        {"content": b"display_name=A", "headers": {"Content-Type": "text/plain"}},
+        {"content": b"null", "headers": {"Content-Type": "application/json"}},
+    ):
         headers = {**supervisor.headers, **kwargs.pop("headers", {})}  # type: ignore[dict-item]
         response = await program.client.post("/v1/graduates", headers=headers, **kwargs)  # type: ignore[arg-type]
         assert response.status_code in (400, 415, 422), response.text

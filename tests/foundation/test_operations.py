@@ -45,11 +45,15 @@ async def test_ready_is_503_with_retry_after_when_the_database_is_unreachable(
 
 async def test_request_id_is_echoed_or_generated(program: Program) -> None:
     mine = "req-" + uuid.uuid4().hex
-    assert (await program.client.get("/health/live", headers={"X-Request-ID": mine})).headers["x-request-id"] == mine
+    assert (await program.client.get("/health/live", headers={"X-Request-ID": mine})).headers[
+        "x-request-id"
+    ] == mine
     generated = (await program.client.get("/health/live")).headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", generated)
     # A hostile id (log injection) is replaced, not echoed.
-    hostile = (await program.client.get("/health/live", headers={"X-Request-ID": "a\"b c"})).headers["x-request-id"]
+    hostile = (await program.client.get("/health/live", headers={"X-Request-ID": 'a"b c'})).headers[
+        "x-request-id"
+    ]
     assert re.fullmatch(r"[0-9a-f]{32}", hostile)
 
 
@@ -64,7 +68,11 @@ async def test_metrics_count_requests_by_route_template(program: Program) -> Non
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
-    assert re.search(r'^litestar_requests_total\{[^}]*path="/v1/graduates/\{graduate_id\}",status_code="200"\} \d', text, re.M)
+    assert re.search(
+        r'^litestar_requests_total\{[^}]*path="/v1/graduates/\{graduate_id\}",status_code="200"\} \d',
+        text,
+        re.M,
+    )
     assert "litestar_request_duration_seconds_bucket" in text
     assert str(graduate.graduate_id) not in text
 
@@ -95,15 +103,23 @@ async def test_log_lines_are_json_with_request_id_and_route_and_no_personal_data
 ) -> None:
     supervisor = await program.supervisor()
     secret_name, email, password = "Quinn Privatename", "quinn-private@example.org", "Hunter-" + PASSWORD
-    await program.client.post("/v1/staff", headers=supervisor.headers,
-                              json={"email": email, "password": password, "display_name": secret_name,
-                                    "role": "counselor"})
+    await program.client.post(
+        "/v1/staff",
+        headers=supervisor.headers,
+        json={"email": email, "password": password, "display_name": secret_name, "role": "counselor"},
+    )
     await program.client.post("/v1/auth/token", json={"email": email, "password": "wrong-" + password})
     await program.client.post("/v1/auth/token", json={"email": email, "password": password})
-    await program.client.post("/v1/staff", headers=supervisor.headers,
-                              json={"email": email, "password": "short", "display_name": secret_name, "role": "x"})
-    created = await program.client.post("/v1/graduates", headers=supervisor.headers,
-                                        json={"display_name": secret_name, "timezone": "Mars/Olympus"})
+    await program.client.post(
+        "/v1/staff",
+        headers=supervisor.headers,
+        json={"email": email, "password": "short", "display_name": secret_name, "role": "x"},
+    )
+    created = await program.client.post(
+        "/v1/graduates",
+        headers=supervisor.headers,
+        json={"display_name": secret_name, "timezone": "Mars/Olympus"},
+    )
     assert created.status_code == 422
     entries = [json.loads(line) for line in log_lines]
     requests = [e for e in entries if e.get("event") == "request"]
@@ -116,4 +132,3 @@ async def test_log_lines_are_json_with_request_id_and_route_and_no_personal_data
     everything = "\n".join(log_lines)
     for personal in (secret_name, "Privatename", email, password, "quinn-private"):
         assert personal not in everything
-

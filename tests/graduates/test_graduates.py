@@ -60,8 +60,9 @@ async def test_checkin_time_inside_quiet_hours_names_both(program: Program) -> N
     supervisor = await program.supervisor()
     response = await _create(program, supervisor, checkin_time="23:30")
     assert response.status_code == 422 and _fields(response) == ["checkin_time", "quiet_hours"]
-    inside_day_span = await _create(program, supervisor, checkin_time="13:00",
-                                    quiet_hours={"start": "12:00", "end": "14:00"})
+    inside_day_span = await _create(
+        program, supervisor, checkin_time="13:00", quiet_hours={"start": "12:00", "end": "14:00"}
+    )
     assert inside_day_span.status_code == 422 and _fields(inside_day_span) == ["checkin_time", "quiet_hours"]
     assert (await _create(program, supervisor, checkin_time="23:30", quiet_hours=None)).status_code == 201
 
@@ -71,9 +72,15 @@ async def test_graduate_may_change_own_schedule_only(program: Program) -> None:
     counselor = await program.staff(supervisor)
     graduate = await program.graduate(counselor)
     url = f"/v1/graduates/{graduate.graduate_id}"
-    changed = await program.client.patch(url, headers=graduate.headers, json={
-        "timezone": "Europe/Lisbon", "checkin_time": "20:15", "quiet_hours": {"start": "23:00", "end": "07:00"},
-    })
+    changed = await program.client.patch(
+        url,
+        headers=graduate.headers,
+        json={
+            "timezone": "Europe/Lisbon",
+            "checkin_time": "20:15",
+            "quiet_hours": {"start": "23:00", "end": "07:00"},
+        },
+    )
     assert changed.status_code == 200, changed.text
     body = changed.json()
     assert (body["timezone"], body["checkin_time"]) == ("Europe/Lisbon", "20:15")
@@ -81,14 +88,17 @@ async def test_graduate_may_change_own_schedule_only(program: Program) -> None:
     off = await program.client.patch(url, headers=graduate.headers, json={"quiet_hours": None})
     assert off.status_code == 200 and off.json()["quiet_hours"] is None
 
-    refused = await program.client.patch(url, headers=graduate.headers,
-                                         json={"status": "discharged", "counselor_id": str(counselor.user_id)})
+    refused = await program.client.patch(
+        url, headers=graduate.headers, json={"status": "discharged", "counselor_id": str(counselor.user_id)}
+    )
     assert refused.status_code == 403
     assert refused.json()["fields"] == ["counselor_id", "status"]
     assert "counselor_id" in refused.json()["detail"] and "status" in refused.json()["detail"]
     bad_zone = await program.client.patch(url, headers=graduate.headers, json={"timezone": "Mars/Olympus"})
     assert bad_zone.status_code == 422 and _fields(bad_zone) == ["timezone"]
-    clash = await program.client.patch(url, headers=graduate.headers, json={"quiet_hours": {"start": "20:00", "end": "21:00"}})
+    clash = await program.client.patch(
+        url, headers=graduate.headers, json={"quiet_hours": {"start": "20:00", "end": "21:00"}}
+    )
     assert clash.status_code == 422 and _fields(clash) == ["checkin_time", "quiet_hours"]
     unchanged = await program.client.get(url, headers=graduate.headers)
     assert unchanged.json()["status"] == "active" and unchanged.json()["quiet_hours"] is None
@@ -99,9 +109,13 @@ async def test_only_supervisors_reassign_counselors(program: Program) -> None:
     first, second = await program.staff(supervisor), await program.staff(supervisor)
     graduate = await program.graduate(first)
     url = f"/v1/graduates/{graduate.graduate_id}"
-    refused = await program.client.patch(url, headers=first.headers, json={"counselor_id": str(second.user_id)})
+    refused = await program.client.patch(
+        url, headers=first.headers, json={"counselor_id": str(second.user_id)}
+    )
     assert refused.status_code == 403 and refused.json()["fields"] == ["counselor_id"]
-    moved = await program.client.patch(url, headers=supervisor.headers, json={"counselor_id": str(second.user_id)})
+    moved = await program.client.patch(
+        url, headers=supervisor.headers, json={"counselor_id": str(second.user_id)}
+    )
     assert moved.status_code == 200 and moved.json()["counselor_id"] == str(second.user_id)
     # The former counselor loses reach at once (404, not 403: the record is not revealed).
     assert (await program.client.get(url, headers=first.headers)).status_code == 404
@@ -148,8 +162,9 @@ async def test_keyset_pagination_neither_skips_nor_repeats(program: Program) -> 
         pages += 1
         if pages == 1:
             # Changes while paging neither move items nor make them reappear; new ones come last.
-            await program.client.patch(f"/v1/graduates/{created[0]}", headers=counselor.headers,
-                                       json={"display_name": "Renamed"})
+            await program.client.patch(
+                f"/v1/graduates/{created[0]}", headers=counselor.headers, json={"display_name": "Renamed"}
+            )
             created.append((await _create(program, counselor)).json()["id"])
         cursor = page["next_cursor"]
         if cursor is None:

@@ -46,4 +46,3 @@ async def create_plan(
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
-

@@ -26,7 +26,8 @@ def _with_goal(text: str) -> schemas.PlanBody:
 async def _history_length(app: Litestar, cast: Cast) -> int:
     async with app.state.session_factory() as session, session.begin():
         count = await session.scalar(
-            select(func.count()).select_from(models.PlanVersion)
+            select(func.count())
+            .select_from(models.PlanVersion)
             .where(models.PlanVersion.graduate_id == cast.graduate.graduate_id)
         )
     return int(count or 0)
@@ -55,7 +56,11 @@ async def test_every_edit_of_writers_that_reread_and_retry_survives(app: Litesta
                 seen = await service.get_plan(session, graduate_id, actor=staff(cast), now=T0)
                 try:
                     await service.put_plan(
-                        session, graduate_id, _with_goal(f"edit {n}"), actor=staff(cast), now=T0,
+                        session,
+                        graduate_id,
+                        _with_goal(f"edit {n}"),
+                        actor=staff(cast),
+                        now=T0,
                         precondition=service.Precondition(if_match=service.etag(seen.version)),
                     )
                     return

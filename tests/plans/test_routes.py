@@ -15,8 +15,17 @@ from aftercare.audit.models import AuditEvent
 from tests.plans.conftest import Cast, create_plan, typical_plan
 
 Client = httpx.AsyncClient
-SECTIONS = ("therapy", "support_groups", "coping_skills", "triggers", "warning_signs", "medications",
-            "support_contacts", "goals", "crisis_plan")
+SECTIONS = (
+    "therapy",
+    "support_groups",
+    "coping_skills",
+    "triggers",
+    "warning_signs",
+    "medications",
+    "support_contacts",
+    "goals",
+    "crisis_plan",
+)
 
 
 def with_if_match(cast_headers: dict[str, str], version: int | str) -> dict[str, str]:
@@ -54,7 +63,9 @@ async def test_create_read_replace_with_etags(client: Client, cast: Cast) -> Non
         "Thirty meetings in thirty days"
     )
 
-    star = await client.put(cast.plan_url, headers=with_if_match(cast.counselor.headers, "*"), json=typical_plan())
+    star = await client.put(
+        cast.plan_url, headers=with_if_match(cast.counselor.headers, "*"), json=typical_plan()
+    )
     assert star.status_code == 200
     assert star.headers["etag"] == '"3"'
 
@@ -111,20 +122,27 @@ async def test_graduate_edits_self_managed_sections_only(client: Client, cast: C
     staff_edit = typical_plan()
     staff_edit["therapy"][0]["provider"] = "Someone else"
     del staff_edit["crisis_plan"]  # omitted counts as changed
-    refused = await client.put(cast.plan_url, headers=with_if_match(cast.graduate.headers, 2), json=staff_edit)
+    refused = await client.put(
+        cast.plan_url, headers=with_if_match(cast.graduate.headers, 2), json=staff_edit
+    )
     assert refused.status_code == 403
     assert refused.json()["sections"] == ["therapy", "crisis_plan"]
     assert (await client.get(cast.plan_url, headers=cast.graduate.headers)).headers["etag"] == '"2"'
 
 
 async def test_graduate_may_start_a_plan_of_self_managed_sections(client: Client, cast: Cast) -> None:
-    mine = {"goals": [{"id": "g1", "text": "Sleep by eleven"}], "warning_signs": [{"id": "w1", "description": "Pacing"}]}
+    mine = {
+        "goals": [{"id": "g1", "text": "Sleep by eleven"}],
+        "warning_signs": [{"id": "w1", "description": "Pacing"}],
+    }
     assert (await client.put(cast.plan_url, headers=cast.graduate.headers, json=mine)).status_code == 201
     other = await client.put(f"/v1/graduates/{uuid.uuid4()}/plan", headers=cast.graduate.headers, json=mine)
     assert other.status_code == 404
 
     refused = await client.put(
-        cast.plan_url, headers=with_if_match(cast.graduate.headers, 1), json={**mine, **{"therapy": typical_plan()["therapy"]}}
+        cast.plan_url,
+        headers=with_if_match(cast.graduate.headers, 1),
+        json={**mine, **{"therapy": typical_plan()["therapy"]}},
     )
     assert refused.status_code == 403
     assert refused.json()["sections"] == ["therapy"]
@@ -139,7 +157,9 @@ async def test_history_keeps_every_version_whole(client: Client, cast: Cast) -> 
     third = dict(second, support_groups=second["support_groups"][:1])
     refused = await client.put(cast.plan_url, headers=with_if_match(cast.graduate.headers, 2), json=third)
     assert refused.status_code == 403
-    third_staff = await client.put(cast.plan_url, headers=with_if_match(cast.supervisor.headers, 2), json=third)
+    third_staff = await client.put(
+        cast.plan_url, headers=with_if_match(cast.supervisor.headers, 2), json=third
+    )
     assert third_staff.status_code == 200
 
     listed = await client.get(f"{cast.plan_url}/versions", headers=cast.graduate.headers)
@@ -155,7 +175,8 @@ async def test_history_keeps_every_version_whole(client: Client, cast: Cast) -> 
     page = await client.get(f"{cast.plan_url}/versions", params={"limit": 2}, headers=cast.counselor.headers)
     assert [i["version"] for i in page.json()["items"]] == [3, 2]
     rest = await client.get(
-        f"{cast.plan_url}/versions", params={"limit": 2, "cursor": page.json()["next_cursor"]},
+        f"{cast.plan_url}/versions",
+        params={"limit": 2, "cursor": page.json()["next_cursor"]},
         headers=cast.counselor.headers,
     )
     assert [i["version"] for i in rest.json()["items"]] == [1]
@@ -165,8 +186,12 @@ async def test_history_keeps_every_version_whole(client: Client, cast: Cast) -> 
     assert old.status_code == 200
     assert old.json()["version"] == 1
     assert sections_of(old.json()) == sections_of(original)
-    assert (await client.get(f"{cast.plan_url}/versions/9", headers=cast.counselor.headers)).status_code == 404
-    bad_cursor = await client.get(f"{cast.plan_url}/versions", params={"cursor": "nope"}, headers=cast.counselor.headers)
+    assert (
+        await client.get(f"{cast.plan_url}/versions/9", headers=cast.counselor.headers)
+    ).status_code == 404
+    bad_cursor = await client.get(
+        f"{cast.plan_url}/versions", params={"cursor": "nope"}, headers=cast.counselor.headers
+    )
     assert bad_cursor.status_code == 422
     assert bad_cursor.json()["errors"][0]["field"] == "cursor"
 
@@ -182,13 +207,19 @@ async def test_start_from_template(client: Client, cast: Cast) -> None:
     assert unknown.json()["errors"][0]["field"] == "template_id"
     assert (await client.get(cast.plan_url, headers=cast.counselor.headers)).status_code == 404
 
-    started = await client.post(cast.plan_url, headers=cast.counselor.headers, json={"template_id": template["id"]})
+    started = await client.post(
+        cast.plan_url, headers=cast.counselor.headers, json={"template_id": template["id"]}
+    )
     assert started.status_code == 201, started.text
     assert started.headers["etag"] == '"1"'
     assert sections_of(started.json()) == sections_of(typical_plan())
-    again = await client.post(cast.plan_url, headers=cast.counselor.headers, json={"template_id": template["id"]})
+    again = await client.post(
+        cast.plan_url, headers=cast.counselor.headers, json={"template_id": template["id"]}
+    )
     assert again.status_code == 412
-    by_graduate = await client.post(cast.plan_url, headers=cast.graduate.headers, json={"template_id": template["id"]})
+    by_graduate = await client.post(
+        cast.plan_url, headers=cast.graduate.headers, json={"template_id": template["id"]}
+    )
     assert by_graduate.status_code == 403
 
 
@@ -207,31 +238,49 @@ async def test_bad_input_leaves_the_stored_plan_untouched(client: Client, cast: 
 
     cases: list[tuple[dict[str, Any] | bytes, int, str | None]] = [
         (edited(("therapy", 0, "schedule", "rrule"), "FREQ=HOURLY"), 422, "therapy[0].schedule.rrule"),
-        (edited(("therapy", 0, "schedule", "rrule"), "FREQ=WEEKLY;BYDAY=TU\nDTSTART:20260101T000000"), 422,
-         "therapy[0].schedule.rrule"),
-        (edited(("support_groups", 0, "schedule", "start_local"), "2026-02-30T19:00"), 422,
-         "support_groups[0].schedule.start_local"),
-        (edited(("triggers", 0, "coping_skill_ids"), ["no-such-skill"]), 422, "triggers[0].coping_skill_ids[0]"),
+        (
+            edited(("therapy", 0, "schedule", "rrule"), "FREQ=WEEKLY;BYDAY=TU\nDTSTART:20260101T000000"),
+            422,
+            "therapy[0].schedule.rrule",
+        ),
+        (
+            edited(("support_groups", 0, "schedule", "start_local"), "2026-02-30T19:00"),
+            422,
+            "support_groups[0].schedule.start_local",
+        ),
+        (
+            edited(("triggers", 0, "coping_skill_ids"), ["no-such-skill"]),
+            422,
+            "triggers[0].coping_skill_ids[0]",
+        ),
         (edited(("triggers", 0, "category"), "weather"), 422, "triggers[0].category"),
         (edited(("goals", 0, "colour"), "blue"), 422, "goals[0].colour"),
         (edited(("goals", 1, "id"), typical_plan()["goals"][0]["id"]), 422, "goals[1].id"),
-        (edited(("therapy", 0, "reminder_minutes_before"), [10081]), 422, "therapy[0].reminder_minutes_before[0]"),
+        (
+            edited(("therapy", 0, "reminder_minutes_before"), [10081]),
+            422,
+            "therapy[0].reminder_minutes_before[0]",
+        ),
         (edited(("warning_signs", 0, "description"), "x" * 201), 422, "warning_signs[0].description"),
         (msgspec.json.encode(edited(("goals", 0, "text"), "y" * 200)) + b" " * (1024 * 1024), 413, None),
         (b'{"goals": [', 400, None),
     ]
     for body, status, field in cases:
         if isinstance(body, bytes):
-            response = await client.put(cast.plan_url, headers={**headers, "Content-Type": "application/json"},
-                                        content=body)
+            response = await client.put(
+                cast.plan_url, headers={**headers, "Content-Type": "application/json"}, content=body
+            )
         else:
             response = await client.put(cast.plan_url, headers=headers, json=body)
         assert response.status_code == status, (field, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
         if field is not None:
             assert field in [e["field"] for e in response.json()["errors"]], response.text
-    stale = await client.put(cast.plan_url, headers=with_if_match(cast.counselor.headers, 0),
-                             json=edited(("goals", 0, "text"), "stale edit"))
+    stale = await client.put(
+        cast.plan_url,
+        headers=with_if_match(cast.counselor.headers, 0),
+        json=edited(("goals", 0, "text"), "stale edit"),
+    )
     assert stale.status_code == 412
 
     after = await client.get(cast.plan_url, headers=cast.counselor.headers)
@@ -251,8 +300,10 @@ async def test_staff_reads_and_every_write_are_audited(client: Client, cast: Cas
         rows = (
             await session.execute(
                 select(AuditEvent.actor_id, AuditEvent.action, AuditEvent.resource, AuditEvent.resource_id)
-                .where(AuditEvent.graduate_id == cast.graduate.graduate_id,
-                       AuditEvent.resource.in_(("plan", "plan_versions")))
+                .where(
+                    AuditEvent.graduate_id == cast.graduate.graduate_id,
+                    AuditEvent.resource.in_(("plan", "plan_versions")),
+                )
                 .order_by(AuditEvent.id)
             )
         ).all()

@@ -35,7 +35,11 @@ async def put(app: Litestar, cast: Cast, body: schemas.PlanBody, *, if_match: in
     assert cast.graduate.graduate_id
     async with app.state.session_factory() as session:
         written = await service.put_plan(
-            session, cast.graduate.graduate_id, body, actor=staff(cast), now=T0,
+            session,
+            cast.graduate.graduate_id,
+            body,
+            actor=staff(cast),
+            now=T0,
             precondition=service.Precondition(if_match=None if if_match is None else service.etag(if_match)),
         )
     return written.plan.version
@@ -89,7 +93,9 @@ async def test_a_write_that_lost_the_race_is_refused_and_changes_nothing(
 async def test_an_edited_schedule_is_judged_again(app: Litestar, cast: Cast) -> None:
     await put(app, cast, TEMPLATE)
     first = TEMPLATE.therapy[0]
-    broken = msgspec.structs.replace(first, schedule=msgspec.structs.replace(first.schedule, rrule="FREQ=MINUTELY"))
+    broken = msgspec.structs.replace(
+        first, schedule=msgspec.structs.replace(first.schedule, rrule="FREQ=MINUTELY")
+    )
     with pytest.raises(ValidationFailed) as refused:
         await put(app, cast, with_sections(TEMPLATE, therapy=[broken, *TEMPLATE.therapy[1:]]), if_match=1)
     assert [e.field for e in refused.value.errors] == ["therapy[0].schedule.rrule"]
@@ -106,8 +112,13 @@ async def test_a_change_to_scheduled_sections_replans_in_the_same_transaction(
     assert graduate_id
     await put(app, cast, TEMPLATE)
     async with app.state.session_factory() as session:
-        streams = set((await session.scalars(select(Schedule.stream).where(Schedule.graduate_id == graduate_id))).all())
-    assert {f"therapy_reminder:{TEMPLATE.therapy[0].id}:60", f"support_group_reminder:{TEMPLATE.support_groups[0].id}:60"} <= streams
+        streams = set(
+            (await session.scalars(select(Schedule.stream).where(Schedule.graduate_id == graduate_id))).all()
+        )
+    assert {
+        f"therapy_reminder:{TEMPLATE.therapy[0].id}:60",
+        f"support_group_reminder:{TEMPLATE.support_groups[0].id}:60",
+    } <= streams
 
     calls: list[tuple[uuid.UUID, bool]] = []
 

@@ -101,10 +101,17 @@ def make_user(session_factory: async_sessionmaker[AsyncSession]) -> MakeUser:
     async def make(*, now: datetime, role: str = "graduate") -> Principal:
         user_id = uuid7()
         async with session_factory() as session, session.begin():
-            await session.execute(insert(User).values(
-                id=user_id, email=f"push-{user_id.hex}@example.org", password_hash="-", role=role,
-                display_name="Push test", active=True, created_at=now,
-            ))
+            await session.execute(
+                insert(User).values(
+                    id=user_id,
+                    email=f"push-{user_id.hex}@example.org",
+                    password_hash="-",
+                    role=role,
+                    display_name="Push test",
+                    active=True,
+                    created_at=now,
+                )
+            )
         return Principal(user_id=user_id, role=role, graduate_id=uuid.uuid4() if role == "graduate" else None)
 
     return make
@@ -116,5 +123,7 @@ async def quiet_outbox(session_factory: async_sessionmaker[AsyncSession]) -> Non
     ``deliver_due`` here claims only this test's."""
     async with session_factory() as session, session.begin():
         await session.execute(
-            update(Delivery).where(Delivery.status == "pending").values(status="failed", last_error="parked by a test")
+            update(Delivery)
+            .where(Delivery.status == "pending")
+            .values(status="failed", last_error="parked by a test")
         )

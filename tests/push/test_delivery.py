@@ -46,10 +46,13 @@ async def graduate(
     sub = loopback.new_subscription()
     async with session_factory() as session:
         await service.subscribe(
-            session, user,
-            schemas.SubscriptionCreate(endpoint=sub.endpoint,
-                                       keys=schemas.SubscriptionKeys(p256dh=sub.p256dh, auth=sub.auth)),
-            allowed_origins=(loopback.origin,), now=clock.now(),
+            session,
+            user,
+            schemas.SubscriptionCreate(
+                endpoint=sub.endpoint, keys=schemas.SubscriptionKeys(p256dh=sub.p256dh, auth=sub.auth)
+            ),
+            allowed_origins=(loopback.origin,),
+            now=clock.now(),
         )
     return user, sub
 
@@ -58,10 +61,17 @@ async def _enqueue(
     session_factory: SessionFactory, user_id: uuid.UUID, now: datetime, **overrides: object
 ) -> uuid.UUID:
     fields: dict[str, object] = {
-        "kind": "checkin_prompt", "title": "Daily check-in", "body": "How was today?", "url": "/checkin",
-        "tag": "checkin-2026-11-24", "ref_id": "2026-11-24", "urgency": "normal",
-        "expires_at": now + timedelta(hours=6), "topic": make_topic("checkin_prompt", "2026-11-24"),
-        "now": now, **overrides,
+        "kind": "checkin_prompt",
+        "title": "Daily check-in",
+        "body": "How was today?",
+        "url": "/checkin",
+        "tag": "checkin-2026-11-24",
+        "ref_id": "2026-11-24",
+        "urgency": "normal",
+        "expires_at": now + timedelta(hours=6),
+        "topic": make_topic("checkin_prompt", "2026-11-24"),
+        "now": now,
+        **overrides,
     }
     now = fields.pop("now")
     spec = service.NotificationSpec(user_id=user_id, **fields)  # type: ignore[arg-type]
@@ -71,7 +81,11 @@ async def _enqueue(
 
 
 async def _deliver(
-    session_factory: SessionFactory, sender: PushSender, clock: FixedClock, worker_id: str = "w1", **kw: object
+    session_factory: SessionFactory,
+    sender: PushSender,
+    clock: FixedClock,
+    worker_id: str = "w1",
+    **kw: object,
 ) -> service.DeliveryReport:
     options: dict[str, object] = {"limit": 100, "rng": random.Random(7), **kw}
     return await service.deliver_due(session_factory, sender, now=clock.now(), worker_id=worker_id, **options)  # type: ignore[arg-type]
@@ -79,20 +93,26 @@ async def _deliver(
 
 async def _delivery(session_factory: SessionFactory, notification_id: uuid.UUID) -> Delivery:
     async with session_factory() as session:
-        return (await session.scalars(select(Delivery).where(Delivery.notification_id == notification_id))).one()
+        return (
+            await session.scalars(select(Delivery).where(Delivery.notification_id == notification_id))
+        ).one()
 
 
 async def _attempts(session_factory: SessionFactory, delivery_id: uuid.UUID) -> list[tuple[str, int | None]]:
     async with session_factory() as session:
         rows = await session.execute(
             select(DeliveryAttempt.outcome, DeliveryAttempt.status_code)
-            .where(DeliveryAttempt.delivery_id == delivery_id).order_by(DeliveryAttempt.id)
+            .where(DeliveryAttempt.delivery_id == delivery_id)
+            .order_by(DeliveryAttempt.id)
         )
         return [(r.outcome, r.status_code) for r in rows]
 
 
 async def test_prompt_arrives_decrypted_with_headers_and_inbox_says_delivered(
-    session_factory: SessionFactory, push_sender: PushSender, clock: FixedClock, loopback: FakePushService,
+    session_factory: SessionFactory,
+    push_sender: PushSender,
+    clock: FixedClock,
+    loopback: FakePushService,
     graduate: tuple[Principal, FakeSubscription],
 ) -> None:
     user, sub = graduate
@@ -101,9 +121,19 @@ async def test_prompt_arrives_decrypted_with_headers_and_inbox_says_delivered(
     assert (report.claimed, report.delivered) == (1, 1)
     [push] = loopback.received
     assert push.sub_id == sub.sub_id
-    assert push.json() == {"type": "checkin_prompt", "title": "Daily check-in", "body": "How was today?",
-                           "url": "/checkin", "tag": "checkin-2026-11-24", "id": str(notification_id)}
-    assert (push.ttl, push.urgency, push.topic) == (6 * 3600, "high", make_topic("checkin_prompt", "2026-11-24"))
+    assert push.json() == {
+        "type": "checkin_prompt",
+        "title": "Daily check-in",
+        "body": "How was today?",
+        "url": "/checkin",
+        "tag": "checkin-2026-11-24",
+        "id": str(notification_id),
+    }
+    assert (push.ttl, push.urgency, push.topic) == (
+        6 * 3600,
+        "high",
+        make_topic("checkin_prompt", "2026-11-24"),
+    )
     async with session_factory() as session:
         page = await service.list_notifications(session, user, limit=10, cursor=None)
     [item] = page.items
@@ -114,7 +144,10 @@ async def test_prompt_arrives_decrypted_with_headers_and_inbox_says_delivered(
 
 
 async def test_gone_deletes_the_subscription(
-    session_factory: SessionFactory, push_sender: PushSender, clock: FixedClock, loopback: FakePushService,
+    session_factory: SessionFactory,
+    push_sender: PushSender,
+    clock: FixedClock,
+    loopback: FakePushService,
     graduate: tuple[Principal, FakeSubscription],
 ) -> None:
     user, sub = graduate
@@ -125,8 +158,9 @@ async def test_gone_deletes_the_subscription(
     delivery = await _delivery(session_factory, notification_id)
     assert (delivery.status, delivery.subscription_id, delivery.last_status_code) == ("gone", None, 410)
     async with session_factory() as session:
-        assert (await session.scalars(
-            select(PushSubscription).where(PushSubscription.user_id == user.user_id))).first() is None
+        assert (
+            await session.scalars(select(PushSubscription).where(PushSubscription.user_id == user.user_id))
+        ).first() is None
         notification = await session.get(Notification, notification_id)
     assert notification is not None and notification.status == "failed"  # still in the inbox
     # The next notification has nowhere to go but the inbox.
@@ -136,7 +170,10 @@ async def test_gone_deletes_the_subscription(
 
 
 async def test_429_waits_for_retry_after_then_delivers(
-    session_factory: SessionFactory, push_sender: PushSender, clock: FixedClock, loopback: FakePushService,
+    session_factory: SessionFactory,
+    push_sender: PushSender,
+    clock: FixedClock,
+    loopback: FakePushService,
     graduate: tuple[Principal, FakeSubscription],
 ) -> None:
     user, _ = graduate
@@ -159,7 +196,10 @@ async def test_429_waits_for_retry_after_then_delivers(
 
 
 async def test_5xx_retries_with_backoff_then_fails_after_the_limit(
-    session_factory: SessionFactory, push_sender: PushSender, clock: FixedClock, loopback: FakePushService,
+    session_factory: SessionFactory,
+    push_sender: PushSender,
+    clock: FixedClock,
+    loopback: FakePushService,
     graduate: tuple[Principal, FakeSubscription],
 ) -> None:
     user, _ = graduate
@@ -182,7 +222,10 @@ async def test_5xx_retries_with_backoff_then_fails_after_the_limit(
 
 
 async def test_a_hanging_push_service_times_out_and_is_retried(
-    session_factory: SessionFactory, push_sender: PushSender, clock: FixedClock, loopback: FakePushService,
+    session_factory: SessionFactory,
+    push_sender: PushSender,
+    clock: FixedClock,
+    loopback: FakePushService,
     graduate: tuple[Principal, FakeSubscription],
 ) -> None:
     user, _ = graduate
@@ -190,19 +233,27 @@ async def test_a_hanging_push_service_times_out_and_is_retried(
     notification_id = await _enqueue(session_factory, user.user_id, clock.now())
     assert (await _deliver(session_factory, push_sender, clock)).retried == 1
     delivery = await _delivery(session_factory, notification_id)
-    assert delivery.status == "pending" and delivery.last_error is not None and "no answer" in delivery.last_error
+    assert (
+        delivery.status == "pending"
+        and delivery.last_error is not None
+        and "no answer" in delivery.last_error
+    )
     clock.set(delivery.next_attempt_at)
     assert (await _deliver(session_factory, push_sender, clock)).delivered == 1
     assert len(loopback.received) == 1
 
 
 async def test_an_expired_notification_is_never_sent(
-    session_factory: SessionFactory, push_sender: PushSender, clock: FixedClock, loopback: FakePushService,
+    session_factory: SessionFactory,
+    push_sender: PushSender,
+    clock: FixedClock,
+    loopback: FakePushService,
     graduate: tuple[Principal, FakeSubscription],
 ) -> None:
     user, _ = graduate
-    notification_id = await _enqueue(session_factory, user.user_id, clock.now(),
-                                     expires_at=clock.now() + timedelta(hours=1))
+    notification_id = await _enqueue(
+        session_factory, user.user_id, clock.now(), expires_at=clock.now() + timedelta(hours=1)
+    )
     clock.advance(hours=2)  # the sweeper was down past the prompt's day
     assert (await _deliver(session_factory, push_sender, clock)).expired == 1
     assert loopback.attempts == []
@@ -212,27 +263,36 @@ async def test_an_expired_notification_is_never_sent(
 
 
 async def test_a_retry_that_would_land_after_the_deadline_expires_instead(
-    session_factory: SessionFactory, push_sender: PushSender, clock: FixedClock, loopback: FakePushService,
+    session_factory: SessionFactory,
+    push_sender: PushSender,
+    clock: FixedClock,
+    loopback: FakePushService,
     graduate: tuple[Principal, FakeSubscription],
 ) -> None:
     user, _ = graduate
     loopback.behave(Behaviour(429, retry_after="3600"), times=1)
-    notification_id = await _enqueue(session_factory, user.user_id, clock.now(),
-                                     expires_at=clock.now() + timedelta(minutes=30))
+    notification_id = await _enqueue(
+        session_factory, user.user_id, clock.now(), expires_at=clock.now() + timedelta(minutes=30)
+    )
     assert (await _deliver(session_factory, push_sender, clock)).expired == 1
     assert (await _delivery(session_factory, notification_id)).status == "expired"
 
 
 async def test_two_workers_never_send_the_same_delivery(
-    session_factory: SessionFactory, push_sender: PushSender, clock: FixedClock, loopback: FakePushService,
+    session_factory: SessionFactory,
+    push_sender: PushSender,
+    clock: FixedClock,
+    loopback: FakePushService,
     graduate: tuple[Principal, FakeSubscription],
 ) -> None:
     user, _ = graduate
     ids = {await _enqueue(session_factory, user.user_id, clock.now(), tag=f"t{i}") for i in range(60)}
-    reports = await asyncio.gather(*(
-        _deliver(session_factory, push_sender, clock, worker_id=f"w{n}", limit=25, concurrency=8)
-        for n in range(4)
-    ))
+    reports = await asyncio.gather(
+        *(
+            _deliver(session_factory, push_sender, clock, worker_id=f"w{n}", limit=25, concurrency=8)
+            for n in range(4)
+        )
+    )
     while sum(r.claimed for r in reports) < len(ids):  # 4 x 25 >= 60, but a loser may claim 0
         reports.append(await _deliver(session_factory, push_sender, clock, worker_id="w-late"))
     assert sum(r.claimed for r in reports) == sum(r.delivered for r in reports) == len(ids)
@@ -257,12 +317,17 @@ class _KilledAfterSend(PushSender):
 
 
 async def test_a_killed_workers_lease_expires_and_another_worker_sends_again(
-    session_factory: SessionFactory, push_sender: PushSender, clock: FixedClock, loopback: FakePushService,
+    session_factory: SessionFactory,
+    push_sender: PushSender,
+    clock: FixedClock,
+    loopback: FakePushService,
     graduate: tuple[Principal, FakeSubscription],
 ) -> None:
     user, _ = graduate
     notification_id = await _enqueue(session_factory, user.user_id, clock.now())
-    doomed = asyncio.create_task(_deliver(session_factory, _KilledAfterSend(push_sender), clock, worker_id="dead"))
+    doomed = asyncio.create_task(
+        _deliver(session_factory, _KilledAfterSend(push_sender), clock, worker_id="dead")
+    )
     await loopback.wait_for(1)
     doomed.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -55,13 +55,17 @@ async def test_subscribe_validation_is_a_422_naming_the_fields(
 ) -> None:
     supervisor = await program.supervisor()
     sub = push_service.new_subscription()
-    bad = {"endpoint": "https://169.254.169.254/latest/meta-data", "keys": {"p256dh": sub.p256dh, "auth": "AA"}}
+    bad = {
+        "endpoint": "https://169.254.169.254/latest/meta-data",
+        "keys": {"p256dh": sub.p256dh, "auth": "AA"},
+    }
     response = await program.client.post("/v1/push/subscriptions", headers=supervisor.headers, json=bad)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
     assert {e["field"] for e in response.json()["errors"]} == {"endpoint", "keys.auth"}
-    missing = await program.client.post("/v1/push/subscriptions", headers=supervisor.headers,
-                                        json={"endpoint": sub.endpoint})
+    missing = await program.client.post(
+        "/v1/push/subscriptions", headers=supervisor.headers, json={"endpoint": sub.endpoint}
+    )
     assert missing.status_code == 422
     anonymous = await program.client.post("/v1/push/subscriptions", json=sub.as_json())
     assert anonymous.status_code == 401
@@ -73,16 +77,33 @@ async def test_inbox_lists_the_callers_notifications_only(program: Program, app:
     now = program.clock.now()
     async with app.state.session_factory() as session, session.begin():
         alert_id = str(uuid.uuid4())
-        [mine] = await service.enqueue_notifications(session, [service.NotificationSpec(
-            user_id=counselor.user_id, kind="alert", title="New high alert",
-            body="Open the console to review it", url=f"/console/alerts/{alert_id}", tag=f"alert-{alert_id}",
-            ref_id=alert_id, urgency="normal", expires_at=now + timedelta(days=1), topic=None,
-        )], now=now)
+        [mine] = await service.enqueue_notifications(
+            session,
+            [
+                service.NotificationSpec(
+                    user_id=counselor.user_id,
+                    kind="alert",
+                    title="New high alert",
+                    body="Open the console to review it",
+                    url=f"/console/alerts/{alert_id}",
+                    tag=f"alert-{alert_id}",
+                    ref_id=alert_id,
+                    urgency="normal",
+                    expires_at=now + timedelta(days=1),
+                    topic=None,
+                )
+            ],
+            now=now,
+        )
     response = await program.client.get("/v1/me/notifications", headers=counselor.headers)
     assert response.status_code == 200, response.text
     [item] = response.json()["items"]
     assert (item["id"], item["kind"], item["status"], item["deliveries"]) == (
-        str(mine), "alert", "no_subscription", [])
+        str(mine),
+        "alert",
+        "no_subscription",
+        [],
+    )
     others = await program.client.get("/v1/me/notifications", headers=supervisor.headers)
     assert others.json() == {"items": [], "next_cursor": None}
     bad_cursor = await program.client.get("/v1/me/notifications?cursor=nonsense", headers=counselor.headers)

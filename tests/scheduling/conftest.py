@@ -49,8 +49,13 @@ async def add_user(factory: Factory, *, role: str, now: datetime) -> uuid.UUID:
     async with factory() as session, session.begin():
         await session.execute(
             insert(User).values(
-                id=user_id, email=f"{role}-{user_id.hex}@example.org", password_hash="x", role=role,
-                display_name=role, active=True, created_at=now,
+                id=user_id,
+                email=f"{role}-{user_id.hex}@example.org",
+                password_hash="x",
+                role=role,
+                display_name=role,
+                active=True,
+                created_at=now,
             )
         )
     return user_id
@@ -68,9 +73,19 @@ async def add_graduate(
     """A graduate created at ``now`` and planned as ``create_graduate`` does."""
     user_id = await add_user(factory, role="graduate", now=now) if enrolled else None
     graduate = Graduate(
-        id=uuid7(), user_id=user_id, display_name="Grad", timezone=timezone, checkin_time=checkin_time,
-        quiet_start=quiet[0] if quiet else None, quiet_end=quiet[1] if quiet else None, status="active",
-        created_at=now, updated_at=now, streak_days=0, risk_level="low", open_alerts=0,
+        id=uuid7(),
+        user_id=user_id,
+        display_name="Grad",
+        timezone=timezone,
+        checkin_time=checkin_time,
+        quiet_start=quiet[0] if quiet else None,
+        quiet_end=quiet[1] if quiet else None,
+        status="active",
+        created_at=now,
+        updated_at=now,
+        streak_days=0,
+        risk_level="low",
+        open_alerts=0,
     )
     async with factory() as session, session.begin():
         session.add(graduate)
@@ -95,10 +110,17 @@ async def put_plan(factory: Factory, graduate_id: uuid.UUID, body: dict[str, Any
     async with factory() as session:
         current = await plans.current_plan_body(session, graduate_id)
     async with factory() as session:
-        version = None if current is None else (await plans.get_plan(
-            session, graduate_id, actor=supervisor, now=now)).version
+        version = (
+            None
+            if current is None
+            else (await plans.get_plan(session, graduate_id, actor=supervisor, now=now)).version
+        )
         await plans.put_plan(
-            session, graduate_id, msgspec.convert(body, PlanBody), actor=supervisor, now=now,
+            session,
+            graduate_id,
+            msgspec.convert(body, PlanBody),
+            actor=supervisor,
+            now=now,
             precondition=plans.Precondition(if_match=None if version is None else plans.etag(version)),
         )
     async with factory() as session, session.begin():

@@ -18,8 +18,9 @@ from tests.scheduling.conftest import Factory
 PROMPT_AT = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)  # 19:00 in Chicago, where T0 is noon
 
 
-async def reminders(client: AsyncTestClient[Litestar], headers: dict[str, str], graduate_id: Any,
-                    **params: str) -> Any:
+async def reminders(
+    client: AsyncTestClient[Litestar], headers: dict[str, str], graduate_id: Any, **params: str
+) -> Any:
     response = await client.get(f"/v1/graduates/{graduate_id}/reminders", headers=headers, params=params)
     assert response.status_code == 200, response.text
     return response.json()["items"]
@@ -34,8 +35,12 @@ async def test_lists_the_coming_week_in_the_graduates_local_time(
     items = await reminders(client, graduate.headers, graduate.graduate_id)
 
     assert items[0] == {
-        "kind": "checkin_prompt", "due_at": "2026-11-25T01:00:00Z", "local_time": "2026-11-24T19:00",
-        "utc_offset": "-06:00", "title": "Time for your daily check-in", "status": "planned",
+        "kind": "checkin_prompt",
+        "due_at": "2026-11-25T01:00:00Z",
+        "local_time": "2026-11-24T19:00",
+        "utc_offset": "-06:00",
+        "title": "Time for your daily check-in",
+        "status": "planned",
     }
     assert items[1]["kind"] == "checkin_nudge" and items[1]["local_time"] == "2026-11-24T21:00"
     assert [i["local_time"][11:] for i in items if i["kind"] == "checkin_prompt"] == ["19:00"] * 7
@@ -50,8 +55,12 @@ async def test_the_past_comes_from_the_inbox(
     await sweep(app.state.session_factory, now=PROMPT_AT, worker_id="w1")
     clock.set(PROMPT_AT + timedelta(hours=1))
 
-    items = await reminders(client, counselor.headers, graduate.graduate_id, **{"from": "2026-11-24T18:00:00Z",
-                                                                                   "to": "2026-11-25T04:00:00Z"})
+    items = await reminders(
+        client,
+        counselor.headers,
+        graduate.graduate_id,
+        **{"from": "2026-11-24T18:00:00Z", "to": "2026-11-25T04:00:00Z"},
+    )
 
     assert [(i["kind"], i["due_at"], i["status"]) for i in items] == [
         ("checkin_prompt", "2026-11-25T01:00:00Z", "no_subscription"),  # sent: no device subscribed
@@ -59,8 +68,9 @@ async def test_the_past_comes_from_the_inbox(
     ]
     async with app.state.session_factory() as session:
         audited = await session.scalar(
-            select(AuditEvent.actor_id).where(AuditEvent.resource == "reminders",
-                                              AuditEvent.graduate_id == graduate.graduate_id)
+            select(AuditEvent.actor_id).where(
+                AuditEvent.resource == "reminders", AuditEvent.graduate_id == graduate.graduate_id
+            )
         )
     assert audited == counselor.user_id
 
@@ -72,11 +82,13 @@ async def test_a_range_too_long_or_without_offset_is_422(
     graduate = await program.graduate(counselor)
     path = f"/v1/graduates/{graduate.graduate_id}/reminders"
 
-    too_long = await client.get(path, headers=graduate.headers,
-                                params={"from": "2026-11-24T00:00:00Z", "to": "2026-12-29T00:00:01Z"})
+    too_long = await client.get(
+        path, headers=graduate.headers, params={"from": "2026-11-24T00:00:00Z", "to": "2026-12-29T00:00:01Z"}
+    )
     naive = await client.get(path, headers=graduate.headers, params={"from": "2026-11-24T00:00:00"})
-    backwards = await client.get(path, headers=graduate.headers,
-                                 params={"from": "2026-11-24T00:00:00Z", "to": "2026-11-23T00:00:00Z"})
+    backwards = await client.get(
+        path, headers=graduate.headers, params={"from": "2026-11-24T00:00:00Z", "to": "2026-11-23T00:00:00Z"}
+    )
 
     for response, field in ((too_long, "to"), (naive, "from"), (backwards, "to")):
         assert response.status_code == 422, response.text

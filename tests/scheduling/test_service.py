@@ -80,8 +80,12 @@ async def test_a_checkin_cancels_that_days_prompt_and_nudge(fresh: Factory) -> N
 
     async with fresh() as session, session.begin():
         locked = (await session.execute(select(*SCHEDULE_COLUMNS).where(Graduate.id == graduate.id))).one()
-        await cancel_prompts_for_days(session, [CheckedInDays(graduate.id, frozenset({date(2026, 11, 24)}), locked)],
-                                      nudge_after_minutes=DEFAULT_RULES.nudge_after_minutes, now=NOON)
+        await cancel_prompts_for_days(
+            session,
+            [CheckedInDays(graduate.id, frozenset({date(2026, 11, 24)}), locked)],
+            nudge_after_minutes=DEFAULT_RULES.nudge_after_minutes,
+            now=NOON,
+        )
 
     after = await rows(fresh, graduate.id)
     assert after["checkin_prompt"].next_due_at == utc(2026, 11, 26, 1, 0)
@@ -93,11 +97,22 @@ async def test_a_checkin_cancels_that_days_prompt_and_nudge(fresh: Factory) -> N
 
 async def test_quiet_hours_defer_a_reminder_and_skip_a_late_nudge(fresh: Factory) -> None:
     graduate = await add_graduate(fresh, now=NOON, checkin_time="21:00")
-    await put_plan(fresh, graduate.id, {"therapy": [{
-        "id": "t1", "kind": "individual", "provider": "Dr. A",
-        "schedule": {"rrule": "FREQ=WEEKLY;BYDAY=WE", "start_local": "2026-11-25T09:00"},
-        "reminder_minutes_before": [120],
-    }]}, now=NOON)
+    await put_plan(
+        fresh,
+        graduate.id,
+        {
+            "therapy": [
+                {
+                    "id": "t1",
+                    "kind": "individual",
+                    "provider": "Dr. A",
+                    "schedule": {"rrule": "FREQ=WEEKLY;BYDAY=WE", "start_local": "2026-11-25T09:00"},
+                    "reminder_minutes_before": [120],
+                }
+            ]
+        },
+        now=NOON,
+    )
 
     planned = await rows(fresh, graduate.id)
 
@@ -114,7 +129,9 @@ async def test_quiet_hours_defer_a_reminder_and_skip_a_late_nudge(fresh: Factory
 async def test_a_plan_change_replans_reminders(fresh: Factory) -> None:
     graduate = await add_graduate(fresh, now=NOON)
     therapy = {
-        "id": "t1", "kind": "group", "provider": "Clinic",
+        "id": "t1",
+        "kind": "group",
+        "provider": "Clinic",
         "schedule": {"rrule": "FREQ=WEEKLY;BYDAY=TH", "start_local": "2026-11-26T18:00"},
         "reminder_minutes_before": [60, 1440],
     }
@@ -123,15 +140,27 @@ async def test_a_plan_change_replans_reminders(fresh: Factory) -> None:
     assert first["therapy_reminder:t1:1440"].next_due_at == utc(2026, 11, 26, 0, 0)
     assert first["therapy_reminder:t1:60"].next_due_at == utc(2026, 11, 26, 23, 0)
 
-    therapy = {**therapy, "reminder_minutes_before": [60],
-               "schedule": {"rrule": "FREQ=WEEKLY;BYDAY=TH", "start_local": "2026-11-26T17:00"}}
-    medication = {"id": "m1", "name": "Naltrexone",
-                  "schedule": {"rrule": "FREQ=DAILY", "start_local": "2026-11-24T08:00"}, "remind": True}
+    therapy = {
+        **therapy,
+        "reminder_minutes_before": [60],
+        "schedule": {"rrule": "FREQ=WEEKLY;BYDAY=TH", "start_local": "2026-11-26T17:00"},
+    }
+    medication = {
+        "id": "m1",
+        "name": "Naltrexone",
+        "schedule": {"rrule": "FREQ=DAILY", "start_local": "2026-11-24T08:00"},
+        "remind": True,
+    }
     await put_plan(fresh, graduate.id, {"therapy": [therapy], "medications": [medication]}, now=NOON)
 
     second = await rows(fresh, graduate.id)
-    assert set(second) == {"checkin_prompt", "checkin_nudge", "day_close", "therapy_reminder:t1:60",
-                           "medication_reminder:m1:0"}
+    assert set(second) == {
+        "checkin_prompt",
+        "checkin_nudge",
+        "day_close",
+        "therapy_reminder:t1:60",
+        "medication_reminder:m1:0",
+    }
     assert second["therapy_reminder:t1:60"].next_due_at == utc(2026, 11, 26, 22, 0)
     assert second["therapy_reminder:t1:60"].id == first["therapy_reminder:t1:60"].id  # updated in place
     # Doses keep their time (08:00 is not quiet here anyway) and never name the medication.

@@ -37,13 +37,15 @@ async def sweep_until(factory: Factory, graduate_id: uuid.UUID, end: datetime) -
 
 async def test_prompts_keep_local_time_across_both_dst_changes(fresh: Factory) -> None:
     # New York: 2026-03-08 springs forward, 2026-11-01 falls back; quiet hours off to see every push.
-    spring = await add_graduate(fresh, now=datetime(2026, 3, 7, 17, 0, tzinfo=UTC), timezone="America/New_York",
-                                quiet=None)
+    spring = await add_graduate(
+        fresh, now=datetime(2026, 3, 7, 17, 0, tzinfo=UTC), timezone="America/New_York", quiet=None
+    )
     await sweep_until(fresh, spring.id, datetime(2026, 3, 9, 12, 0, tzinfo=UTC))
     # The database is shared: leave autumn's sweeps to autumn's graduate.
     await change_graduate(fresh, spring.id, now=datetime(2026, 3, 9, 12, 0, tzinfo=UTC), status="discharged")
-    autumn = await add_graduate(fresh, now=datetime(2026, 10, 31, 16, 0, tzinfo=UTC), timezone="America/New_York",
-                                quiet=None)
+    autumn = await add_graduate(
+        fresh, now=datetime(2026, 10, 31, 16, 0, tzinfo=UTC), timezone="America/New_York", quiet=None
+    )
     await sweep_until(fresh, autumn.id, datetime(2026, 11, 2, 12, 0, tzinfo=UTC))
 
     def sent(found: list[Notification], kind: str) -> list[datetime]:
@@ -59,11 +61,13 @@ async def test_prompts_keep_local_time_across_both_dst_changes(fresh: Factory) -
         datetime(2026, 11, 2, 0, 0, tzinfo=UTC),  # Sunday 19:00 EST
     ]
     assert sent(spring_inbox, "checkin_nudge") == [
-        datetime(2026, 3, 8, 2, 0, tzinfo=UTC), datetime(2026, 3, 9, 1, 0, tzinfo=UTC),
+        datetime(2026, 3, 8, 2, 0, tzinfo=UTC),
+        datetime(2026, 3, 9, 1, 0, tzinfo=UTC),
     ]
     # Each prompt expires when its local day ends (23 hours long on the spring-forward day).
     assert [n.expires_at for n in spring_inbox if n.kind == "checkin_prompt"] == [
-        datetime(2026, 3, 8, 5, 0, tzinfo=UTC), datetime(2026, 3, 9, 4, 0, tzinfo=UTC),
+        datetime(2026, 3, 8, 5, 0, tzinfo=UTC),
+        datetime(2026, 3, 9, 4, 0, tzinfo=UTC),
     ]
 
 
@@ -77,7 +81,10 @@ async def test_the_day_close_runs_the_silence_rule(fresh: Factory) -> None:
         missed = await session.get(MissedDay, (graduate.id, date(2026, 11, 24)))
     assert missed is not None
     close = (await rows(fresh, graduate.id))["day_close"]
-    assert (close.local_date, close.next_due_at) == (date(2026, 11, 25), datetime(2026, 11, 26, 6, 0, tzinfo=UTC))
+    assert (close.local_date, close.next_due_at) == (
+        date(2026, 11, 25),
+        datetime(2026, 11, 26, 6, 0, tzinfo=UTC),
+    )
 
 
 async def test_no_nudge_once_the_day_has_a_checkin(fresh: Factory) -> None:
@@ -109,16 +116,19 @@ async def test_concurrent_sweeps_never_take_the_same_row(fresh: Factory, backend
     graduates = [await add_graduate(fresh, now=NOON) for _ in range(24)]
 
     reports = await asyncio.gather(
-        sweep(fresh, now=PROMPT_AT, worker_id="w1", limit=5), sweep(fresh, now=PROMPT_AT, worker_id="w2", limit=5)
+        sweep(fresh, now=PROMPT_AT, worker_id="w1", limit=5),
+        sweep(fresh, now=PROMPT_AT, worker_id="w2", limit=5),
     )
 
     users = [g.user_id for g in graduates]
     async with fresh() as session:
-        per_user = (await session.execute(
-            select(Notification.user_id, func.count()).where(Notification.user_id.in_(users),
-                                                             Notification.kind == "checkin_prompt")
-            .group_by(Notification.user_id)
-        )).all()
+        per_user = (
+            await session.execute(
+                select(Notification.user_id, func.count())
+                .where(Notification.user_id.in_(users), Notification.kind == "checkin_prompt")
+                .group_by(Notification.user_id)
+            )
+        ).all()
     assert sorted(count for _, count in per_user) == [1] * 24
     assert sum(r.queued for r in reports) == 24
     if backend == "sqlite":
@@ -145,7 +155,9 @@ async def test_a_poison_row_waits_an_hour_and_holds_nobody_up(fresh: Factory) ->
     healthy = await add_graduate(fresh, now=NOON)
     broken = await add_graduate(fresh, now=NOON)
     async with fresh() as session, session.begin():  # a zone the planner cannot load
-        await session.execute(update(Graduate).where(Graduate.id == broken.id).values(timezone="Mars/Olympus"))
+        await session.execute(
+            update(Graduate).where(Graduate.id == broken.id).values(timezone="Mars/Olympus")
+        )
 
     report = await sweep(fresh, now=PROMPT_AT, worker_id="w1")
 
@@ -173,10 +185,17 @@ async def test_a_prompt_reaches_the_device_decrypted(
     device = push_service.new_subscription()
     async with fresh() as session, session.begin():
         await session.execute(update(Delivery).where(Delivery.status == "pending").values(status="failed"))
-        session.add(PushSubscription(
-            id=uuid.uuid4(), user_id=graduate.user_id, endpoint=device.endpoint, p256dh=device.p256dh,
-            auth=device.auth, created_at=NOON, updated_at=NOON,
-        ))
+        session.add(
+            PushSubscription(
+                id=uuid.uuid4(),
+                user_id=graduate.user_id,
+                endpoint=device.endpoint,
+                p256dh=device.p256dh,
+                auth=device.auth,
+                created_at=NOON,
+                updated_at=NOON,
+            )
+        )
 
     report = await sweep(fresh, now=PROMPT_AT, worker_id="w1", sender=push_sender)
 
@@ -197,15 +216,22 @@ async def test_concurrent_sweeps_with_delivery_send_each_prompt_once(
     async with fresh() as session, session.begin():
         for graduate in graduates:
             device = push_service.new_subscription()
-            session.add(PushSubscription(
-                id=uuid.uuid4(), user_id=graduate.user_id, endpoint=device.endpoint, p256dh=device.p256dh,
-                auth=device.auth, created_at=NOON, updated_at=NOON,
-            ))
+            session.add(
+                PushSubscription(
+                    id=uuid.uuid4(),
+                    user_id=graduate.user_id,
+                    endpoint=device.endpoint,
+                    p256dh=device.p256dh,
+                    auth=device.auth,
+                    created_at=NOON,
+                    updated_at=NOON,
+                )
+            )
 
     # Small batches so the two workers' schedule claims and delivery claims interleave.
-    reports = await asyncio.gather(*(
-        sweep(fresh, now=PROMPT_AT, worker_id=f"w{n}", limit=4, sender=push_sender) for n in (1, 2)
-    ))
+    reports = await asyncio.gather(
+        *(sweep(fresh, now=PROMPT_AT, worker_id=f"w{n}", limit=4, sender=push_sender) for n in (1, 2))
+    )
 
     await push_service.wait_for(30)
     await asyncio.sleep(0.2)  # a late duplicate would have arrived by now

@@ -54,15 +54,28 @@ async def test_the_worker_process_sweeps_and_stops_on_sigterm(tmp_path: Path) ->
     graduate = await add_graduate(factory, now=now)
     async with factory() as session, session.begin():  # make today's prompt due a minute ago
         await session.execute(
-            update(Schedule).where(Schedule.stream == "checkin_prompt")
-            .values(next_due_at=now - timedelta(minutes=1), planned_at=now - timedelta(minutes=1),
-                    deadline=now + timedelta(hours=1))
+            update(Schedule)
+            .where(Schedule.stream == "checkin_prompt")
+            .values(
+                next_due_at=now - timedelta(minutes=1),
+                planned_at=now - timedelta(minutes=1),
+                deadline=now + timedelta(hours=1),
+            )
         )
-    env = {**os.environ, "AFTERCARE_DATA_DIR": str(tmp_path), "AFTERCARE_DATABASE_URL": url,
-           "AFTERCARE_SWEEP_INTERVAL_SECONDS": "0.2"}
+    env = {
+        **os.environ,
+        "AFTERCARE_DATA_DIR": str(tmp_path),
+        "AFTERCARE_DATABASE_URL": url,
+        "AFTERCARE_SWEEP_INTERVAL_SECONDS": "0.2",
+    }
     worker = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "aftercare.cli", "worker", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "aftercare.cli",
+        "worker",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 20
@@ -70,8 +83,11 @@ async def test_the_worker_process_sweeps_and_stops_on_sigterm(tmp_path: Path) ->
         while not sent and time.monotonic() < deadline and worker.returncode is None:
             await asyncio.sleep(0.2)
             async with factory() as session:
-                sent = list(await session.scalars(
-                    select(Notification.kind).where(Notification.user_id == graduate.user_id)))
+                sent = list(
+                    await session.scalars(
+                        select(Notification.kind).where(Notification.user_id == graduate.user_id)
+                    )
+                )
         worker.send_signal(signal.SIGTERM)
         out_bytes, err_bytes = await asyncio.wait_for(worker.communicate(), timeout=15)
     finally:

@@ -17,8 +17,9 @@ TODAY = date(2026, 11, 24)  # T0 in America/Chicago
 
 
 async def timeline(cast: Cast, **params: Any) -> dict[str, Any]:
-    response = await cast.program.client.get(f"/v1/graduates/{cast.gid}/timeline", headers=cast.counselor.headers,
-                                             params=params)
+    response = await cast.program.client.get(
+        f"/v1/graduates/{cast.gid}/timeline", headers=cast.counselor.headers, params=params
+    )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -35,12 +36,18 @@ async def build_history(cast: Cast, clock: FixedClock) -> dict[str, Any]:
     today = await cast.submit(TODAY, mood=4, craving=2)
     assert today.status_code == 201, today.text
     clock.advance(minutes=1)
-    amended = await client.patch(f"/v1/graduates/{cast.gid}/checkins/{today.json()['id']}",
-                                 headers=cast.graduate.headers, json={"craving": 6, "note": "more private words"})
+    amended = await client.patch(
+        f"/v1/graduates/{cast.gid}/checkins/{today.json()['id']}",
+        headers=cast.graduate.headers,
+        json={"craving": 6, "note": "more private words"},
+    )
     assert amended.status_code == 200, amended.text
     clock.advance(minutes=1)
-    helped = await client.post(f"/v1/graduates/{cast.gid}/help", headers=cast.graduate.headers,
-                               json={"client_id": str(uuid.uuid4()), "message": "secret message"})
+    helped = await client.post(
+        f"/v1/graduates/{cast.gid}/help",
+        headers=cast.graduate.headers,
+        json={"client_id": str(uuid.uuid4()), "message": "secret message"},
+    )
     assert helped.status_code == 201, helped.text
     alert = (await cast.alerts())[0]
     clock.advance(minutes=1)
@@ -59,8 +66,14 @@ async def test_every_kind_of_entry_newest_first(cast: Cast, clock: FixedClock) -
     assert body["next_cursor"] is None
     kinds = [(i["kind"], (i["alert"] or {}).get("event")) for i in items]
     assert kinds == [
-        ("missed_day", None), ("alert", "acknowledged"), ("alert", "opened"), ("help_request", None),
-        ("amendment", None), ("checkin", None), ("checkin", None), ("plan_change", None),
+        ("missed_day", None),
+        ("alert", "acknowledged"),
+        ("alert", "opened"),
+        ("help_request", None),
+        ("amendment", None),
+        ("checkin", None),
+        ("checkin", None),
+        ("plan_change", None),
     ]
     ats = [i["at"] for i in items]
     assert ats == sorted(ats, reverse=True)
@@ -77,7 +90,10 @@ async def test_every_kind_of_entry_newest_first(cast: Cast, clock: FixedClock) -
     # The check-in shows its first answers, the amendment what changed; the assessment sits with
     # the answers it was made from.
     assert today["checkin"]["answers"]["craving"] == 2 and today["checkin"]["risk_level"] is None
-    assert amendment["amendment"]["previous"]["craving"] == 2 and amendment["amendment"]["answers"]["craving"] == 6
+    assert (
+        amendment["amendment"]["previous"]["craving"] == 2
+        and amendment["amendment"]["answers"]["craving"] == 6
+    )
     assert amendment["amendment"]["changed_fields"] == ["craving"]  # note text changed too, but is not shown
     assert amendment["amendment"]["version"] == 2 and amendment["amendment"]["risk_level"] is not None
     assert plan["plan_change"]["version"] == 1 and plan["plan_change"]["author_role"] == "counselor"
@@ -87,7 +103,9 @@ async def test_every_kind_of_entry_newest_first(cast: Cast, clock: FixedClock) -
 
 async def test_free_text_stays_out(cast: Cast, clock: FixedClock) -> None:
     await build_history(cast, clock)
-    response = await cast.program.client.get(f"/v1/graduates/{cast.gid}/timeline", headers=cast.supervisor.headers)
+    response = await cast.program.client.get(
+        f"/v1/graduates/{cast.gid}/timeline", headers=cast.supervisor.headers
+    )
     assert response.status_code == 200
     assert "private words" not in response.text and "secret message" not in response.text
     assert '"note"' not in response.text
@@ -118,8 +136,11 @@ async def test_an_instant_range(cast: Cast, clock: FixedClock) -> None:
 
 async def test_bad_input_is_a_422(cast: Cast) -> None:
     client, path = cast.program.client, f"/v1/graduates/{cast.gid}/timeline"
-    for params, field in (({"from": "2026-11-24T18:00:00"}, "from"), ({"cursor": "nonsense!"}, "cursor"),
-                          ({"from": "2026-11-24T18:00:00Z", "to": "2026-11-24T17:00:00Z"}, "to")):
+    for params, field in (
+        ({"from": "2026-11-24T18:00:00"}, "from"),
+        ({"cursor": "nonsense!"}, "cursor"),
+        ({"from": "2026-11-24T18:00:00Z", "to": "2026-11-24T17:00:00Z"}, "to"),
+    ):
         response = await client.get(path, headers=cast.counselor.headers, params=params)
         assert response.status_code == 422, (params, response.text)
         assert [e["field"] for e in response.json()["errors"]] == [field]
@@ -128,6 +149,11 @@ async def test_bad_input_is_a_422(cast: Cast) -> None:
 async def test_a_staff_read_is_audited(cast: Cast) -> None:
     await timeline(cast)
     async with cast.program.app.state.session_factory() as session:
-        rows = list(await session.scalars(select(AuditEvent).where(
-            AuditEvent.graduate_id == cast.gid, AuditEvent.resource == "timeline")))
+        rows = list(
+            await session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.graduate_id == cast.gid, AuditEvent.resource == "timeline"
+                )
+            )
+        )
     assert [(r.actor_id, r.action) for r in rows] == [(cast.counselor.user_id, "read")]
