@@ -21,11 +21,11 @@ from litestar.plugins.prometheus import PrometheusConfig
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from aftercare import __version__
-from aftercare.alerts.routes import AlertController, StreamTicketController
+from aftercare.alerts.routes import AlertController
 from aftercare.alerts.stream import AlertEventHub, StreamConfig
 from aftercare.auth.guards import enforce_access, provide_principal
 from aftercare.auth.ratelimit import make_failure_counter
-from aftercare.auth.routes import AuthController, MeController
+from aftercare.auth.routes import AuthController, MeController, StreamTicketController
 from aftercare.auth.service import LoginLimits
 from aftercare.checkins.routes import CheckinController
 from aftercare.clock import Clock, SystemClock

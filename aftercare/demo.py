@@ -4,6 +4,7 @@ through the same services the API uses, so demo data obeys every rule real data 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -11,16 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare.auth import service as auth_service
 from aftercare.auth.models import User
+from aftercare.auth.principal import Principal
 from aftercare.auth.ratelimit import MemoryFailureCounter
 from aftercare.auth.schemas import EnrollRequest
-from aftercare.auth.tokens import Principal
 from aftercare.checkins import submit as checkins
 from aftercare.checkins.schemas import CheckinCreate
 from aftercare.config import Settings
 from aftercare.db.engine import bound_engine
 from aftercare.graduates import service as graduate_service
 from aftercare.graduates.schemas import GraduateCreate
+from aftercare.plans import schemas as plan_schemas
 from aftercare.plans import service as plans_service
+from aftercare.plans import templates as plan_templates
+from aftercare.plans.service import Precondition
 from aftercare.scheduling import localtime
 from aftercare.staff import service as staff_service
 from aftercare.staff.schemas import StaffCreate
@@ -111,7 +115,7 @@ async def seed_demo(
                     now=now,
                 )
                 enrolled.append((created.id, zone, tokens.user_id))
-    await plans_service.seed_demo_plans(session_factory, graduate_ids, now=now)
+    await _seed_plans(session_factory, graduate_ids, now=now)
     for (graduate_id, zone, user_id), week in zip(enrolled, DEMO_WEEKS, strict=False):
         await _seed_week(session_factory, graduate_id, zone, user_id, week, settings=settings, now=now)
     return True
@@ -157,3 +161,50 @@ async def _seed_week(
             crisis_line=settings.crisis_line,
             now=now,
         )
+
+
+async def _seed_plans(
+    session_factory: async_sessionmaker[AsyncSession], graduate_ids: Sequence[uuid.UUID], *, now: datetime
+) -> None:
+    """Each graduate's plan from the standard template, then made their own by a second version (as
+    a counselor and graduate would in the first session), so the history has two entries."""
+    template = plan_templates.load_templates()[0]
+    for index, graduate_id in enumerate(graduate_ids):
+        async with session_factory() as session:
+            first = await plans_service.put_plan(
+                session, graduate_id, template.plan, actor=None, precondition=Precondition(), now=now
+            )
+            await plans_service.put_plan(
+                session,
+                graduate_id,
+                _personal_touch(first.plan, index),
+                actor=None,
+                precondition=Precondition(if_match=plans_service.etag(first.plan.version)),
+                now=now,
+            )
+
+
+_DEMO_TOUCHES: tuple[tuple[str, str, str], ...] = (
+    # (goal, warning sign, support contact's relation)
+    ("Ninety meetings in ninety days", "Skipping dinner and staying up past 1 a.m.", "sponsor"),
+    ("Go back to work part-time by spring", "Telling myself one drink won't matter", "sister"),
+    ("Run a 5K with my running group", "Avoiding calls from my sponsor", "friend from group"),
+    ("Repair things with my dad", "Driving past the old bar on the way home", "partner"),
+)
+
+
+def _personal_touch(plan: plan_schemas.Plan, index: int) -> plan_schemas.PlanBody:
+    goal, sign, relation = _DEMO_TOUCHES[index % len(_DEMO_TOUCHES)]
+    sections = {name: getattr(plan, name) for name in plan_schemas.SECTION_NAMES}
+    sections["goals"] = [*plan.goals, plan_schemas.Goal(id="goal-personal", text=goal)]
+    sections["warning_signs"] = [
+        *plan.warning_signs,
+        plan_schemas.WarningSign(id="ws-personal", description=sign),
+    ]
+    sections["support_contacts"] = [
+        *plan.support_contacts,
+        plan_schemas.SupportContact(
+            id="sc-personal", name="Robin", relation=relation, phone="+1 312 555 0147"
+        ),
+    ]
+    return plan_schemas.PlanBody(**sections)

@@ -20,11 +20,11 @@ from litestar.exceptions import (
 )
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from aftercare.audit.service import current_request_id
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
 from aftercare.config import Settings
 from aftercare.errors import AftercareError, FieldError, TooManyRequests, ValidationFailed
+from aftercare.request_context import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("aftercare.http")

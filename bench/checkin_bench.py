@@ -73,7 +73,8 @@ async def prepare(
     from sqlalchemy import insert, select
 
     from aftercare.auth.models import User
-    from aftercare.auth.tokens import Principal, issue_access_token
+    from aftercare.auth.principal import Principal
+    from aftercare.auth.tokens import issue_access_token
     from aftercare.config import Settings
     from aftercare.db.engine import make_engine, make_session_factory
     from aftercare.db.migrate import migrate

@@ -38,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from checkin_bench import SECRET, _admin, start_server, stop
 
 from aftercare.alerts import service as alerts
-from aftercare.auth.tokens import Principal, issue_access_token
+from aftercare.auth.principal import Principal
+from aftercare.auth.tokens import issue_access_token
 from aftercare.config import Settings
 from aftercare.db.engine import make_engine, make_session_factory
 from aftercare.db.migrate import migrate

@@ -82,7 +82,8 @@ def serve(kind: str, port: int, data_dir: str, database_url: str) -> None:
 
 async def prepare(data_dir: Path, graduates: int, database_url: str = "") -> tuple[str, list[str]]:
     """Migrate, create a counselor and their graduates with a plan each; the counselor's token."""
-    from aftercare.auth.tokens import Principal, issue_access_token
+    from aftercare.auth.principal import Principal
+    from aftercare.auth.tokens import issue_access_token
     from aftercare.db.engine import make_engine, make_session_factory
     from aftercare.db.migrate import migrate
     from aftercare.graduates import service as graduate_service

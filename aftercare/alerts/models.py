@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from aftercare.db.base import Base, UUIDPrimaryKey
 from aftercare.db.types import DateTimeUTC, JSONDoc
+from aftercare.rules.engine import RuleName, Severity
+from aftercare.rules.lifecycle import AlertStatus
 
 ACTIVE = ("open", "acknowledged")
 
@@ -39,9 +41,9 @@ class Alert(UUIDPrimaryKey, Base):
 
     graduate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("graduates.id", ondelete="CASCADE"))
     counselor_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
-    rule: Mapped[str] = mapped_column(String(32))
-    severity: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))
+    rule: Mapped[RuleName] = mapped_column(String(32))
+    severity: Mapped[Severity] = mapped_column(String(16))
+    status: Mapped[AlertStatus] = mapped_column(String(16))
     reasons: Mapped[list[str]] = mapped_column(JSONDoc)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     opened_at: Mapped[datetime] = mapped_column(DateTimeUTC())
@@ -75,14 +77,3 @@ class AlertEvent(Base):
     escalation_level: Mapped[int] = mapped_column(Integer)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     at: Mapped[datetime] = mapped_column(DateTimeUTC())
-
-
-class StreamTicket(Base):
-    """A single-use, 60-second ticket for ``EventSource``, which cannot send headers."""
-
-    __tablename__ = "stream_tickets"
-
-    ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC())
-    used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)

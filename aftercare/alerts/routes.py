@@ -1,4 +1,4 @@
-"""The alert feed, acknowledgement and resolution, the alert stream and its tickets."""
+"""The alert feed, acknowledgement and resolution, and the alert stream."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from litestar.params import HeaderParameter, Parameter, QueryParameter
 from litestar.response import ServerSentEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare.alerts import schemas, service, tickets
+from aftercare.alerts import schemas, service
 from aftercare.alerts.stream import AlertEventHub, alert_stream
 from aftercare.auth.access import Access
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
 from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from aftercare.rules.lifecycle import AlertStatus
 
 
 class AlertController(Controller):
@@ -29,7 +30,7 @@ class AlertController(Controller):
         db_session: AsyncSession,
         principal: Principal,
         clock: Clock,
-        status: Annotated[list[schemas.Status] | None, Parameter(required=False)] = None,
+        status: Annotated[list[AlertStatus] | None, Parameter(required=False)] = None,
         min_severity: Annotated[schemas.Severity | None, Parameter(required=False)] = None,
         graduate_id: Annotated[UUID | None, Parameter(required=False)] = None,
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
@@ -82,14 +83,3 @@ class AlertController(Controller):
         ticket: Annotated[str | None, QueryParameter(name="ticket", required=False, max_length=200)] = None,
     ) -> ServerSentEvent:
         return ServerSentEvent(alert_stream(alert_hub, principal, resume_after=last_event_id, clock=clock))
-
-
-class StreamTicketController(Controller):
-    path = "/v1/auth"
-    tags = ["auth"]
-
-    @post("/stream-ticket", operation_id="issueStreamTicket", status_code=200, opt={"access": Access.STAFF})
-    async def issue(
-        self, db_session: AsyncSession, principal: Principal, clock: Clock
-    ) -> schemas.StreamTicket:
-        return await tickets.issue_ticket(db_session, actor=principal, now=clock.now())

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 
 # The engine names the rules and severities; the wire uses the very same types.
 from aftercare.rules.engine import RuleName, Severity
+from aftercare.rules.lifecycle import AlertStatus
 
 UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
-Status = Literal["open", "acknowledged", "resolved"]
 
 
 class Alert(msgspec.Struct, kw_only=True):
@@ -21,7 +21,7 @@ class Alert(msgspec.Struct, kw_only=True):
     counselor_id: uuid.UUID | None
     rule: RuleName
     severity: Severity
-    status: Status
+    status: AlertStatus
     reasons: list[str]
     evidence: dict[str, Any]
     opened_at: UtcTimestamp
@@ -42,8 +42,3 @@ class AlertPage(msgspec.Struct):
 
 class ResolveRequest(msgspec.Struct, forbid_unknown_fields=True):
     note: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
-
-
-class StreamTicket(msgspec.Struct):
-    ticket: str
-    expires_in: int

@@ -22,7 +22,7 @@ from aftercare.alerts.wakeup import send_wakeup
 from aftercare.audit import service as audit
 from aftercare.auth.access import can_reach
 from aftercare.auth.models import User
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.db.base import table_of
 from aftercare.db.types import uuid7
 from aftercare.errors import Conflict, NotFound
@@ -164,7 +164,7 @@ class AlertChanges:
         }
         states = {
             rule: AlertState(
-                rule=rule,
+                rule=alert["rule"],
                 severity=alert["severity"],
                 status=alert["status"],  # type: ignore[arg-type]
                 opened_on=alert["opened_on"],

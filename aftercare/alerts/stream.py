@@ -36,7 +36,7 @@ from aftercare.alerts.models import Alert, AlertEvent
 from aftercare.alerts.service import to_schema
 from aftercare.alerts.wakeup import NotifyListener
 from aftercare.auth.models import User
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
 from aftercare.config import Settings
 from aftercare.graduates.models import Graduate

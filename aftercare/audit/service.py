@@ -5,7 +5,6 @@ response is sent without one transaction (and one fsync) per read."""
 from __future__ import annotations
 
 import uuid
-from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -13,9 +12,10 @@ from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from aftercare.audit.models import AuditEvent
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.db.batching import Batcher, BatchFunction, batcher_for
 from aftercare.db.types import uuid7
+from aftercare.request_context import current_request_id
 
 
 def _audit_table() -> Table:
@@ -26,9 +26,6 @@ def _audit_table() -> Table:
 
 _events = _audit_table()
 _insert_events = insert(_events)
-
-# Set per request by the request-id middleware; read here so services need not thread it through.
-current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 
 
 async def record(

@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aftercare.auth.models import User
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.db.base import table_of
 from aftercare.db.engine import read_statement
 from aftercare.errors import Forbidden, NotFound, Unauthorized

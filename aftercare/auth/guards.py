@@ -9,9 +9,10 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from aftercare.alerts.tickets import redeem_ticket
 from aftercare.auth.access import GRADUATE_SCOPED, Access, check_reach, check_role
-from aftercare.auth.tokens import Principal, read_access_token
+from aftercare.auth.principal import Principal
+from aftercare.auth.tickets import redeem_ticket
+from aftercare.auth.tokens import read_access_token
 from aftercare.errors import Forbidden, Unauthorized
 
 

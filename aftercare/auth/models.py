@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aftercare.auth.principal import Role
 from aftercare.db.base import Base, UUIDPrimaryKey
 from aftercare.db.types import DateTimeUTC, uuid7
 
@@ -21,7 +22,7 @@ class User(UUIDPrimaryKey, Base):
 
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[Role] = mapped_column(String(16))
     display_name: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC())
@@ -56,3 +57,14 @@ class EnrollmentCode(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTimeUTC())
     used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+
+
+class StreamTicket(Base):
+    """A single-use, 60-second ticket for ``EventSource``, which cannot send headers."""
+
+    __tablename__ = "stream_tickets"
+
+    ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)

@@ -1,15 +1,15 @@
-"""Sign-in, refresh, enrollment and the caller's profile."""
+"""Sign-in, refresh, enrollment, the caller's profile and stream tickets."""
 
 from __future__ import annotations
 
 from litestar import Controller, Request, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare.auth import service
+from aftercare.auth import service, tickets
 from aftercare.auth.access import Access
-from aftercare.auth.schemas import EnrollRequest, Me, RefreshRequest, TokenPair, TokenRequest
+from aftercare.auth.principal import Principal
+from aftercare.auth.schemas import EnrollRequest, Me, RefreshRequest, StreamTicket, TokenPair, TokenRequest
 from aftercare.auth.service import LoginLimits
-from aftercare.auth.tokens import Principal
 from aftercare.clock import Clock
 from aftercare.config import Settings
 from aftercare.http import client_address
@@ -86,3 +86,12 @@ class MeController(Controller):
     @get("/", operation_id="getMe", opt={"access": Access.SIGNED_IN})
     async def me(self, db_session: AsyncSession, principal: Principal) -> Me:
         return await service.my_profile(db_session, principal)
+
+
+class StreamTicketController(Controller):
+    path = "/v1/auth"
+    tags = ["auth"]
+
+    @post("/stream-ticket", operation_id="issueStreamTicket", status_code=200, opt={"access": Access.STAFF})
+    async def issue(self, db_session: AsyncSession, principal: Principal, clock: Clock) -> StreamTicket:
+        return await tickets.issue_ticket(db_session, actor=principal, now=clock.now())

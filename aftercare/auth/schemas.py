@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
+from aftercare.auth.principal import Role
+
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-Role = Literal["graduate", "counselor", "supervisor"]
 
 
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -43,3 +44,8 @@ class Me(msgspec.Struct):
     role: Role
     display_name: str
     graduate_id: uuid.UUID | None = None
+
+
+class StreamTicket(msgspec.Struct):
+    ticket: str
+    expires_in: int

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.auth import passwords, tokens
 from aftercare.auth.models import EnrollmentCode, RefreshToken, User
+from aftercare.auth.principal import Principal
 from aftercare.auth.ratelimit import FailureCounter
 from aftercare.auth.schemas import EnrollRequest, Me, TokenPair, TokenRequest
-from aftercare.auth.tokens import Principal
 from aftercare.config import Settings
 from aftercare.db.types import uuid7
 from aftercare.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed

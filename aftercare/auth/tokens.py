@@ -13,25 +13,13 @@ import uuid
 from datetime import datetime, timedelta
 
 import jwt
-import msgspec
+
+from aftercare.auth.principal import ROLES, Principal
 
 ALGORITHM = "HS256"
 # Crockford-style alphabet without 0/O, 1/I/L and U: nothing a graduate can misread off a card.
 ENROLLMENT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 ENROLLMENT_LENGTH = 10  # 30^10: about 49 bits
-
-
-class Principal(msgspec.Struct, frozen=True):
-    """Who is calling: from a verified access token."""
-
-    user_id: uuid.UUID
-    role: str
-    graduate_id: uuid.UUID | None = None
-    expires_at: datetime | None = None
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role in ("counselor", "supervisor")
 
 
 def issue_access_token(principal: Principal, *, secret: str, now: datetime, lifetime: timedelta) -> str:
@@ -64,7 +52,7 @@ def read_access_token(token: str, *, secret: str, now: datetime) -> Principal | 
         gid = claims.get("gid")
         return Principal(
             user_id=uuid.UUID(claims["sub"]),
-            role=str(claims["role"]),
+            role=ROLES[claims["role"]],
             graduate_id=uuid.UUID(gid) if gid else None,
             expires_at=datetime.fromtimestamp(claims["exp"], tz=now.tzinfo),
         )

@@ -11,7 +11,7 @@ from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.auth.access import Access
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.checkins import schemas, service, submit
 from aftercare.clock import Clock
 from aftercare.config import Settings

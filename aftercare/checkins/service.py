@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.alerts import service as alerts
 from aftercare.audit import service as audit
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.checkins import schemas
 from aftercare.checkins.models import Checkin, CheckinVersion, HelpRequest, MissedDay
 from aftercare.db.base import table_of

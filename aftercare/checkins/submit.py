@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aftercare.alerts.service import AlertChanges
 from aftercare.audit import service as audit
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.checkins import schemas
 from aftercare.checkins.models import Checkin
 from aftercare.checkins.service import (
@@ -61,6 +61,7 @@ from aftercare.graduates.models import Graduate
 from aftercare.plans.models import Plan
 from aftercare.plans.schemas import PlanBody, plan_body_decoder
 from aftercare.plans.validation import PlanIds
+from aftercare.request_context import current_request_id
 from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules
 from aftercare.rules.engine import WINDOW_DAYS, PlanFacts
@@ -107,7 +108,7 @@ async def submit_checkin(
         actor=actor,
         crisis_line=crisis_line,
         now=now,
-        request_id=audit.current_request_id.get(),
+        request_id=current_request_id.get(),
     )
     batcher = batcher_for(
         engine,
@@ -201,13 +202,13 @@ async def _write_batch(
         outcomes: list[Submitted | Exception] = []
         for submission in batch:
             # The audit row (``audit.row``) takes the request id from the context.
-            reset = audit.current_request_id.set(submission.request_id)
+            reset = current_request_id.set(submission.request_id)
             try:
                 outcomes.append(_decide(submission, graduates.get(submission.graduate_id), writes))
             except AftercareError as refused:
                 outcomes.append(refused)
             finally:
-                audit.current_request_id.reset(reset)
+                current_request_id.reset(reset)
         await writes.store(session, graduates)
     return outcomes
 

@@ -9,7 +9,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.auth.access import Access
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
 from aftercare.config import Settings
 from aftercare.graduates import schemas, service

@@ -13,7 +13,7 @@ from aftercare.alerts.service import reassign_alerts
 from aftercare.audit import service as audit
 from aftercare.auth import tokens
 from aftercare.auth.models import EnrollmentCode, User
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.config import Settings
 from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, Forbidden, NotFound, ValidationFailed

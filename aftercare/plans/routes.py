@@ -10,7 +10,7 @@ from litestar.params import HeaderParameter, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.auth.access import Access
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
 from aftercare.http import caller
 from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT

@@ -16,17 +16,16 @@ intermediate dicts): ``GET .../plan`` is the hot read.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import msgspec
 from sqlalchemy import Text, bindparam, cast, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.audit import service as audit
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.db.base import table_of
 from aftercare.db.engine import bound_engine, read_statement
 from aftercare.errors import Forbidden, NotFound, PreconditionRequired, StaleVersion, ValidationFailed
@@ -239,11 +238,12 @@ async def put_plan(
     graduate_id: uuid.UUID,
     body: schemas.PlanBody,
     *,
-    actor: Principal,
+    actor: Principal | None,
     precondition: Precondition,
     now: datetime,
 ) -> PlanWritten:
-    """``PUT .../plan``: create (no ``If-Match``) or replace (``If-Match`` of the current version)."""
+    """``PUT .../plan``: create (no ``If-Match``) or replace (``If-Match`` of the current version).
+    ``actor`` None: the system writes (demo data), with no author and no self-managed-section rule."""
     return await _write(session, graduate_id, body, author=actor, precondition=precondition, now=now)
 
 
@@ -353,45 +353,3 @@ async def known_plan_ids(session: AsyncSession, graduate_id: uuid.UUID) -> PlanI
     if stored is None:
         return PlanIds(trigger_ids=frozenset(), coping_skill_ids=frozenset())
     return _decode_known_ids(stored, PlanIds)
-
-
-async def seed_demo_plans(
-    session_factory: async_sessionmaker[AsyncSession], graduate_ids: Sequence[uuid.UUID], *, now: datetime
-) -> None:
-    """Demo data: each graduate's plan from the standard template, then made their own by a second
-    version (as a counselor and graduate would in the first session), so the history has two entries."""
-    template = templates.load_templates()[0]
-    for index, graduate_id in enumerate(graduate_ids):
-        async with session_factory() as session:
-            first = await _write(
-                session, graduate_id, template.plan, author=None, precondition=Precondition(), now=now
-            )
-            await _write(
-                session,
-                graduate_id,
-                _personal_touch(first.plan, index),
-                author=None,
-                precondition=Precondition(if_match=etag(first.plan.version)),
-                now=now,
-            )
-
-
-_DEMO_TOUCHES: tuple[tuple[str, str, str], ...] = (
-    # (goal, warning sign, support contact's relation)
-    ("Ninety meetings in ninety days", "Skipping dinner and staying up past 1 a.m.", "sponsor"),
-    ("Go back to work part-time by spring", "Telling myself one drink won't matter", "sister"),
-    ("Run a 5K with my running group", "Avoiding calls from my sponsor", "friend from group"),
-    ("Repair things with my dad", "Driving past the old bar on the way home", "partner"),
-)
-
-
-def _personal_touch(plan: schemas.Plan, index: int) -> schemas.PlanBody:
-    goal, sign, relation = _DEMO_TOUCHES[index % len(_DEMO_TOUCHES)]
-    sections = {name: getattr(plan, name) for name in schemas.SECTION_NAMES}
-    sections["goals"] = [*plan.goals, schemas.Goal(id="goal-personal", text=goal)]
-    sections["warning_signs"] = [*plan.warning_signs, schemas.WarningSign(id="ws-personal", description=sign)]
-    sections["support_contacts"] = [
-        *plan.support_contacts,
-        schemas.SupportContact(id="sc-personal", name="Robin", relation=relation, phone="+1 312 555 0147"),
-    ]
-    return schemas.PlanBody(**sections)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from aftercare.db.base import Base, UUIDPrimaryKey
 from aftercare.db.types import DateTimeUTC
+from aftercare.push.schemas import NotificationKind
 
 KINDS = (
     "checkin_prompt",
@@ -59,7 +60,7 @@ class Notification(UUIDPrimaryKey, Base):
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[NotificationKind] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(120))
     body: Mapped[str] = mapped_column(String(1000))
     url: Mapped[str | None] = mapped_column(String(500), nullable=True)

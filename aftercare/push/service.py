@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare.audit import service as audit
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, NotFound, ValidationFailed
 from aftercare.pagination import decode_cursor, encode_cursor

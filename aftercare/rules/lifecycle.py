@@ -25,6 +25,8 @@ import msgspec
 
 from aftercare.rules.engine import SEVERITY_RANK, RuleHit, RuleName, Severity
 
+AlertStatus = Literal["open", "acknowledged", "resolved"]
+
 
 class AlertState(msgspec.Struct, frozen=True, kw_only=True):
     """What the lifecycle needs to know of one open or acknowledged alert."""

@@ -9,7 +9,7 @@ from litestar.params import HeaderParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.auth.access import Access
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
 from aftercare.rules import service
 from aftercare.rules.config import ProgramRules

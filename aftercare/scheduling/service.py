@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.audit import service as audit
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.db.base import table_of
 from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, NotFound, ValidationFailed

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
+from aftercare.auth.principal import StaffRole
 from aftercare.auth.schemas import Email, Password
 from aftercare.graduates.schemas import DisplayName
-
-StaffRole = Literal["counselor", "supervisor"]
 
 
 class StaffCreate(msgspec.Struct, forbid_unknown_fields=True):

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.auth import passwords
 from aftercare.auth.models import RefreshToken, User
+from aftercare.auth.principal import STAFF_ROLES, Principal
 from aftercare.auth.service import normalise_email
-from aftercare.auth.tokens import Principal
 from aftercare.db.types import uuid7
 from aftercare.errors import Conflict, NotFound, ValidationFailed
 from aftercare.pagination import decode_cursor, encode_cursor
@@ -25,7 +25,7 @@ def to_schema(user: User) -> schemas.StaffMember:
         id=user.id,
         email=user.email,
         display_name=user.display_name,
-        role=user.role,
+        role=STAFF_ROLES[user.role],  # staff rows only: a graduate here is a KeyError, not a leak
         active=user.active,
         created_at=user.created_at,  # type: ignore[arg-type]
     )

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.alerts.models import Alert, AlertEvent
 from aftercare.audit import service as audit
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.checkins.models import Checkin, CheckinVersion, HelpRequest, MissedDay
 from aftercare.checkins.service import ANSWER_FIELDS
 from aftercare.errors import ValidationFailed

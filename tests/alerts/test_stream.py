@@ -31,7 +31,8 @@ import pytest
 from sqlalchemy import text
 
 from aftercare.alerts.stream import StreamConfig
-from aftercare.auth.tokens import Principal, issue_access_token
+from aftercare.auth.principal import Principal
+from aftercare.auth.tokens import issue_access_token
 from aftercare.config import ConfigError, Settings
 from aftercare.db.engine import make_engine, make_session_factory
 from aftercare.db.migrate import migrate

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from aftercare.auth.guards import _VerifiedTokens
-from aftercare.auth.tokens import Principal, issue_access_token
+from aftercare.auth.principal import Principal
+from aftercare.auth.tokens import issue_access_token
 from aftercare.db.types import uuid7
 from tests.conftest import T0
 

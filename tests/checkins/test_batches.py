@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from aftercare.alerts.models import Alert, AlertEvent
 from aftercare.audit.models import AuditEvent
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.checkins import submit
 from aftercare.checkins.models import Checkin
 from aftercare.checkins.schemas import CheckinCreate

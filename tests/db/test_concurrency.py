@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aftercare.audit import service as audit
 from aftercare.audit.models import AuditEvent
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.config import Settings
 from aftercare.db.engine import make_engine, make_session_factory, read_connection, read_transaction
 from aftercare.db.types import uuid7

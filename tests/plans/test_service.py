@@ -11,7 +11,7 @@ from litestar import Litestar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.errors import StaleVersion, ValidationFailed
 from aftercare.plans import schemas, service
 from aftercare.plans.templates import load_templates

@@ -18,7 +18,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aftercare.auth.models import User
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
 from aftercare.db.engine import make_session_factory
 from aftercare.db.types import uuid7

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aftercare.auth.tokens import Principal
+from aftercare.auth.principal import Principal
 from aftercare.clock import FixedClock
 from aftercare.push import schemas, service
 from aftercare.push.models import Delivery, DeliveryAttempt, Notification, PushSubscription

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from aftercare.alerts.models import StreamTicket
-from aftercare.alerts.tickets import TICKET_LIFETIME, redeem_ticket
+from aftercare.auth.models import StreamTicket
+from aftercare.auth.tickets import TICKET_LIFETIME, redeem_ticket
 from aftercare.auth.tokens import hash_token
 from aftercare.clock import FixedClock
 from aftercare.config import Settings

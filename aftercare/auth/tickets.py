@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare.alerts import schemas
-from aftercare.alerts.models import StreamTicket
-from aftercare.auth.models import User
-from aftercare.auth.tokens import Principal, hash_token, new_secret_token
+from aftercare.auth import schemas
+from aftercare.auth.models import StreamTicket, User
+from aftercare.auth.principal import Principal
+from aftercare.auth.tokens import hash_token, new_secret_token
 
 TICKET_LIFETIME = timedelta(seconds=60)
 
