@@ -44,9 +44,9 @@ from aftercare.http import (
 from aftercare.logs import configure_logging
 from aftercare.metrics import MetricsController
 from aftercare.plans.routes import PlanController, PlanTemplateController
+from aftercare.program.routes import ProgramRulesController
 from aftercare.push.routes import InboxController, PushController
 from aftercare.push.runtime import PushRuntime
-from aftercare.rules.routes import ProgramRulesController
 from aftercare.scheduling.routes import ReminderController
 from aftercare.staff.routes import StaffController
 from aftercare.timeline.routes import TimelineController

@@ -115,7 +115,7 @@ async def seed_demo(
                     now=now,
                 )
                 enrolled.append((created.id, zone, tokens.user_id))
-    await _seed_plans(session_factory, graduate_ids, now=now)
+    await seed_demo_plans(session_factory, graduate_ids, now=now)
     for (graduate_id, zone, user_id), week in zip(enrolled, DEMO_WEEKS, strict=False):
         await _seed_week(session_factory, graduate_id, zone, user_id, week, settings=settings, now=now)
     return True
@@ -163,7 +163,7 @@ async def _seed_week(
         )
 
 
-async def _seed_plans(
+async def seed_demo_plans(
     session_factory: async_sessionmaker[AsyncSession], graduate_ids: Sequence[uuid.UUID], *, now: datetime
 ) -> None:
     """Each graduate's plan from the standard template, then made their own by a second version (as

@@ -28,12 +28,12 @@ from aftercare.db.types import uuid7
 from aftercare.errors import Conflict, NotFound
 from aftercare.graduates.models import Graduate
 from aftercare.pagination import before_key, decode_cursor, encode_cursor
+from aftercare.program.service import current_rules
 from aftercare.push.service import NotificationSpec, enqueue_notifications
 from aftercare.push.webpush import make_topic
 from aftercare.rules.config import ProgramRules
 from aftercare.rules.engine import SEVERITY_RANK, RuleHit
 from aftercare.rules.lifecycle import AlertChange, AlertState, apply_hits, silence_run
-from aftercare.rules.service import current_rules
 
 # Any key will do: it only has to be the same for every writer of alert_events.
 _EVENT_LOCK_KEY = 0x616C7274  # "alrt"

@@ -37,10 +37,10 @@ from aftercare.pagination import before_key, decode_cursor, encode_cursor
 from aftercare.plans import service as plans
 from aftercare.plans.schemas import CrisisPlan, PlanBody
 from aftercare.plans.validation import PlanIds
+from aftercare.program.service import current_rules
 from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
 from aftercare.rules.engine import WINDOW_DAYS, PlanFacts, RuleHit, assess, assess_silence
 from aftercare.rules.plan_facts import plan_facts
-from aftercare.rules.service import current_rules
 from aftercare.scheduling import localtime
 
 MAX_SYNC_AGE_DAYS = 7

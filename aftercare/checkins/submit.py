@@ -61,13 +61,13 @@ from aftercare.graduates.models import Graduate
 from aftercare.plans.models import Plan
 from aftercare.plans.schemas import PlanBody, plan_body_decoder
 from aftercare.plans.validation import PlanIds
+from aftercare.program.models import ProgramRulesRow
+from aftercare.program.service import PROGRAM_ROW_ID
 from aftercare.request_context import current_request_id
 from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules
 from aftercare.rules.engine import WINDOW_DAYS, PlanFacts
-from aftercare.rules.models import ProgramRulesRow
 from aftercare.rules.plan_facts import plan_facts
-from aftercare.rules.service import PROGRAM_ROW_ID
 from aftercare.scheduling.service import CheckedInDays, cancel_prompts_for_days
 
 # Enough to share a commit among every connection of a busy worker; small enough that a batch

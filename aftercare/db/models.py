@@ -7,8 +7,8 @@ from aftercare.checkins import models as checkin_models
 from aftercare.db.base import Base
 from aftercare.graduates import models as graduate_models
 from aftercare.plans import models as plan_models
+from aftercare.program import models as program_models
 from aftercare.push import models as push_models
-from aftercare.rules import models as rule_models
 from aftercare.scheduling import models as scheduling_models
 
 metadata = Base.metadata
@@ -21,7 +21,7 @@ SLICES = (
     graduate_models,
     plan_models,
     push_models,
-    rule_models,
+    program_models,
     scheduling_models,
 )
 __all__ = ["SLICES", "metadata"]

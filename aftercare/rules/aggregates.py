@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Any
 
 import msgspec
 
@@ -50,6 +51,25 @@ class CheckinFacts(msgspec.Struct, frozen=True, kw_only=True):
     triggers: tuple[str, ...] = ()
     coping_used: tuple[str, ...] = ()
     safety_concern: bool = False
+
+
+def facts_of(answers: Any) -> CheckinFacts:
+    """The facts of anything that carries a check-in's answers by name: a POST body, a stored row,
+    a backtest record. One reading, so the API and the backtest judge the same values."""
+    return CheckinFacts(
+        local_date=answers.local_date,
+        mood=answers.mood,
+        craving=answers.craving,
+        stress=answers.stress,
+        sleep_hours=answers.sleep_hours,
+        used=answers.used,
+        attended_support=answers.attended_support,
+        took_medication=answers.took_medication,
+        isolating=answers.isolating,
+        triggers=tuple(answers.triggers),
+        coping_used=tuple(answers.coping_used),
+        safety_concern=answers.safety_concern,
+    )
 
 
 class Stat(msgspec.Struct, frozen=True, array_like=True):

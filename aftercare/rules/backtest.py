@@ -10,8 +10,8 @@ Time is simulated as the sweeper and the API see it: a check-in takes effect at 
 rule looks at the run of days without a check-in received by then. So a check-in synced two days late
 still leaves those days silent, and still counts for the other rules from its arrival on.
 
-The per-graduate simulation is one function, :func:`replay_graduate`, and the per-check-in step is
-:func:`checkin_step`, so the database-backed service can be held to produce the same events.
+The per-graduate simulation is one function, :func:`replay_graduate`; the per-check-in step is
+``rules.step.checkin_step``, the very function the service runs for each submission.
 Input streams one graduate at a time: memory stays flat however many graduates the file holds (only
 the graduate ids are kept, to refuse a duplicate).
 """
@@ -33,14 +33,16 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from aftercare.checkins.schemas import Mood, Note, PlanRefs, Scale, SleepHours, UtcTimestamp
 from aftercare.errors import ValidationFailed
 from aftercare.plans.schemas import PlanBody, plan_body_decoder
 from aftercare.plans.validation import PlanIds, plan_ids, validate_plan
-from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
+from aftercare.rules.aggregates import Aggregates, CheckinFacts, facts_of
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules, rules_decoder
-from aftercare.rules.engine import WINDOW_DAYS, PlanFacts, assess, assess_silence
+from aftercare.rules.engine import WINDOW_DAYS, PlanFacts, assess_silence
 from aftercare.rules.lifecycle import AlertChange, AlertState, advance, apply_hits, close_handled
 from aftercare.rules.plan_facts import plan_facts
+from aftercare.rules.step import checkin_step
 from aftercare.scheduling.localtime import at_local_time, local_today, zone
 
 DEFAULT_CHECKIN_TIME = time(19, 0)
@@ -49,28 +51,26 @@ MIDNIGHT = time(0, 0)
 ONE_DAY = timedelta(days=1)
 DAYS_PER_MONTH = 30
 
-Score = Annotated[int, msgspec.Meta(ge=0, le=10)]
-
 
 class CheckinRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """One check-in of a history: the contract's POST body, with ``received_at`` and an optional
-    ``client_id``. Bounds as in the contract, so a bad value is named by its path."""
+    """One check-in of a history: the contract's POST body (the same bounds, from the wire's own
+    types), with ``received_at`` and an optional ``client_id``. A bad value is named by its path."""
 
     local_date: date
-    mood: Annotated[int, msgspec.Meta(ge=1, le=5)]
-    craving: Score
-    stress: Score
+    mood: Mood
+    craving: Scale
+    stress: Scale
     used: bool
     safety_concern: bool
-    sleep_hours: Annotated[float, msgspec.Meta(ge=0, le=24)] | None = None
+    sleep_hours: SleepHours | None = None
     attended_support: bool | None = None
     took_medication: bool | None = None
     isolating: bool | None = None
-    triggers: list[str] = []
-    coping_used: list[str] = []
-    note: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    triggers: PlanRefs = []
+    coping_used: PlanRefs = []
+    note: Note | None = None
     client_id: uuid.UUID | None = None
-    received_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    received_at: UtcTimestamp | None = None
 
 
 class GraduateLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -217,7 +217,7 @@ def parse_history(text: str, *, where: str, seen: set[str]) -> History | list[st
         if checkin.received_at is not None and local_today(checkin.received_at, tz) < checkin.local_date:
             problems.append((f"{path}.received_at", "before its local day begins"))
         arrival = checkin.received_at or at_local_time(checkin.local_date, prompt, tz)
-        arrivals.append(Arrival(at=arrival, checkin=_facts(checkin)))
+        arrivals.append(Arrival(at=arrival, checkin=facts_of(checkin)))
     if problems or tz is None:
         return [f"{where}: {field}: {message}" for field, message in problems]
     # Same-instant ties fall back to the day, so the order never depends on the input's order.
@@ -244,46 +244,10 @@ def _plan(raw: msgspec.Raw, problems: list[tuple[str, str]]) -> tuple[PlanFacts 
     return plan_facts(body), plan_ids(body)
 
 
-def _facts(checkin: CheckinRecord) -> CheckinFacts:
-    return CheckinFacts(
-        local_date=checkin.local_date,
-        mood=checkin.mood,
-        craving=checkin.craving,
-        stress=checkin.stress,
-        sleep_hours=checkin.sleep_hours,
-        used=checkin.used,
-        attended_support=checkin.attended_support,
-        took_medication=checkin.took_medication,
-        isolating=checkin.isolating,
-        triggers=tuple(checkin.triggers),
-        coping_used=tuple(checkin.coping_used),
-        safety_concern=checkin.safety_concern,
-    )
-
-
-def checkin_step(
-    received: dict[int, CheckinFacts],
-    aggregates: Aggregates,
-    alerts: dict[str, AlertState],
-    checkin: CheckinFacts,
-    *,
-    plan: PlanFacts,
-    rules: ProgramRules,
-) -> tuple[Aggregates, dict[str, AlertState], list[AlertChange]]:
-    """One check-in taking effect: assess it against the check-ins received before it (``received``,
-    keyed by the local day's ordinal) and the baseline before it, apply the hits to the open alerts,
-    fold it in.
-
-    ``received`` gains the check-in. A late sync is assessed on the window ending at its own day, so
-    a check-in already received for a later day does not count as its future.
-    """
+def _earlier(received: dict[int, CheckinFacts], checkin: CheckinFacts) -> Iterator[CheckinFacts]:
+    """The check-ins received so far for the window's days before ``checkin``'s (keyed by ordinal)."""
     day = checkin.local_date.toordinal()
-    window = [c for d in range(day - WINDOW_DAYS + 1, day) if (c := received.get(d)) is not None]
-    window.append(checkin)
-    assessment = assess(window, aggregates, plan, rules)
-    changes = apply_hits(alerts, assessment.hits, local_date=checkin.local_date)
-    received[day] = checkin
-    return fold(aggregates, checkin, trigger_coping=plan.trigger_coping), advance(alerts, changes), changes
+    return (c for d in range(day - WINDOW_DAYS + 1, day) if (c := received.get(d)) is not None)
 
 
 def replay_graduate(history: History, rules: ProgramRules, resolve_after_days: int) -> list[AlertChange]:
@@ -314,10 +278,17 @@ def replay_graduate(history: History, rules: ProgramRules, resolve_after_days: i
                 resolve_after_days=resolve_after_days,
                 last_checkin_date=aggregates.last_checkin_date,
             )
-            aggregates, alerts, made = checkin_step(
-                received, aggregates, alerts, arrival.checkin, plan=plan, rules=rules
+            step = checkin_step(
+                arrival.checkin,
+                earlier=_earlier(received, arrival.checkin),
+                aggregates=aggregates,
+                alerts=alerts,
+                plan=plan,
+                rules=rules,
             )
-            changes.extend(made)
+            received[arrival.checkin.local_date.toordinal()] = arrival.checkin
+            aggregates, alerts = step.aggregates, step.alerts
+            changes.extend(step.changes)
             arrival = next(pending, None)
         if close is None:
             break

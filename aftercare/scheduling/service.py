@@ -28,8 +28,8 @@ from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, NotFound, ValidationFailed
 from aftercare.graduates.models import Graduate
 from aftercare.plans.service import current_plan_body
+from aftercare.program.service import current_rules
 from aftercare.push.models import Notification
-from aftercare.rules.service import current_rules
 from aftercare.scheduling import schemas
 from aftercare.scheduling.localtime import day_bounds, utc_offset_text, zone
 from aftercare.scheduling.models import Schedule

@@ -40,9 +40,9 @@ from aftercare.checkins.service import close_day
 from aftercare.clock import Clock
 from aftercare.graduates.models import Graduate
 from aftercare.plans.service import current_plan_body
+from aftercare.program.service import current_rules
 from aftercare.push.service import DeliveryReport, NotificationSpec, deliver_due, enqueue_notifications
 from aftercare.push.webpush import PushSender, make_topic
-from aftercare.rules.service import current_rules
 from aftercare.scheduling.models import Lease, Schedule
 from aftercare.scheduling.planner import (
     NUDGE_STREAM,

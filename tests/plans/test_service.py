@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.auth.principal import Principal
+from aftercare.demo import seed_demo_plans
 from aftercare.errors import StaleVersion, ValidationFailed
 from aftercare.plans import schemas, service
 from aftercare.plans.templates import load_templates
@@ -135,7 +136,7 @@ async def test_a_change_to_scheduled_sections_replans_in_the_same_transaction(
 async def test_demo_plans_are_the_template_made_personal(app: Litestar, cast: Cast) -> None:
     graduate_id = cast.graduate.graduate_id
     assert graduate_id
-    await service.seed_demo_plans(app.state.session_factory, [graduate_id], now=T0)
+    await seed_demo_plans(app.state.session_factory, [graduate_id], now=T0)
     async with app.state.session_factory() as session, session.begin():
         body = await service.current_plan_body(session, graduate_id)
     async with app.state.session_factory() as session:

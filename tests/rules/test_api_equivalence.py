@@ -30,9 +30,10 @@ from aftercare.checkins.service import close_day
 from aftercare.clock import FixedClock
 from aftercare.graduates.models import Graduate
 from aftercare.rules.aggregates import Aggregates
-from aftercare.rules.backtest import History, alert_events, checkin_step, parse_history, replay_graduate
+from aftercare.rules.backtest import History, alert_events, parse_history, replay_graduate
 from aftercare.rules.config import ProgramRules, rules_decoder
 from aftercare.rules.engine import PlanFacts
+from aftercare.rules.step import checkin_step
 from aftercare.scheduling.localtime import day_bounds, local_today
 from tests.conftest import Account, Program
 
@@ -183,12 +184,16 @@ class Replay:
 
 def _folded(history: History, rules: ProgramRules) -> Aggregates:
     """The backtest's aggregates after every check-in of ``history`` (alerts aside)."""
-    received: dict[int, Any] = {}
     aggregates = Aggregates()
     for arrival in history.arrivals:
-        aggregates, _, _ = checkin_step(
-            received, aggregates, {}, arrival.checkin, plan=history.plan or PlanFacts(), rules=rules
-        )
+        aggregates = checkin_step(
+            arrival.checkin,
+            earlier=(),
+            aggregates=aggregates,
+            alerts={},
+            plan=history.plan or PlanFacts(),
+            rules=rules,
+        ).aggregates
     return aggregates
 
 

@@ -10,8 +10,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.errors import PreconditionRequired, StaleVersion
+from aftercare.program.models import ProgramRulesRow
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules
-from aftercare.rules.models import ProgramRulesRow
 
 PROGRAM_ROW_ID = 1
 

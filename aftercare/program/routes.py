@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftercare.auth.access import Access
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
-from aftercare.rules import service
+from aftercare.program import service
 from aftercare.rules.config import ProgramRules
 
 

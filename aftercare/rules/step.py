@@ -1,0 +1,64 @@
+"""One check-in taking effect: the step the API and the backtest both run.
+
+A check-in is judged against the check-ins of the days before it (the engine's bounded window) and
+the person's baseline before it; the rule hits it makes change the open alerts (the lifecycle); then
+it is folded into the baseline. The service runs this for each submission and amendment of a batch,
+the backtest for each arrival of a history, so one history gives the same alerts through either
+(``tests/rules/test_api_equivalence.py`` holds them to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+
+import msgspec
+
+from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
+from aftercare.rules.config import ProgramRules
+from aftercare.rules.engine import WINDOW_DAYS, Assessment, PlanFacts, assess
+from aftercare.rules.lifecycle import AlertChange, AlertState, advance, apply_hits
+
+
+class Step(msgspec.Struct, frozen=True, kw_only=True):
+    """What one check-in did."""
+
+    assessment: Assessment
+    changes: list[AlertChange]
+    """Opened, raised and updated alerts, in the order the lifecycle decided them."""
+    alerts: dict[str, AlertState]
+    """The open-or-acknowledged alerts after the changes, keyed by rule."""
+    aggregates: Aggregates
+    """The baseline with this check-in folded in."""
+
+
+def window_for(checkin: CheckinFacts, earlier: Iterable[CheckinFacts]) -> list[CheckinFacts]:
+    """The engine's window ending at ``checkin``: those of ``earlier`` on the ``WINDOW_DAYS - 1``
+    local days before its own, oldest first. A late sync is judged on the days before its own day,
+    so a check-in already received for a later day does not count as its future."""
+    start = checkin.local_date - timedelta(days=WINDOW_DAYS - 1)
+    before = sorted(
+        (c for c in earlier if start <= c.local_date < checkin.local_date), key=lambda c: c.local_date
+    )
+    return [*before, checkin]
+
+
+def checkin_step(
+    checkin: CheckinFacts,
+    *,
+    earlier: Iterable[CheckinFacts],
+    aggregates: Aggregates,
+    alerts: Mapping[str, AlertState],
+    plan: PlanFacts,
+    rules: ProgramRules,
+) -> Step:
+    """Assess ``checkin`` on its window and the baseline before it, apply the hits to ``alerts``
+    (keyed by rule), fold it into the baseline."""
+    assessment = assess(window_for(checkin, earlier), aggregates, plan, rules)
+    changes = apply_hits(alerts, assessment.hits, local_date=checkin.local_date)
+    return Step(
+        assessment=assessment,
+        changes=changes,
+        alerts=advance(alerts, changes),
+        aggregates=fold(aggregates, checkin, trigger_coping=plan.trigger_coping),
+    )
