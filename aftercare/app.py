@@ -77,7 +77,7 @@ def route_handlers() -> Sequence[Any]:
 
 
 def _start_sweeper(settings: Settings, session_factory: Any, clock: Clock, push: PushRuntime) -> Any:
-    from aftercare.scheduling.worker import Sweeper  # only processes that sweep load the sweeper
+    from aftercare.flows.worker import Sweeper  # only processes that sweep load the sweeper
 
     sweeper = Sweeper(
         session_factory, clock, interval_seconds=settings.sweep_interval_seconds, sender=push.sender

@@ -122,8 +122,8 @@ def worker() -> None:
     """Only sweep: due prompts, reminders, day closes, escalations and pushes (SIGTERM stops it)."""
     import signal
 
+    from aftercare.flows.worker import Sweeper
     from aftercare.push.runtime import PushRuntime
-    from aftercare.scheduling.worker import Sweeper
 
     settings = _settings().with_secrets()
     push = PushRuntime.from_settings(settings)

@@ -15,10 +15,10 @@ from aftercare.auth.models import User
 from aftercare.auth.principal import Principal
 from aftercare.auth.ratelimit import MemoryFailureCounter
 from aftercare.auth.schemas import EnrollRequest
-from aftercare.checkins import submit as checkins
 from aftercare.checkins.schemas import CheckinCreate
 from aftercare.config import Settings
 from aftercare.db.engine import bound_engine
+from aftercare.flows import submit as checkins
 from aftercare.graduates import service as graduate_service
 from aftercare.graduates.schemas import GraduateCreate
 from aftercare.plans import schemas as plan_schemas

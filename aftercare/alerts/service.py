@@ -11,10 +11,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 from sqlalchemy import bindparam, func, insert, or_, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.alerts import schemas
 from aftercare.alerts.models import ACTIVE, Alert, AlertEvent
@@ -28,12 +29,11 @@ from aftercare.db.types import uuid7
 from aftercare.errors import Conflict, NotFound
 from aftercare.graduates.models import Graduate
 from aftercare.pagination import before_key, decode_cursor, encode_cursor
-from aftercare.program.service import current_rules
 from aftercare.push.service import NotificationSpec, enqueue_notifications
 from aftercare.push.webpush import make_topic
 from aftercare.rules.config import ProgramRules
-from aftercare.rules.engine import SEVERITY_RANK, RuleHit
-from aftercare.rules.lifecycle import AlertChange, AlertState, apply_hits, silence_run
+from aftercare.rules.engine import SEVERITY_RANK, RuleHit, RuleName, Severity
+from aftercare.rules.lifecycle import AlertChange, AlertState, AlertStatus, apply_hits, silence_run
 
 # Any key will do: it only has to be the same for every writer of alert_events.
 _EVENT_LOCK_KEY = 0x616C7274  # "alrt"
@@ -107,28 +107,70 @@ _open_counts = (
 )
 # What a transaction must write of an alert it touched; a later change never asks for less.
 _WRITES = {"inserted": 3, "raised": 2, "refreshed": 1}
+Write = Literal["inserted", "raised", "refreshed"]
+
+
+class TrackedAlert(msgspec.Struct, kw_only=True):
+    """An open or acknowledged alert as a transaction holds it in memory: one row of ``alerts``."""
+
+    id: uuid.UUID
+    graduate_id: uuid.UUID
+    counselor_id: uuid.UUID | None
+    rule: RuleName
+    severity: Severity
+    status: AlertStatus
+    reasons: list[str]
+    evidence: dict[str, Any]
+    opened_at: datetime
+    opened_on: date
+    last_seen_at: datetime
+    run_started_on: date | None
+    escalation_level: int = 0
+    escalated_at: datetime | None = None
+    escalate_at: datetime | None = None
+    acknowledged_by: uuid.UUID | None = None
+    acknowledged_at: datetime | None = None
+    resolved_by: uuid.UUID | None = None
+    resolved_at: datetime | None = None
+    resolution_note: str | None = None
+
+    @property
+    def state(self) -> AlertState:
+        """What the pure lifecycle needs of it."""
+        assert self.status != "resolved"  # only open and acknowledged alerts are tracked
+        return AlertState(
+            rule=self.rule,
+            severity=self.severity,
+            status=self.status,
+            opened_on=self.opened_on,
+            run_started_on=self.run_started_on,
+        )
+
+
+_TRACKED_FIELDS = TrackedAlert.__struct_fields__
 
 
 class AlertChanges:
     """The alert lifecycle of one transaction, for any number of graduates and hits.
 
-    ``apply`` decides in memory what hits do (the pure ``rules.lifecycle.apply_hits``, which the
-    backtest runs too), so a batch of check-ins where one graduate's second day raises what their
-    first day opened decides exactly as one at a time would; ``write`` stores the outcome with a few
-    statements whatever the number of alerts: the new alerts, the raised and the refreshed ones, their
-    events, the pushes to whoever must act, and the caseloads' open counts. Load, apply and write
-    inside one transaction that holds the graduates' rows, so nobody else changes their alerts
-    meanwhile (an acknowledgement may: a refresh writes only what a refresh changes)."""
+    The decisions are the pure lifecycle's (``rules.lifecycle.apply_hits``, which the backtest runs
+    too): ``record`` takes the changes it decided (the check-in step's), ``apply`` decides them from
+    hits (help now, silence). So a batch of check-ins where one graduate's second day raises what
+    their first day opened decides exactly as one at a time would. ``write`` stores the outcome with a
+    few statements whatever the number of alerts: the new alerts, the raised and the refreshed ones,
+    their events, the pushes to whoever must act, and the caseloads' open counts. Load, decide and
+    write inside one transaction that holds the graduates' rows, so nobody else changes their alerts
+    meanwhile (an acknowledgement may: a refresh writes only what a refresh changes). Never commits."""
 
     def __init__(self, rules: ProgramRules, active: Iterable[Any]) -> None:
         self.rules = rules
-        self._alerts: dict[uuid.UUID, dict[str, Any]] = {}
+        self._alerts: dict[uuid.UUID, TrackedAlert] = {}
         self._by_graduate: dict[uuid.UUID, dict[str, uuid.UUID]] = {}
-        self._writes: dict[uuid.UUID, str] = {}
+        self._writes: dict[uuid.UUID, Write] = {}
         self._events: list[dict[str, Any]] = []
         self._pushes: list[NotificationSpec] = []
         for row in active:
-            self._track(dict(row._mapping))
+            self._track(TrackedAlert(**{name: getattr(row, name) for name in _TRACKED_FIELDS}))
 
     @classmethod
     async def load(
@@ -141,9 +183,16 @@ class AlertChanges:
         connection = await session.connection()
         return cls(rules, await connection.execute(_active_alerts, {"graduate_ids": ids}))
 
-    def _track(self, alert: dict[str, Any]) -> None:
-        self._alerts[alert["id"]] = alert
-        self._by_graduate.setdefault(alert["graduate_id"], {})[alert["rule"]] = alert["id"]
+    def _track(self, alert: TrackedAlert) -> None:
+        self._alerts[alert.id] = alert
+        self._by_graduate.setdefault(alert.graduate_id, {})[alert.rule] = alert.id
+
+    def states(self, graduate_id: uuid.UUID) -> dict[str, AlertState]:
+        """The graduate's open-or-acknowledged alerts as the lifecycle sees them, keyed by rule."""
+        return {
+            rule: self._alerts[alert_id].state
+            for rule, alert_id in self._by_graduate.get(graduate_id, {}).items()
+        }
 
     def apply(
         self,
@@ -155,160 +204,129 @@ class AlertChanges:
         now: datetime,
         reopen_acknowledged: bool = False,
     ) -> list[uuid.UUID]:
-        """What ``hits`` do to the graduate's alerts; the ids of the alerts opened, raised or updated.
+        """What ``hits`` do to the graduate's alerts (decided by the lifecycle, then recorded); the
+        ids of the alerts opened, raised or updated."""
+        changes = apply_hits(self.states(graduate_id), hits, local_date=local_date)
+        return self.record(
+            graduate_id=graduate_id,
+            counselor_id=counselor_id,
+            changes=changes,
+            now=now,
+            reopen_acknowledged=reopen_acknowledged,
+        )
+
+    def record(
+        self,
+        *,
+        graduate_id: uuid.UUID,
+        counselor_id: uuid.UUID | None,
+        changes: Sequence[AlertChange],
+        now: datetime,
+        reopen_acknowledged: bool = False,
+    ) -> list[uuid.UUID]:
+        """Make the lifecycle's ``changes`` to the graduate's alerts, to be written by ``write``; the
+        ids of the alerts opened, raised or updated.
 
         ``reopen_acknowledged``: "help now" re-opens an acknowledged safety alert even at the same
         severity (a new cry for help needs a new answer)."""
-        active = {
-            rule: self._alerts[alert_id] for rule, alert_id in self._by_graduate.get(graduate_id, {}).items()
-        }
-        states = {
-            rule: AlertState(
-                rule=alert["rule"],
-                severity=alert["severity"],
-                status=alert["status"],  # type: ignore[arg-type]
-                opened_on=alert["opened_on"],
-                run_started_on=alert["run_started_on"],
-            )
-            for rule, alert in active.items()
-        }
+        active = self._by_graduate.get(graduate_id, {})
         touched = []
-        for change in apply_hits(states, hits, local_date=local_date):
-            alert = active.get(change.rule)
-            if alert is None or change.kind == "opened":
+        for change in changes:
+            alert_id = active.get(change.rule)
+            if alert_id is None or change.kind == "opened":
                 alert = self._open(graduate_id, counselor_id, change, now=now)
-            elif change.kind == "raised" or (reopen_acknowledged and alert["status"] == "acknowledged"):
-                self._raise(alert, change, now=now)
             else:
-                _refresh(alert, change, now=now)
-                self._mark(alert, "refreshed")
-            touched.append(alert["id"])
+                alert = self._alerts[alert_id]
+                if change.kind == "raised" or (reopen_acknowledged and alert.status == "acknowledged"):
+                    self._raise(alert, change, now=now)
+                else:
+                    _refresh(alert, change, now=now)
+                    self._mark(alert, "refreshed")
+            touched.append(alert.id)
         return touched
 
     def _open(
         self, graduate_id: uuid.UUID, counselor_id: uuid.UUID | None, change: AlertChange, *, now: datetime
-    ) -> dict[str, Any]:
-        alert = {
-            "id": uuid7(),
-            "graduate_id": graduate_id,
-            "counselor_id": counselor_id,
-            "rule": change.rule,
-            "severity": change.severity,
-            "status": "open",
-            "reasons": list(change.reasons),
-            "evidence": dict(change.evidence),
-            "opened_at": now,
-            "opened_on": change.local_date,
-            "last_seen_at": now,
-            "run_started_on": silence_run(change),
-            "escalation_level": 0,
-            "escalated_at": None,
-            "escalate_at": now + escalation_delay(self.rules, change.severity),
-            "acknowledged_by": None,
-            "acknowledged_at": None,
-            "resolved_by": None,
-            "resolved_at": None,
-            "resolution_note": None,
-        }
+    ) -> TrackedAlert:
+        alert = TrackedAlert(
+            id=uuid7(),
+            graduate_id=graduate_id,
+            counselor_id=counselor_id,
+            rule=change.rule,
+            severity=change.severity,
+            status="open",
+            reasons=list(change.reasons),
+            evidence=dict(change.evidence),
+            opened_at=now,
+            opened_on=change.local_date,
+            last_seen_at=now,
+            run_started_on=silence_run(change),
+            escalate_at=now + escalation_delay(self.rules, change.severity),
+        )
         self._track(alert)
         self._mark(alert, "inserted")
         self._record(alert, "opened", now=now)
         self._push_to(alert, now=now)
         return alert
 
-    def _raise(self, alert: dict[str, Any], change: AlertChange, *, now: datetime) -> None:
-        reopened = SEVERITY_RANK[change.severity] <= SEVERITY_RANK[alert["severity"]]
+    def _raise(self, alert: TrackedAlert, change: AlertChange, *, now: datetime) -> None:
+        reopened = SEVERITY_RANK[change.severity] <= SEVERITY_RANK[alert.severity]
         if not reopened:
-            alert["severity"] = change.severity
+            alert.severity = change.severity
         _refresh(alert, change, now=now)
         # A raise (or a new cry for help) needs a new answer: open again, escalation from level 0.
-        alert.update(
-            status="open",
-            acknowledged_by=None,
-            acknowledged_at=None,
-            escalation_level=0,
-            escalated_at=None,
-            escalate_at=now + escalation_delay(self.rules, alert["severity"]),
-        )
+        alert.status = "open"
+        alert.acknowledged_by = alert.acknowledged_at = None
+        alert.escalation_level = 0
+        alert.escalated_at = None
+        alert.escalate_at = now + escalation_delay(self.rules, alert.severity)
         self._mark(alert, "raised")
         self._record(alert, "reopened" if reopened else "raised", now=now)
         self._push_to(alert, now=now)
 
-    def _mark(self, alert: dict[str, Any], write: str) -> None:
-        known = self._writes.get(alert["id"])
+    def _mark(self, alert: TrackedAlert, write: Write) -> None:
+        known = self._writes.get(alert.id)
         if known is None or _WRITES[write] > _WRITES[known]:
-            self._writes[alert["id"]] = write
+            self._writes[alert.id] = write
 
-    def _push_to(self, alert: dict[str, Any], *, now: datetime) -> None:
+    def _push_to(self, alert: TrackedAlert, *, now: datetime) -> None:
         """The graduate's counselor must act (a graduate without one: the inbox has no owner)."""
-        if alert["counselor_id"] is not None:
-            self._pushes.append(
-                _push_for(alert["id"], alert["severity"], "alert", alert["counselor_id"], now=now)
-            )
+        if alert.counselor_id is not None:
+            self._pushes.append(_push_for(alert.id, alert.severity, "alert", alert.counselor_id, now=now))
 
-    def _record(self, alert: dict[str, Any], kind: str, *, now: datetime) -> None:
+    def _record(self, alert: TrackedAlert, kind: str, *, now: datetime) -> None:
         self._events.append(
-            _event_row(
-                alert["id"], alert["graduate_id"], kind, alert["severity"], alert["escalation_level"], now=now
-            )
+            _event_row(alert.id, alert.graduate_id, kind, alert.severity, alert.escalation_level, now=now)
         )
 
     async def write(self, session: AsyncSession) -> None:
-        """Store everything ``apply`` decided, in the caller's transaction."""
+        """Store everything decided so far, in the caller's transaction."""
         if not self._writes:
             return
         connection = await session.connection()
-        by_write: dict[str, list[dict[str, Any]]] = {"inserted": [], "raised": [], "refreshed": []}
+        by_write: dict[Write, list[TrackedAlert]] = {"inserted": [], "raised": [], "refreshed": []}
         for alert_id, write in self._writes.items():
             by_write[write].append(self._alerts[alert_id])
         if by_write["inserted"]:
-            await connection.execute(_insert_alert, by_write["inserted"])
+            await connection.execute(_insert_alert, [msgspec.structs.asdict(a) for a in by_write["inserted"]])
         for write, columns in (("raised", _RAISED_COLUMNS), ("refreshed", _REFRESHED_COLUMNS)):
             if by_write[write]:
                 await connection.execute(
                     _update_alert,
-                    [{"alert_id": a["id"], **{c: a[c] for c in columns}} for a in by_write[write]],
+                    [{"alert_id": a.id, **{c: getattr(a, c) for c in columns}} for a in by_write[write]],
                 )
         await _store_events(session, self._events)
         if self._pushes:
             # Every push goes with the event of the same change: the latest event is the latest change.
             await enqueue_notifications(session, self._pushes, now=max(event["at"] for event in self._events))
-        await refresh_open_counts(
-            session, {self._alerts[alert_id]["graduate_id"] for alert_id in self._writes}
-        )
+        await refresh_open_counts(session, {self._alerts[alert_id].graduate_id for alert_id in self._writes})
         self._writes, self._events, self._pushes = {}, [], []
 
 
-async def apply_hits_for_graduate(
-    session: AsyncSession,
-    *,
-    graduate: Graduate,
-    hits: Sequence[RuleHit],
-    local_date: date,
-    now: datetime,
-    rules: ProgramRules,
-    reopen_acknowledged: bool = False,
-) -> list[uuid.UUID]:
-    """``AlertChanges`` for one graduate's hits, stored at once; the ids of the alerts touched."""
-    if not hits:
-        return []
-    changes = await AlertChanges.load(session, [graduate.id], rules)
-    touched = changes.apply(
-        graduate_id=graduate.id,
-        counselor_id=graduate.counselor_id,
-        hits=hits,
-        local_date=local_date,
-        now=now,
-        reopen_acknowledged=reopen_acknowledged,
-    )
-    await changes.write(session)
-    return touched
-
-
-def _refresh(alert: dict[str, Any], change: AlertChange, *, now: datetime) -> None:
-    alert.update(reasons=list(change.reasons), evidence=dict(change.evidence), last_seen_at=now)
+def _refresh(alert: TrackedAlert, change: AlertChange, *, now: datetime) -> None:
+    alert.reasons, alert.evidence, alert.last_seen_at = list(change.reasons), dict(change.evidence), now
     if change.rule == "silence":
-        alert["run_started_on"] = silence_run(change)
+        alert.run_started_on = silence_run(change)
 
 
 def _event_row(
@@ -392,58 +410,54 @@ async def refresh_open_counts(session: AsyncSession, graduate_ids: Iterable[uuid
 
 
 async def escalate_due_alerts(
-    session_factory: async_sessionmaker[AsyncSession], *, now: datetime, worker_id: str, limit: int = 200
+    session: AsyncSession, *, rules: ProgramRules, now: datetime, limit: int
 ) -> int:
-    """Escalate every open alert whose wait ran out: level + 1, supervisors notified, next wait set.
+    """Escalate open alerts whose wait ran out, in the caller's transaction: level + 1, supervisors
+    notified, next wait set; how many moved.
 
-    Each alert moves with a compare-and-set on its level inside one transaction with its event and
-    pushes, so concurrent sweepers never escalate one level twice (``worker_id`` is for the logs)."""
-    async with session_factory() as session, session.begin():
-        rules = await current_rules(session)
-        due = list(
-            await session.scalars(
-                select(Alert)
-                .where(Alert.status == "open", Alert.escalate_at.is_not(None), Alert.escalate_at <= now)
-                .order_by(Alert.escalate_at)
-                .limit(limit)
-            )
+    Each alert moves with a compare-and-set on its level, with its event and pushes, so concurrent
+    sweepers never escalate one level twice."""
+    due = list(
+        await session.scalars(
+            select(Alert)
+            .where(Alert.status == "open", Alert.escalate_at.is_not(None), Alert.escalate_at <= now)
+            .order_by(Alert.escalate_at)
+            .limit(limit)
         )
-        if not due:
-            return 0
-        supervisors = list(
-            await session.scalars(select(User.id).where(User.role == "supervisor", User.active.is_(True)))
+    )
+    if not due:
+        return 0
+    supervisors = list(
+        await session.scalars(select(User.id).where(User.role == "supervisor", User.active.is_(True)))
+    )
+    escalated = 0
+    for alert in due:
+        level = alert.escalation_level + 1
+        more = level < rules.escalation.max_level
+        moved = await session.execute(
+            update(Alert)
+            .where(
+                Alert.id == alert.id,
+                Alert.status == "open",
+                Alert.escalation_level == alert.escalation_level,
+            )
+            .values(
+                escalation_level=level,
+                escalated_at=now,
+                escalate_at=now + escalation_delay(rules, alert.severity) if more else None,
+            )
+            .execution_options(synchronize_session=False)
         )
-        escalated = 0
-        for alert in due:
-            level = alert.escalation_level + 1
-            more = level < rules.escalation.max_level
-            moved = await session.execute(
-                update(Alert)
-                .where(
-                    Alert.id == alert.id,
-                    Alert.status == "open",
-                    Alert.escalation_level == alert.escalation_level,
-                )
-                .values(
-                    escalation_level=level,
-                    escalated_at=now,
-                    escalate_at=now + escalation_delay(rules, alert.severity) if more else None,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if moved.rowcount != 1:  # type: ignore[attr-defined]
-                continue
-            await session.refresh(alert)
-            await _record_event(session, alert, "escalated", now=now)
-            await enqueue_notifications(
-                session,
-                [
-                    _push_for(alert.id, alert.severity, "escalation", user_id, now=now)
-                    for user_id in supervisors
-                ],
-                now=now,
-            )
-            escalated += 1
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        await session.refresh(alert)
+        await _record_event(session, alert, "escalated", now=now)
+        await enqueue_notifications(
+            session,
+            [_push_for(alert.id, alert.severity, "escalation", user_id, now=now) for user_id in supervisors],
+            now=now,
+        )
+        escalated += 1
     return escalated
 
 

@@ -1,4 +1,4 @@
-"""Daily check-ins, amendments and "help now"."""
+"""Daily check-ins, amendments and "help now": the HTTP edge of the check-in flows (``flows/``)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.auth.access import Access
 from aftercare.auth.principal import Principal
-from aftercare.checkins import schemas, service, submit
+from aftercare.checkins import schemas, service
 from aftercare.clock import Clock
 from aftercare.config import Settings
+from aftercare.flows import amend, help_now, submit
 from aftercare.http import caller
 from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -54,7 +55,7 @@ class CheckinController(Controller):
         settings: Settings,
         clock: Clock,
     ) -> schemas.CheckinResult:
-        return await service.amend_checkin(
+        return await amend.amend_checkin(
             db_session,
             graduate_id=graduate_id,
             checkin_id=checkin_id,
@@ -97,7 +98,7 @@ class CheckinController(Controller):
         settings: Settings,
         clock: Clock,
     ) -> Response[schemas.HelpResult]:
-        result, replayed = await service.request_help(
+        result, replayed = await help_now.request_help(
             db_session,
             graduate_id=graduate_id,
             data=data,

@@ -20,6 +20,8 @@ from aftercare.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from aftercare.graduates import schemas
 from aftercare.graduates.models import Graduate
 from aftercare.pagination import decode_cursor, encode_cursor
+from aftercare.plans.reads import current_plan_body
+from aftercare.program.service import current_rules
 from aftercare.scheduling import localtime
 from aftercare.scheduling.planner import QuietHours, checkin_time_conflicts
 from aftercare.scheduling.service import replan_graduate
@@ -28,6 +30,15 @@ STAFF_ONLY_FIELDS = ("status", "discharge_date", "display_name")
 SUPERVISOR_ONLY_FIELDS = ("counselor_id",)
 # Changes that move prompts, reminders or the day's close (discharge stops them all).
 SCHEDULE_FIELDS = {"timezone", "checkin_time", "quiet_hours", "status"}
+
+
+async def lock_graduate(session: AsyncSession, graduate_id: uuid.UUID) -> Graduate:
+    """The graduate's row, locked until the caller's transaction ends (a check-in flow's first
+    read: the graduate's acts queue here one after another); 404 if there is none."""
+    graduate = await session.get(Graduate, graduate_id, with_for_update=True)
+    if graduate is None:
+        raise NotFound("graduate not found")
+    return graduate
 
 
 def to_schema(graduate: Graduate) -> schemas.Graduate:
@@ -149,7 +160,14 @@ async def create_graduate(
         session.add(graduate)
         await session.flush()
         code, expires_at = await _new_enrollment_code(session, graduate.id, settings=settings, now=now)
-        await replan_graduate(session, graduate.id, now=now)
+        # A new graduate has no plan yet: the daily prompt, its nudge and the day close only.
+        await replan_graduate(
+            session,
+            graduate.id,
+            plan=None,
+            nudge_after_minutes=(await current_rules(session)).nudge_after_minutes,
+            now=now,
+        )
         await audit.record(
             session, actor=actor, action="create", resource="graduate", graduate_id=graduate.id, now=now
         )
@@ -244,7 +262,13 @@ async def patch_graduate(
                 setattr(graduate, name, value)
         graduate.updated_at = now
         if given.keys() & SCHEDULE_FIELDS:
-            await replan_graduate(session, graduate_id, now=now)
+            await replan_graduate(
+                session,
+                graduate_id,
+                plan=await current_plan_body(session, graduate_id),
+                nudge_after_minutes=(await current_rules(session)).nudge_after_minutes,
+                now=now,
+            )
         await audit.record(
             session, actor=actor, action="update", resource="graduate", graduate_id=graduate_id, now=now
         )

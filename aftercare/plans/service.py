@@ -38,6 +38,8 @@ from aftercare.plans.validation import (
     staff_sections_touched,
     validate_plan,
 )
+from aftercare.program.service import current_rules
+from aftercare.scheduling.service import replan_graduate
 
 # Reminders come from these sections only; a change elsewhere leaves the schedule as it was.
 SCHEDULED_SECTIONS = frozenset({"therapy", "support_groups", "medications"})
@@ -215,22 +217,21 @@ async def _write(
                 now=now,
             )
             if SCHEDULED_SECTIONS.intersection(changed):
-                await plan_changed(session, graduate_id, now=now)
+                # Inside the plan write's transaction, so the schedule never lags the plan; given
+                # the body just written, so scheduling never reads plans back.
+                await replan_graduate(
+                    session,
+                    graduate_id,
+                    plan=body,
+                    nudge_after_minutes=(await current_rules(session)).nudge_after_minutes,
+                    now=now,
+                )
     except IntegrityError as exc:
         # Two creates raced (only one primary key per graduate): the loser's precondition failed.
         raise StaleVersion("a plan was created meanwhile; read it and reapply your edit") from exc
     return PlanWritten(
         plan=_plan(graduate_id, body, version=version, at=now, by=author_id), created=current is None
     )
-
-
-async def plan_changed(session: AsyncSession, graduate_id: uuid.UUID, *, now: datetime) -> None:
-    """Re-plan the graduate's reminders after a stored change to a scheduled section, inside the plan
-    write's transaction so the schedule never lags the plan."""
-    # Imported here: the scheduling service reads plans through this module (``current_plan_body``).
-    from aftercare.scheduling.service import replan_graduate
-
-    await replan_graduate(session, graduate_id, now=now)
 
 
 async def put_plan(
@@ -338,18 +339,3 @@ async def get_version(
 
 def list_templates() -> schemas.PlanTemplatePage:
     return schemas.PlanTemplatePage(items=templates.load_templates())
-
-
-async def current_plan_body(session: AsyncSession, graduate_id: uuid.UUID) -> schemas.PlanBody | None:
-    """The graduate's current plan, or None; runs in the caller's transaction (scheduling, check-ins)."""
-    text = await session.scalar(select(cast(_plans.c.body, Text)).where(_plans.c.graduate_id == graduate_id))
-    return None if text is None else schemas.plan_body_decoder.decode(text)
-
-
-async def known_plan_ids(session: AsyncSession, graduate_id: uuid.UUID) -> PlanIds:
-    """Trigger and coping-skill ids of the current plan and every earlier version (one key read): a
-    check-in from a phone that was offline while the plan changed still refers to valid ids."""
-    stored = await session.scalar(select(_plans.c.known_ids).where(_plans.c.graduate_id == graduate_id))
-    if stored is None:
-        return PlanIds(trigger_ids=frozenset(), coping_skill_ids=frozenset())
-    return _decode_known_ids(stored, PlanIds)

@@ -190,6 +190,16 @@ def assess(
     return _summarise(hits, signals, rules)
 
 
+def help_request_hit(local_date: date) -> RuleHit:
+    """ "I need help now" pressed in the app: a critical safety hit, whatever the answers say."""
+    return RuleHit(
+        rule="safety",
+        severity="critical",
+        reasons=("asked for help now from the app",),
+        evidence={"local_dates": [local_date.isoformat()], "values": {"help_request": True}},
+    )
+
+
 def assess_silence(
     last_checkin_date: date | None,
     closed_day: date,

@@ -27,7 +27,8 @@ from aftercare.db.base import table_of
 from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, NotFound, ValidationFailed
 from aftercare.graduates.models import Graduate
-from aftercare.plans.service import current_plan_body
+from aftercare.plans.reads import current_plan_body
+from aftercare.plans.schemas import PlanBody
 from aftercare.program.service import current_rules
 from aftercare.push.models import Notification
 from aftercare.scheduling import schemas
@@ -233,9 +234,17 @@ def _replanned(
     return None if found is None else occurrence_values(found)
 
 
-async def replan_graduate(session: AsyncSession, graduate_id: uuid.UUID, *, now: datetime) -> None:
-    """Bring the graduate's schedule rows in step with their profile and current plan, inside the
-    caller's transaction: new streams inserted, gone ones deleted, changed ones updated. A discharged
+async def replan_graduate(
+    session: AsyncSession,
+    graduate_id: uuid.UUID,
+    *,
+    plan: PlanBody | None,
+    nudge_after_minutes: int,
+    now: datetime,
+) -> None:
+    """Bring the graduate's schedule rows in step with their profile and ``plan`` (their current
+    one, which the caller holds: a plan write passes the body it just wrote), inside the caller's
+    transaction: new streams inserted, gone ones deleted, changed ones updated. A discharged
     graduate keeps no rows: no prompt, reminder or silence check runs for them."""
     # Locked so a sweeper advancing one of these rows right now is waited for, not overwritten with
     # a plan computed from the row as it was before that send (PostgreSQL; SQLite's lock is global).
@@ -251,8 +260,7 @@ async def replan_graduate(session: AsyncSession, graduate_id: uuid.UUID, *, now:
     if graduate is None or graduate.status == "discharged":
         await session.execute(delete(Schedule).where(Schedule.graduate_id == graduate_id))
         return
-    schedule = schedule_of(graduate, nudge_after_minutes=(await current_rules(session)).nudge_after_minutes)
-    plan = await current_plan_body(session, graduate_id)
+    schedule = schedule_of(graduate, nudge_after_minutes=nudge_after_minutes)
     items = items_from_plan(plan) if plan is not None else ()
     done = checked_in(graduate.last_checkin_date)
     streams = {PROMPT_STREAM, NUDGE_STREAM, DAY_CLOSE_STREAM, *reminder_streams(items)}

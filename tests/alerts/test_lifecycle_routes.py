@@ -9,8 +9,8 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from aftercare.alerts.models import AlertEvent
-from aftercare.alerts.service import escalate_due_alerts
-from aftercare.checkins.service import close_day
+from aftercare.flows.sweep import close_day, escalate_due_alerts
+from aftercare.program.service import current_rules
 from tests.checkins.conftest import Cast
 
 TODAY = date(2026, 11, 24)
@@ -61,14 +61,14 @@ async def test_unacknowledged_alert_escalates_twice_then_stops(cast: Cast) -> No
     await cast.submit(TODAY, safety_concern=True)
     (alert,) = [a for a in await cast.alerts() if a["rule"] == "safety"]
     clock.advance(minutes=14)
-    await escalate_due_alerts(factory, now=clock.now(), worker_id="t")
+    await escalate_due_alerts(factory, now=clock.now())
     assert (await cast.alerts())[0]["escalation_level"] == 0
     clock.advance(minutes=2)
-    await escalate_due_alerts(factory, now=clock.now(), worker_id="t")
+    await escalate_due_alerts(factory, now=clock.now())
     clock.advance(minutes=16)
-    await escalate_due_alerts(factory, now=clock.now(), worker_id="t")
+    await escalate_due_alerts(factory, now=clock.now())
     clock.advance(hours=5)
-    await escalate_due_alerts(factory, now=clock.now(), worker_id="t")
+    await escalate_due_alerts(factory, now=clock.now())
     (after,) = [a for a in await cast.alerts() if a["id"] == alert["id"]]
     assert after["escalation_level"] == 2
     assert [e for e in await _events(cast, alert["id"]) if e[0] == "escalated"] == [
@@ -83,7 +83,7 @@ async def test_acknowledged_alert_does_not_escalate(cast: Cast) -> None:
     (alert,) = [a for a in await cast.alerts() if a["rule"] == "safety"]
     await cast.program.client.post(f"/v1/alerts/{alert['id']}/acknowledge", headers=cast.counselor.headers)
     clock.advance(hours=2)
-    await escalate_due_alerts(cast.program.app.state.session_factory, now=clock.now(), worker_id="t")
+    await escalate_due_alerts(cast.program.app.state.session_factory, now=clock.now())
     (after,) = [a for a in await cast.alerts() if a["id"] == alert["id"]]
     assert after["escalation_level"] == 0 and after["status"] == "acknowledged"
 
@@ -122,7 +122,11 @@ async def test_silence_opens_at_two_days_and_raises_at_four(cast: Cast) -> None:
         clock.advance(days=1)
         async with factory() as session, session.begin():
             await close_day(
-                session, graduate_id=cast.gid, local_date=TODAY + timedelta(days=offset), now=clock.now()
+                session,
+                rules=await current_rules(session),
+                graduate_id=cast.gid,
+                local_date=TODAY + timedelta(days=offset),
+                now=clock.now(),
             )
         silence = [a for a in await cast.alerts() if a["rule"] == "silence"]
         if offset == 1:

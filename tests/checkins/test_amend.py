@@ -68,7 +68,7 @@ async def test_a_failure_after_the_alert_rolls_back_checkin_and_alert(
     cast: Cast, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Check-in and alert commit together: a failure late in the request leaves neither."""
-    from aftercare.checkins import submit
+    from aftercare.flows import submit
 
     async def failing_audit(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")

@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy import func, select
 
 from aftercare.alerts.models import Alert, AlertEvent
+from aftercare.alerts.service import AlertChanges
 from aftercare.audit.models import AuditEvent
 from aftercare.auth.principal import Principal
-from aftercare.checkins import submit
 from aftercare.checkins.models import Checkin
 from aftercare.checkins.schemas import CheckinCreate
 from aftercare.errors import CheckinExists, IdempotencyConflict, ValidationFailed
+from aftercare.flows import submit
 from aftercare.graduates.models import Graduate
 from aftercare.push.models import Notification
 from aftercare.scheduling.models import Schedule
@@ -214,14 +215,14 @@ async def test_a_failing_submission_fails_alone(
     cast: Cast, batch_sizes: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     twin = await twin_graduate(cast)
-    assess_and_alert = submit.assess_and_alert
+    record = AlertChanges.record
 
-    def broken_for_one(changes: Any, *, graduate_id: uuid.UUID, **fields: Any) -> Any:
+    def broken_for_one(self: AlertChanges, *, graduate_id: uuid.UUID, **fields: Any) -> Any:
         if graduate_id == cast.graduate.graduate_id:
             raise RuntimeError("a bug that only this graduate's history meets")
-        return assess_and_alert(changes, graduate_id=graduate_id, **fields)
+        return record(self, graduate_id=graduate_id, **fields)
 
-    monkeypatch.setattr(submit, "assess_and_alert", broken_for_one)
+    monkeypatch.setattr(AlertChanges, "record", broken_for_one)
     failing, fine, also_fine = await asyncio.gather(
         send(cast, cast.graduate, body(TODAY, used=True)),
         send(cast, twin, body(TODAY, used=True)),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from typing import Any
 
 import msgspec
 import pytest
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftercare.auth.principal import Principal
 from aftercare.demo import seed_demo_plans
 from aftercare.errors import StaleVersion, ValidationFailed
-from aftercare.plans import schemas, service
+from aftercare.plans import reads, schemas, service
 from aftercare.plans.templates import load_templates
 from aftercare.plans.validation import validate_plan
 from aftercare.scheduling.models import Schedule
@@ -50,8 +50,8 @@ async def test_known_ids_keep_every_version(app: Litestar, cast: Cast) -> None:
     graduate_id = cast.graduate.graduate_id
     assert graduate_id
     async with app.state.session_factory() as session:
-        assert await service.current_plan_body(session, graduate_id) is None
-        empty = await service.known_plan_ids(session, graduate_id)
+        assert await reads.current_plan_body(session, graduate_id) is None
+        empty = await reads.known_plan_ids(session, graduate_id)
     assert not empty.trigger_ids and not empty.coping_skill_ids
 
     await put(app, cast, TEMPLATE)
@@ -61,8 +61,8 @@ async def test_known_ids_keep_every_version(app: Litestar, cast: Cast) -> None:
     )
     await put(app, cast, renamed, if_match=1)
     async with app.state.session_factory() as session:
-        ids = await service.known_plan_ids(session, graduate_id)
-        current = await service.current_plan_body(session, graduate_id)
+        ids = await reads.known_plan_ids(session, graduate_id)
+        current = await reads.current_plan_body(session, graduate_id)
     assert current == renamed
     assert ids.trigger_ids == {t.id for t in TEMPLATE.triggers} | {t.id for t in renamed.triggers}
     assert ids.coping_skill_ids == {c.id for c in TEMPLATE.coping_skills}
@@ -87,7 +87,7 @@ async def test_a_write_that_lost_the_race_is_refused_and_changes_nothing(
     monkeypatch.undo()
     assert cast.graduate.graduate_id
     async with app.state.session_factory() as session:
-        current = await service.current_plan_body(session, cast.graduate.graduate_id)
+        current = await reads.current_plan_body(session, cast.graduate.graduate_id)
     assert current == with_sections(TEMPLATE, goals=[])
 
 
@@ -123,10 +123,10 @@ async def test_a_change_to_scheduled_sections_replans_in_the_same_transaction(
 
     calls: list[tuple[uuid.UUID, bool]] = []
 
-    async def record(session: AsyncSession, graduate_id: uuid.UUID, *, now: datetime) -> None:
+    async def record(session: AsyncSession, graduate_id: uuid.UUID, **given: Any) -> None:
         calls.append((graduate_id, session.in_transaction()))
 
-    monkeypatch.setattr(service, "plan_changed", record)
+    monkeypatch.setattr(service, "replan_graduate", record)
     await put(app, cast, with_sections(TEMPLATE, goals=[]), if_match=1)
     assert calls == []  # reminders come only from therapy, support groups and medications
     await put(app, cast, with_sections(TEMPLATE, goals=[], therapy=TEMPLATE.therapy[:1]), if_match=2)
@@ -138,7 +138,7 @@ async def test_demo_plans_are_the_template_made_personal(app: Litestar, cast: Ca
     assert graduate_id
     await seed_demo_plans(app.state.session_factory, [graduate_id], now=T0)
     async with app.state.session_factory() as session, session.begin():
-        body = await service.current_plan_body(session, graduate_id)
+        body = await reads.current_plan_body(session, graduate_id)
     async with app.state.session_factory() as session:
         history = await service.list_versions(
             session, graduate_id, actor=staff(cast), limit=10, cursor=None, now=T0

@@ -4,7 +4,7 @@ Generated graduates (a prodromal lapse with late syncs, a dropout going silent, 
 replayed through the real app with its injected clock: the graduate is created at the start of the
 history's first local day, its plan is PUT, and then the clock walks the history in time order: each
 check-in is POSTed at its arrival instant, each local day is closed at its end by
-``checkins.service.close_day`` in its own transaction (as the sweeper does), and a "counselor"
+``flows.sweep.close_day`` in its own transaction (as the sweeper does), and a "counselor"
 resolves each alert at the start of day ``opened + 2`` through the API, except a silence alert whose
 run is still going: exactly the backtest's ``close_handled``. The stored ``alert_events`` (opened and
 raised, with the alert's rule, severity and reasons, and the local day of the action that made them)
@@ -26,9 +26,10 @@ import msgspec
 from sqlalchemy import func, select
 
 from aftercare.alerts.models import ACTIVE, Alert, AlertEvent
-from aftercare.checkins.service import close_day
 from aftercare.clock import FixedClock
+from aftercare.flows.sweep import close_day
 from aftercare.graduates.models import Graduate
+from aftercare.program.service import current_rules
 from aftercare.rules.aggregates import Aggregates
 from aftercare.rules.backtest import History, alert_events, parse_history, replay_graduate
 from aftercare.rules.config import ProgramRules, rules_decoder
@@ -178,7 +179,9 @@ class Replay:
         self.clock.set(close)
         before = await self._last_event_id()
         async with self.factory() as session, session.begin():
-            await close_day(session, graduate_id=self.gid, local_date=day, now=close)
+            await close_day(
+                session, rules=await current_rules(session), graduate_id=self.gid, local_date=day, now=close
+            )
         return await self._events_since(before, day)
 
 

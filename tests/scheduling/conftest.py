@@ -23,7 +23,9 @@ from aftercare.db.engine import make_session_factory
 from aftercare.db.types import uuid7
 from aftercare.graduates.models import Graduate
 from aftercare.plans import service as plans
+from aftercare.plans.reads import current_plan_body
 from aftercare.plans.schemas import PlanBody
+from aftercare.program.service import current_rules
 from aftercare.push.models import Notification
 from aftercare.scheduling.models import Lease, Schedule
 from aftercare.scheduling.service import replan_graduate
@@ -90,8 +92,19 @@ async def add_graduate(
     async with factory() as session, session.begin():
         session.add(graduate)
         await session.flush()
-        await replan_graduate(session, graduate.id, now=now)
+        await replan(session, graduate.id, now=now)
     return graduate
+
+
+async def replan(session: AsyncSession, graduate_id: uuid.UUID, *, now: datetime) -> None:
+    """Re-plan with the graduate's current plan and the program's nudge, as the services do."""
+    await replan_graduate(
+        session,
+        graduate_id,
+        plan=await current_plan_body(session, graduate_id),
+        nudge_after_minutes=(await current_rules(session)).nudge_after_minutes,
+        now=now,
+    )
 
 
 async def change_graduate(factory: Factory, graduate_id: uuid.UUID, *, now: datetime, **values: Any) -> None:
@@ -101,14 +114,14 @@ async def change_graduate(factory: Factory, graduate_id: uuid.UUID, *, now: date
         assert graduate is not None
         for name, value in values.items():
             setattr(graduate, name, value)
-        await replan_graduate(session, graduate_id, now=now)
+        await replan(session, graduate_id, now=now)
 
 
 async def put_plan(factory: Factory, graduate_id: uuid.UUID, body: dict[str, Any], *, now: datetime) -> None:
-    """Store a plan through the plans service, then re-plan (as ``plans.service.plan_changed`` will)."""
+    """Store a plan through the plans service, then re-plan (as a plan write that changes a reminder does)."""
     supervisor = Principal(user_id=await add_user(factory, role="supervisor", now=now), role="supervisor")
     async with factory() as session:
-        current = await plans.current_plan_body(session, graduate_id)
+        current = await current_plan_body(session, graduate_id)
     async with factory() as session:
         version = (
             None
@@ -124,7 +137,7 @@ async def put_plan(factory: Factory, graduate_id: uuid.UUID, body: dict[str, Any
             precondition=plans.Precondition(if_match=None if version is None else plans.etag(version)),
         )
     async with factory() as session, session.begin():
-        await replan_graduate(session, graduate_id, now=now)
+        await replan(session, graduate_id, now=now)
 
 
 async def rows(factory: Factory, graduate_id: uuid.UUID) -> dict[str, Schedule]:

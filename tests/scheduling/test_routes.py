@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from aftercare.audit.models import AuditEvent
 from aftercare.clock import FixedClock
-from aftercare.scheduling.sweeper import sweep
+from aftercare.flows.sweep import sweep
 from tests.conftest import T0, Program
 from tests.scheduling.conftest import Factory
 

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
+from aftercare.flows.sweep import sweep
 from aftercare.graduates.models import Graduate
 from aftercare.rules.config import DEFAULT_RULES
 from aftercare.scheduling.service import SCHEDULE_COLUMNS, CheckedInDays, cancel_prompts_for_days
-from aftercare.scheduling.sweeper import sweep
 from tests.scheduling.conftest import Factory, add_graduate, change_graduate, put_plan, rows
 
 # Tuesday 2026-11-24, 12:00 in Chicago (CST, -06:00).

@@ -11,11 +11,11 @@ from sqlalchemy import func, select, update
 
 from aftercare.checkins.models import MissedDay
 from aftercare.clock import FixedClock
+from aftercare.flows.sweep import POISON_DELAY, ROW_LEASE, _claim, sweep
 from aftercare.graduates.models import Graduate
 from aftercare.push.models import Delivery, Notification, PushSubscription
 from aftercare.push.webpush import PushSender
 from aftercare.scheduling.models import Schedule
-from aftercare.scheduling.sweeper import POISON_DELAY, ROW_LEASE, _claim, sweep
 from tests.push.conftest import StartPushService
 from tests.scheduling.conftest import Factory, add_graduate, change_graduate, inbox, rows
 

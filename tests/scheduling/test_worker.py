@@ -17,9 +17,9 @@ from aftercare.clock import FixedClock
 from aftercare.config import Settings
 from aftercare.db.engine import make_engine, make_session_factory
 from aftercare.db.migrate import migrate
+from aftercare.flows.worker import Sweeper
 from aftercare.push.models import Notification
 from aftercare.scheduling.models import Lease, Schedule
-from aftercare.scheduling.worker import Sweeper
 from tests.scheduling.conftest import Factory, add_graduate, inbox
 
 NOON = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)

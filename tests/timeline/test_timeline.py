@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import select
 
 from aftercare.audit.models import AuditEvent
-from aftercare.checkins.service import close_day
 from aftercare.clock import FixedClock
+from aftercare.flows.sweep import close_day
+from aftercare.program.service import current_rules
 from tests.checkins.conftest import Cast
 
 TODAY = date(2026, 11, 24)  # T0 in America/Chicago
@@ -55,7 +56,13 @@ async def build_history(cast: Cast, clock: FixedClock) -> dict[str, Any]:
     assert acked.status_code == 200, acked.text
     clock.advance(minutes=1)
     async with cast.program.app.state.session_factory() as session, session.begin():
-        await close_day(session, graduate_id=cast.gid, local_date=TODAY - timedelta(days=1), now=clock.now())
+        await close_day(
+            session,
+            rules=await current_rules(session),
+            graduate_id=cast.gid,
+            local_date=TODAY - timedelta(days=1),
+            now=clock.now(),
+        )
     return {"late": late.json(), "today": today.json(), "alert": alert}
 
 

@@ -20,8 +20,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare.clock import Clock
+from aftercare.flows.sweep import SweepReport, release_leader_lease, sweep
 from aftercare.push.webpush import PushSender
-from aftercare.scheduling.sweeper import SweepReport, release_leader_lease, sweep
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""The sweeper: claim due schedule rows, act on them, advance them; then escalations and deliveries.
+"""The sweep: claim due schedule rows, act on them (prompts, reminders, day closes and silence),
+advance them; then escalations and deliveries.
 
 One step, ``sweep(session_factory, now=..., worker_id=...)``, is all APScheduler ever calls, and all
 tests call (one step at a time, with a fixed clock). Safety comes from the database, not from the
@@ -35,14 +36,18 @@ from sqlalchemy import Row, delete, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aftercare.alerts.service import escalate_due_alerts
-from aftercare.checkins.service import close_day
+from aftercare.alerts import service as alerts_service
+from aftercare.alerts.service import AlertChanges
+from aftercare.checkins import service as checkins
 from aftercare.clock import Clock
 from aftercare.graduates.models import Graduate
-from aftercare.plans.service import current_plan_body
+from aftercare.plans.reads import current_plan_body
 from aftercare.program.service import current_rules
 from aftercare.push.service import DeliveryReport, NotificationSpec, deliver_due, enqueue_notifications
 from aftercare.push.webpush import PushSender, make_topic
+from aftercare.rules.config import ProgramRules
+from aftercare.rules.engine import assess_silence
+from aftercare.scheduling.localtime import local_today, zone
 from aftercare.scheduling.models import Lease, Schedule
 from aftercare.scheduling.planner import (
     NUDGE_STREAM,
@@ -159,9 +164,7 @@ async def sweep(
             if len(claimed) < limit:
                 break
             claim_at = at()
-        report.escalated = await escalate_due_alerts(
-            session_factory, now=claim_at, worker_id=worker_id, limit=limit
-        )
+        report.escalated = await escalate_due_alerts(session_factory, now=claim_at, limit=limit)
 
     if sender is None:
         await schedule()
@@ -340,7 +343,8 @@ async def _act(
             )
         ).all()
     }
-    nudge_after_minutes = (await current_rules(session)).nudge_after_minutes
+    rules = await current_rules(session)
+    nudge_after_minutes = rules.nudge_after_minutes
     items: dict[uuid.UUID, tuple[ScheduledItem, ...]] = {}
     advanced: list[dict[str, Any]] = []
     finished: list[uuid.UUID] = []
@@ -353,7 +357,9 @@ async def _act(
             continue
         done = checked_in(graduate.last_checkin_date)
         if row.stream == DAY_CLOSE_STREAM:
-            await close_day(session, graduate_id=row.graduate_id, local_date=row.local_date, now=now)
+            await close_day(
+                session, graduate_id=row.graduate_id, local_date=row.local_date, rules=rules, now=now
+            )
             counts["closed_days"] += 1
             following = next_day_close(schedule, after=row.planned_at, unclosed=None)
         else:
@@ -380,6 +386,38 @@ async def _act(
     if finished:
         await session.execute(delete(Schedule).where(Schedule.id.in_(finished)))
     return counts
+
+
+async def close_day(
+    session: AsyncSession, *, graduate_id: uuid.UUID, local_date: date, rules: ProgramRules, now: datetime
+) -> None:
+    """The graduate's check-in window for ``local_date`` closed: record a missed day and run the
+    silence rule (a missed heartbeat), in the batch's transaction."""
+    graduate = await session.get(Graduate, graduate_id, with_for_update=True)
+    if graduate is None or graduate.status != "active":
+        return
+    await checkins.record_missed_day(session, graduate_id=graduate_id, local_date=local_date, now=now)
+    first_expected = local_today(graduate.created_at, zone(graduate.timezone))
+    hit = assess_silence(graduate.last_checkin_date, local_date, first_expected, rules)
+    if hit is not None:
+        alerts = await AlertChanges.load(session, [graduate_id], rules)
+        alerts.apply(
+            graduate_id=graduate_id,
+            counselor_id=graduate.counselor_id,
+            hits=[hit],
+            local_date=local_date,
+            now=now,
+        )
+        await alerts.write(session)
+
+
+async def escalate_due_alerts(
+    session_factory: async_sessionmaker[AsyncSession], *, now: datetime, limit: int = 200
+) -> int:
+    """Escalate every open alert whose wait ran out, in one transaction; how many moved."""
+    async with session_factory() as session, session.begin():
+        rules = await current_rules(session)
+        return await alerts_service.escalate_due_alerts(session, rules=rules, now=now, limit=limit)
 
 
 async def _still_held(

@@ -8,9 +8,10 @@ concurrent submissions are written in batches (``db.batching``), one transaction
    read with them what scheduling needs, their plan versions and the program rules;
 2. read, in one statement, the check-ins that decide each submission: a replay of its
    ``client_id``, one already stored for its day, and the engine's window before that day;
-3. decide each submission in arrival order, in memory: a phone syncing three offline days in one
-   batch sees its own earlier days and the alerts they opened, and a retry sees its twin, as they
-   would one at a time;
+3. decide each submission in arrival order, in memory, with the step the backtest runs too
+   (``rules.step.checkin_step``: window, assess, lifecycle, fold): a phone syncing three offline
+   days in one batch sees its own earlier days and the alerts they opened, and a retry sees its
+   twin, as they would one at a time;
 4. write the alerts (``alerts.service.AlertChanges``: new, raised and refreshed alerts, their
    events and pushes), the new check-ins, the graduates' running aggregates, the days' prompts and
    the audit rows, a statement or two each, and commit. Only then is any submission answered.
@@ -44,13 +45,12 @@ from aftercare.checkins.models import Checkin
 from aftercare.checkins.service import (
     ANSWER_FIELDS,
     WINDOW_COLUMNS,
-    assess_and_alert,
     check_local_date,
     check_plan_refs,
-    facts_of,
     fingerprint,
     result_encoder,
     support_for,
+    wire_assessment,
 )
 from aftercare.db.base import table_of
 from aftercare.db.batching import Batcher, BatchFunction, batcher_for
@@ -64,10 +64,11 @@ from aftercare.plans.validation import PlanIds
 from aftercare.program.models import ProgramRulesRow
 from aftercare.program.service import PROGRAM_ROW_ID
 from aftercare.request_context import current_request_id
-from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
+from aftercare.rules.aggregates import Aggregates, CheckinFacts, facts_of
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules
 from aftercare.rules.engine import WINDOW_DAYS, PlanFacts
 from aftercare.rules.plan_facts import plan_facts
+from aftercare.rules.step import checkin_step
 from aftercare.scheduling.service import CheckedInDays, cancel_prompts_for_days
 
 # Enough to share a commit among every connection of a busy worker; small enough that a batch
@@ -450,19 +451,21 @@ def _decide(submission: _Submission, graduate: _Graduate | None, writes: _Writes
     if data.triggers or data.coping_used:
         check_plan_refs(plan.known, data.triggers, data.coping_used)
     facts = facts_of(data)
-    start = data.local_date - timedelta(days=WINDOW_DAYS - 1)
-    window = sorted(
-        (f for f in graduate.window if start <= f.local_date < data.local_date), key=lambda f: f.local_date
+    step = checkin_step(
+        facts,
+        earlier=graduate.window,
+        aggregates=graduate.aggregates,
+        alerts=writes.alerts.states(submission.graduate_id),
+        plan=plan.facts,
+        rules=graduate.rules,
     )
-    assessment = assess_and_alert(
-        writes.alerts,
+    writes.alerts.record(
         graduate_id=submission.graduate_id,
         counselor_id=graduate.row.counselor_id,
-        window=[*window, facts],
-        aggregates_before=graduate.aggregates,
-        plan=plan.facts,
+        changes=step.changes,
         now=now,
     )
+    assessment = wire_assessment(step.assessment)
     checkin_id = uuid7()
     answers = {name: getattr(data, name) for name in ANSWER_FIELDS}
     result = schemas.CheckinResult(
@@ -506,7 +509,7 @@ def _decide(submission: _Submission, graduate: _Graduate | None, writes: _Writes
             now=now,
         )
     )
-    graduate.aggregates = fold(graduate.aggregates, facts, trigger_coping=plan.facts.trigger_coping)
+    graduate.aggregates = step.aggregates
     graduate.risk_level, graduate.updated_at = assessment.risk_level, now
     graduate.window.append(facts)
     graduate.days[data.local_date] = checkin_id
