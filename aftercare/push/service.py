@@ -224,8 +224,9 @@ async def enqueue_notifications(
 # -- delivery -------------------------------------------------------------------------------------
 
 
-class _Job(NamedTuple):
-    """A claimed delivery ready to send; ``claimed_at`` is the instant its lease was measured from."""
+class ClaimedDelivery(NamedTuple):
+    """A delivery ``claim_due`` leased to this worker, its ``sending`` attempt written and its
+    message built; ``claimed_at`` is the instant its lease was measured from."""
 
     delivery_id: uuid.UUID
     attempt_id: uuid.UUID
@@ -237,13 +238,20 @@ class _Job(NamedTuple):
     claimed_at: datetime
 
 
-class _Closed(NamedTuple):
-    """A claimed delivery that is settled without sending."""
+class SettledDelivery(NamedTuple):
+    """A delivery ``claim_due`` settled without sending: sending it could never succeed."""
 
     delivery_id: uuid.UUID
     notification_id: uuid.UUID
     status: Literal["expired", "gone", "failed"]
     error: str
+
+
+class Claim(NamedTuple):
+    """What one ``claim_due`` took: the deliveries to send and those it settled instead."""
+
+    to_send: list[ClaimedDelivery]
+    settled: list[SettledDelivery]
 
 
 def delivery_lease(*, limit: int, concurrency: int, timeout: float) -> timedelta:
@@ -281,8 +289,8 @@ async def deliver_due(
     rng = rng or random.Random()
     read_clock = clock or (lambda: now)
     lease = delivery_lease(limit=limit, concurrency=concurrency, timeout=sender.timeout)
-    jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
-    results: list[tuple[_Job, SendResult]] = []
+    jobs: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
+    results: list[tuple[ClaimedDelivery, SendResult]] = []
     arrived = asyncio.Event()
     room = asyncio.Event()
     sending_done = False
@@ -295,7 +303,7 @@ async def deliver_due(
         at = now
         while batches is None or taken < batches:
             async with session_factory() as session:
-                batch, closed = await _claim(
+                batch, closed = await claim_due(
                     session, now=at, worker_id=worker_id, limit=limit, lease_until=at + lease
                 )
             taken += 1
@@ -376,9 +384,17 @@ def _lease_free(now: datetime) -> ColumnElement[bool]:
     return or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
 
 
-async def _claim(
+async def claim_due(
     session: AsyncSession, *, now: datetime, worker_id: str, limit: int, lease_until: datetime
-) -> tuple[list[_Job], list[_Closed]]:
+) -> Claim:
+    """Stage one: lease to ``worker_id`` until ``lease_until`` at most ``limit`` pending deliveries
+    due at ``now``, earliest first, whose lease is free (none, or ended before ``now``), with one
+    conditional UPDATE ... RETURNING. Two claims never both take a row while its lease lasts; a row
+    whose lease ran out (its worker died) is claimed again. In the same transaction each row to send
+    gets a ``sending`` attempt (recorded before it is sent), and a row that can never be sent is
+    settled instead: expired, its subscription removed, or no valid message can be built from it.
+    Opens and commits its own transaction on ``session``, so other workers see the leases as soon
+    as it returns, and nothing is held open while the rows are sent."""
     async with session.begin():
         free = _lease_free(now)
         # ix_deliveries_status_next_attempt_at. SKIP LOCKED lets PostgreSQL workers pass each
@@ -406,7 +422,7 @@ async def _claim(
             .all()
         )
         if not claimed:
-            return [], []
+            return Claim([], [])
         rows = (
             await session.execute(
                 select(
@@ -431,14 +447,14 @@ async def _claim(
                 .where(Delivery.id.in_(claimed))
             )
         ).all()
-        jobs: list[_Job] = []
-        closed: list[_Closed] = []
+        to_send: list[ClaimedDelivery] = []
+        settled: list[SettledDelivery] = []
         for row in rows:
             if row.expires_at <= now:  # never send a stale prompt
-                closed.append(_Closed(row.id, row.nid, "expired", "expired before it could be sent"))
+                settled.append(SettledDelivery(row.id, row.nid, "expired", "expired before it could be sent"))
                 continue
             if row.endpoint is None:
-                closed.append(_Closed(row.id, row.nid, "gone", "the subscription was removed"))
+                settled.append(SettledDelivery(row.id, row.nid, "gone", "the subscription was removed"))
                 continue
             payload = payload_for(
                 kind=row.kind,
@@ -459,34 +475,38 @@ async def _claim(
                     topic=row.topic,
                 )
             except ValueError as exc:  # a row written before a check existed; sending cannot help
-                closed.append(_Closed(row.id, row.nid, "failed", str(exc)[:_ERROR_CHARS]))
+                settled.append(SettledDelivery(row.id, row.nid, "failed", str(exc)[:_ERROR_CHARS]))
                 continue
-            jobs.append(_Job(row.id, uuid7(), row.nid, row.kind, row.attempts, row.expires_at, message, now))
-        if jobs:
+            to_send.append(
+                ClaimedDelivery(
+                    row.id, uuid7(), row.nid, row.kind, row.attempts, row.expires_at, message, now
+                )
+            )
+        if to_send:
             await session.execute(
                 insert(DeliveryAttempt),
                 [
                     {"id": job.attempt_id, "delivery_id": job.delivery_id, "at": now, "outcome": "sending"}
-                    for job in jobs
+                    for job in to_send
                 ],
             )
-        for item in closed:
+        for item in settled:
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id == item.delivery_id)
                 .values(status=item.status, lease_owner=None, lease_until=None, last_error=item.error)
                 .execution_options(synchronize_session=False)
             )
-        await _settle_undelivered(session, [c for c in closed if c.status == "expired"], "expired")
-        await _settle_undelivered(session, [c for c in closed if c.status != "expired"], "failed")
-    return jobs, closed
+        await _settle_undelivered(session, [c for c in settled if c.status == "expired"], "expired")
+        await _settle_undelivered(session, [c for c in settled if c.status != "expired"], "failed")
+    return Claim(to_send, settled)
 
 
 async def _settle_undelivered(
-    session: AsyncSession, items: Iterable[_Closed | uuid.UUID], status: Literal["failed", "expired"]
+    session: AsyncSession, items: Iterable[SettledDelivery | uuid.UUID], status: Literal["failed", "expired"]
 ) -> None:
     """A notification none of whose deliveries is pending or delivered any more gets ``status``."""
-    ids = {item.notification_id if isinstance(item, _Closed) else item for item in items}
+    ids = {item.notification_id if isinstance(item, SettledDelivery) else item for item in items}
     if not ids:
         return
     still_open = exists().where(
@@ -502,7 +522,7 @@ async def _settle_undelivered(
 
 async def _record(
     session: AsyncSession,
-    sent: list[tuple[_Job, SendResult]],
+    sent: list[tuple[ClaimedDelivery, SendResult]],
     *,
     now: datetime,
     worker_id: str,
@@ -567,7 +587,7 @@ async def _record(
 
 async def _record_undelivered(
     session: AsyncSession,
-    job: _Job,
+    job: ClaimedDelivery,
     result: SendResult,
     *,
     now: datetime,
