@@ -325,12 +325,7 @@ async def deliver_due(
         while (job := await jobs.get()) is not None:
             if jobs.qsize() < limit:
                 room.set()
-            try:
-                result = await sender.send(job.message, job.claimed_at)
-            except Exception as exc:  # a bug in one send must not strand the batch's leases
-                log.exception("push send raised", extra={"delivery_id": str(job.delivery_id)})
-                result = SendResult(outcome="retry", error=f"{type(exc).__name__}: {exc}")
-            results.append((job, result))
+            results.append((job, await send_claimed(sender, job)))
             arrived.set()
 
     async def senders() -> None:
@@ -500,6 +495,20 @@ async def claim_due(
         await _settle_undelivered(session, [c for c in settled if c.status == "expired"], "expired")
         await _settle_undelivered(session, [c for c in settled if c.status != "expired"], "failed")
     return Claim(to_send, settled)
+
+
+async def send_claimed(sender: PushSender, delivery: ClaimedDelivery) -> SendResult:
+    """Stage two: POST one claimed delivery to its push service. It is given no session, so no
+    transaction or connection is held while a push service takes its time. ``sender`` bounds the
+    request by its ``timeout`` and never follows a redirect; the endpoint passed the allow-list when
+    it was subscribed; the VAPID header is signed at ``claimed_at``. Never raises for a failed send:
+    a bug in one becomes a ``retry`` result, so it cannot strand the leases of the rest of the
+    batch."""
+    try:
+        return await sender.send(delivery.message, delivery.claimed_at)
+    except Exception as exc:
+        log.exception("push send raised", extra={"delivery_id": str(delivery.delivery_id)})
+        return SendResult(outcome="retry", error=f"{type(exc).__name__}: {exc}")
 
 
 async def _settle_undelivered(
