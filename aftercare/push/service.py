@@ -60,6 +60,8 @@ _ERROR_CHARS = 500
 _TITLE_CHARS, _BODY_CHARS, _URL_CHARS, _TAG_CHARS, _REF_CHARS = 120, 1000, 500, 64, 100
 
 _Outcome = Literal["delivered", "gone", "retry", "failed", "expired"]
+# What record_results counts a result as: its outcome, or lost to a worker that took over the lease.
+Recorded = Literal["delivered", "gone", "retry", "failed", "expired", "lease_lost"]
 
 
 class DeliveryReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -348,7 +350,7 @@ async def deliver_due(
                 results.clear()
                 async with session_factory() as session:
                     counts.update(
-                        await _record(
+                        await record_results(
                             session,
                             sent,
                             now=read_clock(),
@@ -511,34 +513,32 @@ async def send_claimed(sender: PushSender, delivery: ClaimedDelivery) -> SendRes
         return SendResult(outcome="retry", error=f"{type(exc).__name__}: {exc}")
 
 
-async def _settle_undelivered(
-    session: AsyncSession, items: Iterable[SettledDelivery | uuid.UUID], status: Literal["failed", "expired"]
-) -> None:
-    """A notification none of whose deliveries is pending or delivered any more gets ``status``."""
-    ids = {item.notification_id if isinstance(item, SettledDelivery) else item for item in items}
-    if not ids:
-        return
-    still_open = exists().where(
-        Delivery.notification_id == Notification.id, Delivery.status.in_(("pending", "delivered"))
-    )
-    await session.execute(
-        update(Notification)
-        .where(Notification.id.in_(ids), Notification.status == "pending", ~still_open)
-        .values(status=status)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def _record(
+async def record_results(
     session: AsyncSession,
-    sent: list[tuple[ClaimedDelivery, SendResult]],
+    sent: Sequence[tuple[ClaimedDelivery, SendResult]],
     *,
     now: datetime,
     worker_id: str,
     max_attempts: int,
     rng: random.Random,
-) -> Counter[str]:
-    counts: Counter[str] = Counter()
+) -> Counter[Recorded]:
+    """Stage three: record what each send got, in one short transaction on ``session``, committed
+    on return. Every attempt gets its outcome, whoever holds the lease now: it was sent. A delivery
+    changes only while ``worker_id`` still holds its lease (``lease_owner``); one whose lease ran
+    out and was claimed by another worker is left to that worker (it sends again) and counted
+    ``lease_lost``. Otherwise the lease is released and the delivery becomes, by outcome:
+
+        delivered  delivered, and so does its notification (``delivered_at = now``)
+        retry      pending again at ``now`` + backoff_seconds(...), never before the Retry-After;
+                   ``failed`` on try ``max_attempts``, ``expired`` if the retry would not come
+                   before the notification's ``expires_at``
+        gone       gone, and its subscription is deleted
+        failed     failed: retrying cannot help
+
+    A notification none of whose deliveries is pending or delivered any more becomes failed, or
+    expired when the delivery that settled it expired. Returns how many results were recorded as
+    each of the above."""
+    counts: Counter[Recorded] = Counter()
     async with session.begin():
         # The attempt is a fact whether or not we still hold the lease: it was sent.
         await session.execute(
@@ -603,7 +603,7 @@ async def _record_undelivered(
     worker_id: str,
     max_attempts: int,
     rng: random.Random,
-) -> str:
+) -> Recorded:
     attempts = job.attempts + 1
     status: _Outcome = (
         "failed" if result.outcome == "failed" else "gone" if result.outcome == "gone" else "retry"
@@ -650,6 +650,24 @@ async def _record_undelivered(
             session, [job.notification_id], "expired" if status == "expired" else "failed"
         )
     return status
+
+
+async def _settle_undelivered(
+    session: AsyncSession, items: Iterable[SettledDelivery | uuid.UUID], status: Literal["failed", "expired"]
+) -> None:
+    """A notification none of whose deliveries is pending or delivered any more gets ``status``."""
+    ids = {item.notification_id if isinstance(item, SettledDelivery) else item for item in items}
+    if not ids:
+        return
+    still_open = exists().where(
+        Delivery.notification_id == Notification.id, Delivery.status.in_(("pending", "delivered"))
+    )
+    await session.execute(
+        update(Notification)
+        .where(Notification.id.in_(ids), Notification.status == "pending", ~still_open)
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # -- subscriptions --------------------------------------------------------------------------------
