@@ -4,17 +4,18 @@ Push is one channel, the inbox is the record. ``enqueue_notifications`` writes t
 pending ``Delivery`` per subscription inside the caller's transaction (the sweeper's or the alert
 service's), so a notification exists exactly when the act that caused it committed.
 
-``deliver_due`` is at-least-once, never twice while a worker lives:
+``deliver_due`` is at-least-once, never twice while a worker lives. It overlaps three stages, each a
+function that also runs alone:
 
-    claim     one conditional UPDATE ... RETURNING takes a lease on due rows; the same transaction
-              writes a ``sending`` attempt per row (record before you send); commit
-    send      outside any transaction, at most ``concurrency`` at a time, each bounded by the
-              sender's timeout; the next claim is taken while this batch sends, and the lease
-              (``delivery_lease``) outlives the batch's last send behind everything queued ahead
-    record    one transaction per group of finished sends, each change conditional on still
-              holding the lease (``lease_owner = me``); a worker killed before this leaves its
-              leases to expire, and another worker sends again with the same payload ``id`` for
-              the device to drop
+    claim_due       one conditional UPDATE ... RETURNING takes a lease on due rows; the same
+                    transaction writes a ``sending`` attempt per row (record before you send); commit
+    send_claimed    outside any transaction, at most ``concurrency`` at a time, each bounded by the
+                    sender's timeout; the next claim is taken while this batch sends, and the lease
+                    (``delivery_lease``) outlives the batch's last send behind everything queued ahead
+    record_results  one transaction per group of finished sends, each change conditional on still
+                    holding the lease (``lease_owner = me``); a worker killed before this leaves its
+                    leases to expire, and another worker sends again with the same payload ``id``
+                    for the device to drop
 """
 
 from __future__ import annotations
@@ -284,19 +285,19 @@ async def deliver_due(
     lease taken late in a long run is measured from when it was taken. ``rng`` draws the backoff
     jitter (tests pass a seeded one).
 
-    A pipeline of three parts that share one event loop: the claimer takes the next batch while the
-    current one is sending, ``concurrency`` senders share one HTTP client, and the recorder writes
-    whatever results have arrived in one transaction while the senders go on (so a commit carries
-    hundreds of results, not one)."""
+    Overlaps the three stages on one event loop: ``claim_due`` takes the next batch while the
+    current one is sending, ``concurrency`` tasks run ``send_claimed`` through the sender's one HTTP
+    client, and ``record_results`` writes whatever results have arrived in one transaction while the
+    sends go on (so a commit carries hundreds of results, not one). Only the hand-offs live here."""
     rng = rng or random.Random()
     read_clock = clock or (lambda: now)
     lease = delivery_lease(limit=limit, concurrency=concurrency, timeout=sender.timeout)
-    jobs: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
+    queue: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
     results: list[tuple[ClaimedDelivery, SendResult]] = []
     arrived = asyncio.Event()
     room = asyncio.Event()
     sending_done = False
-    counts: Counter[str] = Counter()
+    counts: Counter[Recorded] = Counter()
     claimed = 0
 
     async def claiming() -> None:
@@ -305,29 +306,30 @@ async def deliver_due(
         at = now
         while batches is None or taken < batches:
             async with session_factory() as session:
-                batch, closed = await claim_due(
+                claim = await claim_due(
                     session, now=at, worker_id=worker_id, limit=limit, lease_until=at + lease
                 )
             taken += 1
-            claimed += len(batch) + len(closed)
-            counts.update(item.status for item in closed)
-            for job in batch:
-                jobs.put_nowait(job)
-            if len(batch) + len(closed) < limit:
+            size = len(claim.to_send) + len(claim.settled)
+            claimed += size
+            counts.update(item.status for item in claim.settled)
+            for delivery in claim.to_send:
+                queue.put_nowait(delivery)
+            if size < limit:
                 break
             # Claim again once less than a batch is left to send (the bound delivery_lease assumes).
             room.clear()
-            if jobs.qsize() >= limit:
+            if queue.qsize() >= limit:
                 await room.wait()
             at = read_clock()
         for _ in range(concurrency):
-            jobs.put_nowait(None)
+            queue.put_nowait(None)
 
     async def sending() -> None:
-        while (job := await jobs.get()) is not None:
-            if jobs.qsize() < limit:
+        while (delivery := await queue.get()) is not None:
+            if queue.qsize() < limit:
                 room.set()
-            results.append((job, await send_claimed(sender, job)))
+            results.append((delivery, await send_claimed(sender, delivery)))
             arrived.set()
 
     async def senders() -> None:
