@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import pytest
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aftercare.clock import FixedClock
 from aftercare.push import schemas, service
 from aftercare.push.models import Delivery, DeliveryAttempt, Notification, PushSubscription
+from aftercare.push.webpush import PushMessage, PushSender, SendResult
 from tests.fakes.push_service import FakePushService, FakeSubscription
 from tests.push.conftest import MakeUser, StartPushService
 
@@ -219,3 +222,63 @@ async def test_the_claim_settles_what_could_never_be_sent(
         assert await _attempts(session_factory, delivery.id) == []  # never sent, so no attempt
         assert (await _notification(session_factory, notification_id)).status == inbox_status
     assert loopback.attempts == []
+
+
+# -- send_claimed ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def _statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every SQL statement the engine runs inside the block."""
+    seen: list[str] = []
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)
+
+
+async def test_sending_reaches_the_push_service_and_touches_no_database(
+    session_factory: SessionFactory,
+    engine: AsyncEngine,
+    device: Device,
+    loopback: FakePushService,
+    push_sender: PushSender,
+) -> None:
+    notification_id = await _queue(session_factory, device)
+    [claimed], _ = await _claim(session_factory, now=T0)
+
+    with _statements(engine) as statements:
+        result = await service.send_claimed(push_sender, claimed)
+
+    assert statements == []
+    assert result == SendResult(outcome="delivered", status=201)
+    [push] = loopback.received
+    assert (push.sub_id, push.json()["id"]) == (device.sub.sub_id, str(notification_id))
+    # Until the result is recorded, the outbox says only that a send began.
+    delivery = await _delivery(session_factory, notification_id)
+    assert _lease(delivery) == ("pending", "w1", T0 + LEASE, 0)
+    assert await _attempts(session_factory, delivery.id) == [("sending", None)]
+
+
+class _Broken(PushSender):
+    """A sender with a bug: its send raises instead of returning a SendResult."""
+
+    def __init__(self) -> None:
+        pass
+
+    async def send(self, message: PushMessage, now: datetime) -> SendResult:
+        raise RuntimeError("bug in the sender")
+
+
+async def test_a_send_that_raises_becomes_a_retry_result(
+    session_factory: SessionFactory, device: Device
+) -> None:
+    await _queue(session_factory, device)
+    [claimed], _ = await _claim(session_factory, now=T0)
+    result = await service.send_claimed(_Broken(), claimed)
+    assert result == SendResult(outcome="retry", error="RuntimeError: bug in the sender")
