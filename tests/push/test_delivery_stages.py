@@ -6,7 +6,9 @@ watched, and ``record_results`` fed the ``SendResult`` a push service's answer b
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -100,6 +102,22 @@ async def _claim(
     return claim
 
 
+async def _record(
+    session_factory: SessionFactory,
+    sent: list[tuple[service.ClaimedDelivery, SendResult]],
+    *,
+    now: datetime,
+    worker_id: str = "w1",
+    max_attempts: int = service.MAX_ATTEMPTS,
+) -> Counter[service.Recorded]:
+    async with session_factory() as session:
+        counts = await service.record_results(
+            session, sent, now=now, worker_id=worker_id, max_attempts=max_attempts, rng=random.Random(7)
+        )
+        assert not session.in_transaction()
+    return counts
+
+
 async def _delivery(session_factory: SessionFactory, notification_id: uuid.UUID) -> Delivery:
     async with session_factory() as session:
         return (
@@ -126,6 +144,10 @@ async def _attempts(session_factory: SessionFactory, delivery_id: uuid.UUID) -> 
 
 def _lease(delivery: Delivery) -> tuple[str, str | None, datetime | None, int]:
     return (delivery.status, delivery.lease_owner, delivery.lease_until, delivery.attempts)
+
+
+def _columns(delivery: Delivery) -> dict[str, object]:
+    return {column.key: getattr(delivery, column.key) for column in Delivery.__table__.columns}
 
 
 # -- claim_due ------------------------------------------------------------------------------------
@@ -282,3 +304,114 @@ async def test_a_send_that_raises_becomes_a_retry_result(
     [claimed], _ = await _claim(session_factory, now=T0)
     result = await service.send_claimed(_Broken(), claimed)
     assert result == SendResult(outcome="retry", error="RuntimeError: bug in the sender")
+
+
+# -- record_results -------------------------------------------------------------------------------
+
+RECORDED_AT = T0 + timedelta(seconds=5)
+
+
+ACCEPTED = SendResult(outcome="delivered", status=201)
+UNAVAILABLE = SendResult(outcome="retry", status=503, error="HTTP 503")
+THROTTLED_AN_HOUR = SendResult(outcome="retry", status=429, retry_after_seconds=3600, error="HTTP 429")
+REFUSED = SendResult(outcome="failed", status=400, error="HTTP 400")
+SIX_HOURS, HALF_AN_HOUR = timedelta(hours=6), timedelta(minutes=30)
+
+
+@pytest.mark.parametrize(
+    ("result", "max_attempts", "expires_in", "delivery_status", "inbox_status", "counted"),
+    [
+        (ACCEPTED, 6, SIX_HOURS, "delivered", "delivered", "delivered"),
+        (UNAVAILABLE, 6, SIX_HOURS, "pending", "pending", "retry"),
+        (UNAVAILABLE, 1, SIX_HOURS, "failed", "failed", "failed"),
+        (THROTTLED_AN_HOUR, 6, HALF_AN_HOUR, "expired", "expired", "expired"),
+        (REFUSED, 6, SIX_HOURS, "failed", "failed", "failed"),
+    ],
+    ids=["delivered", "retry", "retry-on-the-last-try-fails", "retry-past-the-deadline-expires", "failed"],
+)
+async def test_recording_settles_the_delivery_and_its_notification_by_outcome(
+    session_factory: SessionFactory,
+    device: Device,
+    result: SendResult,
+    max_attempts: int,
+    expires_in: timedelta,
+    delivery_status: str,
+    inbox_status: str,
+    counted: service.Recorded,
+) -> None:
+    notification_id = await _queue(session_factory, device, expires_at=T0 + expires_in)
+    [claimed], _ = await _claim(session_factory, now=T0)
+
+    counts = await _record(session_factory, [(claimed, result)], now=RECORDED_AT, max_attempts=max_attempts)
+
+    assert counts == Counter({counted: 1})
+    delivery = await _delivery(session_factory, notification_id)
+    assert _lease(delivery) == (delivery_status, None, None, 1)  # the lease is released
+    assert delivery.last_status_code == result.status
+    assert await _attempts(session_factory, delivery.id) == [(result.outcome, result.status)]
+    notification = await _notification(session_factory, notification_id)
+    assert notification.status == inbox_status
+    assert notification.delivered_at == (RECORDED_AT if inbox_status == "delivered" else None)
+
+
+async def test_a_410_result_removes_the_subscription(session_factory: SessionFactory, device: Device) -> None:
+    notification_id = await _queue(session_factory, device)
+    [claimed], _ = await _claim(session_factory, now=T0)
+
+    gone = SendResult(outcome="gone", status=410, error="HTTP 410: subscription expired")
+    assert await _record(session_factory, [(claimed, gone)], now=RECORDED_AT) == Counter({"gone": 1})
+
+    async with session_factory() as session:
+        assert await session.get(PushSubscription, device.subscription_id) is None
+    delivery = await _delivery(session_factory, notification_id)
+    assert (delivery.status, delivery.subscription_id, delivery.last_status_code) == ("gone", None, 410)
+    assert (await _notification(session_factory, notification_id)).status == "failed"  # still in the inbox
+
+
+# After 0 tries the jitter's ceiling (30 s) is below the Retry-After; after 5 it is above (960 s),
+# and the seeded draw (311 s) still falls below it.
+@pytest.mark.parametrize("tries_before", [0, 5])
+async def test_a_429_with_retry_after_is_retried_no_earlier_than_it_says(
+    session_factory: SessionFactory, device: Device, tries_before: int
+) -> None:
+    notification_id = await _queue(session_factory, device)
+    await _arrange(session_factory, notification_id, attempts=tries_before)
+    [claimed], _ = await _claim(session_factory, now=T0)
+
+    throttled = SendResult(outcome="retry", status=429, retry_after_seconds=600, error="HTTP 429")
+    counts = await _record(session_factory, [(claimed, throttled)], now=RECORDED_AT, max_attempts=10)
+    assert counts == Counter({"retry": 1})
+
+    delivery = await _delivery(session_factory, notification_id)
+    assert _lease(delivery) == ("pending", None, None, tries_before + 1)
+    assert delivery.next_attempt_at >= RECORDED_AT + timedelta(seconds=600)
+    assert (await _notification(session_factory, notification_id)).status == "pending"
+
+
+async def test_recording_without_the_lease_changes_only_the_attempt(
+    session_factory: SessionFactory, device: Device
+) -> None:
+    gone_id = await _queue(session_factory, device)
+    delivered_id = await _queue(session_factory, device)
+    late_sends = (await _claim(session_factory, now=T0, worker_id="slow")).to_send
+    # The slow worker's lease runs out and another worker claims the rows again.
+    taken_over_at = T0 + 2 * LEASE
+    assert len((await _claim(session_factory, now=taken_over_at, worker_id="fast")).to_send) == 2
+    before = {n: _columns(await _delivery(session_factory, n)) for n in (gone_id, delivered_id)}
+
+    results = {
+        gone_id: SendResult(outcome="gone", status=410, error="HTTP 410"),
+        delivered_id: SendResult(outcome="delivered", status=201),
+    }
+    sent = [(claimed, results[claimed.notification_id]) for claimed in late_sends]
+    counts = await _record(session_factory, sent, now=taken_over_at + timedelta(seconds=1), worker_id="slow")
+
+    assert counts == Counter({"lease_lost": 2})
+    assert {n: _columns(await _delivery(session_factory, n)) for n in (gone_id, delivered_id)} == before
+    for notification_id in (gone_id, delivered_id):
+        assert (await _notification(session_factory, notification_id)).status == "pending"
+    async with session_factory() as session:
+        assert await session.get(PushSubscription, device.subscription_id) is not None
+    # The slow worker's attempt did happen: its row says how it went; the new claim's is still sending.
+    gone_delivery = await _delivery(session_factory, gone_id)
+    assert await _attempts(session_factory, gone_delivery.id) == [("gone", 410), ("sending", None)]
