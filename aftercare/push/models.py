@@ -78,7 +78,7 @@ class Notification(UUIDPrimaryKey, Base):
 class Delivery(UUIDPrimaryKey, Base):
     __tablename__ = "deliveries"
     __table_args__ = (
-        # The claim in push/service.py::_claim: pending rows by next_attempt_at.
+        # The claim in push/service.py::claim_due: pending rows by next_attempt_at.
         Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
         # The inbox's delivery statuses and "is any delivery of this notification still pending".
         Index("ix_deliveries_notification_id", "notification_id"),

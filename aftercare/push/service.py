@@ -4,17 +4,18 @@ Push is one channel, the inbox is the record. ``enqueue_notifications`` writes t
 pending ``Delivery`` per subscription inside the caller's transaction (the sweeper's or the alert
 service's), so a notification exists exactly when the act that caused it committed.
 
-``deliver_due`` is at-least-once, never twice while a worker lives:
+``deliver_due`` is at-least-once, never twice while a worker lives. It overlaps three stages, each a
+function that also runs alone:
 
-    claim     one conditional UPDATE ... RETURNING takes a lease on due rows; the same transaction
-              writes a ``sending`` attempt per row (record before you send); commit
-    send      outside any transaction, at most ``concurrency`` at a time, each bounded by the
-              sender's timeout; the next claim is taken while this batch sends, and the lease
-              (``delivery_lease``) outlives the batch's last send behind everything queued ahead
-    record    one transaction per group of finished sends, each change conditional on still
-              holding the lease (``lease_owner = me``); a worker killed before this leaves its
-              leases to expire, and another worker sends again with the same payload ``id`` for
-              the device to drop
+    claim_due       one conditional UPDATE ... RETURNING takes a lease on due rows; the same
+                    transaction writes a ``sending`` attempt per row (record before you send); commit
+    send_claimed    outside any transaction, at most ``concurrency`` at a time, each bounded by the
+                    sender's timeout; the next claim is taken while this batch sends, and the lease
+                    (``delivery_lease``) outlives the batch's last send behind everything queued ahead
+    record_results  one transaction per group of finished sends, each change conditional on still
+                    holding the lease (``lease_owner = me``); a worker killed before this leaves its
+                    leases to expire, and another worker sends again with the same payload ``id``
+                    for the device to drop
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ _ERROR_CHARS = 500
 _TITLE_CHARS, _BODY_CHARS, _URL_CHARS, _TAG_CHARS, _REF_CHARS = 120, 1000, 500, 64, 100
 
 _Outcome = Literal["delivered", "gone", "retry", "failed", "expired"]
+# What record_results counts a result as: its outcome, or lost to a worker that took over the lease.
+Recorded = Literal["delivered", "gone", "retry", "failed", "expired", "lease_lost"]
 
 
 class DeliveryReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -224,8 +227,9 @@ async def enqueue_notifications(
 # -- delivery -------------------------------------------------------------------------------------
 
 
-class _Job(NamedTuple):
-    """A claimed delivery ready to send; ``claimed_at`` is the instant its lease was measured from."""
+class ClaimedDelivery(NamedTuple):
+    """A delivery ``claim_due`` leased to this worker, its ``sending`` attempt written and its
+    message built; ``claimed_at`` is the instant its lease was measured from."""
 
     delivery_id: uuid.UUID
     attempt_id: uuid.UUID
@@ -237,13 +241,20 @@ class _Job(NamedTuple):
     claimed_at: datetime
 
 
-class _Closed(NamedTuple):
-    """A claimed delivery that is settled without sending."""
+class SettledDelivery(NamedTuple):
+    """A delivery ``claim_due`` settled without sending: sending it could never succeed."""
 
     delivery_id: uuid.UUID
     notification_id: uuid.UUID
     status: Literal["expired", "gone", "failed"]
     error: str
+
+
+class Claim(NamedTuple):
+    """What one ``claim_due`` took: the deliveries to send and those it settled instead."""
+
+    to_send: list[ClaimedDelivery]
+    settled: list[SettledDelivery]
 
 
 def delivery_lease(*, limit: int, concurrency: int, timeout: float) -> timedelta:
@@ -274,19 +285,19 @@ async def deliver_due(
     lease taken late in a long run is measured from when it was taken. ``rng`` draws the backoff
     jitter (tests pass a seeded one).
 
-    A pipeline of three parts that share one event loop: the claimer takes the next batch while the
-    current one is sending, ``concurrency`` senders share one HTTP client, and the recorder writes
-    whatever results have arrived in one transaction while the senders go on (so a commit carries
-    hundreds of results, not one)."""
+    Overlaps the three stages on one event loop: ``claim_due`` takes the next batch while the
+    current one is sending, ``concurrency`` tasks run ``send_claimed`` through the sender's one HTTP
+    client, and ``record_results`` writes whatever results have arrived in one transaction while the
+    sends go on (so a commit carries hundreds of results, not one). Only the hand-offs live here."""
     rng = rng or random.Random()
     read_clock = clock or (lambda: now)
     lease = delivery_lease(limit=limit, concurrency=concurrency, timeout=sender.timeout)
-    jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
-    results: list[tuple[_Job, SendResult]] = []
+    queue: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
+    results: list[tuple[ClaimedDelivery, SendResult]] = []
     arrived = asyncio.Event()
     room = asyncio.Event()
     sending_done = False
-    counts: Counter[str] = Counter()
+    counts: Counter[Recorded] = Counter()
     claimed = 0
 
     async def claiming() -> None:
@@ -295,34 +306,30 @@ async def deliver_due(
         at = now
         while batches is None or taken < batches:
             async with session_factory() as session:
-                batch, closed = await _claim(
+                claim = await claim_due(
                     session, now=at, worker_id=worker_id, limit=limit, lease_until=at + lease
                 )
             taken += 1
-            claimed += len(batch) + len(closed)
-            counts.update(item.status for item in closed)
-            for job in batch:
-                jobs.put_nowait(job)
-            if len(batch) + len(closed) < limit:
+            size = len(claim.to_send) + len(claim.settled)
+            claimed += size
+            counts.update(item.status for item in claim.settled)
+            for delivery in claim.to_send:
+                queue.put_nowait(delivery)
+            if size < limit:
                 break
             # Claim again once less than a batch is left to send (the bound delivery_lease assumes).
             room.clear()
-            if jobs.qsize() >= limit:
+            if queue.qsize() >= limit:
                 await room.wait()
             at = read_clock()
         for _ in range(concurrency):
-            jobs.put_nowait(None)
+            queue.put_nowait(None)
 
     async def sending() -> None:
-        while (job := await jobs.get()) is not None:
-            if jobs.qsize() < limit:
+        while (delivery := await queue.get()) is not None:
+            if queue.qsize() < limit:
                 room.set()
-            try:
-                result = await sender.send(job.message, job.claimed_at)
-            except Exception as exc:  # a bug in one send must not strand the batch's leases
-                log.exception("push send raised", extra={"delivery_id": str(job.delivery_id)})
-                result = SendResult(outcome="retry", error=f"{type(exc).__name__}: {exc}")
-            results.append((job, result))
+            results.append((delivery, await send_claimed(sender, delivery)))
             arrived.set()
 
     async def senders() -> None:
@@ -345,7 +352,7 @@ async def deliver_due(
                 results.clear()
                 async with session_factory() as session:
                     counts.update(
-                        await _record(
+                        await record_results(
                             session,
                             sent,
                             now=read_clock(),
@@ -376,9 +383,17 @@ def _lease_free(now: datetime) -> ColumnElement[bool]:
     return or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
 
 
-async def _claim(
+async def claim_due(
     session: AsyncSession, *, now: datetime, worker_id: str, limit: int, lease_until: datetime
-) -> tuple[list[_Job], list[_Closed]]:
+) -> Claim:
+    """Stage one: lease to ``worker_id`` until ``lease_until`` at most ``limit`` pending deliveries
+    due at ``now``, earliest first, whose lease is free (none, or ended before ``now``), with one
+    conditional UPDATE ... RETURNING. Two claims never both take a row while its lease lasts; a row
+    whose lease ran out (its worker died) is claimed again. In the same transaction each row to send
+    gets a ``sending`` attempt (recorded before it is sent), and a row that can never be sent is
+    settled instead: expired, its subscription removed, or no valid message can be built from it.
+    Opens and commits its own transaction on ``session``, so other workers see the leases as soon
+    as it returns, and nothing is held open while the rows are sent."""
     async with session.begin():
         free = _lease_free(now)
         # ix_deliveries_status_next_attempt_at. SKIP LOCKED lets PostgreSQL workers pass each
@@ -406,7 +421,7 @@ async def _claim(
             .all()
         )
         if not claimed:
-            return [], []
+            return Claim([], [])
         rows = (
             await session.execute(
                 select(
@@ -431,14 +446,14 @@ async def _claim(
                 .where(Delivery.id.in_(claimed))
             )
         ).all()
-        jobs: list[_Job] = []
-        closed: list[_Closed] = []
+        to_send: list[ClaimedDelivery] = []
+        settled: list[SettledDelivery] = []
         for row in rows:
             if row.expires_at <= now:  # never send a stale prompt
-                closed.append(_Closed(row.id, row.nid, "expired", "expired before it could be sent"))
+                settled.append(SettledDelivery(row.id, row.nid, "expired", "expired before it could be sent"))
                 continue
             if row.endpoint is None:
-                closed.append(_Closed(row.id, row.nid, "gone", "the subscription was removed"))
+                settled.append(SettledDelivery(row.id, row.nid, "gone", "the subscription was removed"))
                 continue
             payload = payload_for(
                 kind=row.kind,
@@ -459,57 +474,73 @@ async def _claim(
                     topic=row.topic,
                 )
             except ValueError as exc:  # a row written before a check existed; sending cannot help
-                closed.append(_Closed(row.id, row.nid, "failed", str(exc)[:_ERROR_CHARS]))
+                settled.append(SettledDelivery(row.id, row.nid, "failed", str(exc)[:_ERROR_CHARS]))
                 continue
-            jobs.append(_Job(row.id, uuid7(), row.nid, row.kind, row.attempts, row.expires_at, message, now))
-        if jobs:
+            to_send.append(
+                ClaimedDelivery(
+                    row.id, uuid7(), row.nid, row.kind, row.attempts, row.expires_at, message, now
+                )
+            )
+        if to_send:
             await session.execute(
                 insert(DeliveryAttempt),
                 [
                     {"id": job.attempt_id, "delivery_id": job.delivery_id, "at": now, "outcome": "sending"}
-                    for job in jobs
+                    for job in to_send
                 ],
             )
-        for item in closed:
+        for item in settled:
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id == item.delivery_id)
                 .values(status=item.status, lease_owner=None, lease_until=None, last_error=item.error)
                 .execution_options(synchronize_session=False)
             )
-        await _settle_undelivered(session, [c for c in closed if c.status == "expired"], "expired")
-        await _settle_undelivered(session, [c for c in closed if c.status != "expired"], "failed")
-    return jobs, closed
+        await _settle_undelivered(session, [c for c in settled if c.status == "expired"], "expired")
+        await _settle_undelivered(session, [c for c in settled if c.status != "expired"], "failed")
+    return Claim(to_send, settled)
 
 
-async def _settle_undelivered(
-    session: AsyncSession, items: Iterable[_Closed | uuid.UUID], status: Literal["failed", "expired"]
-) -> None:
-    """A notification none of whose deliveries is pending or delivered any more gets ``status``."""
-    ids = {item.notification_id if isinstance(item, _Closed) else item for item in items}
-    if not ids:
-        return
-    still_open = exists().where(
-        Delivery.notification_id == Notification.id, Delivery.status.in_(("pending", "delivered"))
-    )
-    await session.execute(
-        update(Notification)
-        .where(Notification.id.in_(ids), Notification.status == "pending", ~still_open)
-        .values(status=status)
-        .execution_options(synchronize_session=False)
-    )
+async def send_claimed(sender: PushSender, delivery: ClaimedDelivery) -> SendResult:
+    """Stage two: POST one claimed delivery to its push service. It is given no session, so no
+    transaction or connection is held while a push service takes its time. ``sender`` bounds the
+    request by its ``timeout`` and never follows a redirect; the endpoint passed the allow-list when
+    it was subscribed; the VAPID header is signed at ``claimed_at``. Never raises for a failed send:
+    a bug in one becomes a ``retry`` result, so it cannot strand the leases of the rest of the
+    batch."""
+    try:
+        return await sender.send(delivery.message, delivery.claimed_at)
+    except Exception as exc:
+        log.exception("push send raised", extra={"delivery_id": str(delivery.delivery_id)})
+        return SendResult(outcome="retry", error=f"{type(exc).__name__}: {exc}")
 
 
-async def _record(
+async def record_results(
     session: AsyncSession,
-    sent: list[tuple[_Job, SendResult]],
+    sent: Sequence[tuple[ClaimedDelivery, SendResult]],
     *,
     now: datetime,
     worker_id: str,
     max_attempts: int,
     rng: random.Random,
-) -> Counter[str]:
-    counts: Counter[str] = Counter()
+) -> Counter[Recorded]:
+    """Stage three: record what each send got, in one short transaction on ``session``, committed
+    on return. Every attempt gets its outcome, whoever holds the lease now: it was sent. A delivery
+    changes only while ``worker_id`` still holds its lease (``lease_owner``); one whose lease ran
+    out and was claimed by another worker is left to that worker (it sends again) and counted
+    ``lease_lost``. Otherwise the lease is released and the delivery becomes, by outcome:
+
+        delivered  delivered, and so does its notification (``delivered_at = now``)
+        retry      pending again at ``now`` + backoff_seconds(...), never before the Retry-After;
+                   ``failed`` on try ``max_attempts``, ``expired`` if the retry would not come
+                   before the notification's ``expires_at``
+        gone       gone, and its subscription is deleted
+        failed     failed: retrying cannot help
+
+    A notification none of whose deliveries is pending or delivered any more becomes failed, or
+    expired when the delivery that settled it expired. Returns how many results were recorded as
+    each of the above."""
+    counts: Counter[Recorded] = Counter()
     async with session.begin():
         # The attempt is a fact whether or not we still hold the lease: it was sent.
         await session.execute(
@@ -567,14 +598,14 @@ async def _record(
 
 async def _record_undelivered(
     session: AsyncSession,
-    job: _Job,
+    job: ClaimedDelivery,
     result: SendResult,
     *,
     now: datetime,
     worker_id: str,
     max_attempts: int,
     rng: random.Random,
-) -> str:
+) -> Recorded:
     attempts = job.attempts + 1
     status: _Outcome = (
         "failed" if result.outcome == "failed" else "gone" if result.outcome == "gone" else "retry"
@@ -621,6 +652,24 @@ async def _record_undelivered(
             session, [job.notification_id], "expired" if status == "expired" else "failed"
         )
     return status
+
+
+async def _settle_undelivered(
+    session: AsyncSession, items: Iterable[SettledDelivery | uuid.UUID], status: Literal["failed", "expired"]
+) -> None:
+    """A notification none of whose deliveries is pending or delivered any more gets ``status``."""
+    ids = {item.notification_id if isinstance(item, SettledDelivery) else item for item in items}
+    if not ids:
+        return
+    still_open = exists().where(
+        Delivery.notification_id == Notification.id, Delivery.status.in_(("pending", "delivered"))
+    )
+    await session.execute(
+        update(Notification)
+        .where(Notification.id.in_(ids), Notification.status == "pending", ~still_open)
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # -- subscriptions --------------------------------------------------------------------------------
