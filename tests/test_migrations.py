@@ -11,7 +11,7 @@ from sqlalchemy import Connection, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aftercare.db.migrate import current_revisions, ensure_current, head_revisions, migrate
-from aftercare.db.models import metadata
+from aftercare.migrations.models import metadata
 
 
 def _differences(connection: Connection) -> list[Any]:
