@@ -1,17 +1,28 @@
-"""After ``migrate`` the database has exactly the models' schema, on both engines; migrating again
-changes nothing."""
+"""After ``migrate`` the database has exactly the models' schema, on both engines, CHECK constraints
+included; migrating again changes nothing; the value checks (0008) go down and up keeping every row."""
 
 from __future__ import annotations
 
+import re
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import CheckConstraint, Connection, func, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aftercare.db.migrate import current_revisions, ensure_current, head_revisions, migrate
-from aftercare.db.models import metadata
+from aftercare.config import Settings
+from aftercare.db.engine import make_engine
+from aftercare.db.migrate import current_revisions, ensure_current, head_revisions, migrate, run_alembic
+from aftercare.migrations.models import metadata
+from tests.conftest import BACKENDS, POSTGRES_URL, T0
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -56,3 +67,246 @@ async def test_migrate_twice_is_a_no_op(engine: AsyncEngine) -> None:
         "audit_events",
         "alembic_version",
     }
+
+
+# One valid row for each table with a value check (and the parents they need), in insert order;
+# the second item names the column that finds the row again.
+GRADUATE, USER, COUNSELOR, ALERT, NOTIFICATION = (uuid.uuid4() for _ in range(5))
+ROWS: list[tuple[str, str, dict[str, Any]]] = [
+    *(
+        (
+            "users",
+            "id",
+            {
+                "id": user_id,
+                "email": f"{role}-{user_id.hex[:8]}@example.org",
+                "password_hash": "x",
+                "role": role,
+                "display_name": role,
+                "created_at": T0,
+            },
+        )
+        for user_id, role in ((USER, "graduate"), (COUNSELOR, "counselor"))
+    ),
+    (
+        "graduates",
+        "id",
+        {
+            "id": GRADUATE,
+            "user_id": USER,
+            "counselor_id": COUNSELOR,
+            "display_name": "Grad",
+            "timezone": "America/Chicago",
+            "status": "active",
+            "created_at": T0,
+            "updated_at": T0,
+        },
+    ),
+    (
+        "plan_versions",
+        "graduate_id",
+        {
+            "graduate_id": GRADUATE,
+            "version": 1,
+            "body": {},
+            "created_at": T0,
+            "author_role": "counselor",
+            "changed_sections": [],
+        },
+    ),
+    (
+        "alerts",
+        "id",
+        {
+            "id": ALERT,
+            "graduate_id": GRADUATE,
+            "rule": "lapse",
+            "severity": "critical",
+            "status": "open",
+            "reasons": [],
+            "evidence": {},
+            "opened_at": T0,
+            "opened_on": T0.date(),
+            "last_seen_at": T0,
+        },
+    ),
+    (
+        "alert_events",
+        "alert_id",
+        {
+            "alert_id": ALERT,
+            "graduate_id": GRADUATE,
+            "kind": "opened",
+            "severity": "critical",
+            "escalation_level": 0,
+            "at": T0,
+        },
+    ),
+    (
+        "schedules",
+        "graduate_id",
+        {
+            "graduate_id": GRADUATE,
+            "stream": "checkin_prompt",
+            "kind": "checkin_prompt",
+            "next_due_at": T0,
+            "planned_at": T0,
+            "occurrence_key": "checkin_prompt:2026-11-24",
+            "local_date": T0.date(),
+            "title": "Check in",
+            "deadline": T0,
+            "status": "planned",
+            "updated_at": T0,
+        },
+    ),
+    (
+        "notifications",
+        "id",
+        {
+            "id": NOTIFICATION,
+            "user_id": USER,
+            "kind": "alert",
+            "title": "t",
+            "body": "b",
+            "urgency": "high",
+            "expires_at": T0,
+            "created_at": T0,
+            "status": "pending",
+        },
+    ),
+    (
+        "deliveries",
+        "notification_id",
+        {"notification_id": NOTIFICATION, "status": "pending", "next_attempt_at": T0},
+    ),
+    (
+        "audit_events",
+        "graduate_id",
+        {"at": T0, "actor_role": "system", "action": "read", "resource": "plan", "graduate_id": GRADUATE},
+    ),
+]
+EVERY_ROW_ONCE = {table: 1 for table, _, _ in ROWS}
+VALUE_CHECKS = sorted(
+    (table.name, constraint.name)
+    for table in metadata.tables.values()
+    for constraint in table.constraints
+    if isinstance(constraint, CheckConstraint)
+)
+
+
+def _insert_rows(connection: Connection) -> None:
+    for table, _, values in ROWS:
+        connection.execute(metadata.tables[table].insert().values(values))
+
+
+def _row_counts(connection: Connection) -> dict[str, int]:
+    return {
+        table: connection.execute(
+            select(func.count()).where(metadata.tables[table].c[key] == values[key])
+        ).scalar_one()
+        for table, key, values in ROWS
+    }
+
+
+def _checks(connection: Connection) -> dict[str, dict[str, set[str]]]:
+    """Each table's CHECK constraints by name, with the quoted values in their SQL: PostgreSQL gives
+    back its own rendering (``ANY (ARRAY['open'::character varying, ...])``), SQLite the original."""
+    inspector = inspect(connection)
+    return {
+        table: {str(c["name"]): set(re.findall(r"'([^']*)'", c["sqltext"])) for c in checks}
+        for table in inspector.get_table_names()
+        if (checks := inspector.get_check_constraints(table))
+    }
+
+
+def _model_checks() -> dict[str, dict[str, set[str]]]:
+    checks: dict[str, dict[str, set[str]]] = {}
+    for table, name in VALUE_CHECKS:
+        (constraint,) = (c for c in metadata.tables[table].constraints if c.name == name)
+        assert isinstance(constraint, CheckConstraint)
+        sql = str(constraint.sqltext.compile(compile_kwargs={"literal_binds": True}))
+        checks.setdefault(table, {})[str(name)] = set(re.findall(r"'([^']*)'", sql))
+    return checks
+
+
+async def test_migrated_value_checks_match_the_models(engine: AsyncEngine) -> None:
+    # compare_metadata (above) does not look at CHECK constraints.
+    async with engine.connect() as connection:
+        assert await connection.run_sync(_checks) == _model_checks()
+
+
+@pytest.mark.parametrize(("table", "check"), VALUE_CHECKS)
+async def test_the_database_refuses_a_value_outside_the_literal(
+    engine: AsyncEngine, table: str, check: str
+) -> None:
+    column_name = check.removeprefix(f"ck_{table}_")
+    key, values = next((key, values) for name, key, values in ROWS if name == table)
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            await connection.run_sync(_insert_rows)
+            rows = metadata.tables[table]
+            # Both engines name the constraint in the error.
+            with pytest.raises(IntegrityError, match=check):
+                await connection.execute(
+                    rows.update().where(rows.c[key] == values[key]).values({column_name: "not-a-value"})
+                )
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture(params=BACKENDS)
+async def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A database of its own, since this test takes the schema below head and back."""
+    settings = Settings(data_dir=tmp_path)
+    if request.param == "sqlite":
+        engine = make_engine(settings, url=f"sqlite+aiosqlite:///{tmp_path / 'down-and-up.db'}")
+        yield engine
+        await engine.dispose()
+        return
+    assert POSTGRES_URL
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(settings, url=POSTGRES_URL)
+    async with admin.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(
+        settings, url=POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}}
+    )
+    yield engine
+    await engine.dispose()
+    async with admin.begin() as connection:
+        await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    await admin.dispose()
+
+
+async def test_value_checks_go_down_and_up_and_keep_every_row(empty_engine: AsyncEngine) -> None:
+    """0008 recreates tables on SQLite; with foreign keys on, dropping ``users`` or ``graduates``
+    would have deleted (ON DELETE CASCADE) every row below them."""
+
+    def downgrade_value_checks(config: Config) -> None:
+        # Down to one of the heads 0008 joined removes what descends from it, 0008 alone (a relative
+        # "-1" from a merge point is ambiguous to Alembic).
+        command.downgrade(config, "0007")
+
+    await migrate(empty_engine)
+    async with empty_engine.connect() as connection:
+        at_head = await connection.run_sync(_snapshot)
+    await run_alembic(empty_engine, downgrade_value_checks)
+    assert await current_revisions(empty_engine) == {"0002", "0004", "0005", "0007"}
+    async with empty_engine.begin() as connection:
+        assert await connection.run_sync(_checks) == {}
+        assert await connection.run_sync(_snapshot) == at_head
+        await connection.run_sync(_insert_rows)
+
+    await migrate(empty_engine)
+    async with empty_engine.connect() as connection:
+        assert await connection.run_sync(_checks) == _model_checks()
+        assert await connection.run_sync(_snapshot) == at_head
+        assert await connection.run_sync(_row_counts) == EVERY_ROW_ONCE
+        graduates = metadata.tables["graduates"]
+        assert await connection.scalar(select(graduates.c.user_id).where(graduates.c.id == GRADUATE)) == USER
+
+    await run_alembic(empty_engine, downgrade_value_checks)
+    async with empty_engine.connect() as connection:
+        assert await connection.run_sync(_checks) == {}
+        assert await connection.run_sync(_row_counts) == EVERY_ROW_ONCE

@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aftercare.alerts.schemas import AlertEventKind
 from aftercare.db.base import Base, UUIDPrimaryKey
+from aftercare.db.checks import one_of
 from aftercare.db.types import DateTimeUTC, JSONDoc
 from aftercare.rules.engine import RuleName, Severity
 from aftercare.rules.lifecycle import AlertStatus
@@ -37,6 +39,9 @@ class Alert(UUIDPrimaryKey, Base):
         Index("ix_alerts_graduate_id_opened_at", "graduate_id", "opened_at"),
         # The escalation sweep: open alerts whose escalation is due.
         Index("ix_alerts_escalate_at", "escalate_at"),
+        one_of("rule", RuleName),
+        one_of("severity", Severity),
+        one_of("status", AlertStatus),
     )
 
     graduate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("graduates.id", ondelete="CASCADE"))
@@ -65,15 +70,19 @@ class AlertEvent(Base):
     ``Last-Event-ID`` resumes exactly; writers serialise on a lock so ids commit in order."""
 
     __tablename__ = "alert_events"
-    __table_args__ = (Index("ix_alert_events_graduate_id_at", "graduate_id", "at"),)
+    __table_args__ = (
+        Index("ix_alert_events_graduate_id_at", "graduate_id", "at"),
+        one_of("kind", AlertEventKind),
+        one_of("severity", Severity),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
     alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
     graduate_id: Mapped[uuid.UUID] = mapped_column()
-    kind: Mapped[str] = mapped_column(String(16))  # opened|raised|escalated|acknowledged|resolved|reopened
-    severity: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[AlertEventKind] = mapped_column(String(16))
+    severity: Mapped[Severity] = mapped_column(String(16))
     escalation_level: Mapped[int] = mapped_column(Integer)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     at: Mapped[datetime] = mapped_column(DateTimeUTC())

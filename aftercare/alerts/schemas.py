@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -13,6 +13,8 @@ from aftercare.rules.engine import RuleName, Severity
 from aftercare.rules.lifecycle import AlertStatus
 
 UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
+# What happened to an alert: one row of ``alert_events``, one SSE event, one timeline entry.
+AlertEventKind = Literal["opened", "raised", "reopened", "escalated", "acknowledged", "resolved"]
 
 
 class Alert(msgspec.Struct, kw_only=True):

@@ -8,17 +8,22 @@ from datetime import datetime
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aftercare.auth.principal import ActorRole
 from aftercare.db.base import Base, UUIDPrimaryKey
+from aftercare.db.checks import one_of
 from aftercare.db.types import DateTimeUTC
 
 
 class AuditEvent(UUIDPrimaryKey, Base):
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_graduate_id_at", "graduate_id", "at"),)
+    __table_args__ = (
+        Index("ix_audit_events_graduate_id_at", "graduate_id", "at"),
+        one_of("actor_role", ActorRole),
+    )
 
     at: Mapped[datetime] = mapped_column(DateTimeUTC())
     actor_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
-    actor_role: Mapped[str] = mapped_column(String(16))
+    actor_role: Mapped[ActorRole] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(16))  # read | create | update | delete
     resource: Mapped[str] = mapped_column(String(64))  # e.g. "plan", "checkins", "graduate"
     graduate_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)

@@ -10,15 +10,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from aftercare.auth.principal import Role
 from aftercare.db.base import Base, UUIDPrimaryKey
+from aftercare.db.checks import one_of
 from aftercare.db.types import DateTimeUTC, uuid7
-
-ROLES = ("graduate", "counselor", "supervisor")
 
 
 class User(UUIDPrimaryKey, Base):
     """Anyone who signs in: staff (counselor, supervisor) and enrolled graduates."""
 
     __tablename__ = "users"
+    __table_args__ = (one_of("role", Role),)
 
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))

@@ -14,6 +14,8 @@ import msgspec
 
 Role = Literal["graduate", "counselor", "supervisor"]
 StaffRole = Literal["counselor", "supervisor"]
+# Who an audit row or a plan version names as its author: a signed-in role, or the CLI and the worker.
+ActorRole = Literal[Role, "system"]
 # Each role by its name: reading a role from a token or a row goes through here, so a value that is
 # not a role fails loudly (a KeyError) instead of travelling on as a string.
 ROLES: dict[str, Role] = {"graduate": "graduate", "counselor": "counselor", "supervisor": "supervisor"}

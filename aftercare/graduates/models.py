@@ -10,7 +10,9 @@ from sqlalchemy import Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aftercare.db.base import Base, UUIDPrimaryKey
+from aftercare.db.checks import one_of
 from aftercare.db.types import DateTimeUTC, JSONDoc
+from aftercare.graduates.schemas import GraduateStatus
 
 
 class Graduate(UUIDPrimaryKey, Base):
@@ -18,6 +20,7 @@ class Graduate(UUIDPrimaryKey, Base):
     __table_args__ = (
         # The caseload list: a counselor's graduates in creation order (keyset on id).
         Index("ix_graduates_counselor_id_id", "counselor_id", "id"),
+        one_of("status", GraduateStatus),
     )
 
     user_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -31,7 +34,7 @@ class Graduate(UUIDPrimaryKey, Base):
     checkin_time: Mapped[str] = mapped_column(String(5), default="19:00")
     quiet_start: Mapped[str | None] = mapped_column(String(5), nullable=True)
     quiet_end: Mapped[str | None] = mapped_column(String(5), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[GraduateStatus] = mapped_column(String(16), default="active")
     discharge_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC())
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC())

@@ -48,7 +48,7 @@ def to_schema(graduate: Graduate) -> schemas.Graduate:
         timezone=graduate.timezone,
         checkin_time=graduate.checkin_time,
         quiet_hours=quiet_hours_of(graduate),
-        status=graduate.status,  # type: ignore[arg-type]
+        status=graduate.status,
         discharge_date=graduate.discharge_date,
         counselor_id=graduate.counselor_id,
         enrolled=graduate.user_id is not None,

@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aftercare.auth.principal import ActorRole
 from aftercare.db.base import Base
+from aftercare.db.checks import one_of
 from aftercare.db.types import DateTimeUTC, JSONDoc
 
 
@@ -36,6 +38,7 @@ class Plan(Base):
 
 class PlanVersion(Base):
     __tablename__ = "plan_versions"
+    __table_args__ = (one_of("author_role", ActorRole),)
 
     # The primary key is the contract's unique (graduate_id, version); it also serves the history
     # list, newest first.
@@ -46,5 +49,5 @@ class PlanVersion(Base):
     body: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC())
     author_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
-    author_role: Mapped[str] = mapped_column(String(16))
+    author_role: Mapped[ActorRole] = mapped_column(String(16))
     changed_sections: Mapped[list[str]] = mapped_column(JSONDoc)

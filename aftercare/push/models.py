@@ -10,32 +10,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import get_args
 
 from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aftercare.db.base import Base, UUIDPrimaryKey
+from aftercare.db.checks import one_of
 from aftercare.db.types import DateTimeUTC
-from aftercare.push.schemas import NotificationKind
+from aftercare.push.schemas import DeliveryStatus, NotificationKind, NotificationStatus
 
-KINDS = (
-    "checkin_prompt",
-    "checkin_nudge",
-    "therapy_reminder",
-    "support_group_reminder",
-    "medication_reminder",
-    "alert",
-    "escalation",
-)
-NOTIFICATION_STATUSES = (
-    "pending",
-    "delivered",
-    "failed",
-    "no_subscription",
-    "skipped_quiet_hours",
-    "expired",
-)
-DELIVERY_STATUSES = ("pending", "delivered", "failed", "gone", "expired")
+KINDS: tuple[NotificationKind, ...] = get_args(NotificationKind)
 
 
 class PushSubscription(UUIDPrimaryKey, Base):
@@ -57,6 +42,8 @@ class Notification(UUIDPrimaryKey, Base):
     __table_args__ = (
         # The inbox: a user's notifications newest first, keyset on (created_at, id).
         Index("ix_notifications_user_id_created_at_id", "user_id", "created_at", "id"),
+        one_of("kind", NotificationKind),
+        one_of("status", NotificationStatus),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -71,7 +58,7 @@ class Notification(UUIDPrimaryKey, Base):
     # The TTL deadline: after it the push is worthless (the prompt's day ended, the event started).
     expires_at: Mapped[datetime] = mapped_column(DateTimeUTC())
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC())
-    status: Mapped[str] = mapped_column(String(24))
+    status: Mapped[NotificationStatus] = mapped_column(String(24))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
 
 
@@ -82,6 +69,7 @@ class Delivery(UUIDPrimaryKey, Base):
         Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
         # The inbox's delivery statuses and "is any delivery of this notification still pending".
         Index("ix_deliveries_notification_id", "notification_id"),
+        one_of("status", DeliveryStatus),
     )
 
     notification_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
@@ -89,7 +77,7 @@ class Delivery(UUIDPrimaryKey, Base):
     subscription_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("push_subscriptions.id", ondelete="SET NULL"), nullable=True
     )
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[DeliveryStatus] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTimeUTC())
     lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)

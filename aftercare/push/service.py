@@ -829,7 +829,7 @@ async def list_notifications(
             schemas.DeliveryInfo(
                 id=d.id,
                 subscription_id=d.subscription_id,
-                status=d.status,  # type: ignore[arg-type]
+                status=d.status,
                 attempts=d.attempts,
                 last_status_code=d.last_status_code,
                 next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
@@ -846,7 +846,7 @@ async def list_notifications(
                 tag=n.tag,
                 ref_id=n.ref_id,
                 urgency=n.urgency,
-                status=n.status,  # type: ignore[arg-type]
+                status=n.status,
                 created_at=n.created_at,
                 expires_at=n.expires_at,
                 delivered_at=n.delivered_at,

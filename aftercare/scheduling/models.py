@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aftercare.db.base import Base, UUIDPrimaryKey
+from aftercare.db.checks import one_of
 from aftercare.db.types import DateTimeUTC
+from aftercare.scheduling.planner import OccurrenceKind, OccurrenceStatus
+
+# A row stands for the planner's next occurrence of a stream, or for the close of the graduate's day
+# (``service.DAY_CLOSE_STREAM``: the silence check).
+ScheduleKind = Literal[OccurrenceKind, "day_close"]
 
 
 class Schedule(UUIDPrimaryKey, Base):
@@ -24,12 +31,14 @@ class Schedule(UUIDPrimaryKey, Base):
         UniqueConstraint("graduate_id", "stream"),
         # Used by the sweeper's claim (``sweeper._claim``): cost grows with due rows, not graduates.
         Index("ix_schedules_next_due_at", "next_due_at"),
+        one_of("kind", ScheduleKind),
+        one_of("status", OccurrenceStatus),
     )
 
     graduate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("graduates.id", ondelete="CASCADE"))
     stream: Mapped[str] = mapped_column(String(160))
     """``checkin_prompt``, ``checkin_nudge``, ``day_close`` or ``<kind>_reminder:<item_id>:<minutes>``."""
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[ScheduleKind] = mapped_column(String(32))
     next_due_at: Mapped[datetime] = mapped_column(DateTimeUTC())
     """When the sweeper acts: ``planned_at`` after quiet-hour deferral, or an hour ahead after a failure."""
     planned_at: Mapped[datetime] = mapped_column(DateTimeUTC())
@@ -39,7 +48,7 @@ class Schedule(UUIDPrimaryKey, Base):
     item_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     event_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
     deadline: Mapped[datetime] = mapped_column(DateTimeUTC())
-    status: Mapped[str] = mapped_column(String(24))
+    status: Mapped[OccurrenceStatus] = mapped_column(String(24))
     """``planned`` or ``skipped_quiet_hours`` (recorded in the inbox, not pushed)."""
     lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)

@@ -12,9 +12,10 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from aftercare.alerts.schemas import AlertEventKind
+
 UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 TimelineKind = Literal["checkin", "amendment", "help_request", "alert", "plan_change", "missed_day"]
-AlertEventKind = Literal["opened", "raised", "reopened", "escalated", "acknowledged", "resolved"]
 
 
 class CheckinEntry(msgspec.Struct, kw_only=True):

@@ -1,4 +1,7 @@
-"""Imports every slice's models so the metadata Alembic compares against is complete."""
+"""Imports every slice's models so the metadata Alembic compares against is complete.
+
+Here beside its only users (``env.py`` and the test that compares the migrated schema with the
+models), not in ``db/``, so that ``db/`` imports no slice and every slice can build on it."""
 
 from aftercare.alerts import models as alert_models
 from aftercare.audit import models as audit_models

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from aftercare.db.models import metadata
+from aftercare.migrations.models import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
