@@ -14,8 +14,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 from sqlalchemy import ColumnElement, and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +26,7 @@ from aftercare.auth.principal import Principal
 from aftercare.checkins.models import Checkin, CheckinVersion, HelpRequest, MissedDay
 from aftercare.checkins.service import ANSWER_FIELDS
 from aftercare.errors import ValidationFailed
-from aftercare.pagination import decode_cursor, encode_cursor
+from aftercare.pagination import Instant, Keyset
 from aftercare.plans.models import PlanVersion
 from aftercare.timeline import schemas
 
@@ -235,22 +236,20 @@ SOURCES: tuple[Source, ...] = (
 )
 
 
+# The timeline's keys: ((instant, the source's rank), the source's key as a UUID).
+_CURSORS = Keyset[tuple[datetime, int]](tuple[Instant, Annotated[int, msgspec.Meta(ge=0, lt=len(SOURCES))]])
+
+
 def encode_position(position: Position) -> str:
-    return encode_cursor(f"{position.at.isoformat()}~{position.rank}", position.key)
+    return _CURSORS.encode((position.at, position.rank), position.key)
 
 
 def decode_position(cursor: str | None) -> Position | None:
-    key = decode_cursor(cursor)
+    key = _CURSORS.decode(cursor)
     if key is None:
         return None
-    try:
-        at, _, rank = key.sort_value.partition("~")
-        position = Position(datetime.fromisoformat(at), int(rank), key.id)
-    except ValueError as exc:
-        raise ValidationFailed.one("cursor", "not a cursor this service issued") from exc
-    if position.at.tzinfo is None or not 0 <= position.rank < len(SOURCES):
-        raise ValidationFailed.one("cursor", "not a cursor this service issued")
-    return position
+    (at, rank), source_key = key
+    return Position(at, rank, source_key)
 
 
 def _check_range(start: datetime | None, end: datetime | None) -> None:
