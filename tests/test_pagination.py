@@ -255,6 +255,10 @@ def refused_cursors(valid: str) -> list[str]:
     ]
     if isinstance(sort_value, int) and not isinstance(sort_value, bool):  # a plan version: another plan's
         cursors.append(b64([sort_value, str(uuid.uuid4())]))
+    if isinstance(sort_value, list):  # the timeline: keys its integer-keyed sources cannot hold
+        at = sort_value[0]
+        for rank, wrapped in ((3, 2**63), (4, 2**31), (5, 0), (5, date.max.toordinal() + 1), (5, 2**127)):
+            cursors.append(b64([[at, rank], str(uuid.UUID(int=wrapped))]))
     return cursors
 
 

@@ -25,7 +25,7 @@ from aftercare.audit import service as audit
 from aftercare.auth.principal import Principal
 from aftercare.checkins.models import Checkin, CheckinVersion, HelpRequest, MissedDay
 from aftercare.checkins.service import ANSWER_FIELDS
-from aftercare.errors import ValidationFailed
+from aftercare.errors import InvalidCursor, ValidationFailed
 from aftercare.pagination import Instant, Keyset
 from aftercare.plans.models import PlanVersion
 from aftercare.timeline import schemas
@@ -57,7 +57,7 @@ class Source:
     at: Any  # the instant column
     key: Any  # the source's own immutable key column
     query: Callable[[uuid.UUID], Any]  # a Select of the graduate's rows
-    key_value: Callable[[uuid.UUID], Any]  # the cursor's UUID back to a value of ``key``
+    key_value: Callable[[uuid.UUID], Any]  # the cursor's UUID back to a value of ``key``; else ValueError
     to_entry: Callable[[Any], Entry]
 
     def below(self, cursor: Position | None) -> ColumnElement[bool]:
@@ -165,6 +165,14 @@ def _same_uuid(key: uuid.UUID) -> uuid.UUID:
     return key
 
 
+def _int_key(key: uuid.UUID, largest: int) -> int:
+    """The integer a position's UUID wraps (an alert event's id, a plan version, a day's ordinal). A
+    larger one wraps no row's key, and would overflow the column or the calendar."""
+    if key.int > largest:
+        raise ValueError("no row has this key")
+    return key.int
+
+
 SOURCES: tuple[Source, ...] = (
     Source(
         0,
@@ -208,7 +216,7 @@ SOURCES: tuple[Source, ...] = (
             .join(Alert, Alert.id == AlertEvent.alert_id)
             .where(AlertEvent.graduate_id == g)
         ),
-        lambda key: key.int,
+        lambda key: _int_key(key, 2**63 - 1),
         _alert_entry,
     ),
     Source(
@@ -222,7 +230,7 @@ SOURCES: tuple[Source, ...] = (
             PlanVersion.author_role,
             PlanVersion.changed_sections,
         ).where(PlanVersion.graduate_id == g),
-        lambda key: key.int,
+        lambda key: _int_key(key, 2**31 - 1),
         _plan_entry,
     ),
     Source(
@@ -230,7 +238,7 @@ SOURCES: tuple[Source, ...] = (
         MissedDay.closed_at,
         MissedDay.local_date,
         lambda g: select(MissedDay.local_date, MissedDay.closed_at).where(MissedDay.graduate_id == g),
-        lambda key: date.fromordinal(key.int),
+        lambda key: date.fromordinal(_int_key(key, date.max.toordinal())),
         _missed_entry,
     ),
 )
@@ -249,6 +257,10 @@ def decode_position(cursor: str | None) -> Position | None:
     if key is None:
         return None
     (at, rank), source_key = key
+    try:
+        SOURCES[rank].key_value(source_key)  # a key that source cannot hold is refused before a query
+    except ValueError as exc:
+        raise InvalidCursor() from exc
     return Position(at, rank, source_key)
 
 
