@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, delete, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,7 +38,7 @@ from aftercare.audit import service as audit
 from aftercare.auth.principal import Principal
 from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, NotFound, ValidationFailed
-from aftercare.pagination import Instant, Keyset
+from aftercare.pagination import Instant, Keyset, before_key
 from aftercare.push import schemas
 from aftercare.push.endpoints import validate_subscription
 from aftercare.push.models import KINDS, Delivery, DeliveryAttempt, Notification, PushSubscription
@@ -751,14 +751,8 @@ async def list_notifications(
         .order_by(Notification.created_at.desc(), Notification.id.desc())
         .limit(limit + 1)
     )
-    if key is not None:
-        # ix_notifications_user_id_created_at_id
-        query = query.where(
-            or_(
-                Notification.created_at < key.sort_value,
-                and_(Notification.created_at == key.sort_value, Notification.id < key.id),
-            )
-        )
+    if key is not None:  # a range scan of ix_notifications_user_id_created_at_id
+        query = query.where(before_key(Notification.created_at, Notification.id, key.sort_value, key.id))
     async with session.begin():
         rows = list((await session.scalars(query)).all())
         page, more = rows[:limit], len(rows) > limit

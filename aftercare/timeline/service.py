@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, or_, select, true
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.alerts.models import Alert, AlertEvent
@@ -26,7 +26,7 @@ from aftercare.auth.principal import Principal
 from aftercare.checkins.models import Checkin, CheckinVersion, HelpRequest, MissedDay
 from aftercare.checkins.service import ANSWER_FIELDS
 from aftercare.errors import InvalidCursor, ValidationFailed
-from aftercare.pagination import Instant, Keyset
+from aftercare.pagination import Instant, Keyset, before_key
 from aftercare.plans.models import PlanVersion
 from aftercare.timeline import schemas
 
@@ -67,7 +67,7 @@ class Source:
             return self.at <= cursor.at  # type: ignore[no-any-return]
         if self.rank > cursor.rank:
             return self.at < cursor.at  # type: ignore[no-any-return]
-        return or_(self.at < cursor.at, and_(self.at == cursor.at, self.key < self.key_value(cursor.key)))
+        return before_key(self.at, self.key, cursor.at, self.key_value(cursor.key))
 
 
 def _answers(values: dict[str, Any]) -> dict[str, Any]:
