@@ -1,4 +1,4 @@
-"""Opaque keyset cursors: one codec and one keyset condition for every list.
+"""Opaque keyset cursors: the one codec every list uses, and the one keyset condition (``before_key``).
 
 A list orders its items by an immutable sort value, then by id, so a page never skips or repeats an
 item that changes while the client pages. A cursor is the last item's key, the JSON array
@@ -11,9 +11,12 @@ sort value, which both issues the list's cursors and takes them back:
     alerts, notifications     creation instant                       ``Instant``
     check-ins                 local day                              ``date``
     plan versions             version (the id is the graduate's)     a bounded ``int``
-    timeline                  (instant, kind's rank)                 ``tuple[Instant, Rank]``
+    timeline                  (instant, source's rank)               ``tuple[Instant, Rank]``
     staff, caseload           none: UUIDv7 ids sort by creation      ``None``
     ========================  =====================================  ==============================
+
+Lists that sort by a value and then the id page with ``before_key``; the rest sort by one unique
+column (the id, the version), for which the condition is a single comparison.
 
 Taking a cursor back checks all of it before any query sees it: it must be base64url of JSON that
 decodes as ``[sort_type, UUID]``, carry no date outside ``EARLIEST_YEAR..LATEST_YEAR``, and encode
