@@ -6,6 +6,7 @@ handler, so no service imports Litestar and no route writes its own error body.
     AftercareError
      ├── ValidationFailed        422  /problems/validation        (errors: [{field, message}])
      ├── BadRequest              400  /problems/bad-request
+     │    └── InvalidCursor           /problems/invalid-cursor    (errors: [{field: cursor, message}])
      ├── Unauthorized            401  /problems/unauthorized
      ├── Forbidden               403  /problems/forbidden
      ├── NotFound                404  /problems/not-found
@@ -54,6 +55,18 @@ class AftercareError(Exception):
 
 class BadRequest(AftercareError):
     pass
+
+
+class InvalidCursor(BadRequest):
+    """A list's ``cursor`` that it did not issue: tampered, truncated, edited or another list's. A 400,
+    not a 422: the client sent back something opaque it was given, and can only start again."""
+
+    type = "/problems/invalid-cursor"
+    title = "Invalid cursor"
+
+    def __init__(self) -> None:
+        error = FieldError("cursor", "not a cursor this list issued; start again from the first page")
+        super().__init__(f"{error.field}: {error.message}", errors=[msgspec.structs.asdict(error)])
 
 
 class ValidationFailed(AftercareError):

@@ -2,7 +2,8 @@
 
 Litestar documents validation failures as a 400 of its own shape; this API answers problem+json with
 422. Every operation gets the problem responses it can actually return, pointing at one ``Problem``
-schema, so generated clients (and schemathesis) see the real contract.
+schema, so generated clients (and schemathesis) see the real contract. A list (an operation taking a
+``cursor``) also answers 400 ``/problems/invalid-cursor`` for a cursor it did not issue.
 
 Litestar's schemas of msgspec Structs also drop constraints (zero-valued bounds, list item limits,
 ``forbid_unknown_fields``, tagged unions: litestar #4650, #4514, #3999) and leave Struct defaults as
@@ -58,11 +59,13 @@ _DESCRIPTIONS = {
     "428": "If-Match required",
     "429": "Too many requests; see Retry-After",
 }
+# A list takes no body, so its 400 is always the cursor's.
+_INVALID_CURSOR = "Not a cursor this list issued; errors name `cursor`"
 
 
-def _problem(code: str) -> dict[str, Any]:
+def _problem(code: str, description: str | None = None) -> dict[str, Any]:
     return {
-        "description": _DESCRIPTIONS[code],
+        "description": description or _DESCRIPTIONS[code],
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
 
@@ -94,7 +97,13 @@ def build_openapi(app: Litestar) -> dict[str, Any]:
             codes += [str(code) for code in extra_problems]
             for code in codes:
                 responses.setdefault(code, _problem(code))
+            if _takes_cursor(operation):
+                responses.setdefault("400", _problem("400", _INVALID_CURSOR))
     return schema
+
+
+def _takes_cursor(operation: dict[str, Any]) -> bool:
+    return any(p.get("in") == "query" and p.get("name") == "cursor" for p in operation.get("parameters", []))
 
 
 def msgspec_components(app: Litestar, *, names: set[str]) -> dict[str, Any]:

@@ -1,46 +1,98 @@
-"""Opaque keyset cursors. A cursor encodes the last item's immutable sort key (creation time and
-id), so a page never skips or repeats an item that changes while the client pages."""
+"""Opaque keyset cursors: the one codec every list uses, and the one keyset condition (``before_key``).
+
+A list orders its items by an immutable sort value, then by id, so a page never skips or repeats an
+item that changes while the client pages. A cursor is the last item's key, the JSON array
+``[sort value, id]`` in unpadded base64url. Each list holds one ``Keyset`` made for the type of its
+sort value, which both issues the list's cursors and takes them back:
+
+    ========================  =====================================  ==============================
+    list                      sort value                             sort_type
+    ========================  =====================================  ==============================
+    alerts, notifications     creation instant                       ``Instant``
+    check-ins                 local day                              ``date``
+    plan versions             version (the id is the graduate's)     a bounded ``int``
+    timeline                  (instant, source's rank)               ``tuple[Instant, Rank]``
+    staff, caseload           none: UUIDv7 ids sort by creation      ``None``
+    ========================  =====================================  ==============================
+
+Lists that sort by a value and then the id page with ``before_key``; the rest sort by one unique
+column (the id, the version), for which the condition is a single comparison.
+
+Taking a cursor back checks all of it before any query sees it: it must be base64url of JSON that
+decodes as ``[sort_type, UUID]``, carry no date outside ``EARLIEST_YEAR..LATEST_YEAR``, and encode
+back to the very same text (so no padding, spacing or second spelling of a value). Anything else is
+``InvalidCursor``, a 400 naming ``cursor``; never a 500 from the database or from date arithmetic.
+"""
 
 from __future__ import annotations
 
 import base64
-import binascii
 import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 
 import msgspec
-from sqlalchemy import and_, or_
+from sqlalchemy import ColumnElement, and_, or_
 
-from aftercare.errors import ValidationFailed
+from aftercare.errors import InvalidCursor
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT)]
 
+# Instants are stored aware (DateTimeUTC refuses naive ones), so a cursor's must carry an offset.
+Instant = Annotated[datetime, msgspec.Meta(tz=True)]
 
-class CursorKey(msgspec.Struct, array_like=True, frozen=True):
-    sort_value: str  # an ISO timestamp or a local date: whatever the list orders by
+# Every stored instant is a clock reading and every local day lies within a week of one, so a cursor
+# dated outside these years was not issued here. Refusing it also keeps a UTC conversion or a day's
+# arithmetic on it far from the calendar's ends (year 1 at +05:00 is before datetime.min in UTC).
+EARLIEST_YEAR, LATEST_YEAR = 1900, 9000
+
+S = TypeVar("S")
+
+
+class Key(NamedTuple, Generic[S]):
+    """The last item of a page: the next page starts after it."""
+
+    sort_value: S
     id: uuid.UUID
 
 
-def encode_cursor(sort_value: datetime | str, item_id: uuid.UUID) -> str:
-    value = sort_value.isoformat() if isinstance(sort_value, datetime) else str(sort_value)
-    raw = msgspec.json.encode(CursorKey(value, item_id))
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+class Keyset(Generic[S]):
+    """The cursors of one list, whose items sort by a value of type ``S``, then by id.
+
+    ``sort_type`` is ``S`` as msgspec reads it, with its bounds (``Instant`` rather than ``datetime``,
+    an ``int`` with ``Meta(ge=, le=)``); the decoder is built once from it (msgspec's perf tip)."""
+
+    def __init__(self, sort_type: Any) -> None:
+        self._decoder = msgspec.json.Decoder(tuple[sort_type, uuid.UUID])
+
+    def encode(self, sort_value: S, item_id: uuid.UUID) -> str:
+        raw = msgspec.json.encode((sort_value, item_id))
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def decode(self, cursor: str | None) -> Key[S] | None:
+        """The key in a cursor this keyset issued; None for the first page; else ``InvalidCursor``."""
+        if not cursor:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            sort_value, item_id = self._decoder.decode(raw)
+        except (ValueError, msgspec.DecodeError) as exc:  # binascii.Error and non-ASCII are ValueErrors
+            raise InvalidCursor() from exc
+        if not _within_years(sort_value) or self.encode(sort_value, item_id) != cursor:
+            raise InvalidCursor()
+        return Key(sort_value, item_id)
 
 
-def decode_cursor(cursor: str | None) -> CursorKey | None:
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return msgspec.json.decode(raw, type=CursorKey)
-    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
-        raise ValidationFailed.one("cursor", "not a cursor this service issued") from exc
+def _within_years(value: object) -> bool:
+    """Whether every date or instant in a sort value (or in its parts) lies in the accepted years."""
+    if isinstance(value, tuple):
+        return all(_within_years(part) for part in value)
+    return not isinstance(value, date) or EARLIEST_YEAR <= value.year <= LATEST_YEAR
 
 
-def before_key(sort_column: Any, id_column: Any, sort_value: Any, item_id: uuid.UUID) -> Any:
+def before_key(sort_column: Any, id_column: Any, sort_value: Any, item_id: Any) -> ColumnElement[bool]:
     """Rows after ``(sort_value, item_id)`` in a newest-first list ordered by (sort, id) descending.
 
     The leading ``sort <= value`` lets both engines use an index range scan; the OR alone made deep

@@ -93,6 +93,25 @@ def test_problem_responses_are_problem_json(document: dict[str, Any]) -> None:
             assert content["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
 
 
+def test_every_list_declares_the_400_of_a_cursor_it_did_not_issue(document: dict[str, Any]) -> None:
+    lists = {
+        path: op
+        for path, method, op in _operations(document)
+        if any(p["in"] == "query" and p["name"] == "cursor" for p in op.get("parameters", []))
+    }
+    assert set(lists) == {
+        "/v1/alerts",
+        "/v1/graduates",
+        "/v1/graduates/{graduate_id}/checkins",
+        "/v1/graduates/{graduate_id}/plan/versions",
+        "/v1/graduates/{graduate_id}/timeline",
+        "/v1/me/notifications",
+        "/v1/staff",
+    }
+    for path, op in lists.items():
+        assert "cursor" in op["responses"]["400"]["description"], path
+
+
 def test_token_endpoints_are_public_and_the_rest_needs_a_bearer(document: dict[str, Any]) -> None:
     for path, method, op in _operations(document):
         public = path.startswith(

@@ -28,7 +28,7 @@ from aftercare.db.base import table_of
 from aftercare.db.types import uuid7
 from aftercare.errors import Conflict, NotFound
 from aftercare.graduates.models import Graduate
-from aftercare.pagination import before_key, decode_cursor, encode_cursor
+from aftercare.pagination import Instant, Keyset, before_key
 from aftercare.push.service import NotificationSpec, enqueue_notifications
 from aftercare.push.webpush import make_topic
 from aftercare.rules.config import ProgramRules
@@ -530,6 +530,9 @@ SEVERITIES_AT_LEAST = {
 }
 
 
+_CURSORS = Keyset[datetime](Instant)  # the feed's keys: (opened_at, id)
+
+
 async def list_alerts(
     session: AsyncSession,
     *,
@@ -542,7 +545,7 @@ async def list_alerts(
     now: datetime,
 ) -> schemas.AlertPage:
     """The feed, newest opened first, keyset-paged on (opened_at, id) over an index that matches."""
-    key = decode_cursor(cursor)
+    key = _CURSORS.decode(cursor)
     query = select(Alert).order_by(Alert.opened_at.desc(), Alert.id.desc()).limit(limit + 1)
     if actor.role == "counselor":
         query = query.where(Alert.counselor_id == actor.user_id)
@@ -553,8 +556,7 @@ async def list_alerts(
     if graduate_id is not None:
         query = query.where(Alert.graduate_id == graduate_id)
     if key is not None:
-        opened_at = datetime.fromisoformat(key.sort_value)
-        query = query.where(before_key(Alert.opened_at, Alert.id, opened_at, key.id))
+        query = query.where(before_key(Alert.opened_at, Alert.id, key.sort_value, key.id))
     async with session.begin():
         rows = list(await session.scalars(query))
         await audit.record_staff_read(
@@ -563,7 +565,7 @@ async def list_alerts(
     page = rows[:limit]
     return schemas.AlertPage(
         items=[to_schema(a) for a in page],
-        next_cursor=encode_cursor(page[-1].opened_at, page[-1].id) if len(rows) > limit else None,
+        next_cursor=_CURSORS.encode(page[-1].opened_at, page[-1].id) if len(rows) > limit else None,
     )
 
 

@@ -31,7 +31,7 @@ from aftercare.errors import (
     NotFound,
     ValidationFailed,
 )
-from aftercare.pagination import before_key, decode_cursor, encode_cursor
+from aftercare.pagination import Keyset, before_key
 from aftercare.plans.schemas import CrisisPlan, PlanBody
 from aftercare.plans.validation import PlanIds
 from aftercare.rules.aggregates import CheckinFacts, facts_of
@@ -271,6 +271,9 @@ def to_schema(row: Checkin) -> schemas.Checkin:
     )
 
 
+_CURSORS = Keyset[date](date)  # a graduate's check-ins' keys: (local_date, id)
+
+
 async def list_checkins(
     session: AsyncSession,
     *,
@@ -285,15 +288,14 @@ async def list_checkins(
     """Newest local day first; keyset on (local_date, id), served by (graduate_id, local_date)."""
     if start and end and start > end:
         raise ValidationFailed.one("from", "must not be after `to`")
-    key = decode_cursor(cursor)
+    key = _CURSORS.decode(cursor)
     query = select(Checkin).where(Checkin.graduate_id == graduate_id)
     if start:
         query = query.where(Checkin.local_date >= start)
     if end:
         query = query.where(Checkin.local_date <= end)
     if key is not None:
-        day = date.fromisoformat(key.sort_value)
-        query = query.where(before_key(Checkin.local_date, Checkin.id, day, key.id))
+        query = query.where(before_key(Checkin.local_date, Checkin.id, key.sort_value, key.id))
     query = query.order_by(Checkin.local_date.desc(), Checkin.id.desc()).limit(limit + 1)
     async with session.begin():
         rows = list(await session.scalars(query))
@@ -303,7 +305,5 @@ async def list_checkins(
     page = rows[:limit]
     return schemas.CheckinPage(
         items=[to_schema(r) for r in page],
-        next_cursor=encode_cursor(page[-1].local_date.isoformat(), page[-1].id)
-        if len(rows) > limit
-        else None,
+        next_cursor=_CURSORS.encode(page[-1].local_date, page[-1].id) if len(rows) > limit else None,
     )

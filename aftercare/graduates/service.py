@@ -19,7 +19,7 @@ from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from aftercare.graduates import schemas
 from aftercare.graduates.models import Graduate
-from aftercare.pagination import decode_cursor, encode_cursor
+from aftercare.pagination import Keyset
 from aftercare.plans.reads import current_plan_body
 from aftercare.program.service import current_rules
 from aftercare.scheduling import localtime
@@ -207,11 +207,14 @@ async def get_graduate(
     return to_schema(graduate)
 
 
+_CURSORS = Keyset[None](None)  # a caseload sorts by the graduates' UUIDv7 ids alone
+
+
 async def list_caseload(
     session: AsyncSession, *, actor: Principal, limit: int, cursor: str | None, now: datetime
 ) -> schemas.GraduatePage:
     """A counselor's caseload, or the whole program for a supervisor, in creation order."""
-    key = decode_cursor(cursor)
+    key = _CURSORS.decode(cursor)
     query = select(Graduate).order_by(Graduate.id).limit(limit + 1)
     if actor.role == "counselor":
         query = query.where(Graduate.counselor_id == actor.user_id)
@@ -223,7 +226,7 @@ async def list_caseload(
     page, more = rows[:limit], len(rows) > limit
     return schemas.GraduatePage(
         items=[to_schema(g) for g in page],
-        next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+        next_cursor=_CURSORS.encode(None, page[-1].id) if more else None,
     )
 
 

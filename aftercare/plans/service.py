@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from sqlalchemy import Text, bindparam, cast, insert, select, update
@@ -28,8 +28,15 @@ from aftercare.audit import service as audit
 from aftercare.auth.principal import Principal
 from aftercare.db.base import table_of
 from aftercare.db.engine import bound_engine, read_statement
-from aftercare.errors import Forbidden, NotFound, PreconditionRequired, StaleVersion, ValidationFailed
-from aftercare.pagination import decode_cursor, encode_cursor
+from aftercare.errors import (
+    Forbidden,
+    InvalidCursor,
+    NotFound,
+    PreconditionRequired,
+    StaleVersion,
+    ValidationFailed,
+)
+from aftercare.pagination import Keyset
 from aftercare.plans import models, schemas, templates
 from aftercare.plans.validation import (
     PlanIds,
@@ -279,6 +286,11 @@ async def get_plan(
     return _plan(graduate_id, body, version=row[0], at=row[2], by=row[3])
 
 
+# The history's keys: (version, graduate_id); the id ties a cursor to its plan, and a version fits
+# the column's 32 bits.
+_CURSORS = Keyset[int](Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)])
+
+
 async def list_versions(
     session: AsyncSession,
     graduate_id: uuid.UUID,
@@ -289,7 +301,7 @@ async def list_versions(
     now: datetime,
 ) -> schemas.PlanVersionPage:
     """The plan's history, newest first; the cursor carries the last version shown."""
-    key = decode_cursor(cursor)
+    key = _CURSORS.decode(cursor)
     query = (
         select(
             _versions.c.version, _versions.c.created_at, _versions.c.author_id, _versions.c.changed_sections
@@ -299,9 +311,9 @@ async def list_versions(
         .limit(limit + 1)
     )
     if key is not None:
-        if key.id != graduate_id or not key.sort_value.isdigit():
-            raise ValidationFailed.one("cursor", "not a cursor of this plan's history")
-        query = query.where(_versions.c.version < int(key.sort_value))
+        if key.id != graduate_id:
+            raise InvalidCursor()
+        query = query.where(_versions.c.version < key.sort_value)
     async with session.begin():
         rows = (await session.execute(query)).all()
         await audit.record_staff_read(
@@ -313,7 +325,7 @@ async def list_versions(
             schemas.PlanVersionSummary(version=r[0], updated_at=r[1], updated_by=r[2], changed_sections=r[3])
             for r in page
         ],
-        next_cursor=encode_cursor(str(page[-1][0]), graduate_id) if more else None,
+        next_cursor=_CURSORS.encode(page[-1][0], graduate_id) if more else None,
     )
 
 

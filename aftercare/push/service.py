@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, delete, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -39,7 +39,7 @@ from aftercare.audit import service as audit
 from aftercare.auth.principal import Principal
 from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, NotFound, ValidationFailed
-from aftercare.pagination import decode_cursor, encode_cursor
+from aftercare.pagination import Instant, Keyset, before_key
 from aftercare.push import schemas
 from aftercare.push.endpoints import validate_subscription
 from aftercare.push.models import KINDS, Delivery, DeliveryAttempt, Notification, PushSubscription
@@ -786,29 +786,22 @@ async def unsubscribe(
 # -- the inbox ------------------------------------------------------------------------------------
 
 
+_CURSORS = Keyset[datetime](Instant)  # the inbox's keys: (created_at, id)
+
+
 async def list_notifications(
     session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
 ) -> schemas.NotificationPage:
     """The caller's inbox, newest first, each with its deliveries' status and attempts."""
-    key = decode_cursor(cursor)
+    key = _CURSORS.decode(cursor)
     query = (
         select(Notification)
         .where(Notification.user_id == principal.user_id)
         .order_by(Notification.created_at.desc(), Notification.id.desc())
         .limit(limit + 1)
     )
-    if key is not None:
-        try:
-            key_at = datetime.fromisoformat(key.sort_value)
-        except ValueError as exc:
-            raise ValidationFailed.one("cursor", "not a cursor this service issued") from exc
-        # ix_notifications_user_id_created_at_id
-        query = query.where(
-            or_(
-                Notification.created_at < key_at,
-                and_(Notification.created_at == key_at, Notification.id < key.id),
-            )
-        )
+    if key is not None:  # a range scan of ix_notifications_user_id_created_at_id
+        query = query.where(before_key(Notification.created_at, Notification.id, key.sort_value, key.id))
     async with session.begin():
         rows = list((await session.scalars(query)).all())
         page, more = rows[:limit], len(rows) > limit
@@ -854,5 +847,5 @@ async def list_notifications(
             )
             for n in page
         ],
-        next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+        next_cursor=_CURSORS.encode(page[-1].created_at, page[-1].id) if more else None,
     )

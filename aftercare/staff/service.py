@@ -16,7 +16,7 @@ from aftercare.auth.principal import STAFF_ROLES, Principal
 from aftercare.auth.service import normalise_email
 from aftercare.db.types import uuid7
 from aftercare.errors import Conflict, NotFound, ValidationFailed
-from aftercare.pagination import decode_cursor, encode_cursor
+from aftercare.pagination import Keyset
 from aftercare.staff import schemas
 
 
@@ -54,8 +54,11 @@ async def create_staff(
     return to_schema(user)
 
 
+_CURSORS = Keyset[None](None)  # staff sort by their UUIDv7 id alone, so by creation
+
+
 async def list_staff(session: AsyncSession, *, limit: int, cursor: str | None) -> schemas.StaffPage:
-    key = decode_cursor(cursor)
+    key = _CURSORS.decode(cursor)
     query = select(User).where(User.role != "graduate").order_by(User.id).limit(limit + 1)
     if key is not None:
         query = query.where(User.id > key.id)
@@ -65,7 +68,7 @@ async def list_staff(session: AsyncSession, *, limit: int, cursor: str | None) -
     more = len(rows) > limit
     return schemas.StaffPage(
         items=[to_schema(u) for u in page],
-        next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+        next_cursor=_CURSORS.encode(None, page[-1].id) if more else None,
     )
 
 

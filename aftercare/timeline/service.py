@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, true
+import msgspec
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.alerts.models import Alert, AlertEvent
@@ -24,8 +25,8 @@ from aftercare.audit import service as audit
 from aftercare.auth.principal import Principal
 from aftercare.checkins.models import Checkin, CheckinVersion, HelpRequest, MissedDay
 from aftercare.checkins.service import ANSWER_FIELDS
-from aftercare.errors import ValidationFailed
-from aftercare.pagination import decode_cursor, encode_cursor
+from aftercare.errors import InvalidCursor, ValidationFailed
+from aftercare.pagination import Instant, Keyset, before_key
 from aftercare.plans.models import PlanVersion
 from aftercare.timeline import schemas
 
@@ -56,7 +57,7 @@ class Source:
     at: Any  # the instant column
     key: Any  # the source's own immutable key column
     query: Callable[[uuid.UUID], Any]  # a Select of the graduate's rows
-    key_value: Callable[[uuid.UUID], Any]  # the cursor's UUID back to a value of ``key``
+    key_value: Callable[[uuid.UUID], Any]  # the cursor's UUID back to a value of ``key``; else ValueError
     to_entry: Callable[[Any], Entry]
 
     def below(self, cursor: Position | None) -> ColumnElement[bool]:
@@ -66,7 +67,7 @@ class Source:
             return self.at <= cursor.at  # type: ignore[no-any-return]
         if self.rank > cursor.rank:
             return self.at < cursor.at  # type: ignore[no-any-return]
-        return or_(self.at < cursor.at, and_(self.at == cursor.at, self.key < self.key_value(cursor.key)))
+        return before_key(self.at, self.key, cursor.at, self.key_value(cursor.key))
 
 
 def _answers(values: dict[str, Any]) -> dict[str, Any]:
@@ -164,6 +165,14 @@ def _same_uuid(key: uuid.UUID) -> uuid.UUID:
     return key
 
 
+def _int_key(key: uuid.UUID, largest: int) -> int:
+    """The integer a position's UUID wraps (an alert event's id, a plan version, a day's ordinal). A
+    larger one wraps no row's key, and would overflow the column or the calendar."""
+    if key.int > largest:
+        raise ValueError("no row has this key")
+    return key.int
+
+
 SOURCES: tuple[Source, ...] = (
     Source(
         0,
@@ -207,7 +216,7 @@ SOURCES: tuple[Source, ...] = (
             .join(Alert, Alert.id == AlertEvent.alert_id)
             .where(AlertEvent.graduate_id == g)
         ),
-        lambda key: key.int,
+        lambda key: _int_key(key, 2**63 - 1),
         _alert_entry,
     ),
     Source(
@@ -221,7 +230,7 @@ SOURCES: tuple[Source, ...] = (
             PlanVersion.author_role,
             PlanVersion.changed_sections,
         ).where(PlanVersion.graduate_id == g),
-        lambda key: key.int,
+        lambda key: _int_key(key, 2**31 - 1),
         _plan_entry,
     ),
     Source(
@@ -229,28 +238,30 @@ SOURCES: tuple[Source, ...] = (
         MissedDay.closed_at,
         MissedDay.local_date,
         lambda g: select(MissedDay.local_date, MissedDay.closed_at).where(MissedDay.graduate_id == g),
-        lambda key: date.fromordinal(key.int),
+        lambda key: date.fromordinal(_int_key(key, date.max.toordinal())),
         _missed_entry,
     ),
 )
 
 
+# The timeline's keys: ((instant, the source's rank), the source's key as a UUID).
+_CURSORS = Keyset[tuple[datetime, int]](tuple[Instant, Annotated[int, msgspec.Meta(ge=0, lt=len(SOURCES))]])
+
+
 def encode_position(position: Position) -> str:
-    return encode_cursor(f"{position.at.isoformat()}~{position.rank}", position.key)
+    return _CURSORS.encode((position.at, position.rank), position.key)
 
 
 def decode_position(cursor: str | None) -> Position | None:
-    key = decode_cursor(cursor)
+    key = _CURSORS.decode(cursor)
     if key is None:
         return None
+    (at, rank), source_key = key
     try:
-        at, _, rank = key.sort_value.partition("~")
-        position = Position(datetime.fromisoformat(at), int(rank), key.id)
+        SOURCES[rank].key_value(source_key)  # a key that source cannot hold is refused before a query
     except ValueError as exc:
-        raise ValidationFailed.one("cursor", "not a cursor this service issued") from exc
-    if position.at.tzinfo is None or not 0 <= position.rank < len(SOURCES):
-        raise ValidationFailed.one("cursor", "not a cursor this service issued")
-    return position
+        raise InvalidCursor() from exc
+    return Position(at, rank, source_key)
 
 
 def _check_range(start: datetime | None, end: datetime | None) -> None:

@@ -192,7 +192,7 @@ async def test_history_keeps_every_version_whole(client: Client, cast: Cast) -> 
     bad_cursor = await client.get(
         f"{cast.plan_url}/versions", params={"cursor": "nope"}, headers=cast.counselor.headers
     )
-    assert bad_cursor.status_code == 422
+    assert bad_cursor.status_code == 400
     assert bad_cursor.json()["errors"][0]["field"] == "cursor"
 
 

@@ -107,4 +107,4 @@ async def test_inbox_lists_the_callers_notifications_only(program: Program, app:
     others = await program.client.get("/v1/me/notifications", headers=supervisor.headers)
     assert others.json() == {"items": [], "next_cursor": None}
     bad_cursor = await program.client.get("/v1/me/notifications?cursor=nonsense", headers=counselor.headers)
-    assert bad_cursor.status_code == 422
+    assert bad_cursor.status_code == 400
