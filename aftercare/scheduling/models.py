@@ -29,7 +29,7 @@ class Schedule(UUIDPrimaryKey, Base):
     __tablename__ = "schedules"
     __table_args__ = (
         UniqueConstraint("graduate_id", "stream"),
-        # Used by the sweeper's claim (``sweeper._claim``): cost grows with due rows, not graduates.
+        # Used by the sweeper's claim (``flows.sweep._claim``): cost grows with due rows, not graduates.
         Index("ix_schedules_next_due_at", "next_due_at"),
         one_of("kind", ScheduleKind),
         one_of("status", OccurrenceStatus),
