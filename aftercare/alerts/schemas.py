@@ -13,8 +13,10 @@ from aftercare.rules.engine import RuleName, Severity
 from aftercare.rules.lifecycle import AlertStatus
 
 UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
-# What happened to an alert: one row of ``alert_events``, one SSE event, one timeline entry.
-AlertEventKind = Literal["opened", "raised", "reopened", "escalated", "acknowledged", "resolved"]
+# What happened to an alert: one row of ``alert_events`` and one timeline entry. Every kind but
+# ``refreshed`` (a new sign of the same rule that changed only reasons, evidence and last_seen_at) is
+# also an SSE event (``alerts/stream.py::STREAMED_KINDS``).
+AlertEventKind = Literal["opened", "raised", "refreshed", "reopened", "escalated", "acknowledged", "resolved"]
 
 
 class Alert(msgspec.Struct, kw_only=True):

@@ -223,30 +223,39 @@ class AlertChanges:
         changes: Sequence[AlertChange],
         now: datetime,
         reopen_acknowledged: bool = False,
+        checkin_id: uuid.UUID | None = None,
     ) -> list[uuid.UUID]:
         """Make the lifecycle's ``changes`` to the graduate's alerts, to be written by ``write``; the
         ids of the alerts opened, raised or updated.
 
         ``reopen_acknowledged``: "help now" re-opens an acknowledged safety alert even at the same
-        severity (a new cry for help needs a new answer)."""
+        severity (a new cry for help needs a new answer). ``checkin_id``: the check-in whose hits
+        these are, named on each event they make (the alert detail lists those check-ins)."""
         active = self._by_graduate.get(graduate_id, {})
         touched = []
         for change in changes:
             alert_id = active.get(change.rule)
             if alert_id is None or change.kind == "opened":
-                alert = self._open(graduate_id, counselor_id, change, now=now)
+                alert = self._open(graduate_id, counselor_id, change, now=now, checkin_id=checkin_id)
             else:
                 alert = self._alerts[alert_id]
                 if change.kind == "raised" or (reopen_acknowledged and alert.status == "acknowledged"):
-                    self._raise(alert, change, now=now)
+                    self._raise(alert, change, now=now, checkin_id=checkin_id)
                 else:
                     _refresh(alert, change, now=now)
                     self._mark(alert, "refreshed")
+                    self._record(alert, "refreshed", now=now, checkin_id=checkin_id)
             touched.append(alert.id)
         return touched
 
     def _open(
-        self, graduate_id: uuid.UUID, counselor_id: uuid.UUID | None, change: AlertChange, *, now: datetime
+        self,
+        graduate_id: uuid.UUID,
+        counselor_id: uuid.UUID | None,
+        change: AlertChange,
+        *,
+        now: datetime,
+        checkin_id: uuid.UUID | None,
     ) -> TrackedAlert:
         alert = TrackedAlert(
             id=uuid7(),
@@ -265,11 +274,13 @@ class AlertChanges:
         )
         self._track(alert)
         self._mark(alert, "inserted")
-        self._record(alert, "opened", now=now)
+        self._record(alert, "opened", now=now, checkin_id=checkin_id)
         self._push_to(alert, now=now)
         return alert
 
-    def _raise(self, alert: TrackedAlert, change: AlertChange, *, now: datetime) -> None:
+    def _raise(
+        self, alert: TrackedAlert, change: AlertChange, *, now: datetime, checkin_id: uuid.UUID | None
+    ) -> None:
         reopened = SEVERITY_RANK[change.severity] <= SEVERITY_RANK[alert.severity]
         if not reopened:
             alert.severity = change.severity
@@ -281,7 +292,7 @@ class AlertChanges:
         alert.escalated_at = None
         alert.escalate_at = now + escalation_delay(self.rules, alert.severity)
         self._mark(alert, "raised")
-        self._record(alert, "reopened" if reopened else "raised", now=now)
+        self._record(alert, "reopened" if reopened else "raised", now=now, checkin_id=checkin_id)
         self._push_to(alert, now=now)
 
     def _mark(self, alert: TrackedAlert, write: Write) -> None:
@@ -294,9 +305,17 @@ class AlertChanges:
         if alert.counselor_id is not None:
             self._pushes.append(_push_for(alert.id, alert.severity, "alert", alert.counselor_id, now=now))
 
-    def _record(self, alert: TrackedAlert, kind: str, *, now: datetime) -> None:
+    def _record(self, alert: TrackedAlert, kind: str, *, now: datetime, checkin_id: uuid.UUID | None) -> None:
         self._events.append(
-            _event_row(alert.id, alert.graduate_id, kind, alert.severity, alert.escalation_level, now=now)
+            _event_row(
+                alert.id,
+                alert.graduate_id,
+                kind,
+                alert.severity,
+                alert.escalation_level,
+                now=now,
+                checkin_id=checkin_id,
+            )
         )
 
     async def write(self, session: AsyncSession) -> None:
@@ -338,6 +357,7 @@ def _event_row(
     *,
     now: datetime,
     actor_id: uuid.UUID | None = None,
+    checkin_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     return {
         "alert_id": alert_id,
@@ -347,6 +367,7 @@ def _event_row(
         "escalation_level": escalation_level,
         "actor_id": actor_id,
         "at": now,
+        "checkin_id": checkin_id,
     }
 
 
@@ -358,7 +379,9 @@ async def _store_events(session: AsyncSession, events: list[dict[str, Any]]) -> 
         # never see id 8 before a slower transaction commits id 7. (SQLite has one writer anyway.)
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOCK_KEY})
         # Sent at commit: every process's stream poller reads the log at once, not at its next tick.
-        await send_wakeup(session)
+        # A refresh is not streamed (``stream.STREAMED_KINDS``): refreshes alone wake no reader.
+        if any(event["kind"] != "refreshed" for event in events):
+            await send_wakeup(session)
     connection = await session.connection()
     await connection.execute(_insert_events, events)
 

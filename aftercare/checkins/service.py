@@ -235,6 +235,7 @@ def add_help_request(
             graduate_id=graduate_id,
             client_id=data.client_id,
             message=data.message,
+            alert_id=result.alert_id,
             received_at=result.received_at,
             fingerprint=fingerprint,
             stored_response=result_encoder.encode(result),
