@@ -188,7 +188,25 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 EVERY_ROW_ONCE = {table: 1 for table, _, _ in ROWS}
 # Tables made after 0008, which the value checks' down-and-up test never has.
-LATER_ROWS: list[tuple[str, str, dict[str, Any]]] = []
+LATER_ROWS: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "outreach",
+        "graduate_id",
+        {
+            "id": uuid.uuid4(),
+            "graduate_id": GRADUATE,
+            "alert_id": ALERT,
+            "client_id": uuid.uuid4(),
+            "method": "call",
+            "outcome": "reached",
+            "occurred_at": T0,
+            "recorded_at": T0,
+            "recorded_by": COUNSELOR,
+            "acknowledged_alert": True,
+            "fingerprint": "x",
+        },
+    ),
+]
 VALUE_CHECKS = sorted(
     (table.name, constraint.name)
     for table in metadata.tables.values()
@@ -330,7 +348,7 @@ async def test_value_checks_go_down_and_up_and_keep_every_row(empty_engine: Asyn
 
 async def test_outreach_revision_links_help_requests_and_goes_down_and_up(empty_engine: AsyncEngine) -> None:
     """0009 fills in ``help_requests.alert_id`` from each request's stored answer, adds the
-    ``refreshed`` event kind, and going down drops the refreshed events only."""
+    ``refreshed`` event kind, and going down drops the refreshed events and the outreach log only."""
     linked, unlinked = uuid.uuid4(), uuid.uuid4()
 
     def help_request(request_id: uuid.UUID, alert_id: uuid.UUID | None) -> dict[str, Any]:
@@ -385,6 +403,7 @@ async def test_outreach_revision_links_help_requests_and_goes_down_and_up(empty_
 
     await run_alembic(empty_engine, lambda config: command.downgrade(config, "0008"))
     async with empty_engine.connect() as connection:
+        assert "outreach" not in await connection.run_sync(lambda c: inspect(c).get_table_names())
         assert await connection.run_sync(_checks) == _checks_at_0008()
         assert await connection.run_sync(event_kinds) == ["opened"]
         assert await connection.run_sync(_row_counts) == EVERY_ROW_ONCE

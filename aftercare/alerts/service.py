@@ -484,8 +484,12 @@ async def escalate_due_alerts(
     return escalated
 
 
-async def _load_for_actor(session: AsyncSession, alert_id: uuid.UUID, actor: Principal) -> Alert:
-    alert = await session.get(Alert, alert_id, with_for_update=True)
+async def load_for_actor(
+    session: AsyncSession, alert_id: uuid.UUID, actor: Principal, *, for_update: bool = True
+) -> Alert:
+    """The alert if ``actor`` may reach its graduate (their counselor, a supervisor), locked for the
+    caller's change unless ``for_update`` is off; else 404, as for an alert that does not exist."""
+    alert = await session.get(Alert, alert_id, with_for_update=for_update)
     if alert is None:
         raise NotFound("alert not found")
     counselor_id = await session.scalar(select(Graduate.counselor_id).where(Graduate.id == alert.graduate_id))
@@ -494,36 +498,66 @@ async def _load_for_actor(session: AsyncSession, alert_id: uuid.UUID, actor: Pri
     return alert
 
 
+async def graduate_of(session: AsyncSession, alert_id: uuid.UUID) -> uuid.UUID | None:
+    """The graduate an alert is about (never changes), without locking it; None if there is no alert."""
+    return await session.scalar(select(Alert.graduate_id).where(Alert.id == alert_id))
+
+
+async def acknowledge(session: AsyncSession, alert: Alert, *, actor: Principal, now: datetime) -> bool:
+    """Acknowledge ``alert`` (loaded for update) if it is open: by ``actor`` at ``now``, escalation
+    stopped, its ``acknowledged`` event (on the stream) and the audit row, in the caller's
+    transaction; never commits. Whether it changed anything (an acknowledged or resolved alert stays
+    as it is). ``acknowledge_alert`` and recorded outreach (``flows/outreach.py``) both use it."""
+    if alert.status != "open":
+        return False
+    alert.status = "acknowledged"
+    alert.acknowledged_by = actor.user_id
+    alert.acknowledged_at = now
+    alert.escalate_at = None
+    await session.flush()
+    await _record_event(session, alert, "acknowledged", now=now, actor_id=actor.user_id)
+    await audit.record(
+        session,
+        actor=actor,
+        action="update",
+        resource="alert",
+        graduate_id=alert.graduate_id,
+        resource_id=str(alert.id),
+        now=now,
+    )
+    return True
+
+
 async def acknowledge_alert(
     session: AsyncSession, alert_id: uuid.UUID, *, actor: Principal, now: datetime
 ) -> schemas.Alert:
     """Stops escalation. Again on an acknowledged (or resolved) alert: no change."""
     async with session.begin():
-        alert = await _load_for_actor(session, alert_id, actor)
-        if alert.status == "open":
-            alert.status = "acknowledged"
-            alert.acknowledged_by = actor.user_id
-            alert.acknowledged_at = now
-            alert.escalate_at = None
-            await session.flush()
-            await _record_event(session, alert, "acknowledged", now=now, actor_id=actor.user_id)
-            await audit.record(
-                session,
-                actor=actor,
-                action="update",
-                resource="alert",
-                graduate_id=alert.graduate_id,
-                resource_id=str(alert.id),
-                now=now,
-            )
+        alert = await load_for_actor(session, alert_id, actor)
+        await acknowledge(session, alert, actor=actor, now=now)
     return to_schema(alert)
+
+
+# What makes an alert need an answer (again): each restarts its escalation from level 0.
+_NEEDS_ANSWER: tuple[schemas.AlertEventKind, ...] = ("opened", "raised", "reopened")
+
+
+async def awaiting_answer_since(session: AsyncSession, alert: Alert) -> datetime:
+    """When ``alert`` last began to need an answer: its latest opening, raise or re-opening (read
+    on ``ix_alert_events_alert_id_id``)."""
+    since = await session.scalar(
+        select(func.max(AlertEvent.at)).where(
+            AlertEvent.alert_id == alert.id, AlertEvent.kind.in_(_NEEDS_ANSWER)
+        )
+    )
+    return since or alert.opened_at
 
 
 async def resolve_alert(
     session: AsyncSession, alert_id: uuid.UUID, note: str, *, actor: Principal, now: datetime
 ) -> schemas.Alert:
     async with session.begin():
-        alert = await _load_for_actor(session, alert_id, actor)
+        alert = await load_for_actor(session, alert_id, actor)
         if alert.status == "resolved":
             raise Conflict("this alert is already resolved")
         alert.status = "resolved"
