@@ -8,6 +8,10 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from aftercare.checkins.schemas import Checkin, HelpRequest
+from aftercare.outreach.schemas import Outreach
+from aftercare.push.schemas import SentNotification
+
 # The engine names the rules and severities; the wire uses the very same types.
 from aftercare.rules.engine import RuleName, Severity
 from aftercare.rules.lifecycle import AlertStatus
@@ -37,6 +41,31 @@ class Alert(msgspec.Struct, kw_only=True):
     resolved_by: uuid.UUID | None = None
     resolved_at: UtcTimestamp | None = None
     resolution_note: str | None = None
+
+
+class AlertEvent(msgspec.Struct, kw_only=True):
+    """One entry of an alert's event log (``alert_events``)."""
+
+    id: int  # commit order; for every kind but ``refreshed`` also the SSE event's id
+    kind: AlertEventKind
+    at: UtcTimestamp
+    severity: Severity  # the alert's, after this event
+    escalation_level: int
+    actor_id: uuid.UUID | None  # who acknowledged or resolved it; None for what the system did
+    checkin_id: uuid.UUID | None  # the check-in whose answers opened, raised, refreshed or re-opened it
+
+
+class AlertDetail(Alert, kw_only=True):
+    """``GET /v1/alerts/{id}``: the alert and its whole story, each list oldest first."""
+
+    checkins: list[Checkin]
+    """The check-ins behind it: each its events name, and each of the days its evidence cites."""
+    help_requests: list[HelpRequest]
+    """The "help now" requests that opened, raised or re-opened it, with the graduate's words."""
+    events: list[AlertEvent]
+    notifications: list[SentNotification]
+    """Every push about it: to the counselor as it opened or rose, to supervisors as it escalated."""
+    outreach: list[Outreach]
 
 
 class AlertPage(msgspec.Struct):

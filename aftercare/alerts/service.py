@@ -553,6 +553,34 @@ async def awaiting_answer_since(session: AsyncSession, alert: Alert) -> datetime
     return since or alert.opened_at
 
 
+async def events_of(session: AsyncSession, alert_id: uuid.UUID) -> list[schemas.AlertEvent]:
+    """An alert's event log in commit order (``ix_alert_events_alert_id_id``)."""
+    rows = await session.scalars(
+        select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
+    )
+    return [
+        schemas.AlertEvent(
+            id=row.id,
+            kind=row.kind,
+            at=row.at,
+            severity=row.severity,
+            escalation_level=row.escalation_level,
+            actor_id=row.actor_id,
+            checkin_id=row.checkin_id,
+        )
+        for row in rows
+    ]
+
+
+def evidence_days(alert: Alert) -> list[date]:
+    """The local days of check-ins the alert's evidence cites. Not silence's (its days are the
+    missed ones) nor a help request's (its day is when help was asked for, which any check-in of
+    that day had no part in)."""
+    if alert.rule == "silence" or alert.evidence.get("values", {}).get("help_request"):
+        return []
+    return [date.fromisoformat(day) for day in alert.evidence.get("local_dates", [])]
+
+
 async def resolve_alert(
     session: AsyncSession, alert_id: uuid.UUID, note: str, *, actor: Principal, now: datetime
 ) -> schemas.Alert:

@@ -190,6 +190,7 @@ async def test_alert_routes_by_owner(app: Litestar, program: Program, cast: dict
     (alert,) = feed.json()["items"]
     routes = [(t, m, h) for t, m, h in our_routes(app) if "{alert_id:uuid}" in t]
     assert {(t.rsplit("/", 1)[-1], m) for t, m, _ in routes} >= {
+        ("{alert_id:uuid}", "GET"),
         ("acknowledge", "POST"),
         ("resolve", "POST"),
         ("outreach", "POST"),

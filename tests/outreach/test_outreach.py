@@ -332,6 +332,8 @@ async def test_no_note_in_any_log_line(cast: Cast, log_lines: list[str]) -> None
     assert (await post(cast, path, payload)).status_code == 200
     assert (await post(cast, path, {**payload, "outcome": "other"})).status_code == 409
     assert (await post(cast, path, body(note=NOTE + "x" * 2000))).status_code == 422
+    detail = await cast.program.client.get(f"/v1/alerts/{alert['id']}", headers=cast.counselor.headers)
+    assert detail.status_code == 200 and NOTE in detail.text
     assert log_lines, "the requests were logged"
     everything = "\n".join(log_lines)
     for secret in ("sister", "wedding", "Reached her"):

@@ -10,6 +10,7 @@ Revises: 0008
   and an index on (alert_id, id) for one alert's story.
 - ``help_requests.alert_id``: the alert a help request opened, raised or re-opened, filled in for the
   requests already stored from the answer each got (its ``alert_id``).
+- a partial index on ``notifications.ref_id`` for the pushes about one alert.
 
 As in 0008, values are copied here, not imported from the Literal types, and SQLite's batch mode
 recreates ``alert_events`` and ``help_requests`` (``aftercare.db.migrate`` turns foreign keys off
@@ -34,6 +35,7 @@ _METHODS = ("call", "text", "video", "in_person", "voicemail", "other")
 _OUTCOMES = ("reached", "no_answer", "left_message", "declined", "referred", "other")
 _EVENT_KINDS_0008 = ("opened", "raised", "reopened", "escalated", "acknowledged", "resolved")
 _EVENT_KINDS = ("opened", "raised", "refreshed", "reopened", "escalated", "acknowledged", "resolved")
+_ABOUT_AN_ALERT = "kind IN ('alert', 'escalation')"
 
 # The answer stored with each help request is its HelpResult as JSON; its alert_id names the alert.
 # (A UUID is 32 hex digits on SQLite, the JSON spells it with dashes.)
@@ -106,8 +108,19 @@ def upgrade() -> None:
         batch_op.create_index("ix_help_requests_alert_id", ["alert_id"], unique=False)
     op.execute(_LINK_HELP_REQUESTS[op.get_bind().dialect.name])
 
+    op.create_index(
+        "ix_notifications_alert_ref_id",
+        "notifications",
+        ["ref_id"],
+        unique=False,
+        sqlite_where=sa.text(_ABOUT_AN_ALERT),
+        postgresql_where=sa.text(_ABOUT_AN_ALERT),
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_notifications_alert_ref_id", table_name="notifications")
+
     with op.batch_alter_table("help_requests") as batch_op:
         batch_op.drop_index("ix_help_requests_alert_id")
         batch_op.drop_constraint(op.f("fk_help_requests_alert_id_alerts"), type_="foreignkey")
