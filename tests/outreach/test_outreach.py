@@ -338,3 +338,17 @@ async def test_no_note_in_any_log_line(cast: Cast, log_lines: list[str]) -> None
     everything = "\n".join(log_lines)
     for secret in ("sister", "wedding", "Reached her"):
         assert secret not in everything
+
+
+async def test_concurrent_retries_store_one_record_and_acknowledge_once(cast: Cast) -> None:
+    import asyncio
+
+    alert = await open_alert(cast)
+    payload = body(note=NOTE)
+    responses = await asyncio.gather(
+        *(post(cast, f"/v1/alerts/{alert['id']}/outreach", payload) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert await stored(cast) == 1
+    assert await event_kinds(cast, alert["id"]) == ["opened", "acknowledged"]
