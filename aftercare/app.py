@@ -43,6 +43,7 @@ from aftercare.http import (
 )
 from aftercare.logs import configure_logging
 from aftercare.metrics import MetricsController
+from aftercare.outreach.routes import OutreachController
 from aftercare.plans.routes import PlanController, PlanTemplateController
 from aftercare.program.routes import ProgramRulesController
 from aftercare.push.routes import InboxController, PushController
@@ -73,6 +74,7 @@ def route_handlers() -> Sequence[Any]:
         PushController,
         InboxController,
         TimelineController,
+        OutreachController,
     ]
 
 

@@ -3,6 +3,7 @@ included; migrating again changes nothing; the value checks (0008) go down and u
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -186,6 +187,26 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
     ),
 ]
 EVERY_ROW_ONCE = {table: 1 for table, _, _ in ROWS}
+# Tables made after 0008, which the value checks' down-and-up test never has.
+LATER_ROWS: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "outreach",
+        "graduate_id",
+        {
+            "id": uuid.uuid4(),
+            "graduate_id": GRADUATE,
+            "alert_id": ALERT,
+            "client_id": uuid.uuid4(),
+            "method": "call",
+            "outcome": "reached",
+            "occurred_at": T0,
+            "recorded_at": T0,
+            "recorded_by": COUNSELOR,
+            "acknowledged_alert": True,
+            "fingerprint": "x",
+        },
+    ),
+]
 VALUE_CHECKS = sorted(
     (table.name, constraint.name)
     for table in metadata.tables.values()
@@ -194,8 +215,8 @@ VALUE_CHECKS = sorted(
 )
 
 
-def _insert_rows(connection: Connection) -> None:
-    for table, _, values in ROWS:
+def _insert_rows(connection: Connection, rows: list[tuple[str, str, dict[str, Any]]] = ROWS) -> None:
+    for table, _, values in rows:
         connection.execute(metadata.tables[table].insert().values(values))
 
 
@@ -229,6 +250,19 @@ def _model_checks() -> dict[str, dict[str, set[str]]]:
     return checks
 
 
+def _upgrade_to_value_checks(config: Config) -> None:
+    # As far as 0008 only: later revisions add tables and values of their own (tested on their own).
+    command.upgrade(config, "0008")
+
+
+def _checks_at_0008() -> dict[str, dict[str, set[str]]]:
+    checks = _model_checks()
+    for table, _, _ in LATER_ROWS:
+        del checks[table]
+    checks["alert_events"]["ck_alert_events_kind"] -= {"refreshed"}  # added by 0009
+    return checks
+
+
 async def test_migrated_value_checks_match_the_models(engine: AsyncEngine) -> None:
     # compare_metadata (above) does not look at CHECK constraints.
     async with engine.connect() as connection:
@@ -240,11 +274,11 @@ async def test_the_database_refuses_a_value_outside_the_literal(
     engine: AsyncEngine, table: str, check: str
 ) -> None:
     column_name = check.removeprefix(f"ck_{table}_")
-    key, values = next((key, values) for name, key, values in ROWS if name == table)
+    key, values = next((key, values) for name, key, values in ROWS + LATER_ROWS if name == table)
     async with engine.connect() as connection:
         transaction = await connection.begin()
         try:
-            await connection.run_sync(_insert_rows)
+            await connection.run_sync(_insert_rows, ROWS + LATER_ROWS)
             rows = metadata.tables[table]
             # Both engines name the constraint in the error.
             with pytest.raises(IntegrityError, match=check):
@@ -288,7 +322,7 @@ async def test_value_checks_go_down_and_up_and_keep_every_row(empty_engine: Asyn
         # "-1" from a merge point is ambiguous to Alembic).
         command.downgrade(config, "0007")
 
-    await migrate(empty_engine)
+    await run_alembic(empty_engine, _upgrade_to_value_checks)
     async with empty_engine.connect() as connection:
         at_head = await connection.run_sync(_snapshot)
     await run_alembic(empty_engine, downgrade_value_checks)
@@ -298,9 +332,9 @@ async def test_value_checks_go_down_and_up_and_keep_every_row(empty_engine: Asyn
         assert await connection.run_sync(_snapshot) == at_head
         await connection.run_sync(_insert_rows)
 
-    await migrate(empty_engine)
+    await run_alembic(empty_engine, _upgrade_to_value_checks)
     async with empty_engine.connect() as connection:
-        assert await connection.run_sync(_checks) == _model_checks()
+        assert await connection.run_sync(_checks) == _checks_at_0008()
         assert await connection.run_sync(_snapshot) == at_head
         assert await connection.run_sync(_row_counts) == EVERY_ROW_ONCE
         graduates = metadata.tables["graduates"]
@@ -310,3 +344,71 @@ async def test_value_checks_go_down_and_up_and_keep_every_row(empty_engine: Asyn
     async with empty_engine.connect() as connection:
         assert await connection.run_sync(_checks) == {}
         assert await connection.run_sync(_row_counts) == EVERY_ROW_ONCE
+
+
+async def test_outreach_revision_links_help_requests_and_goes_down_and_up(empty_engine: AsyncEngine) -> None:
+    """0009 fills in ``help_requests.alert_id`` from each request's stored answer, adds the
+    ``refreshed`` event kind, and going down drops the refreshed events and the outreach log only."""
+    linked, unlinked = uuid.uuid4(), uuid.uuid4()
+
+    def help_request(request_id: uuid.UUID, alert_id: uuid.UUID | None) -> dict[str, Any]:
+        answer = {"id": str(request_id), "alert_id": None if alert_id is None else str(alert_id)}
+        return {
+            "id": request_id,
+            "graduate_id": GRADUATE,
+            "client_id": uuid.uuid4(),
+            "message": "words",
+            "received_at": T0,
+            "fingerprint": "x",
+            "stored_response": json.dumps(answer).encode(),
+        }
+
+    def before_0009(connection: Connection) -> None:
+        _insert_rows(connection)
+        requests = metadata.tables["help_requests"]
+        columns = [c for c in requests.c if c.name != "alert_id"]  # not there yet
+        for row in (help_request(linked, ALERT), help_request(unlinked, None)):
+            connection.execute(requests.insert().values({c.name: row[c.name] for c in columns}))
+
+    def alert_of(connection: Connection, request_id: uuid.UUID) -> Any:
+        requests = metadata.tables["help_requests"]
+        return connection.scalar(select(requests.c.alert_id).where(requests.c.id == request_id))
+
+    def event_kinds(connection: Connection) -> list[str]:
+        events = metadata.tables["alert_events"]
+        return sorted(connection.scalars(select(events.c.kind).where(events.c.alert_id == ALERT)))
+
+    await run_alembic(empty_engine, _upgrade_to_value_checks)
+    async with empty_engine.begin() as connection:
+        await connection.run_sync(before_0009)
+    await migrate(empty_engine)
+    async with empty_engine.begin() as connection:
+        assert await connection.run_sync(alert_of, linked) == ALERT
+        assert await connection.run_sync(alert_of, unlinked) is None
+        assert await connection.run_sync(_checks) == _model_checks()
+        await connection.run_sync(_insert_rows, LATER_ROWS)
+        events = metadata.tables["alert_events"]
+        await connection.execute(
+            events.insert().values(
+                alert_id=ALERT,
+                graduate_id=GRADUATE,
+                kind="refreshed",
+                severity="critical",
+                escalation_level=0,
+                at=T0,
+                checkin_id=uuid.uuid4(),
+            )
+        )
+        assert await connection.run_sync(event_kinds) == ["opened", "refreshed"]
+
+    await run_alembic(empty_engine, lambda config: command.downgrade(config, "0008"))
+    async with empty_engine.connect() as connection:
+        assert "outreach" not in await connection.run_sync(lambda c: inspect(c).get_table_names())
+        assert await connection.run_sync(_checks) == _checks_at_0008()
+        assert await connection.run_sync(event_kinds) == ["opened"]
+        assert await connection.run_sync(_row_counts) == EVERY_ROW_ONCE
+
+    await migrate(empty_engine)
+    async with empty_engine.connect() as connection:
+        assert await connection.run_sync(_checks) == _model_checks()
+        assert await connection.run_sync(alert_of, linked) == ALERT

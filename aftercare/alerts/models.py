@@ -72,6 +72,8 @@ class AlertEvent(Base):
     __tablename__ = "alert_events"
     __table_args__ = (
         Index("ix_alert_events_graduate_id_at", "graduate_id", "at"),
+        # One alert's story (GET /v1/alerts/{id}) and when it last began to need an answer (outreach).
+        Index("ix_alert_events_alert_id_id", "alert_id", "id"),
         one_of("kind", AlertEventKind),
         one_of("severity", Severity),
     )
@@ -86,3 +88,6 @@ class AlertEvent(Base):
     escalation_level: Mapped[int] = mapped_column(Integer)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    # The check-in (submitted or amended) whose rule hit opened, raised, refreshed or re-opened the
+    # alert; None for everything else. No foreign key: a batch writes its events before its check-ins.
+    checkin_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)

@@ -8,13 +8,19 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from aftercare.checkins.schemas import Checkin, HelpRequest
+from aftercare.outreach.schemas import Outreach
+from aftercare.push.schemas import SentNotification
+
 # The engine names the rules and severities; the wire uses the very same types.
 from aftercare.rules.engine import RuleName, Severity
 from aftercare.rules.lifecycle import AlertStatus
 
 UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
-# What happened to an alert: one row of ``alert_events``, one SSE event, one timeline entry.
-AlertEventKind = Literal["opened", "raised", "reopened", "escalated", "acknowledged", "resolved"]
+# What happened to an alert: one row of ``alert_events`` and one timeline entry. Every kind but
+# ``refreshed`` (a new sign of the same rule that changed only reasons, evidence and last_seen_at) is
+# also an SSE event (``alerts/stream.py::STREAMED_KINDS``).
+AlertEventKind = Literal["opened", "raised", "refreshed", "reopened", "escalated", "acknowledged", "resolved"]
 
 
 class Alert(msgspec.Struct, kw_only=True):
@@ -35,6 +41,31 @@ class Alert(msgspec.Struct, kw_only=True):
     resolved_by: uuid.UUID | None = None
     resolved_at: UtcTimestamp | None = None
     resolution_note: str | None = None
+
+
+class AlertEvent(msgspec.Struct, kw_only=True):
+    """One entry of an alert's event log (``alert_events``)."""
+
+    id: int  # commit order; for every kind but ``refreshed`` also the SSE event's id
+    kind: AlertEventKind
+    at: UtcTimestamp
+    severity: Severity  # the alert's, after this event
+    escalation_level: int
+    actor_id: uuid.UUID | None  # who acknowledged or resolved it; None for what the system did
+    checkin_id: uuid.UUID | None  # the check-in whose answers opened, raised, refreshed or re-opened it
+
+
+class AlertDetail(Alert, kw_only=True):
+    """``GET /v1/alerts/{id}``: the alert and its whole story, each list oldest first."""
+
+    checkins: list[Checkin]
+    """The check-ins behind it: each its events name, and each of the days its evidence cites."""
+    help_requests: list[HelpRequest]
+    """The "help now" requests that opened, raised or re-opened it, with the graduate's words."""
+    events: list[AlertEvent]
+    notifications: list[SentNotification]
+    """Every push about it: to the counselor as it opened or rose, to supervisors as it escalated."""
+    outreach: list[Outreach]
 
 
 class AlertPage(msgspec.Struct):

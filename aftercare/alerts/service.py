@@ -223,30 +223,39 @@ class AlertChanges:
         changes: Sequence[AlertChange],
         now: datetime,
         reopen_acknowledged: bool = False,
+        checkin_id: uuid.UUID | None = None,
     ) -> list[uuid.UUID]:
         """Make the lifecycle's ``changes`` to the graduate's alerts, to be written by ``write``; the
         ids of the alerts opened, raised or updated.
 
         ``reopen_acknowledged``: "help now" re-opens an acknowledged safety alert even at the same
-        severity (a new cry for help needs a new answer)."""
+        severity (a new cry for help needs a new answer). ``checkin_id``: the check-in whose hits
+        these are, named on each event they make (the alert detail lists those check-ins)."""
         active = self._by_graduate.get(graduate_id, {})
         touched = []
         for change in changes:
             alert_id = active.get(change.rule)
             if alert_id is None or change.kind == "opened":
-                alert = self._open(graduate_id, counselor_id, change, now=now)
+                alert = self._open(graduate_id, counselor_id, change, now=now, checkin_id=checkin_id)
             else:
                 alert = self._alerts[alert_id]
                 if change.kind == "raised" or (reopen_acknowledged and alert.status == "acknowledged"):
-                    self._raise(alert, change, now=now)
+                    self._raise(alert, change, now=now, checkin_id=checkin_id)
                 else:
                     _refresh(alert, change, now=now)
                     self._mark(alert, "refreshed")
+                    self._record(alert, "refreshed", now=now, checkin_id=checkin_id)
             touched.append(alert.id)
         return touched
 
     def _open(
-        self, graduate_id: uuid.UUID, counselor_id: uuid.UUID | None, change: AlertChange, *, now: datetime
+        self,
+        graduate_id: uuid.UUID,
+        counselor_id: uuid.UUID | None,
+        change: AlertChange,
+        *,
+        now: datetime,
+        checkin_id: uuid.UUID | None,
     ) -> TrackedAlert:
         alert = TrackedAlert(
             id=uuid7(),
@@ -265,11 +274,13 @@ class AlertChanges:
         )
         self._track(alert)
         self._mark(alert, "inserted")
-        self._record(alert, "opened", now=now)
+        self._record(alert, "opened", now=now, checkin_id=checkin_id)
         self._push_to(alert, now=now)
         return alert
 
-    def _raise(self, alert: TrackedAlert, change: AlertChange, *, now: datetime) -> None:
+    def _raise(
+        self, alert: TrackedAlert, change: AlertChange, *, now: datetime, checkin_id: uuid.UUID | None
+    ) -> None:
         reopened = SEVERITY_RANK[change.severity] <= SEVERITY_RANK[alert.severity]
         if not reopened:
             alert.severity = change.severity
@@ -281,7 +292,7 @@ class AlertChanges:
         alert.escalated_at = None
         alert.escalate_at = now + escalation_delay(self.rules, alert.severity)
         self._mark(alert, "raised")
-        self._record(alert, "reopened" if reopened else "raised", now=now)
+        self._record(alert, "reopened" if reopened else "raised", now=now, checkin_id=checkin_id)
         self._push_to(alert, now=now)
 
     def _mark(self, alert: TrackedAlert, write: Write) -> None:
@@ -294,9 +305,17 @@ class AlertChanges:
         if alert.counselor_id is not None:
             self._pushes.append(_push_for(alert.id, alert.severity, "alert", alert.counselor_id, now=now))
 
-    def _record(self, alert: TrackedAlert, kind: str, *, now: datetime) -> None:
+    def _record(self, alert: TrackedAlert, kind: str, *, now: datetime, checkin_id: uuid.UUID | None) -> None:
         self._events.append(
-            _event_row(alert.id, alert.graduate_id, kind, alert.severity, alert.escalation_level, now=now)
+            _event_row(
+                alert.id,
+                alert.graduate_id,
+                kind,
+                alert.severity,
+                alert.escalation_level,
+                now=now,
+                checkin_id=checkin_id,
+            )
         )
 
     async def write(self, session: AsyncSession) -> None:
@@ -338,6 +357,7 @@ def _event_row(
     *,
     now: datetime,
     actor_id: uuid.UUID | None = None,
+    checkin_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     return {
         "alert_id": alert_id,
@@ -347,6 +367,7 @@ def _event_row(
         "escalation_level": escalation_level,
         "actor_id": actor_id,
         "at": now,
+        "checkin_id": checkin_id,
     }
 
 
@@ -358,7 +379,9 @@ async def _store_events(session: AsyncSession, events: list[dict[str, Any]]) -> 
         # never see id 8 before a slower transaction commits id 7. (SQLite has one writer anyway.)
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOCK_KEY})
         # Sent at commit: every process's stream poller reads the log at once, not at its next tick.
-        await send_wakeup(session)
+        # A refresh is not streamed (``stream.STREAMED_KINDS``): refreshes alone wake no reader.
+        if any(event["kind"] != "refreshed" for event in events):
+            await send_wakeup(session)
     connection = await session.connection()
     await connection.execute(_insert_events, events)
 
@@ -461,8 +484,12 @@ async def escalate_due_alerts(
     return escalated
 
 
-async def _load_for_actor(session: AsyncSession, alert_id: uuid.UUID, actor: Principal) -> Alert:
-    alert = await session.get(Alert, alert_id, with_for_update=True)
+async def load_for_actor(
+    session: AsyncSession, alert_id: uuid.UUID, actor: Principal, *, for_update: bool = True
+) -> Alert:
+    """The alert if ``actor`` may reach its graduate (their counselor, a supervisor), locked for the
+    caller's change unless ``for_update`` is off; else 404, as for an alert that does not exist."""
+    alert = await session.get(Alert, alert_id, with_for_update=for_update)
     if alert is None:
         raise NotFound("alert not found")
     counselor_id = await session.scalar(select(Graduate.counselor_id).where(Graduate.id == alert.graduate_id))
@@ -471,36 +498,94 @@ async def _load_for_actor(session: AsyncSession, alert_id: uuid.UUID, actor: Pri
     return alert
 
 
+async def graduate_of(session: AsyncSession, alert_id: uuid.UUID) -> uuid.UUID | None:
+    """The graduate an alert is about (never changes), without locking it; None if there is no alert."""
+    return await session.scalar(select(Alert.graduate_id).where(Alert.id == alert_id))
+
+
+async def acknowledge(session: AsyncSession, alert: Alert, *, actor: Principal, now: datetime) -> bool:
+    """Acknowledge ``alert`` (loaded for update) if it is open: by ``actor`` at ``now``, escalation
+    stopped, its ``acknowledged`` event (on the stream) and the audit row, in the caller's
+    transaction; never commits. Whether it changed anything (an acknowledged or resolved alert stays
+    as it is). ``acknowledge_alert`` and recorded outreach (``flows/outreach.py``) both use it."""
+    if alert.status != "open":
+        return False
+    alert.status = "acknowledged"
+    alert.acknowledged_by = actor.user_id
+    alert.acknowledged_at = now
+    alert.escalate_at = None
+    await session.flush()
+    await _record_event(session, alert, "acknowledged", now=now, actor_id=actor.user_id)
+    await audit.record(
+        session,
+        actor=actor,
+        action="update",
+        resource="alert",
+        graduate_id=alert.graduate_id,
+        resource_id=str(alert.id),
+        now=now,
+    )
+    return True
+
+
 async def acknowledge_alert(
     session: AsyncSession, alert_id: uuid.UUID, *, actor: Principal, now: datetime
 ) -> schemas.Alert:
     """Stops escalation. Again on an acknowledged (or resolved) alert: no change."""
     async with session.begin():
-        alert = await _load_for_actor(session, alert_id, actor)
-        if alert.status == "open":
-            alert.status = "acknowledged"
-            alert.acknowledged_by = actor.user_id
-            alert.acknowledged_at = now
-            alert.escalate_at = None
-            await session.flush()
-            await _record_event(session, alert, "acknowledged", now=now, actor_id=actor.user_id)
-            await audit.record(
-                session,
-                actor=actor,
-                action="update",
-                resource="alert",
-                graduate_id=alert.graduate_id,
-                resource_id=str(alert.id),
-                now=now,
-            )
+        alert = await load_for_actor(session, alert_id, actor)
+        await acknowledge(session, alert, actor=actor, now=now)
     return to_schema(alert)
+
+
+# What makes an alert need an answer (again): each restarts its escalation from level 0.
+_NEEDS_ANSWER: tuple[schemas.AlertEventKind, ...] = ("opened", "raised", "reopened")
+
+
+async def awaiting_answer_since(session: AsyncSession, alert: Alert) -> datetime:
+    """When ``alert`` last began to need an answer: its latest opening, raise or re-opening (read
+    on ``ix_alert_events_alert_id_id``)."""
+    since = await session.scalar(
+        select(func.max(AlertEvent.at)).where(
+            AlertEvent.alert_id == alert.id, AlertEvent.kind.in_(_NEEDS_ANSWER)
+        )
+    )
+    return since or alert.opened_at
+
+
+async def events_of(session: AsyncSession, alert_id: uuid.UUID) -> list[schemas.AlertEvent]:
+    """An alert's event log in commit order (``ix_alert_events_alert_id_id``)."""
+    rows = await session.scalars(
+        select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
+    )
+    return [
+        schemas.AlertEvent(
+            id=row.id,
+            kind=row.kind,
+            at=row.at,
+            severity=row.severity,
+            escalation_level=row.escalation_level,
+            actor_id=row.actor_id,
+            checkin_id=row.checkin_id,
+        )
+        for row in rows
+    ]
+
+
+def evidence_days(alert: Alert) -> list[date]:
+    """The local days of check-ins the alert's evidence cites. Not silence's (its days are the
+    missed ones) nor a help request's (its day is when help was asked for, which any check-in of
+    that day had no part in)."""
+    if alert.rule == "silence" or alert.evidence.get("values", {}).get("help_request"):
+        return []
+    return [date.fromisoformat(day) for day in alert.evidence.get("local_dates", [])]
 
 
 async def resolve_alert(
     session: AsyncSession, alert_id: uuid.UUID, note: str, *, actor: Principal, now: datetime
 ) -> schemas.Alert:
     async with session.begin():
-        alert = await _load_for_actor(session, alert_id, actor)
+        alert = await load_for_actor(session, alert_id, actor)
         if alert.status == "resolved":
             raise Conflict("this alert is already resolved")
         alert.status = "resolved"

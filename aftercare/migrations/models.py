@@ -9,6 +9,7 @@ from aftercare.auth import models as auth_models
 from aftercare.checkins import models as checkin_models
 from aftercare.db.base import Base
 from aftercare.graduates import models as graduate_models
+from aftercare.outreach import models as outreach_models
 from aftercare.plans import models as plan_models
 from aftercare.program import models as program_models
 from aftercare.push import models as push_models
@@ -22,6 +23,7 @@ SLICES = (
     auth_models,
     checkin_models,
     graduate_models,
+    outreach_models,
     plan_models,
     push_models,
     program_models,

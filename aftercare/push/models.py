@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import get_args
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aftercare.db.base import Base, UUIDPrimaryKey
@@ -21,6 +21,10 @@ from aftercare.db.types import DateTimeUTC
 from aftercare.push.schemas import DeliveryStatus, NotificationKind, NotificationStatus
 
 KINDS: tuple[NotificationKind, ...] = get_args(NotificationKind)
+# The pushes about an alert (``ref_id`` is the alert's id). Written out as SQL text because a partial
+# index serves only a query that repeats its predicate verbatim (SQLite compares the terms, and a
+# bound parameter matches no literal): the index below and ``service.notifications_about`` share it.
+ABOUT_AN_ALERT = "kind IN ('alert', 'escalation')"
 
 
 class PushSubscription(UUIDPrimaryKey, Base):
@@ -42,6 +46,14 @@ class Notification(UUIDPrimaryKey, Base):
     __table_args__ = (
         # The inbox: a user's notifications newest first, keyset on (created_at, id).
         Index("ix_notifications_user_id_created_at_id", "user_id", "created_at", "id"),
+        # The alert detail: the pushes about one alert (push/service.py::notifications_about). Partial:
+        # prompts and reminders, most of the table, have no use for it.
+        Index(
+            "ix_notifications_alert_ref_id",
+            "ref_id",
+            sqlite_where=text(ABOUT_AN_ALERT),
+            postgresql_where=text(ABOUT_AN_ALERT),
+        ),
         one_of("kind", NotificationKind),
         one_of("status", NotificationStatus),
     )

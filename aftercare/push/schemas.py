@@ -73,6 +73,33 @@ class NotificationItem(msgspec.Struct, kw_only=True):
     deliveries: list[DeliveryInfo]
 
 
+class DeliveryAttemptInfo(msgspec.Struct, kw_only=True):
+    at: UtcTimestamp
+    status_code: int | None  # the push service's answer; None if it gave none
+    outcome: str  # delivered, retry, failed, gone; sending: no answer recorded (its worker died)
+
+
+class DeliveryHistory(DeliveryInfo, kw_only=True):
+    """A delivery with each of its attempts, oldest first."""
+
+    attempt_log: list[DeliveryAttemptInfo]
+
+
+class SentNotification(msgspec.Struct, kw_only=True):
+    """A notification as staff see it in an alert's story: to whom, how, and how its pushes went.
+    Title and body are left out: they are fixed texts and carry only the severity."""
+
+    id: uuid.UUID
+    kind: NotificationKind
+    recipient_id: uuid.UUID
+    channel: Literal["push"]  # an in-app inbox entry, pushed to each of the recipient's devices
+    urgency: str
+    status: NotificationStatus
+    created_at: UtcTimestamp
+    delivered_at: UtcTimestamp | None
+    deliveries: list[DeliveryHistory]
+
+
 class NotificationPage(msgspec.Struct):
     items: list[NotificationItem]
     next_cursor: str | None

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple
 
 import msgspec
-from sqlalchemy import ColumnElement, delete, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -42,7 +42,14 @@ from aftercare.errors import FieldError, NotFound, ValidationFailed
 from aftercare.pagination import Instant, Keyset, before_key
 from aftercare.push import schemas
 from aftercare.push.endpoints import validate_subscription
-from aftercare.push.models import KINDS, Delivery, DeliveryAttempt, Notification, PushSubscription
+from aftercare.push.models import (
+    ABOUT_AN_ALERT,
+    KINDS,
+    Delivery,
+    DeliveryAttempt,
+    Notification,
+    PushSubscription,
+)
 from aftercare.push.webpush import MAX_PAYLOAD_BYTES, PushMessage, PushSender, SendResult, backoff_seconds
 from aftercare.push.webpush import validate_topic as _validate_topic
 
@@ -849,3 +856,65 @@ async def list_notifications(
         ],
         next_cursor=_CURSORS.encode(page[-1].created_at, page[-1].id) if more else None,
     )
+
+
+async def notifications_about(session: AsyncSession, alert_id: uuid.UUID) -> list[schemas.SentNotification]:
+    """Every push about one alert (``ref_id``), oldest first, with its deliveries and their attempts;
+    three statements, the first on the partial index ``ix_notifications_alert_ref_id``."""
+    notifications = list(
+        await session.scalars(
+            select(Notification)
+            .where(Notification.ref_id == str(alert_id), text(ABOUT_AN_ALERT))
+            .order_by(Notification.created_at, Notification.id)
+        )
+    )
+    deliveries = (
+        list(
+            await session.scalars(
+                select(Delivery)
+                .where(Delivery.notification_id.in_([n.id for n in notifications]))
+                .order_by(Delivery.id)
+            )
+        )
+        if notifications
+        else []
+    )
+    attempts: dict[uuid.UUID, list[schemas.DeliveryAttemptInfo]] = {}
+    if deliveries:
+        for attempt in await session.scalars(
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.delivery_id.in_([d.id for d in deliveries]))
+            .order_by(DeliveryAttempt.at, DeliveryAttempt.id)
+        ):
+            attempts.setdefault(attempt.delivery_id, []).append(
+                schemas.DeliveryAttemptInfo(
+                    at=attempt.at, status_code=attempt.status_code, outcome=attempt.outcome
+                )
+            )
+    by_notification: dict[uuid.UUID, list[schemas.DeliveryHistory]] = {}
+    for d in deliveries:
+        by_notification.setdefault(d.notification_id, []).append(
+            schemas.DeliveryHistory(
+                id=d.id,
+                subscription_id=d.subscription_id,
+                status=d.status,
+                attempts=d.attempts,
+                last_status_code=d.last_status_code,
+                next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
+                attempt_log=attempts.get(d.id, []),
+            )
+        )
+    return [
+        schemas.SentNotification(
+            id=n.id,
+            kind=n.kind,
+            recipient_id=n.user_id,
+            channel="push",
+            urgency=n.urgency,
+            status=n.status,
+            created_at=n.created_at,
+            delivered_at=n.delivered_at,
+            deliveries=by_notification.get(n.id, []),
+        )
+        for n in notifications
+    ]

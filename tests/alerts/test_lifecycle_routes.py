@@ -9,6 +9,8 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from aftercare.alerts.models import AlertEvent
+from aftercare.alerts.stream import read_events
+from aftercare.checkins.models import HelpRequest
 from aftercare.flows.sweep import close_day, escalate_due_alerts
 from aftercare.program.service import current_rules
 from tests.checkins.conftest import Cast
@@ -202,3 +204,37 @@ async def test_concurrent_help_retries_store_one_request(cast: Cast) -> None:
     )
     assert sorted(r.status_code for r in responses) == [200, 200, 200, 201]
     assert len({r.json()["id"] for r in responses}) == 1
+
+
+async def test_a_refresh_is_an_event_naming_its_checkin_and_not_streamed(cast: Cast) -> None:
+    factory = cast.program.app.state.session_factory
+    first = await cast.submit(TODAY - timedelta(days=1), safety_concern=True)
+    cast.program.clock.advance(minutes=5)
+    second = await cast.submit(TODAY, safety_concern=True)
+    assert first.status_code == second.status_code == 201, second.text
+    (alert,) = [a for a in await cast.alerts() if a["rule"] == "safety"]
+    async with factory() as session:
+        rows = await session.execute(
+            select(AlertEvent.id, AlertEvent.kind, AlertEvent.checkin_id)
+            .where(AlertEvent.alert_id == uuid.UUID(alert["id"]))
+            .order_by(AlertEvent.id)
+        )
+        events = [(r.id, r.kind, str(r.checkin_id)) for r in rows]
+    assert [(kind, checkin) for _, kind, checkin in events] == [
+        ("opened", first.json()["id"]),
+        ("refreshed", second.json()["id"]),
+    ]
+    streamed = await read_events(factory, after=events[0][0] - 1)
+    assert [e.id for e in streamed if str(alert["id"]) in e.data] == [events[0][0]]
+
+
+async def test_a_help_request_names_its_alert(cast: Cast) -> None:
+    response = await cast.program.client.post(
+        f"/v1/graduates/{cast.gid}/help",
+        headers=cast.graduate.headers,
+        json={"client_id": str(uuid.uuid4()), "message": "outside the bar"},
+    )
+    assert response.status_code == 201, response.text
+    async with cast.program.app.state.session_factory() as session:
+        stored = await session.get(HelpRequest, uuid.UUID(response.json()["id"]))
+    assert stored is not None and str(stored.alert_id) == response.json()["alert_id"]

@@ -149,6 +149,74 @@ async def test_access_matrix(app: Litestar, program: Program, cast: dict[str, An
     assert checked >= 12 * len(CALLERS) - len(CALLERS)
 
 
+# Routes of one alert. Their rule (STAFF) lets every staff member past the guard; the alert's reach is
+# the handler's to check: its graduate's counselor and supervisors, else 404 as for no alert at all.
+ALERT_EXPECTED: dict[str, int | None] = {
+    "anonymous": 401,
+    "graduate_self": 403,
+    "graduate_other": 403,
+    "counselor_own": None,
+    "counselor_other": 404,
+    "supervisor": None,
+}
+# A valid body for each alert route that takes one, so the reach is what is tested, not the body.
+ALERT_BODIES: dict[str, Any] = {
+    "resolve": lambda: {"note": "checked in by phone"},
+    "outreach": lambda: {"client_id": str(uuid.uuid4()), "method": "call", "outcome": "reached"},
+}
+
+
+async def test_alert_routes_by_owner(app: Litestar, program: Program, cast: dict[str, Any]) -> None:
+    """Every route under ``/v1/alerts/{alert_id}`` against a real alert of ``graduate_self``
+    (whose counselor is ``counselor_own``), by every kind of caller."""
+    target: Account = cast["graduate_self"]
+    opened = await program.client.post(
+        f"/v1/graduates/{target.graduate_id}/checkins",
+        headers=target.headers,
+        json={
+            "client_id": str(uuid.uuid4()),
+            "local_date": "2026-11-24",
+            "mood": 3,
+            "craving": 2,
+            "stress": 3,
+            "used": True,
+            "safety_concern": False,
+        },
+    )
+    assert opened.status_code == 201, opened.text
+    feed = await program.client.get(
+        "/v1/alerts", headers=cast["counselor_own"].headers, params={"graduate_id": str(target.graduate_id)}
+    )
+    (alert,) = feed.json()["items"]
+    routes = [(t, m, h) for t, m, h in our_routes(app) if "{alert_id:uuid}" in t]
+    assert {(t.rsplit("/", 1)[-1], m) for t, m, _ in routes} >= {
+        ("{alert_id:uuid}", "GET"),
+        ("acknowledge", "POST"),
+        ("resolve", "POST"),
+        ("outreach", "POST"),
+    }
+    for template, method, handler in routes:
+        assert route_access(handler) is Access.STAFF, f"{method} {template}"
+        path = template.replace("{alert_id:uuid}", alert["id"])
+        for caller in CALLERS:
+            account: Account | None = cast.get(caller)
+            kwargs: dict[str, Any] = {"headers": account.headers if account else {}}
+            if method == "POST":
+                make_body = ALERT_BODIES.get(template.rsplit("/", 1)[-1])
+                kwargs["json"] = make_body() if make_body else {}
+            response = await program.client.request(method, path, **kwargs)
+            label = f"{method} {template} as {caller}: {response.status_code} {response.text[:200]}"
+            expected = ALERT_EXPECTED[caller]
+            if expected is None:
+                # Allowed through: 200, 201, or a 409 for resolving what another caller resolved.
+                assert response.status_code in (200, 201, 409), label
+            else:
+                assert response.status_code == expected, label
+                assert response.headers["content-type"].startswith("application/problem+json"), label
+                if expected == 404:
+                    assert response.json()["detail"] == "alert not found", label
+
+
 async def test_deactivated_staff_token_stops_at_once(program: Program) -> None:
     supervisor = await program.supervisor()
     counselor = await program.staff(supervisor)
