@@ -34,6 +34,7 @@ from aftercare.push.webpush import make_topic
 from aftercare.rules.config import ProgramRules
 from aftercare.rules.engine import SEVERITY_RANK, RuleHit, RuleName, Severity
 from aftercare.rules.lifecycle import AlertChange, AlertState, AlertStatus, apply_hits, silence_run
+from aftercare.rules.targets import respond_by
 
 # Any key will do: it only has to be the same for every writer of alert_events.
 _EVENT_LOCK_KEY = 0x616C7274  # "alrt"
@@ -60,14 +61,6 @@ def to_schema(alert: Alert) -> schemas.Alert:
         resolved_at=alert.resolved_at,
         resolution_note=alert.resolution_note,
     )
-
-
-def escalation_delay(rules: ProgramRules, severity: str) -> timedelta:
-    policy = rules.escalation
-    minutes = {"critical": policy.critical_minutes, "high": policy.high_minutes}.get(
-        severity, policy.warning_minutes
-    )
-    return timedelta(minutes=minutes)
 
 
 _alerts, _graduates = table_of(Alert), table_of(Graduate)
@@ -261,7 +254,7 @@ class AlertChanges:
             opened_on=change.local_date,
             last_seen_at=now,
             run_started_on=silence_run(change),
-            escalate_at=now + escalation_delay(self.rules, change.severity),
+            escalate_at=respond_by(self.rules, change.severity, start=now),
         )
         self._track(alert)
         self._mark(alert, "inserted")
@@ -279,7 +272,7 @@ class AlertChanges:
         alert.acknowledged_by = alert.acknowledged_at = None
         alert.escalation_level = 0
         alert.escalated_at = None
-        alert.escalate_at = now + escalation_delay(self.rules, alert.severity)
+        alert.escalate_at = respond_by(self.rules, alert.severity, start=now)
         self._mark(alert, "raised")
         self._record(alert, "reopened" if reopened else "raised", now=now)
         self._push_to(alert, now=now)
@@ -444,7 +437,8 @@ async def escalate_due_alerts(
             .values(
                 escalation_level=level,
                 escalated_at=now,
-                escalate_at=now + escalation_delay(rules, alert.severity) if more else None,
+                # The next level waits the same response target again, counted from now.
+                escalate_at=respond_by(rules, alert.severity, start=now) if more else None,
             )
             .execution_options(synchronize_session=False)
         )
