@@ -106,7 +106,7 @@ def create_app(
         window_seconds=settings.login_window_seconds,
     )
     push = PushRuntime.from_settings(settings)
-    alert_hub = AlertEventHub(session_factory, StreamConfig.from_settings(settings))
+    alert_hub = AlertEventHub(session_factory, StreamConfig.from_settings(settings), clock)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
