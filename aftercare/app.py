@@ -44,7 +44,7 @@ from aftercare.http import (
 from aftercare.logs import configure_logging
 from aftercare.metrics import MetricsController
 from aftercare.plans.routes import PlanController, PlanTemplateController
-from aftercare.program.routes import ProgramRulesController
+from aftercare.program.routes import ProgramRulesController, ResponseTimesController
 from aftercare.push.routes import InboxController, PushController
 from aftercare.push.runtime import PushRuntime
 from aftercare.scheduling.routes import ReminderController
@@ -69,6 +69,7 @@ def route_handlers() -> Sequence[Any]:
         AlertController,
         StreamTicketController,
         ProgramRulesController,
+        ResponseTimesController,
         ReminderController,
         PushController,
         InboxController,
