@@ -23,7 +23,7 @@ import math
 import statistics
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from sqlalchemy import select
@@ -132,8 +132,11 @@ def _range(start: datetime | None, end: datetime | None, *, now: datetime) -> tu
     ]
     if errors:
         raise ValidationFailed(errors)
-    end = now if end is None else end
-    start = end - DEFAULT_RANGE if start is None else start
+    end = now if end is None else end.astimezone(UTC)
+    try:
+        start = end - DEFAULT_RANGE if start is None else start.astimezone(UTC)
+    except OverflowError:  # a `to` in the first days of year 1
+        raise ValidationFailed.one("to", "too early to count 30 days back from; give from") from None
     if end <= start:
         raise ValidationFailed.one("to", "must be after from")
     if end - start > MAX_RANGE:

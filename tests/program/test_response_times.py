@@ -183,6 +183,13 @@ async def test_the_default_range_is_the_30_days_before_now(program: Program) -> 
         "/v1/program/response-times", headers=supervisor.headers, params={"to": "2031-01-10T00:00:00Z"}
     )
     assert only_to.json()["from"] == "2030-12-11T00:00:00Z"
+    # Any offset in, UTC out.
+    offset = await program.client.get(
+        "/v1/program/response-times",
+        headers=supervisor.headers,
+        params={"from": "2031-01-09T18:00:00-06:00", "to": "2031-01-10T18:00:00-06:00"},
+    )
+    assert (offset.json()["from"], offset.json()["to"]) == ("2031-01-10T00:00:00Z", "2031-01-11T00:00:00Z")
 
 
 async def test_a_bad_range_is_a_422_naming_the_parameter(program: Program) -> None:
@@ -193,6 +200,7 @@ async def test_a_bad_range_is_a_422_naming_the_parameter(program: Program) -> No
         ({"from": "2030-01-01T00:00:00Z", "to": "2031-01-03T00:00:00Z"}, "to"),
         ({"from": "2031-01-10T00:00:00", "to": "2031-01-11T00:00:00Z"}, "from"),
         ({"from": "yesterday"}, "from"),
+        ({"to": "0001-01-02T00:00:00Z"}, "to"),
     ]
     for params, field in cases:
         response = await program.client.get(
