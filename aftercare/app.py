@@ -45,7 +45,7 @@ from aftercare.logs import configure_logging
 from aftercare.metrics import MetricsController
 from aftercare.outreach.routes import OutreachController
 from aftercare.plans.routes import PlanController, PlanTemplateController
-from aftercare.program.routes import ProgramRulesController
+from aftercare.program.routes import ProgramRulesController, ResponseTimesController
 from aftercare.push.routes import InboxController, PushController
 from aftercare.push.runtime import PushRuntime
 from aftercare.scheduling.routes import ReminderController
@@ -70,6 +70,7 @@ def route_handlers() -> Sequence[Any]:
         AlertController,
         StreamTicketController,
         ProgramRulesController,
+        ResponseTimesController,
         ReminderController,
         PushController,
         InboxController,
@@ -108,7 +109,7 @@ def create_app(
         window_seconds=settings.login_window_seconds,
     )
     push = PushRuntime.from_settings(settings)
-    alert_hub = AlertEventHub(session_factory, StreamConfig.from_settings(settings))
+    alert_hub = AlertEventHub(session_factory, StreamConfig.from_settings(settings), clock)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

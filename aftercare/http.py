@@ -75,11 +75,23 @@ def _field_from_msgspec(message: str, key: str | None) -> tuple[str, str]:
     return path or "body", text
 
 
-def handle_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+def _wire_name(request: Request[Any, Any, Any], key: Any) -> Any:
+    """A parameter's name on the wire: Litestar names a failed one by the handler's argument
+    (``start``), the contract by the name the client sent (``from``, a Python keyword)."""
+    try:
+        parameter = request.route_handler.parsed_fn_signature.parameters.get(key)
+    except (AttributeError, TypeError):
+        return key
+    definition = getattr(parameter, "kwarg_definition", None)
+    return getattr(definition, "query", None) or getattr(definition, "name", None) or key
+
+
+def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     errors: list[FieldError] = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            field, message = _field_from_msgspec(str(item.get("message", "")), item.get("key"))
+            key = _wire_name(request, item.get("key"))
+            field, message = _field_from_msgspec(str(item.get("message", "")), key)
             errors.append(FieldError(field, message))
     if not errors:
         detail = str(exc.detail)
@@ -87,7 +99,7 @@ def handle_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Re
             return problem_response(400, "/problems/malformed-body", "Malformed request body", detail)
         field, message = _field_from_msgspec(detail, None)
         errors.append(FieldError(field, message))
-    return handle_aftercare_error(_, ValidationFailed(errors))
+    return handle_aftercare_error(request, ValidationFailed(errors))
 
 
 def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

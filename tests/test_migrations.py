@@ -1,5 +1,6 @@
 """After ``migrate`` the database has exactly the models' schema, on both engines, CHECK constraints
-included; migrating again changes nothing; the value checks (0008) go down and up keeping every row."""
+included; migrating again changes nothing; the value checks (0008) go down and up keeping every row;
+response targets (0010) fill in every existing alert as the code before them saw it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +131,8 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
             "opened_at": T0,
             "opened_on": T0.date(),
             "last_seen_at": T0,
+            "response_started_at": T0,
+            "respond_by": T0 + timedelta(minutes=15),
         },
     ),
     (
@@ -216,8 +220,13 @@ VALUE_CHECKS = sorted(
 
 
 def _insert_rows(connection: Connection, rows: list[tuple[str, str, dict[str, Any]]] = ROWS) -> None:
+    """``rows``, with only the columns the schema has at its revision (below head, some are yet to come)."""
+    inspector = inspect(connection)
     for table, _, values in rows:
-        connection.execute(metadata.tables[table].insert().values(values))
+        columns = {column["name"] for column in inspector.get_columns(table)}
+        connection.execute(
+            metadata.tables[table].insert().values({k: v for k, v in values.items() if k in columns})
+        )
 
 
 def _row_counts(connection: Connection) -> dict[str, int]:
@@ -412,3 +421,102 @@ async def test_outreach_revision_links_help_requests_and_goes_down_and_up(empty_
     async with empty_engine.connect() as connection:
         assert await connection.run_sync(_checks) == _model_checks()
         assert await connection.run_sync(alert_of, linked) == ALERT
+
+
+async def test_response_targets_fill_in_every_existing_alert(empty_engine: AsyncEngine) -> None:
+    """0010: an alert from before it gets the response clock and target the code before it used:
+    the clock from its latest opened/raised/reopened event, the target from the stored rules' old
+    escalation minutes (an open level-0 alert: exactly its escalate_at)."""
+    await run_alembic(empty_engine, lambda config: command.upgrade(config, "0008"))
+    tables = metadata.tables
+    alerts = {name: uuid.uuid4() for name in ("open", "raised", "resolved", "no_events")}
+
+    def alert(name: str, rule: str, severity: str, status: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "id": alerts[name],
+            "graduate_id": GRADUATE,
+            "rule": rule,
+            "severity": severity,
+            "status": status,
+            "reasons": [],
+            "evidence": {},
+            "opened_at": T0,
+            "opened_on": T0.date(),
+            "last_seen_at": T0,
+            "escalation_level": 0,
+            "escalate_at": None,
+            "acknowledged_at": None,
+            **extra,
+        }
+
+    def event(name: str, kind: str, severity: str, at: Any) -> dict[str, Any]:
+        return {
+            "alert_id": alerts[name],
+            "graduate_id": GRADUATE,
+            "kind": kind,
+            "severity": severity,
+            "escalation_level": 0,
+            "at": at,
+        }
+
+    def insert_history(connection: Connection) -> None:
+        for table, _, values in ROWS[:3]:  # the users and the graduate
+            connection.execute(tables[table].insert().values(values))
+        connection.execute(
+            tables["program_rules"]
+            .insert()
+            .values(
+                id=1,
+                version=3,
+                updated_at=T0,
+                body={
+                    "escalation": {
+                        "critical_minutes": 20,
+                        "high_minutes": 240,
+                        "warning_minutes": 1440,
+                        "max_level": 2,
+                    }
+                },
+            )
+        )
+        connection.execute(
+            tables["alerts"].insert(),
+            [
+                alert("open", "safety", "critical", "open", escalate_at=T0 + timedelta(minutes=20)),
+                alert("raised", "lapse", "high", "acknowledged", acknowledged_at=T0 + timedelta(hours=2)),
+                alert("resolved", "silence", "warning", "resolved", escalation_level=2),
+                alert("no_events", "craving_rising", "warning", "open", escalation_level=1),
+            ],
+        )
+        connection.execute(
+            tables["alert_events"].insert(),
+            [
+                event("open", "opened", "critical", T0),
+                event("raised", "opened", "warning", T0),
+                event("raised", "raised", "high", T0 + timedelta(hours=1)),
+                event("raised", "acknowledged", "high", T0 + timedelta(hours=2)),
+                event("resolved", "opened", "warning", T0),
+                event("resolved", "escalated", "warning", T0 + timedelta(days=1)),
+            ],
+        )
+
+    async with empty_engine.begin() as connection:
+        await connection.run_sync(insert_history)
+    await migrate(empty_engine)
+    async with empty_engine.connect() as connection:
+        rows = {
+            row.id: (row.response_started_at, row.respond_by)
+            for row in await connection.execute(
+                select(
+                    tables["alerts"].c.id,
+                    tables["alerts"].c.response_started_at,
+                    tables["alerts"].c.respond_by,
+                )
+            )
+        }
+    assert rows == {
+        alerts["open"]: (T0, T0 + timedelta(minutes=20)),
+        alerts["raised"]: (T0 + timedelta(hours=1), T0 + timedelta(hours=5)),
+        alerts["resolved"]: (T0, T0 + timedelta(days=1)),
+        alerts["no_events"]: (T0, T0 + timedelta(days=1)),
+    }

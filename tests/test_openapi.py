@@ -124,6 +124,8 @@ def test_token_endpoints_are_public_and_the_rest_needs_a_bearer(document: dict[s
 def test_wire_schemas_keep_msgspec_bounds(schema_app: Litestar, document: dict[str, Any]) -> None:
     wire_types = [t for t in route_types(schema_app) if has_msgspec_schema(t)]
     _, expected = msgspec.json.schema_components(wire_types, ref_template="#/components/schemas/{name}")
+    # As JSON, like the document: a default that is a tuple (business days) is an array there.
+    expected = msgspec.json.decode(msgspec.json.encode(expected))
     components = document["components"]["schemas"]
     request_bodies = set()
     for _, _, op in _operations(document):

@@ -39,6 +39,14 @@ class Alert(UUIDPrimaryKey, Base):
         Index("ix_alerts_graduate_id_opened_at", "graduate_id", "opened_at"),
         # The escalation sweep: open alerts whose escalation is due.
         Index("ix_alerts_escalate_at", "escalate_at"),
+        # The feed's `?overdue=true`: open alerts past their respond_by (only open ones are indexed;
+        # migration 0010).
+        Index(
+            "ix_alerts_open_respond_by",
+            "respond_by",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
         one_of("rule", RuleName),
         one_of("severity", Severity),
         one_of("status", AlertStatus),
@@ -58,6 +66,10 @@ class Alert(UUIDPrimaryKey, Base):
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     escalated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
     escalate_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+    # The response clock: started at the opening, restarted by a raise or re-open; respond_by is
+    # its response target from then (rules/targets.py), kept after acknowledgement as the record.
+    response_started_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    respond_by: Mapped[datetime] = mapped_column(DateTimeUTC())
     acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(nullable=True)

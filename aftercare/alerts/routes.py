@@ -34,6 +34,13 @@ class AlertController(Controller):
         status: Annotated[list[AlertStatus] | None, Parameter(required=False)] = None,
         min_severity: Annotated[schemas.Severity | None, Parameter(required=False)] = None,
         graduate_id: Annotated[UUID | None, Parameter(required=False)] = None,
+        overdue: Annotated[
+            bool | None,
+            Parameter(
+                required=False,
+                description="true: only open alerts past their respond_by now; false: only the others",
+            ),
+        ] = None,
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> schemas.AlertPage:
@@ -43,6 +50,7 @@ class AlertController(Controller):
             statuses=status or [],
             min_severity=min_severity,
             graduate_id=graduate_id,
+            overdue=overdue,
             limit=limit,
             cursor=cursor,
             now=clock.now(),

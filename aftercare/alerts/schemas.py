@@ -35,6 +35,19 @@ class Alert(msgspec.Struct, kw_only=True):
     opened_at: UtcTimestamp
     last_seen_at: UtcTimestamp
     escalation_level: int
+    respond_by: Annotated[
+        UtcTimestamp,
+        msgspec.Meta(
+            description="Acknowledge by then: the severity's response target from the opening, or from "
+            "the latest raise or re-open"
+        ),
+    ]
+    overdue: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Open and past respond_by, at the moment of the answer; never when acknowledged"
+        ),
+    ]
     escalated_at: UtcTimestamp | None = None
     acknowledged_by: uuid.UUID | None = None
     acknowledged_at: UtcTimestamp | None = None

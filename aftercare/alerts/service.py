@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import bindparam, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, func, insert, not_, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.alerts import schemas
@@ -34,13 +34,21 @@ from aftercare.push.webpush import make_topic
 from aftercare.rules.config import ProgramRules
 from aftercare.rules.engine import SEVERITY_RANK, RuleHit, RuleName, Severity
 from aftercare.rules.lifecycle import AlertChange, AlertState, AlertStatus, apply_hits, silence_run
+from aftercare.rules.targets import respond_by
 
 # Any key will do: it only has to be the same for every writer of alert_events.
 _EVENT_LOCK_KEY = 0x616C7274  # "alrt"
 ALERT_PUSH_TTL = timedelta(hours=24)
 
 
-def to_schema(alert: Alert) -> schemas.Alert:
+def is_overdue(status: str, respond_by: datetime, *, now: datetime) -> bool:
+    """Open and past its target. An acknowledged alert has been answered: it has no further target
+    (its outreach is the counselor's next step, not a clock); a resolved one is closed."""
+    return status == "open" and respond_by < now
+
+
+def to_schema(alert: Alert, *, now: datetime) -> schemas.Alert:
+    """The wire alert; ``overdue`` is as of ``now``, the reader's clock."""
     return schemas.Alert(
         id=alert.id,
         graduate_id=alert.graduate_id,
@@ -53,6 +61,8 @@ def to_schema(alert: Alert) -> schemas.Alert:
         opened_at=alert.opened_at,
         last_seen_at=alert.last_seen_at,
         escalation_level=alert.escalation_level,
+        respond_by=alert.respond_by,
+        overdue=is_overdue(alert.status, alert.respond_by, now=now),
         escalated_at=alert.escalated_at,
         acknowledged_by=alert.acknowledged_by,
         acknowledged_at=alert.acknowledged_at,
@@ -60,14 +70,6 @@ def to_schema(alert: Alert) -> schemas.Alert:
         resolved_at=alert.resolved_at,
         resolution_note=alert.resolution_note,
     )
-
-
-def escalation_delay(rules: ProgramRules, severity: str) -> timedelta:
-    policy = rules.escalation
-    minutes = {"critical": policy.critical_minutes, "high": policy.high_minutes}.get(
-        severity, policy.warning_minutes
-    )
-    return timedelta(minutes=minutes)
 
 
 _alerts, _graduates = table_of(Alert), table_of(Graduate)
@@ -87,6 +89,8 @@ _RAISED_COLUMNS = (
     "escalation_level",
     "escalated_at",
     "escalate_at",
+    "response_started_at",
+    "respond_by",
     "acknowledged_by",
     "acknowledged_at",
 )
@@ -125,6 +129,8 @@ class TrackedAlert(msgspec.Struct, kw_only=True):
     opened_on: date
     last_seen_at: datetime
     run_started_on: date | None
+    response_started_at: datetime
+    respond_by: datetime
     escalation_level: int = 0
     escalated_at: datetime | None = None
     escalate_at: datetime | None = None
@@ -257,6 +263,7 @@ class AlertChanges:
         now: datetime,
         checkin_id: uuid.UUID | None,
     ) -> TrackedAlert:
+        due = respond_by(self.rules, change.severity, start=now)
         alert = TrackedAlert(
             id=uuid7(),
             graduate_id=graduate_id,
@@ -270,7 +277,9 @@ class AlertChanges:
             opened_on=change.local_date,
             last_seen_at=now,
             run_started_on=silence_run(change),
-            escalate_at=now + escalation_delay(self.rules, change.severity),
+            response_started_at=now,
+            respond_by=due,
+            escalate_at=due,  # level 0 escalates exactly when the response target is missed
         )
         self._track(alert)
         self._mark(alert, "inserted")
@@ -285,12 +294,14 @@ class AlertChanges:
         if not reopened:
             alert.severity = change.severity
         _refresh(alert, change, now=now)
-        # A raise (or a new cry for help) needs a new answer: open again, escalation from level 0.
+        # A raise (or a new cry for help) needs a new answer: open again, a new response target
+        # counted from now, and escalation from level 0 when that target is missed.
         alert.status = "open"
         alert.acknowledged_by = alert.acknowledged_at = None
         alert.escalation_level = 0
         alert.escalated_at = None
-        alert.escalate_at = now + escalation_delay(self.rules, alert.severity)
+        alert.response_started_at = now
+        alert.respond_by = alert.escalate_at = respond_by(self.rules, alert.severity, start=now)
         self._mark(alert, "raised")
         self._record(alert, "reopened" if reopened else "raised", now=now, checkin_id=checkin_id)
         self._push_to(alert, now=now)
@@ -467,7 +478,8 @@ async def escalate_due_alerts(
             .values(
                 escalation_level=level,
                 escalated_at=now,
-                escalate_at=now + escalation_delay(rules, alert.severity) if more else None,
+                # The next level waits the same response target again, counted from now.
+                escalate_at=respond_by(rules, alert.severity, start=now) if more else None,
             )
             .execution_options(synchronize_session=False)
         )
@@ -535,7 +547,7 @@ async def acknowledge_alert(
     async with session.begin():
         alert = await load_for_actor(session, alert_id, actor)
         await acknowledge(session, alert, actor=actor, now=now)
-    return to_schema(alert)
+    return to_schema(alert, now=now)
 
 
 # What makes an alert need an answer (again): each restarts its escalation from level 0.
@@ -605,7 +617,7 @@ async def resolve_alert(
             resource_id=str(alert.id),
             now=now,
         )
-    return to_schema(alert)
+    return to_schema(alert, now=now)
 
 
 SEVERITIES_AT_LEAST = {
@@ -628,8 +640,12 @@ async def list_alerts(
     limit: int,
     cursor: str | None,
     now: datetime,
+    overdue: bool | None = None,
 ) -> schemas.AlertPage:
-    """The feed, newest opened first, keyset-paged on (opened_at, id) over an index that matches."""
+    """The feed, newest opened first, keyset-paged on (opened_at, id) over an index that matches.
+
+    ``overdue``: only open alerts past their ``respond_by`` at ``now`` (true; the partial index
+    ``ix_alerts_open_respond_by`` finds them), or only the others (false)."""
     key = _CURSORS.decode(cursor)
     query = select(Alert).order_by(Alert.opened_at.desc(), Alert.id.desc()).limit(limit + 1)
     if actor.role == "counselor":
@@ -640,6 +656,10 @@ async def list_alerts(
         query = query.where(Alert.severity.in_(SEVERITIES_AT_LEAST[min_severity]))
     if graduate_id is not None:
         query = query.where(Alert.graduate_id == graduate_id)
+    if overdue is not None:
+        # The same test as is_overdue, written for the index's predicate (status = 'open').
+        past_due = and_(Alert.status == "open", Alert.respond_by < now)
+        query = query.where(past_due if overdue else not_(past_due))
     if key is not None:
         query = query.where(before_key(Alert.opened_at, Alert.id, key.sort_value, key.id))
     async with session.begin():
@@ -649,7 +669,7 @@ async def list_alerts(
         )
     page = rows[:limit]
     return schemas.AlertPage(
-        items=[to_schema(a) for a in page],
+        items=[to_schema(a, now=now) for a in page],
         next_cursor=_CURSORS.encode(page[-1].opened_at, page[-1].id) if len(rows) > limit else None,
     )
 

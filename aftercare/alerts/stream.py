@@ -37,7 +37,7 @@ from aftercare.alerts.service import to_schema
 from aftercare.alerts.wakeup import NotifyListener
 from aftercare.auth.models import User
 from aftercare.auth.principal import Principal
-from aftercare.clock import Clock
+from aftercare.clock import Clock, SystemClock
 from aftercare.config import Settings
 from aftercare.graduates.models import Graduate
 
@@ -85,9 +85,10 @@ def to_message(event: StreamEvent) -> ServerSentEventMessage:
 
 
 async def read_events(
-    session_factory: async_sessionmaker[AsyncSession], after: int, limit: int = BATCH
+    session_factory: async_sessionmaker[AsyncSession], after: int, *, now: datetime, limit: int = BATCH
 ) -> list[StreamEvent]:
-    """Log entries with id > ``after``, oldest first, with each alert's current state."""
+    """Log entries with id > ``after``, oldest first, with each alert's current state as of ``now``
+    (the read: ``overdue`` is the clock's, not the event's)."""
     query = (
         select(AlertEvent.id, AlertEvent.graduate_id, Graduate.counselor_id, Alert)
         .join(Alert, Alert.id == AlertEvent.alert_id)
@@ -103,7 +104,7 @@ async def read_events(
             id=row.id,
             graduate_id=row.graduate_id,
             counselor_id=row.counselor_id,
-            data=msgspec.json.encode(to_schema(row.Alert)).decode(),
+            data=msgspec.json.encode(to_schema(row.Alert, now=now)).decode(),
         )
         for row in rows
     ]
@@ -152,9 +153,15 @@ class Subscription:
 class AlertEventHub:
     """One poller per process; each open stream is a subscription fed with every new batch."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], config: StreamConfig) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        config: StreamConfig,
+        clock: Clock | None = None,
+    ) -> None:
         self.session_factory = session_factory
         self.config = config
+        self.clock = clock or SystemClock()
         self._subscriptions: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._last = 0
@@ -198,7 +205,7 @@ class AlertEventHub:
         """Read what is new and hand it to every subscription; returns how many entries were read."""
         if self._last < 0:
             self._last = await last_event_id(self.session_factory)
-        batch = await read_events(self.session_factory, self._last)
+        batch = await read_events(self.session_factory, self._last, now=self.clock.now())
         if batch:
             self._last = batch[-1].id
             for subscription in list(self._subscriptions):
@@ -235,7 +242,7 @@ async def alert_stream(
         # Something at once: proxies and clients see the stream is open before the first event.
         yield ServerSentEventMessage(comment="connected", data=None)
         if resume_after is not None:
-            while backlog := await read_events(hub.session_factory, cursor):
+            while backlog := await read_events(hub.session_factory, cursor, now=clock.now()):
                 for event in backlog:
                     cursor = event.id
                     if visible_to(principal, event):

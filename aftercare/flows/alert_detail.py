@@ -48,7 +48,7 @@ async def alert_detail(
             now=now,
         )
     return schemas.AlertDetail(
-        **msgspec.structs.asdict(alerts.to_schema(alert)),
+        **msgspec.structs.asdict(alerts.to_schema(alert, now=now)),
         checkins=behind,
         help_requests=help_requests,
         events=events,

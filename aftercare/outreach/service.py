@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.audit import service as audit
@@ -23,6 +24,9 @@ from aftercare.errors import IdempotencyConflict, ValidationFailed
 from aftercare.outreach import schemas
 from aftercare.outreach.models import Outreach
 from aftercare.pagination import Instant, Keyset, before_key
+
+# Ids per IN list: well inside every driver's bound-parameter limit (SQLite's is 32,766).
+_CHUNK = 1000
 
 # A clock on a phone or a laptop runs a little ahead; more than this is not "just now".
 FUTURE_LEEWAY = timedelta(minutes=5)
@@ -143,3 +147,19 @@ async def list_outreach(
         items=[to_schema(row) for row in page],
         next_cursor=_CURSORS.encode(page[-1].occurred_at, page[-1].id) if len(rows) > limit else None,
     )
+
+
+async def first_outreach_at(
+    session: AsyncSession, alert_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, datetime]:
+    """The first outreach (``occurred_at``) on each of ``alert_ids`` that has any, read on
+    ``ix_outreach_alert_id``; in chunks, so a year of alerts stays within any driver's limit."""
+    first: dict[uuid.UUID, datetime] = {}
+    for start in range(0, len(alert_ids), _CHUNK):
+        rows = await session.execute(
+            select(Outreach.alert_id, func.min(Outreach.occurred_at))
+            .where(Outreach.alert_id.in_(alert_ids[start : start + _CHUNK]))
+            .group_by(Outreach.alert_id)
+        )
+        first.update({alert_id: at for alert_id, at in rows if alert_id is not None})
+    return first

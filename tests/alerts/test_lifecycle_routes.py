@@ -157,18 +157,18 @@ async def test_program_rules_need_if_match_and_reject_unknown_fields(cast: Cast)
         json={**body, "rules": {**body["rules"], "astrology": {"enabled": True}}},
     )
     assert unknown.status_code == 422
-    body["escalation"]["critical_minutes"] = 10
+    body["response_targets"]["critical"] = {"minutes": 10}
     saved = await client.put(
         "/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": etag}, json=body
     )
     assert saved.status_code == 200, saved.text
-    assert saved.json()["escalation"]["critical_minutes"] == 10
+    assert saved.json()["response_targets"]["critical"] == {"minutes": 10}
     stale = await client.put(
         "/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": etag}, json=body
     )
     assert stale.status_code == 412
     # The program's rules are one shared row: put the defaults back for the tests that follow.
-    body["escalation"]["critical_minutes"] = 15
+    body["response_targets"]["critical"] = {"minutes": 15}
     restored = await client.put(
         "/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": saved.headers["etag"]}, json=body
     )
@@ -224,7 +224,7 @@ async def test_a_refresh_is_an_event_naming_its_checkin_and_not_streamed(cast: C
         ("opened", first.json()["id"]),
         ("refreshed", second.json()["id"]),
     ]
-    streamed = await read_events(factory, after=events[0][0] - 1)
+    streamed = await read_events(factory, after=events[0][0] - 1, now=cast.program.clock.now())
     assert [e.id for e in streamed if str(alert["id"]) in e.data] == [events[0][0]]
 
 

@@ -352,6 +352,8 @@ async def test_an_alert_made_on_one_process_reaches_a_stream_on_another(cluster:
         alert = alert_of(message)
         assert alert["id"] == opened["id"] and alert["rule"] == "safety" and alert["status"] == "open"
         assert alert["severity"] == "critical" and alert["graduate_id"] == str(graduate.graduate_id)
+        # The wire alert of the feed, response target included (overdue as of the read).
+        assert alert["respond_by"] > alert["opened_at"] and alert["overdue"] is False
         assert message.id is not None and int(message.id) > 0
         await api.act(opened["id"], "acknowledge", counselor)
         acknowledged = await stream.alert()

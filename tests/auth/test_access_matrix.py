@@ -87,6 +87,20 @@ def test_every_route_declares_a_known_rule(app: Litestar) -> None:
         assert rule in EXPECTED, f"{method} {path}: rule {rule} missing from the matrix"
 
 
+# Rules pinned here, so a route cannot quietly widen: a report over every counselor's alerts is for
+# supervisors only (issue 17: response times).
+PINNED: dict[tuple[str, str], Access] = {
+    ("/v1/program/response-times", "GET"): Access.SUPERVISOR,
+    ("/v1/alerts", "GET"): Access.STAFF,
+}
+
+
+def test_pinned_routes_keep_their_rule(app: Litestar) -> None:
+    rules = {(path, method): route_access(handler) for path, method, handler in our_routes(app)}
+    for route, rule in PINNED.items():
+        assert rules.get(route) == rule, route
+
+
 def concrete_path(template: str, graduate_id: uuid.UUID) -> str:
     def fill(match: re.Match[str]) -> str:
         name, _, kind = match.group(1).partition(":")

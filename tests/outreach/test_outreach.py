@@ -82,7 +82,11 @@ async def test_a_first_outreach_acknowledges_an_open_alert_and_stops_its_escalat
     assert after["acknowledged_by"] == str(cast.counselor.user_id)
     assert after["acknowledged_at"] == "2026-11-24T18:03:00Z"
     # On the stream, as an acknowledgement through its own route would be; the note is not.
-    streamed = [e for e in await read_events(factory, after=last_event) if alert["id"] in e.data]
+    streamed = [
+        e
+        for e in await read_events(factory, after=last_event, now=cast.program.clock.now())
+        if alert["id"] in e.data
+    ]
     assert len(streamed) == 1 and json.loads(streamed[0].data)["status"] == "acknowledged"
     assert "sister" not in streamed[0].data
     # Escalation stopped.
