@@ -550,21 +550,6 @@ async def acknowledge_alert(
     return to_schema(alert, now=now)
 
 
-# What makes an alert need an answer (again): each restarts its escalation from level 0.
-_NEEDS_ANSWER: tuple[schemas.AlertEventKind, ...] = ("opened", "raised", "reopened")
-
-
-async def awaiting_answer_since(session: AsyncSession, alert: Alert) -> datetime:
-    """When ``alert`` last began to need an answer: its latest opening, raise or re-opening (read
-    on ``ix_alert_events_alert_id_id``)."""
-    since = await session.scalar(
-        select(func.max(AlertEvent.at)).where(
-            AlertEvent.alert_id == alert.id, AlertEvent.kind.in_(_NEEDS_ANSWER)
-        )
-    )
-    return since or alert.opened_at
-
-
 async def events_of(session: AsyncSession, alert_id: uuid.UUID) -> list[schemas.AlertEvent]:
     """An alert's event log in commit order (``ix_alert_events_alert_id_id``)."""
     rows = await session.scalars(

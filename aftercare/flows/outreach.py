@@ -98,7 +98,8 @@ async def _record(
     answers = (
         alert is not None
         and alert.status == "open"
-        and occurred_at >= await alerts.awaiting_answer_since(session, alert)
+        # Its response clock restarts at each opening, raise and re-open: an answer must be newer.
+        and occurred_at >= alert.response_started_at
     )
 
     # Write.
