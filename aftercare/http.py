@@ -30,6 +30,11 @@ PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("aftercare.http")
 _MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _MSGSPEC_FIELD = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
+# A Struct's own check names the part of it at fault before a colon (``levels[2]: can never be
+# reached`` at ``$.escalation``): that part belongs in the field.
+_CHECK_PART = re.compile(
+    r"^(?P<part>[A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (?P<rest>.+)$", re.S
+)
 
 
 def caller(request: Request[Principal, Any, Any]) -> tuple[Principal, datetime]:
@@ -72,6 +77,9 @@ def _field_from_msgspec(message: str, key: str | None) -> tuple[str, str]:
     named = _MSGSPEC_FIELD.search(text)
     if named:
         path = f"{path}.{named.group('name')}" if path else named.group("name")
+    elif part := _CHECK_PART.match(text):
+        path = f"{path}.{part.group('part')}" if path else part.group("part")
+        text = part.group("rest")
     return path or "body", text
 
 

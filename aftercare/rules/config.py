@@ -12,14 +12,17 @@ absolute ones (craving 7 or more, mood 2 or less) are the safety nets the progra
 Besides the rules, the body holds the program's settings (``program``: its time zone and business
 hours) and its response targets per severity (``response_targets``): how soon an alert must be
 acknowledged. The targets are the one source of the escalation waits (``rules/targets.py``
-computes both); ``escalation`` keeps only how many levels follow the counselor. The body before
-response targets existed spelled the waits ``escalation.{critical,high,warning}_minutes``; such a
-body still decodes (a stored row, an old client, a backtest ``--rules`` file), and ``ProgramRules``
-reads those minutes as response targets (see its docstring). They are never written back.
+computes both); ``escalation`` is the policy: ordered levels, each naming whom it notifies and how
+long it has before the next, the first waiting the response target (``rules/routing.py`` walks it).
+The bodies before response targets and before the policy spelled the waits
+``escalation.{critical,high,warning}_minutes`` and the levels ``escalation.max_level``; such a body
+still decodes (a stored row, an old client, a backtest ``--rules`` file), and ``ProgramRules`` reads
+those fields in the new shape (see its docstring). They are never written back.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
 import msgspec
@@ -291,14 +294,92 @@ _LegacyMinutes = Annotated[
 ]
 
 
-class Escalation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Levels after the counselor. Each level waits the severity's response target (``response_targets``);
-    the ``*_minutes`` fields are the old spelling of those targets, read on input, never returned."""
+EscalationTarget = Literal["assigned", "on_call", "supervisors", "staff"]
+WaitMinutes = Annotated[
+    int, Meta(ge=1, le=10_080, description="Minutes before the next level: at least 1, at most 7 days")
+]
 
-    max_level: Annotated[int, Meta(ge=0, le=5, description="Escalation levels after the counselor")] = 2
+
+class LevelWaits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Per severity, how long a level has before the next one is notified. A severity left out waits
+    its response target (``response_targets``), as the first level always does."""
+
+    critical: WaitMinutes | None = None
+    high: WaitMinutes | None = None
+    warning: WaitMinutes | None = None
+
+    def of(self, severity: SeverityName) -> int | None:
+        minutes: int | None = getattr(self, severity)
+        return minutes
+
+
+class EscalationLevel(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """One level of the escalation policy: whom it notifies, and how long it has before the next.
+
+    ``target``: ``assigned`` (the graduate's counselor, or their cover while they are away),
+    ``on_call`` (whoever the on-call rota names at that instant), ``supervisors`` (every active
+    supervisor) or ``staff`` (the staff members in ``staff_ids``). Anyone away is replaced by their
+    cover. A level none of whose people can be reached is skipped at once (``rules/routing.py``)."""
+
+    target: EscalationTarget
+    staff_ids: Annotated[
+        tuple[uuid.UUID, ...],
+        Meta(max_length=20, description="The people of a `staff` level, and only of one"),
+    ] = ()
+    wait_minutes: LevelWaits | None = None
+
+    def __post_init__(self) -> None:
+        if self.target == "staff":
+            _check(bool(self.staff_ids), "staff_ids: a staff level names at least one staff member")
+            _check(len(set(self.staff_ids)) == len(self.staff_ids), "staff_ids: must not repeat an id")
+        else:
+            _check(not self.staff_ids, f"staff_ids: only a staff level names people, not {self.target}")
+
+
+# The program default: the counselor (or their cover), then whoever is on call, then the supervisors.
+# Without an on-call rota its level is skipped at once, so the supervisors follow the counselor.
+DEFAULT_LEVELS: tuple[EscalationLevel, ...] = (
+    EscalationLevel(target="assigned"),
+    EscalationLevel(target="on_call"),
+    EscalationLevel(target="supervisors"),
+)
+
+
+class Escalation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The escalation policy: ordered ``levels``, notified one after another until the alert is
+    acknowledged (or outreach is recorded on it). The first level is notified as the alert opens (or
+    rises, or re-opens) and waits the severity's response target; each later level waits its
+    ``wait_minutes``. The chain ends at a ``supervisors`` level: nobody is above them, so a level
+    after one could never be reached and is refused. A critical alert nobody acknowledged after the
+    last level's wait starts again at the first level, ``critical_repeats`` times. Then the last
+    level holds: after each of its waits, it is notified again if nobody notified at it can still be
+    reached.
+
+    ``max_level`` and ``*_minutes`` are the old spelling (read on input, never returned):
+    ``max_level: 0`` is the counselor alone, ``max_level: N`` the default levels with
+    ``critical_repeats: N - 1``; the minutes are read as response targets (see ``ProgramRules``)."""
+
+    levels: Annotated[tuple[EscalationLevel, ...], Meta(min_length=1, max_length=10)] = DEFAULT_LEVELS
+    critical_repeats: Annotated[
+        int, Meta(ge=0, le=5, description="Times a critical alert starts again at the first level")
+    ] = 1
+    max_level: Annotated[int, Meta(ge=0, le=5, description="Deprecated: read as levels")] | UnsetType = UNSET
     critical_minutes: _LegacyCriticalMinutes | UnsetType = UNSET
     high_minutes: _LegacyMinutes | UnsetType = UNSET
     warning_minutes: _LegacyMinutes | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        _check(
+            self.levels[0].wait_minutes is None,
+            "levels[0].wait_minutes: the first level waits the severity's response target (response_targets)",
+        )
+        for index, level in enumerate(self.levels[:-1]):
+            _check(
+                level.target != "supervisors",
+                f"levels[{index + 1}]: can never be reached: the chain ends at levels[{index}] (supervisors)",
+            )
 
     def legacy_minutes(self) -> dict[SeverityName, int]:
         """The old per-severity waits this body chose: those given and not at their old default."""
@@ -313,14 +394,32 @@ class Escalation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             if isinstance(minutes, int) and minutes != _LEGACY_DEFAULT_MINUTES[severity]
         }
 
+    @property
+    def legacy(self) -> bool:
+        return any(
+            value is not UNSET
+            for value in (self.max_level, self.critical_minutes, self.high_minutes, self.warning_minutes)
+        )
+
+    def wait_after(self, level: int, severity: SeverityName) -> int | None:
+        """Minutes level ``level`` has before the next; None: the severity's response target."""
+        waits = self.levels[level].wait_minutes
+        return None if waits is None else waits.of(severity)
+
 
 class ProgramRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The whole body. A body in the old shape (``escalation.{critical,high,warning}_minutes``) is
-    read so: each minutes value that differs from its old default (15, 240, 1440) becomes that
-    severity's target ``{minutes: N}``; a value equal to its old default is what every saved body
-    carried whether anyone chose it or not, so it takes the new default (warning: 1 business day).
-    The old fields are then dropped, so ``GET`` returns the new shape only. A body that sets both an
-    old minutes value and ``response_targets`` other than the defaults is refused: one source of truth."""
+    """The whole body. A body in the old shapes still decodes, and is read so:
+
+    - ``escalation.{critical,high,warning}_minutes``: each minutes value that differs from its old
+      default (15, 240, 1440) becomes that severity's target ``{minutes: N}``; a value equal to its
+      old default is what every saved body carried whether anyone chose it or not, so it takes the
+      new default (warning: 1 business day). A body that sets both an old minutes value and
+      ``response_targets`` other than the defaults is refused: one source of truth.
+    - ``escalation.max_level``: 0 is the counselor alone (``levels: [assigned]``, no repeats); N is
+      the default levels with ``critical_repeats: N - 1`` (the old default, 2, is the new default).
+      A body that sets both ``max_level`` and ``levels`` or ``critical_repeats`` is refused.
+
+    The old fields are then dropped, so ``GET`` returns the new shape only."""
 
     version: Annotated[int, Meta(ge=0, description="Read-only: the stored version (ETag)")] = 0
     rules: Rules = Rules()
@@ -333,7 +432,7 @@ class ProgramRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     def __post_init__(self) -> None:
         escalation = self.escalation
-        if escalation == Escalation(max_level=escalation.max_level):
+        if not escalation.legacy:
             return
         legacy = escalation.legacy_minutes()
         _check(
@@ -341,13 +440,23 @@ class ProgramRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             "escalation.critical_minutes, high_minutes and warning_minutes are the old form of "
             "response_targets: send one or the other",
         )
+        levels, repeats = escalation.levels, escalation.critical_repeats
+        if isinstance(escalation.max_level, int):
+            _check(
+                levels == DEFAULT_LEVELS and repeats == Escalation().critical_repeats,
+                "escalation.max_level is the old form of escalation.levels: send one or the other",
+            )
+            if escalation.max_level == 0:
+                levels, repeats = (EscalationLevel(target="assigned"),), 0
+            else:
+                repeats = escalation.max_level - 1
         targets = msgspec.structs.replace(
             self.response_targets,
             **{severity: ResponseTarget(minutes=minutes) for severity, minutes in legacy.items()},
         )
         # Frozen: decoding is the only time this runs, and the body must leave it in the new shape.
         msgspec.structs.force_setattr(self, "response_targets", targets)
-        msgspec.structs.force_setattr(self, "escalation", Escalation(max_level=escalation.max_level))
+        msgspec.structs.force_setattr(self, "escalation", Escalation(levels=levels, critical_repeats=repeats))
 
 
 DEFAULT_RULES = ProgramRules()

@@ -38,8 +38,12 @@ def test_defaults_match_the_contract() -> None:
         "high": {"minutes": 240},
         "warning": {"business_days": 1},
     }
-    # The waits of escalation are the response targets: only the number of levels is its own.
-    assert body["escalation"] == {"max_level": 2}
+    # The first wait of escalation is the response target; the levels after it wait the same unless
+    # they say otherwise.
+    assert body["escalation"] == {
+        "levels": [{"target": "assigned"}, {"target": "on_call"}, {"target": "supervisors"}],
+        "critical_repeats": 1,
+    }
     assert body["nudge_after_minutes"] == 120
     assert body["rules"]["silence"] == {"enabled": True, "warning_days": 2, "high_days": 4}
     assert body["rules"]["lapse"]["repeat_window_days"] == 14
@@ -91,6 +95,17 @@ def test_an_unknown_top_level_field_is_refused() -> None:
         (b'{"rules": {"mood_falling": {"absolute_level": 5}}}', "$.rules.mood_falling.absolute_level"),
         (b'{"escalation": {"critical_minutes": 0}}', "$.escalation.critical_minutes"),
         (b'{"escalation": {"max_level": 9}}', "$.escalation.max_level"),
+        (b'{"escalation": {"levels": []}}', "$.escalation.levels"),
+        (
+            b'{"escalation": {"levels": [{"target": "assigned"}, {"target": "on_call", "wait_minutes": {"high": 0}}]}}',
+            "$.escalation.levels[1].wait_minutes.high",
+        ),
+        (
+            b'{"escalation": {"levels": [{"target": "assigned"}, {"target": "on_call", "wait_minutes": {"warning": 10081}}]}}',
+            "$.escalation.levels[1].wait_minutes.warning",
+        ),
+        (b'{"escalation": {"levels": [{"target": "nobody"}]}}', "$.escalation.levels[0].target"),
+        (b'{"escalation": {"critical_repeats": 6}}', "$.escalation.critical_repeats"),
         (b'{"response_targets": {"critical": {"minutes": 0}}}', "$.response_targets.critical.minutes"),
         (b'{"response_targets": {"high": {"minutes": -5}}}', "$.response_targets.high.minutes"),
         (
@@ -168,7 +183,7 @@ def test_an_old_body_at_its_defaults_reads_as_the_new_defaults() -> None:
     # or not: they mean "the default", which for warnings is now 1 business day.
     rules = rules_decoder.decode(msgspec.json.encode({"escalation": OLD_DEFAULTS}))
     assert rules == DEFAULT_RULES
-    assert msgspec.to_builtins(rules)["escalation"] == {"max_level": 2}
+    assert msgspec.to_builtins(rules)["escalation"] == msgspec.to_builtins(DEFAULT_RULES.escalation)
 
 
 def test_an_old_body_s_chosen_minutes_become_response_targets() -> None:
@@ -177,10 +192,12 @@ def test_an_old_body_s_chosen_minutes_become_response_targets() -> None:
     assert rules.response_targets.critical == ResponseTarget(minutes=10)
     assert rules.response_targets.high == ResponseTarget(minutes=240)
     assert rules.response_targets.warning == ResponseTarget(minutes=2880)
-    assert rules.escalation.max_level == 3
+    # max_level 3: the default levels, and a critical alert starts again twice.
+    assert rules.escalation.levels == DEFAULT_RULES.escalation.levels
+    assert rules.escalation.critical_repeats == 2
     # Never written back in the old form: what GET returns (and the row stores) is the new shape.
     encoded = msgspec.to_builtins(rules)
-    assert encoded["escalation"] == {"max_level": 3}
+    assert encoded["escalation"]["critical_repeats"] == 2 and "max_level" not in encoded["escalation"]
     assert encoded["response_targets"]["warning"] == {"minutes": 2880}
     assert rules_decoder.decode(msgspec.json.encode(encoded)) == rules
     # The stored row is read with convert, not the decoder: the same translation.
@@ -205,3 +222,34 @@ def test_a_partial_targets_body_keeps_the_other_defaults() -> None:
     assert rules.response_targets.high == ResponseTarget(business_days=2)
     assert rules.response_targets.critical == DEFAULT_RULES.response_targets.critical
     assert rules.response_targets.of("warning") == ResponseTarget(business_days=1)
+
+
+def test_an_old_max_level_of_zero_is_the_counselor_alone() -> None:
+    rules = rules_decoder.decode(b'{"escalation": {"max_level": 0}}')
+    assert [level.target for level in rules.escalation.levels] == ["assigned"]
+    assert rules.escalation.critical_repeats == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {"levels": [{"target": "assigned"}, {"target": "supervisors"}, {"target": "on_call"}]},
+            "levels[2]: can never be reached: the chain ends at levels[1] (supervisors)",
+        ),
+        (
+            {"levels": [{"target": "assigned", "wait_minutes": {"critical": 5}}]},
+            "levels[0].wait_minutes: the first level waits the severity's response target",
+        ),
+        ({"levels": [{"target": "staff"}]}, "staff_ids: a staff level names at least one"),
+        (
+            {"levels": [{"target": "on_call", "staff_ids": ["0192f6a0-0000-7000-8000-000000000001"]}]},
+            "staff_ids: only a staff level names people",
+        ),
+        ({"max_level": 1, "critical_repeats": 3}, "max_level is the old form of escalation.levels"),
+    ],
+)
+def test_bad_policies_are_refused(body: dict[str, object], message: str) -> None:
+    with pytest.raises(msgspec.ValidationError) as refused:
+        rules_decoder.decode(msgspec.json.encode({"escalation": body}))
+    assert message in str(refused.value)
