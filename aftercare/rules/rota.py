@@ -16,6 +16,7 @@ hours long and the next handoff is again at the wall-clock time.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
@@ -75,7 +76,7 @@ class OnCallRota(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     def __post_init__(self) -> None:
         _check(len(set(self.participants)) == len(self.participants), "participants: must not repeat an id")
         ordered = sorted(range(len(self.overrides)), key=lambda i: self.overrides[i].start)
-        for before, after in zip(ordered, ordered[1:], strict=False):
+        for before, after in itertools.pairwise(ordered):
             _check(
                 self.overrides[after].start >= self.overrides[before].end,
                 f"overrides[{after}]: overlaps overrides[{before}]",
