@@ -45,7 +45,12 @@ from aftercare.logs import configure_logging
 from aftercare.metrics import MetricsController
 from aftercare.outreach.routes import OutreachController
 from aftercare.plans.routes import PlanController, PlanTemplateController
-from aftercare.program.routes import ProgramRulesController, ResponseTimesController
+from aftercare.program.routes import (
+    OnCallController,
+    OnCallRotaController,
+    ProgramRulesController,
+    ResponseTimesController,
+)
 from aftercare.push.routes import InboxController, PushController
 from aftercare.push.runtime import PushRuntime
 from aftercare.scheduling.routes import ReminderController
@@ -71,6 +76,8 @@ def route_handlers() -> Sequence[Any]:
         StreamTicketController,
         ProgramRulesController,
         ResponseTimesController,
+        OnCallRotaController,
+        OnCallController,
         ReminderController,
         PushController,
         InboxController,

@@ -51,6 +51,12 @@ class Settings:
     # How often each process reads the alert event log. On PostgreSQL a NOTIFY wakes it at once, so
     # this only bounds the delay when a wake-up is lost; on SQLite it is the stream's latency.
     stream_poll_seconds: float = 0.5
+    # Alert e-mail to staff who opted in (push/mail.py): the relay, the sender, a bound on one send,
+    # and where the console is, for the link in the message. No relay: no e-mail channel.
+    smtp_url: str | None = None
+    smtp_from: str = "aftercare@localhost"
+    smtp_timeout_seconds: float = 10.0
+    public_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -111,6 +117,10 @@ class Settings:
             sqlite_synchronous=(get("SQLITE_SYNCHRONOUS") or base.sqlite_synchronous).upper(),
             stream_keepalive_seconds=interval("STREAM_KEEPALIVE_SECONDS", base.stream_keepalive_seconds),
             stream_poll_seconds=interval("STREAM_POLL_SECONDS", base.stream_poll_seconds),
+            smtp_url=get("SMTP_URL"),
+            smtp_from=get("SMTP_FROM") or base.smtp_from,
+            smtp_timeout_seconds=interval("SMTP_TIMEOUT_SECONDS", base.smtp_timeout_seconds),
+            public_url=(get("PUBLIC_URL") or "").rstrip("/"),
         )
         return replace(settings, **overrides)  # type: ignore[arg-type]
 
@@ -128,6 +138,16 @@ class Settings:
                 f"got {url.split('://', 1)[0]}://"
             )
         return url
+
+    @property
+    def email_enabled(self) -> bool:
+        """Whether alert e-mail can be sent: an SMTP relay is configured."""
+        return self.smtp_url is not None
+
+    @property
+    def console_url(self) -> str:
+        """Where links in e-mail point: ``AFTERCARE_PUBLIC_URL``, else this server's own address."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def is_sqlite(self) -> bool:

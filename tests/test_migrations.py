@@ -269,6 +269,11 @@ def _checks_at_0008() -> dict[str, dict[str, set[str]]]:
     for table, _, _ in LATER_ROWS:
         del checks[table]
     checks["alert_events"]["ck_alert_events_kind"] -= {"refreshed"}  # added by 0009
+    # Added by 0014.
+    checks["alert_events"]["ck_alert_events_kind"] -= {"repeated", "notified", "skipped"}
+    for column in ("target", "channel", "reason"):
+        del checks["alert_events"][f"ck_alert_events_{column}"]
+    del checks["deliveries"]["ck_deliveries_channel"]
     return checks
 
 

@@ -9,12 +9,14 @@ from typing import Any
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from aftercare.alerts.schemas import AlertEventKind
+from aftercare.alerts.schemas import AlertEventKind, DecisionReason
 from aftercare.db.base import Base, UUIDPrimaryKey
 from aftercare.db.checks import one_of
 from aftercare.db.types import DateTimeUTC, JSONDoc
+from aftercare.rules.config import EscalationTarget
 from aftercare.rules.engine import RuleName, Severity
 from aftercare.rules.lifecycle import AlertStatus
+from aftercare.rules.routing import Channel
 
 ACTIVE = ("open", "acknowledged")
 
@@ -63,7 +65,12 @@ class Alert(UUIDPrimaryKey, Base):
     opened_on: Mapped[date] = mapped_column(Date)
     last_seen_at: Mapped[datetime] = mapped_column(DateTimeUTC())
     run_started_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Where the alert stands in the escalation policy (rules/routing.py): the level notified last, the
+    # round of a critical alert's repeats, and who that level notified (so a level whose people can no
+    # longer be reached is notified again instead of holding an alert nobody can see).
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalation_round: Mapped[int] = mapped_column(Integer, server_default="0")
+    recipients: Mapped[list[str] | None] = mapped_column(JSONDoc, nullable=True)
     escalated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
     escalate_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
     # The response clock: started at the opening, restarted by a raise or re-open; respond_by is
@@ -88,6 +95,9 @@ class AlertEvent(Base):
         Index("ix_alert_events_alert_id_id", "alert_id", "id"),
         one_of("kind", AlertEventKind),
         one_of("severity", Severity),
+        one_of("target", EscalationTarget),
+        one_of("channel", Channel),
+        one_of("reason", DecisionReason),
     )
 
     id: Mapped[int] = mapped_column(
@@ -103,3 +113,8 @@ class AlertEvent(Base):
     # The check-in (submitted or amended) whose rule hit opened, raised, refreshed or re-opened the
     # alert; None for everything else. No foreign key: a batch writes its events before its check-ins.
     checkin_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    # A notification decision (notified, skipped): the level's target, who, by which channel, why.
+    target: Mapped[EscalationTarget | None] = mapped_column(String(16), nullable=True)
+    recipient_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    channel: Mapped[Channel | None] = mapped_column(String(8), nullable=True)
+    reason: Mapped[DecisionReason | None] = mapped_column(String(24), nullable=True)

@@ -33,8 +33,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aftercare.alerts.models import Alert, AlertEvent
+from aftercare.alerts.schemas import STREAMED_KINDS
 from aftercare.alerts.service import to_schema
 from aftercare.alerts.wakeup import NotifyListener
+from aftercare.auth.access import can_reach, cover_of
 from aftercare.auth.models import User
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock, SystemClock
@@ -43,8 +45,7 @@ from aftercare.graduates.models import Graduate
 
 log = logging.getLogger("aftercare.alerts.stream")
 
-# What a counselor acts on; a mere refresh of reasons or evidence is not an event of the stream.
-STREAMED_KINDS = ("opened", "raised", "reopened", "escalated", "acknowledged", "resolved")
+# What a counselor acts on (alerts/schemas.py): not a mere refresh, nor a notification decision.
 BATCH = 500
 
 
@@ -68,12 +69,13 @@ class StreamEvent(msgspec.Struct, frozen=True):
     graduate_id: uuid.UUID
     counselor_id: uuid.UUID | None  # the graduate's counselor when the entry was read
     data: str
+    cover_id: uuid.UUID | None = None  # who covered that counselor then (auth/access.py::cover_of)
 
 
 def visible_to(principal: Principal, event: StreamEvent) -> bool:
-    if principal.role == "supervisor":
-        return True
-    return principal.role == "counselor" and event.counselor_id == principal.user_id
+    return principal.is_staff and can_reach(
+        principal, graduate_id=event.graduate_id, counselor_id=event.counselor_id, cover_id=event.cover_id
+    )
 
 
 def keepalive() -> ServerSentEventMessage:
@@ -90,7 +92,13 @@ async def read_events(
     """Log entries with id > ``after``, oldest first, with each alert's current state as of ``now``
     (the read: ``overdue`` is the clock's, not the event's)."""
     query = (
-        select(AlertEvent.id, AlertEvent.graduate_id, Graduate.counselor_id, Alert)
+        select(
+            AlertEvent.id,
+            AlertEvent.graduate_id,
+            Graduate.counselor_id,
+            cover_of(Graduate.counselor_id, now).label("cover_id"),
+            Alert,
+        )
         .join(Alert, Alert.id == AlertEvent.alert_id)
         .join(Graduate, Graduate.id == AlertEvent.graduate_id)
         .where(AlertEvent.id > after, AlertEvent.kind.in_(STREAMED_KINDS))
@@ -105,6 +113,7 @@ async def read_events(
             graduate_id=row.graduate_id,
             counselor_id=row.counselor_id,
             data=msgspec.json.encode(to_schema(row.Alert, now=now)).decode(),
+            cover_id=row.cover_id,
         )
         for row in rows
     ]

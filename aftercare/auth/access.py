@@ -15,16 +15,25 @@ test walks every route, so a new route cannot ship without one.
 
 A graduate id that does not exist is a 404 for everyone; one outside the caller's reach is a 404
 too, so the answer never reveals that the record exists.
+
+A counselor's caseload (``can_reach``) is the graduates assigned to them and, while a colleague is
+away with them as cover (``staff_away``), that colleague's graduates too: from the period's start
+until its end, and not an instant longer (``cover_of`` and ``reach_condition`` are the same rule
+for a query). A staff member an open alert was sent to (an alert event ``notified`` names them: the
+on-call, a named colleague) may act on that alert while it is open or acknowledged, whether or not
+the graduate is in their caseload: whoever is asked to answer can.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, ScalarSelect, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import QueryableAttribute
 
 from aftercare.auth.models import User
 from aftercare.auth.principal import Principal
@@ -32,6 +41,7 @@ from aftercare.db.base import table_of
 from aftercare.db.engine import read_statement
 from aftercare.errors import Forbidden, NotFound, Unauthorized
 from aftercare.graduates.models import Graduate
+from aftercare.staff.models import StaffAway
 
 
 class Access(StrEnum):
@@ -63,13 +73,47 @@ def check_role(rule: Access, principal: Principal) -> None:
         raise Forbidden(f"a {principal.role} may not do this")
 
 
-def can_reach(principal: Principal, *, graduate_id: uuid.UUID, counselor_id: uuid.UUID | None) -> bool:
-    """Whether ``principal`` may see the graduate: self, their counselor, or a supervisor."""
+def can_reach(
+    principal: Principal,
+    *,
+    graduate_id: uuid.UUID,
+    counselor_id: uuid.UUID | None,
+    cover_id: uuid.UUID | None = None,
+    notified: bool = False,
+) -> bool:
+    """Whether ``principal`` may see the graduate: self, their counselor, the counselor's cover while
+    the counselor is away (``cover_id``: who covers ``counselor_id`` now, from ``cover_of``), or a
+    supervisor. ``notified``: for one alert, the caller was sent it and it is not resolved."""
     if principal.role == "supervisor":
         return True
     if principal.role == "counselor":
-        return counselor_id == principal.user_id
+        return notified or (counselor_id is not None and principal.user_id in (counselor_id, cover_id))
     return principal.graduate_id == graduate_id
+
+
+_away = table_of(StaffAway)
+_Column = ColumnElement[Any] | QueryableAttribute[Any]
+
+
+def cover_of(counselor_id: _Column, at: Any) -> ScalarSelect[Any]:
+    """Who covers ``counselor_id`` at ``at`` (null if nobody: not away, or no such period), as a
+    column for a query; ``can_reach``'s ``cover_id``. A staff member's periods never overlap, so at
+    most one holds (``ix_staff_away_staff_id_starts_at``)."""
+    return (
+        select(_away.c.covering_staff_id)
+        .where(_away.c.staff_id == counselor_id, _away.c.starts_at <= at, _away.c.ends_at > at)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def reach_condition(principal: Principal, counselor_id: _Column, at: datetime) -> ColumnElement[bool]:
+    """``can_reach`` for a counselor's lists (caseload, alert feed): rows whose counselor is the
+    caller, or a colleague the caller covers at ``at`` (``ix_staff_away_covering_staff_id_ends_at``)."""
+    covered = select(_away.c.staff_id).where(
+        _away.c.covering_staff_id == principal.user_id, _away.c.ends_at > at, _away.c.starts_at <= at
+    )
+    return or_(counselor_id == principal.user_id, counselor_id.in_(covered))
 
 
 _users, _graduates = table_of(User), table_of(Graduate)
@@ -77,13 +121,20 @@ _users, _graduates = table_of(User), table_of(Graduate)
 # construction and its cache key each time.
 _account_active = select(_users.c.active).where(_users.c.id == bindparam("user_id"))
 _account_active_and_graduate = (
-    select(_users.c.active, _graduates.c.id, _graduates.c.counselor_id)
+    select(
+        _users.c.active,
+        _graduates.c.id,
+        _graduates.c.counselor_id,
+        cover_of(_graduates.c.counselor_id, bindparam("now")).label("cover_id"),
+    )
     .select_from(_users.outerjoin(_graduates, _graduates.c.id == bindparam("graduate_id")))
     .where(_users.c.id == bindparam("user_id"))
 )
 
 
-async def check_reach(engine: AsyncEngine, principal: Principal, graduate_id: uuid.UUID | None) -> None:
+async def check_reach(
+    engine: AsyncEngine, principal: Principal, graduate_id: uuid.UUID | None, *, now: datetime
+) -> None:
     """The guard's database checks, in one statement outside any transaction: the account must
     still be active (401 if not: deactivated staff, or a graduate whose sign-in was replaced by a
     re-enrollment after a lost phone), and ``graduate_id`` (when the route has one) must exist and
@@ -99,12 +150,15 @@ async def check_reach(engine: AsyncEngine, principal: Principal, graduate_id: uu
         rows = await read_statement(engine, _account_active, {"user_id": principal.user_id})
     else:
         rows = await read_statement(
-            engine, _account_active_and_graduate, {"user_id": principal.user_id, "graduate_id": graduate_id}
+            engine,
+            _account_active_and_graduate,
+            {"user_id": principal.user_id, "graduate_id": graduate_id, "now": now},
         )
     row: Any = rows[0] if rows else None
     if row is None or not row[0]:
         raise Unauthorized("this account is deactivated")
     if graduate_id is not None and (
-        row[1] is None or not can_reach(principal, graduate_id=graduate_id, counselor_id=row[2])
+        row[1] is None
+        or not can_reach(principal, graduate_id=graduate_id, counselor_id=row[2], cover_id=row[3])
     ):
         raise NotFound(GRADUATE_NOT_FOUND)

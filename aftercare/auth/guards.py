@@ -44,7 +44,7 @@ async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], handler
         graduate_id = connection.path_params.get("graduate_id")
         if not isinstance(graduate_id, uuid.UUID):
             raise Forbidden("route has a graduate rule but no graduate_id")
-    await check_reach(state.engine, principal, graduate_id)
+    await check_reach(state.engine, principal, graduate_id, now=state.clock.now())
     connection.scope["user"] = principal
 
 

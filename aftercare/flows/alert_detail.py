@@ -28,7 +28,7 @@ async def alert_detail(
     session: AsyncSession, alert_id: uuid.UUID, *, actor: Principal, now: datetime
 ) -> schemas.AlertDetail:
     async with session.begin():
-        alert = await alerts.load_for_actor(session, alert_id, actor, for_update=False)
+        alert = await alerts.load_for_actor(session, alert_id, actor, now=now, for_update=False)
         events = await alerts.events_of(session, alert.id)
         behind = await checkins.checkins_behind(
             session,

@@ -50,7 +50,7 @@ async def record_alert_outreach(
         if graduate_id is None:
             raise NotFound("alert not found")
         graduate = await lock_graduate(session, graduate_id)
-        alert = await alerts.load_for_actor(session, alert_id, actor)
+        alert = await alerts.load_for_actor(session, alert_id, actor, now=now)
         return await _record(session, graduate, alert, data, actor=actor, now=now)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftercare.alerts.service import reassign_alerts
 from aftercare.audit import service as audit
 from aftercare.auth import tokens
+from aftercare.auth.access import reach_condition
 from aftercare.auth.models import EnrollmentCode, User
 from aftercare.auth.principal import Principal
 from aftercare.config import Settings
@@ -217,7 +218,7 @@ async def list_caseload(
     key = _CURSORS.decode(cursor)
     query = select(Graduate).order_by(Graduate.id).limit(limit + 1)
     if actor.role == "counselor":
-        query = query.where(Graduate.counselor_id == actor.user_id)
+        query = query.where(reach_condition(actor, Graduate.counselor_id, now))
     if key is not None:
         query = query.where(Graduate.id > key.id)  # UUIDv7 ids sort by creation time
     async with session.begin():

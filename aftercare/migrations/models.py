@@ -14,6 +14,7 @@ from aftercare.plans import models as plan_models
 from aftercare.program import models as program_models
 from aftercare.push import models as push_models
 from aftercare.scheduling import models as scheduling_models
+from aftercare.staff import models as staff_models
 
 metadata = Base.metadata
 
@@ -28,5 +29,6 @@ SLICES = (
     push_models,
     program_models,
     scheduling_models,
+    staff_models,
 )
 __all__ = ["SLICES", "metadata"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -77,3 +77,23 @@ class ResponseTimes(msgspec.Struct, kw_only=True):
         list[CounselorResponseFigures],
         msgspec.Meta(description="Each counselor with an alert in the range, by id; no counselor last"),
     ]
+
+
+class OnCallAnswer(msgspec.Struct, kw_only=True):
+    """``GET /v1/program/on-call?at=``: who is on call at ``at``."""
+
+    at: UtcTimestamp
+    staff_id: Annotated[uuid.UUID | None, msgspec.Meta(description="null: nobody (see reason)")]
+    source: Annotated[Literal["override", "rota"] | None, msgspec.Meta(description="What put them on call")]
+    reason: Annotated[
+        Literal["no_rota", "business_hours"] | None,
+        msgspec.Meta(
+            description="Why nobody is: no rota, or the rota leaves business hours to the counselors"
+        ),
+    ] = None
+    start: Annotated[UtcTimestamp | None, msgspec.Meta(description="When this answer began to hold")] = (
+        msgspec.field(default=None, name="from")
+    )
+    end: Annotated[UtcTimestamp | None, msgspec.Meta(description="When it stops holding")] = msgspec.field(
+        default=None, name="until"
+    )

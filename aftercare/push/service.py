@@ -52,6 +52,7 @@ from aftercare.push.models import (
 )
 from aftercare.push.webpush import MAX_PAYLOAD_BYTES, PushMessage, PushSender, SendResult, backoff_seconds
 from aftercare.push.webpush import validate_topic as _validate_topic
+from aftercare.rules.routing import Channel
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,9 @@ class NotificationSpec(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: datetime
     topic: str | None
     status: Literal["pending", "skipped_quiet_hours"] = "pending"
+    channels: tuple[Channel, ...] = ("push",)
+    """How it goes out besides the inbox: ``push`` to each of the user's devices, ``email`` to their
+    account address (staff who opted in; routing decides); none: the inbox only."""
 
 
 async def enqueue_notifications(
@@ -178,7 +182,11 @@ async def enqueue_notifications(
             > MAX_PAYLOAD_BYTES
         ):
             raise ValueError(f"notification payload exceeds {MAX_PAYLOAD_BYTES} bytes")
-    pushed = {item.user_id for item in items if item.status == "pending" and item.expires_at > now}
+    pushed = {
+        item.user_id
+        for item in items
+        if item.status == "pending" and item.expires_at > now and "push" in item.channels
+    }
     devices: dict[uuid.UUID, list[uuid.UUID]] = {}
     if pushed:
         # ix_push_subscriptions_user_id; ordered so deliveries are written in a stable order.
@@ -193,9 +201,13 @@ async def enqueue_notifications(
     for notification_id, item in zip(ids, items, strict=True):
         targets: list[uuid.UUID] = []
         status: str = item.status
+        mail = item.status == "pending" and item.expires_at > now and "email" in item.channels
         if item.status == "pending":
-            targets = devices.get(item.user_id, []) if item.expires_at > now else []
-            status = "expired" if item.expires_at <= now else "pending" if targets else "no_subscription"
+            if item.expires_at > now and "push" in item.channels:
+                targets = devices.get(item.user_id, [])
+            status = (
+                "expired" if item.expires_at <= now else "pending" if targets or mail else "no_subscription"
+            )
         notifications.append(
             {
                 "id": notification_id,
@@ -218,11 +230,15 @@ async def enqueue_notifications(
                 "id": uuid7(),
                 "notification_id": notification_id,
                 "subscription_id": subscription_id,
+                "channel": channel,
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": now,
             }
-            for subscription_id in targets
+            for subscription_id, channel in [
+                *((subscription_id, "push") for subscription_id in targets),
+                *([(None, "email")] if mail else []),
+            ]
         )
     if notifications:
         await session.execute(insert(Notification), notifications)
@@ -829,6 +845,7 @@ async def list_notifications(
             schemas.DeliveryInfo(
                 id=d.id,
                 subscription_id=d.subscription_id,
+                channel=d.channel,
                 status=d.status,
                 attempts=d.attempts,
                 last_status_code=d.last_status_code,
@@ -888,7 +905,7 @@ async def notifications_about(session: AsyncSession, alert_id: uuid.UUID) -> lis
         ):
             attempts.setdefault(attempt.delivery_id, []).append(
                 schemas.DeliveryAttemptInfo(
-                    at=attempt.at, status_code=attempt.status_code, outcome=attempt.outcome
+                    at=attempt.at, status_code=attempt.status_code, outcome=attempt.outcome, error=attempt.error
                 )
             )
     by_notification: dict[uuid.UUID, list[schemas.DeliveryHistory]] = {}
@@ -897,6 +914,7 @@ async def notifications_about(session: AsyncSession, alert_id: uuid.UUID) -> lis
             schemas.DeliveryHistory(
                 id=d.id,
                 subscription_id=d.subscription_id,
+                channel=d.channel,
                 status=d.status,
                 attempts=d.attempts,
                 last_status_code=d.last_status_code,
@@ -910,6 +928,7 @@ async def notifications_about(session: AsyncSession, alert_id: uuid.UUID) -> lis
             kind=n.kind,
             recipient_id=n.user_id,
             channel="push",
+            channels=sorted({d.channel for d in deliveries if d.notification_id == n.id}),
             urgency=n.urgency,
             status=n.status,
             created_at=n.created_at,
