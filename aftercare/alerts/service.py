@@ -499,7 +499,11 @@ async def escalate_due_alerts(
             facts=facts,
             at=now,
         )
-        if isinstance(decision, Hold):
+        if isinstance(decision, Hold) or (decision[0] == "recheck" and not decision[1].recipients):
+            # Held, or re-tried and still nobody to reach (nothing new to record): the next look only.
+            decision = Hold(
+                escalate_at=decision.escalate_at if isinstance(decision, Hold) else decision[1].escalate_at
+            )
             values: dict[str, Any] = {"escalate_at": decision.escalate_at}
         else:
             step, routing = decision

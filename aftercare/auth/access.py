@@ -8,6 +8,7 @@ test walks every route, so a new route cannot ship without one.
     PUBLIC            yes                  yes                       yes          (no token needed)
     SIGNED_IN         yes                  yes                       yes
     STAFF             403                  yes                       yes
+    STAFF_SELF        403                  own staff_id, else 403    yes
     SUPERVISOR        403                  403                       yes
     GRADUATE_SELF     own id, else 404     403                       403
     GRADUATE_READ     own id, else 404     own caseload, else 404    any existing
@@ -48,6 +49,7 @@ class Access(StrEnum):
     PUBLIC = "public"
     SIGNED_IN = "signed_in"
     STAFF = "staff"
+    STAFF_SELF = "staff_self"
     SUPERVISOR = "supervisor"
     GRADUATE_SELF = "graduate_self"
     GRADUATE_READ = "graduate_read"
@@ -60,6 +62,7 @@ GRADUATE_SCOPED = (Access.GRADUATE_SELF, Access.GRADUATE_READ, Access.GRADUATE_S
 _ROLES_ALLOWED: dict[Access, frozenset[str]] = {
     Access.SIGNED_IN: frozenset({"graduate", "counselor", "supervisor"}),
     Access.STAFF: frozenset({"counselor", "supervisor"}),
+    Access.STAFF_SELF: frozenset({"counselor", "supervisor"}),
     Access.SUPERVISOR: frozenset({"supervisor"}),
     Access.GRADUATE_SELF: frozenset({"graduate"}),
     Access.GRADUATE_READ: frozenset({"graduate", "counselor", "supervisor"}),
@@ -71,6 +74,13 @@ def check_role(rule: Access, principal: Principal) -> None:
     """403 for a role that may never use a route of this rule."""
     if rule is not Access.PUBLIC and principal.role not in _ROLES_ALLOWED[rule]:
         raise Forbidden(f"a {principal.role} may not do this")
+
+
+def check_staff_self(rule: Access, principal: Principal, staff_id: object) -> None:
+    """STAFF_SELF: a counselor acts only on their own ``staff_id`` (their away periods, their e-mail
+    opt-in); a supervisor on anyone's."""
+    if rule is Access.STAFF_SELF and principal.role != "supervisor" and staff_id != principal.user_id:
+        raise Forbidden("a counselor may do this only for themselves")
 
 
 def can_reach(

@@ -9,7 +9,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from aftercare.auth.access import GRADUATE_SCOPED, Access, check_reach, check_role
+from aftercare.auth.access import GRADUATE_SCOPED, Access, check_reach, check_role, check_staff_self
 from aftercare.auth.principal import Principal
 from aftercare.auth.tickets import redeem_ticket
 from aftercare.auth.tokens import read_access_token
@@ -39,6 +39,7 @@ async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], handler
     else:
         principal = authenticate(connection, secret=state.settings.jwt_secret, now=state.clock.now())
     check_role(rule, principal)
+    check_staff_self(rule, principal, connection.path_params.get("staff_id"))
     graduate_id = None
     if rule in GRADUATE_SCOPED:
         graduate_id = connection.path_params.get("graduate_id")

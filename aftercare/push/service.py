@@ -905,7 +905,10 @@ async def notifications_about(session: AsyncSession, alert_id: uuid.UUID) -> lis
         ):
             attempts.setdefault(attempt.delivery_id, []).append(
                 schemas.DeliveryAttemptInfo(
-                    at=attempt.at, status_code=attempt.status_code, outcome=attempt.outcome, error=attempt.error
+                    at=attempt.at,
+                    status_code=attempt.status_code,
+                    outcome=attempt.outcome,
+                    error=attempt.error,
                 )
             )
     by_notification: dict[uuid.UUID, list[schemas.DeliveryHistory]] = {}

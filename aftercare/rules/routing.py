@@ -15,8 +15,10 @@ active supervisor, ``staff`` the people it names. Then each person must be able 
 
 A level with nobody notified is skipped at once and the next is tried, in the same transaction
 (``walk``); the alert stands at the first level that reached someone, until that level's wait runs
-out. If nobody at any remaining level can be reached, the alert stands at the last level and tries
-it again after its wait: never routed to nobody without a due escalation.
+out. If nobody at any remaining level can be reached, the alert stands at the first of them where
+someone active was passed over (their inbox has it: a program without push or e-mail works as
+before), else at the last; its next step is due after that level's wait: never routed to nobody
+without a due escalation.
 
 When a level's wait runs out (``when_due``): the next level; after the last, a critical alert starts
 again at the first level (``critical_repeats`` times); after that the last level holds, and is
@@ -212,6 +214,7 @@ def walk(
     at the first that reached someone, or at the last if none did (tried again after its wait)."""
     levels = rules.escalation.levels
     outcomes: list[LevelOutcome] = []
+    held: int | None = None  # outcomes up to the first level with someone active to hold it
     for index in range(start, len(levels)):
         outcome = resolve_level(
             levels[index], index, counselor_id=counselor_id, facts=facts, rules=rules, at=at
@@ -219,6 +222,14 @@ def walk(
         outcomes.append(outcome)
         if outcome.notified:
             break
+        if held is None and any(s.reason == "unreachable" for s in outcome.skipped):
+            held = len(outcomes)
+    else:
+        # Nobody can be reached at any level left: stand at the first where someone active was
+        # passed over (their inbox holds it, as a program without push or e-mail works), else at
+        # the last; either way the next step is due after that level's wait.
+        if held is not None:
+            outcomes = outcomes[:held]
     stands = outcomes[-1].level if outcomes else len(levels) - 1
     return Routing(
         outcomes=tuple(outcomes),

@@ -36,7 +36,7 @@ class StaffController(Controller):
     ) -> schemas.StaffPage:
         return await service.list_staff(db_session, limit=limit, cursor=cursor)
 
-    @patch("/{staff_id:uuid}", operation_id="updateStaff", opt={"access": Access.STAFF})
+    @patch("/{staff_id:uuid}", operation_id="updateStaff", opt={"access": Access.STAFF_SELF})
     async def update_staff(
         self,
         staff_id: UUID,
@@ -55,7 +55,7 @@ class StaffController(Controller):
         "/{staff_id:uuid}/away",
         operation_id="setStaffAway",
         status_code=201,
-        opt={"access": Access.STAFF, "problems": [409]},
+        opt={"access": Access.STAFF_SELF, "problems": [409]},
     )
     async def set_away(
         self,
@@ -76,7 +76,7 @@ class StaffController(Controller):
         """The periods in progress or to come, soonest first."""
         return await service.list_away(db_session, staff_id, now=clock.now())
 
-    @delete("/{staff_id:uuid}/away", operation_id="endStaffAway", opt={"access": Access.STAFF})
+    @delete("/{staff_id:uuid}/away", operation_id="endStaffAway", opt={"access": Access.STAFF_SELF})
     async def end_away(
         self, staff_id: UUID, db_session: AsyncSession, principal: Principal, clock: Clock
     ) -> None:
@@ -84,7 +84,7 @@ class StaffController(Controller):
         await service.end_away(db_session, staff_id, away_id=None, actor=principal, now=clock.now())
 
     @delete(
-        "/{staff_id:uuid}/away/{away_id:uuid}", operation_id="cancelStaffAway", opt={"access": Access.STAFF}
+        "/{staff_id:uuid}/away/{away_id:uuid}", operation_id="cancelStaffAway", opt={"access": Access.STAFF_SELF}
     )
     async def cancel_away(
         self, staff_id: UUID, away_id: UUID, db_session: AsyncSession, principal: Principal, clock: Clock

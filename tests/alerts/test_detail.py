@@ -66,7 +66,11 @@ async def test_the_help_message_is_read_by_the_counselor_and_a_supervisor_only(c
             {"id": helped.json()["id"], "received_at": "2026-11-24T19:00:00Z", "message": MESSAGE}
         ]
         assert detail["checkins"] == []
-        assert [(e["kind"], e["checkin_id"]) for e in detail["events"]] == [("opened", None)]
+        # Opened, and the counselor (no device, no e-mail) passed over as unreachable: the inbox has it.
+        assert [(e["kind"], e["checkin_id"], e["reason"]) for e in detail["events"]] == [
+            ("opened", None, None),
+            ("skipped", None, "unreachable"),
+        ]
 
     stranger = await cast.program.staff(cast.supervisor)
     refused = await client.get(f"/v1/alerts/{alert_id}", headers=stranger.headers)
@@ -135,20 +139,52 @@ async def test_every_event_and_push_of_a_raised_escalated_acknowledged_alert_in_
     response = await client.get(f"/v1/alerts/{alert['id']}", headers=cast.counselor.headers)
     assert response.status_code == 200, response.text
     detail = response.json()
+    # No on-call rota: its level is skipped at once and the supervisors (level 2) have it.
     assert {k: detail[k] for k in ("severity", "status", "escalation_level", "acknowledged_by")} == {
         "severity": "critical",
         "status": "acknowledged",
-        "escalation_level": 1,
+        "escalation_level": 2,
         "acknowledged_by": str(cast.counselor.user_id),
     }
+    ours = {None, str(cast.counselor.user_id), str(cast.supervisor.user_id)}  # other tests' staff aside
+    counselor, supervisor = str(cast.counselor.user_id), str(cast.supervisor.user_id)
     assert [
         (e["kind"], e["at"], e["severity"], e["escalation_level"], e["actor_id"], e["checkin_id"])
+        + (e["target"], e["recipient_id"], e["channel"], e["reason"])
         for e in detail["events"]
+        if e["recipient_id"] in ours
     ] == [
-        ("opened", "2026-11-24T18:00:00Z", "high", 0, None, first.json()["id"]),
-        ("raised", "2026-11-24T18:01:00Z", "critical", 0, None, second.json()["id"]),
-        ("escalated", "2026-11-24T18:17:00Z", "critical", 1, None, None),
-        ("acknowledged", "2026-11-24T18:20:00Z", "critical", 1, str(cast.counselor.user_id), None),
+        ("opened", "2026-11-24T18:00:00Z", "high", 0, None, first.json()["id"], None, None, None, None),
+        ("notified", "2026-11-24T18:00:00Z", "high", 0, None, None, "assigned", counselor, "push", None),
+        ("raised", "2026-11-24T18:01:00Z", "critical", 0, None, second.json()["id"], None, None, None, None),
+        ("notified", "2026-11-24T18:01:00Z", "critical", 0, None, None, "assigned", counselor, "push", None),
+        ("escalated", "2026-11-24T18:17:00Z", "critical", 1, None, None, None, None, None, None),
+        (
+            "skipped",
+            "2026-11-24T18:17:00Z",
+            "critical",
+            1,
+            None,
+            None,
+            "on_call",
+            None,
+            None,
+            "no_one_on_call",
+        ),
+        ("escalated", "2026-11-24T18:17:00Z", "critical", 2, None, None, None, None, None, None),
+        (
+            "skipped",
+            "2026-11-24T18:17:00Z",
+            "critical",
+            2,
+            None,
+            None,
+            "supervisors",
+            supervisor,
+            None,
+            "unreachable",
+        ),
+        ("acknowledged", "2026-11-24T18:20:00Z", "critical", 2, counselor, None, None, None, None, None),
     ]
     assert [e["id"] for e in detail["events"]] == sorted(e["id"] for e in detail["events"])
     # The check-ins behind it, with their answers and notes.
@@ -177,6 +213,9 @@ async def test_every_event_and_push_of_a_raised_escalated_acknowledged_alert_in_
     escalations = [n for n in notifications if n["kind"] == "escalation"]
     assert str(cast.supervisor.user_id) in {n["recipient_id"] for n in escalations}
     assert {(n["created_at"], n["urgency"]) for n in escalations} == {("2026-11-24T18:17:00Z", "high")}
+    # The supervisor has no device: the inbox holds it, with no channel besides.
+    (to_supervisor,) = [n for n in escalations if n["recipient_id"] == supervisor]
+    assert (to_supervisor["status"], to_supervisor["channels"]) == ("no_subscription", [])
     assert notifications[:2] == to_counselor and notifications[2:] == escalations
 
     assert [(o["id"], o["note"]) for o in detail["outreach"]] == [(called.json()["id"], "safe at home")]

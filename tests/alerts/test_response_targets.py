@@ -142,13 +142,16 @@ async def test_escalation_fires_at_the_target_and_each_level_waits_it_again(cast
     assert one(await cast.alerts(), "safety")["escalation_level"] == 0
     await escalate_due_alerts(factory, now=respond_by)
     escalated = one(await cast.alerts(), "safety")
-    assert escalated["escalation_level"] == 1 and escalated["escalated_at"] == at(respond_by.isoformat())
+    # No on-call rota: that level is skipped at once, and the supervisors' level (2) has it.
+    assert escalated["escalation_level"] == 2 and escalated["escalated_at"] == at(respond_by.isoformat())
     # The target does not move with escalation: the counselor's answer was due then.
     assert escalated["respond_by"] == safety["respond_by"]
     await escalate_due_alerts(factory, now=respond_by + timedelta(minutes=14, seconds=59))
-    assert one(await cast.alerts(), "safety")["escalation_level"] == 1
-    await escalate_due_alerts(factory, now=respond_by + timedelta(minutes=15))
     assert one(await cast.alerts(), "safety")["escalation_level"] == 2
+    # The supervisors' level waits the target again; then a critical alert starts the policy again.
+    await escalate_due_alerts(factory, now=respond_by + timedelta(minutes=15))
+    again = one(await cast.alerts(), "safety")
+    assert (again["escalation_level"], again["escalation_round"]) == (0, 1)
 
 
 async def test_a_warning_escalates_after_one_business_day_then_another(cast: Cast) -> None:
@@ -168,12 +171,13 @@ async def test_a_warning_escalates_after_one_business_day_then_another(cast: Cas
     await escalate_due_alerts(factory, now=monday_close - timedelta(minutes=1))
     assert one(await cast.alerts(), "silence")["escalation_level"] == 0
     await escalate_due_alerts(factory, now=monday_close)
-    assert one(await cast.alerts(), "silence")["escalation_level"] == 1
-    # Escalated at Monday's closing: the next level is one more business day, Tuesday's closing.
-    await escalate_due_alerts(factory, now=monday_close + timedelta(hours=23, minutes=59))
-    assert one(await cast.alerts(), "silence")["escalation_level"] == 1
+    escalated = one(await cast.alerts(), "silence")
+    assert escalated["escalation_level"] == 2  # the on-call level (no rota) skipped at once
+    # A warning does not start again: the last level holds, looked at again each business day.
     await escalate_due_alerts(factory, now=monday_close + timedelta(days=1))
-    assert one(await cast.alerts(), "silence")["escalation_level"] == 2
+    held = one(await cast.alerts(), "silence")
+    assert (held["escalation_level"], held["escalation_round"]) == (2, 0)
+    assert held["escalated_at"] == escalated["escalated_at"]
 
 
 async def test_a_re_open_restarts_the_clock(cast: Cast) -> None:
@@ -215,7 +219,7 @@ async def test_the_targets_drive_respond_by_and_escalation(cast: Cast, restore_r
     assert one(await cast.alerts(), "safety")["respond_by"] == at("2026-11-24T18:05:00Z")
     factory = cast.program.app.state.session_factory
     await escalate_due_alerts(factory, now=T0 + timedelta(minutes=5))
-    assert one(await cast.alerts(), "safety")["escalation_level"] == 1
+    assert one(await cast.alerts(), "safety")["escalation_level"] == 2
 
 
 async def test_an_old_rules_body_is_accepted_and_read_as_targets(cast: Cast, restore_rules: None) -> None:
@@ -230,7 +234,11 @@ async def test_an_old_rules_body_is_accepted_and_read_as_targets(cast: Cast, res
     )
     assert saved.status_code == 200, saved.text
     body = saved.json()
-    assert body["escalation"] == {"max_level": 3}
+    # max_level 3: the default levels, a critical alert starting again twice.
+    assert body["escalation"] == {
+        "levels": [{"target": "assigned"}, {"target": "on_call"}, {"target": "supervisors"}],
+        "critical_repeats": 2,
+    }
     assert body["response_targets"] == {
         "critical": {"minutes": 10},
         "high": {"minutes": 240},
@@ -271,7 +279,7 @@ async def test_a_stored_row_in_the_old_shape_still_reads(cast: Cast, restore_rul
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"program": {"timezone": "Mars/Olympus"}}, "program", "timezone"),
+        ({"program": {"timezone": "Mars/Olympus"}}, "program.timezone", "unknown time zone"),
         (
             {"program": {"business_hours": {"start": "17:00", "end": "09:00"}}},
             "program.business_hours",

@@ -32,6 +32,15 @@ EXPECTED: dict[Access, dict[str, int | None]] = {
         "counselor_other": None,
         "supervisor": None,
     },
+    # The matrix names no staff member in the path (a random id): every counselor is someone else.
+    Access.STAFF_SELF: {
+        "anonymous": 401,
+        "graduate_self": 403,
+        "graduate_other": 403,
+        "counselor_own": 403,
+        "counselor_other": 403,
+        "supervisor": None,
+    },
     Access.SUPERVISOR: {
         "anonymous": 401,
         "graduate_self": 403,

@@ -50,7 +50,11 @@ async def alert_now(cast: Cast, alert_id: str) -> dict[str, Any]:
 async def event_kinds(cast: Cast, alert_id: str) -> list[str]:
     async with cast.program.app.state.session_factory() as session:
         kinds = await session.scalars(
-            select(AlertEvent.kind).where(AlertEvent.alert_id == uuid.UUID(alert_id)).order_by(AlertEvent.id)
+            select(AlertEvent.kind)
+            .where(
+                AlertEvent.alert_id == uuid.UUID(alert_id), AlertEvent.kind.not_in(("notified", "skipped"))
+            )
+            .order_by(AlertEvent.id)
         )
         return list(kinds)
 

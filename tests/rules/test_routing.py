@@ -114,14 +114,27 @@ def test_supervisors_reachable_are_notified_the_others_named() -> None:
     assert outcome.skipped == (Skip(reason="unreachable", staff_id=SUP2),)
 
 
-def test_nobody_reachable_anywhere_stands_at_the_last_level_and_tries_again() -> None:
+def test_nobody_reachable_anywhere_stands_where_someone_has_it_in_their_inbox() -> None:
+    everyone = (COUNSELOR, COVER, ON_CALL, SUP1, SUP2, OTHER)
     nobody = {
-        i: staff(role="supervisor" if i in (SUP1, SUP2) else "counselor", channels=())
-        for i in (COUNSELOR, COVER, ON_CALL, SUP1, SUP2, OTHER)
+        i: staff(role="supervisor" if i in (SUP1, SUP2) else "counselor", channels=()) for i in everyone
     }
     routing = route(facts(nobody))
-    assert len(routing.outcomes) == 3 and routing.level == 2 and routing.recipients == ()
-    assert routing.escalate_at == T + timedelta(minutes=15)  # the supervisors level's wait
+    assert len(routing.outcomes) == 1 and routing.level == 0 and routing.recipients == ()
+    assert routing.outcomes[0].skipped == (Skip(reason="unreachable", staff_id=COUNSELOR),)
+    assert routing.escalate_at == T + timedelta(minutes=15)
+    # Without a counselor: the on-call's inbox (level 1), the supervisors not yet.
+    routing = route(facts(nobody), counselor=None)
+    assert [o.level for o in routing.outcomes] == [0, 1] and routing.level == 1
+
+
+def test_nobody_at_all_stands_at_the_last_level_and_tries_again() -> None:
+    everyone = (COUNSELOR, COVER, ON_CALL, SUP1, SUP2, OTHER)
+    gone = {i: staff(role="supervisor" if i in (SUP1, SUP2) else "counselor", active=False) for i in everyone}
+    routing = route(facts(gone))
+    assert [o.level for o in routing.outcomes] == [0, 1, 2] and routing.level == 2
+    assert routing.outcomes[2].skipped == (Skip(reason="no_supervisors"),)
+    assert routing.escalate_at == T + timedelta(minutes=15)
 
 
 def test_specific_staff_and_level_waits() -> None:
