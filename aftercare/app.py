@@ -90,7 +90,11 @@ def _start_sweeper(settings: Settings, session_factory: Any, clock: Clock, push:
     from aftercare.flows.worker import Sweeper  # only processes that sweep load the sweeper
 
     sweeper = Sweeper(
-        session_factory, clock, interval_seconds=settings.sweep_interval_seconds, sender=push.sender
+        session_factory,
+        clock,
+        interval_seconds=settings.sweep_interval_seconds,
+        sender=push.sender,
+        mailer=push.mailer,
     )
     sweeper.start()
     return sweeper

@@ -143,6 +143,7 @@ def worker() -> None:
             SystemClock(),
             interval_seconds=settings.sweep_interval_seconds,
             sender=push.sender,
+            mailer=push.mailer,
         )
         sweeper.start()
         click.echo(

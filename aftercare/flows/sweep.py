@@ -43,6 +43,7 @@ from aftercare.clock import Clock
 from aftercare.graduates.models import Graduate
 from aftercare.plans.reads import current_plan_body
 from aftercare.program.service import current_rules
+from aftercare.push.mail import MailSender
 from aftercare.push.service import DeliveryReport, NotificationSpec, deliver_due, enqueue_notifications
 from aftercare.push.webpush import PushSender, make_topic
 from aftercare.rules.config import ProgramRules
@@ -131,6 +132,7 @@ async def sweep(
     limit: int = 500,
     sender: PushSender | None = None,
     clock: Clock | None = None,
+    mailer: MailSender | None = None,
 ) -> SweepReport:
     """Act on every schedule row due at ``now`` (claimed ``limit`` at a time until none are left),
     escalate due alerts and, given a ``sender``, deliver due pushes meanwhile. ``clock`` (the
@@ -183,6 +185,7 @@ async def sweep(
             worker_id=worker_id,
             limit=limit,
             report=report,
+            mailer=mailer,
         )
     finally:
         if not scheduling.done():
@@ -202,6 +205,7 @@ async def _deliver_all(
     worker_id: str,
     limit: int,
     report: SweepReport,
+    mailer: MailSender | None = None,
 ) -> DeliveryReport:
     """Deliver until nothing due is left once the schedule work is done: each round claims until a
     claim comes back short (what failed is rescheduled later than its claim, so a round ends), then
@@ -212,7 +216,14 @@ async def _deliver_all(
         queued.clear()
         last_round = scheduling.done()
         batch = await deliver_due(
-            session_factory, sender, now=start_at, worker_id=worker_id, limit=limit, batches=None, clock=at
+            session_factory,
+            sender,
+            now=start_at,
+            worker_id=worker_id,
+            limit=limit,
+            batches=None,
+            clock=at,
+            mailer=mailer,
         )
         total = DeliveryReport(
             **{name: getattr(total, name) + getattr(batch, name) for name in DeliveryReport.__struct_fields__}

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare.clock import Clock
 from aftercare.flows.sweep import SweepReport, release_leader_lease, sweep
+from aftercare.push.mail import MailSender
 from aftercare.push.webpush import PushSender
 
 logger = logging.getLogger(__name__)
@@ -43,10 +44,12 @@ class Sweeper:
         interval_seconds: float,
         sender: PushSender | None = None,
         worker_id: str | None = None,
+        mailer: MailSender | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
         self.sender = sender
+        self.mailer = mailer
         self.worker_id = worker_id or new_worker_id()
         self.sweeps = 0
         self._running = asyncio.Lock()
@@ -69,6 +72,7 @@ class Sweeper:
                     worker_id=self.worker_id,
                     sender=self.sender,
                     clock=self.clock,
+                    mailer=self.mailer,
                 )
             except Exception:
                 # The next wake-up tries again; the database still holds every due row.

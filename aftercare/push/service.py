@@ -36,12 +36,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare.audit import service as audit
+from aftercare.auth.models import User
 from aftercare.auth.principal import Principal
 from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, NotFound, ValidationFailed
 from aftercare.pagination import Instant, Keyset, before_key
 from aftercare.push import schemas
 from aftercare.push.endpoints import validate_subscription
+from aftercare.push.mail import MailMessage, MailSender
 from aftercare.push.models import (
     ABOUT_AN_ALERT,
     KINDS,
@@ -260,7 +262,7 @@ class ClaimedDelivery(NamedTuple):
     kind: str
     attempts: int
     expires_at: datetime
-    message: PushMessage
+    message: PushMessage | MailMessage
     claimed_at: datetime
 
 
@@ -301,6 +303,7 @@ async def deliver_due(
     concurrency: int = DEFAULT_CONCURRENCY,
     max_attempts: int = MAX_ATTEMPTS,
     rng: random.Random | None = None,
+    mailer: MailSender | None = None,
 ) -> DeliveryReport:
     """Claim due deliveries ``limit`` at a time (``batches`` claims at most; None: until a claim
     comes back short), send them, record the results. ``worker_id`` must be unique per live process
@@ -314,7 +317,8 @@ async def deliver_due(
     sends go on (so a commit carries hundreds of results, not one). Only the hand-offs live here."""
     rng = rng or random.Random()
     read_clock = clock or (lambda: now)
-    lease = delivery_lease(limit=limit, concurrency=concurrency, timeout=sender.timeout)
+    timeout = max(sender.timeout, mailer.timeout if mailer is not None else 0.0)
+    lease = delivery_lease(limit=limit, concurrency=concurrency, timeout=timeout)
     queue: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
     results: list[tuple[ClaimedDelivery, SendResult]] = []
     arrived = asyncio.Event()
@@ -352,7 +356,7 @@ async def deliver_due(
         while (delivery := await queue.get()) is not None:
             if queue.qsize() < limit:
                 room.set()
-            results.append((delivery, await send_claimed(sender, delivery)))
+            results.append((delivery, await send_claimed(sender, delivery, mailer)))
             arrived.set()
 
     async def senders() -> None:
@@ -451,6 +455,8 @@ async def claim_due(
                     Delivery.id,
                     Delivery.attempts,
                     Delivery.subscription_id,
+                    Delivery.channel,
+                    User.email,
                     Notification.id.label("nid"),
                     Notification.kind,
                     Notification.title,
@@ -465,6 +471,7 @@ async def claim_due(
                     PushSubscription.auth,
                 )
                 .join(Notification, Notification.id == Delivery.notification_id)
+                .join(User, User.id == Notification.user_id)
                 .outerjoin(PushSubscription, PushSubscription.id == Delivery.subscription_id)
                 .where(Delivery.id.in_(claimed))
             )
@@ -474,6 +481,15 @@ async def claim_due(
         for row in rows:
             if row.expires_at <= now:  # never send a stale prompt
                 settled.append(SettledDelivery(row.id, row.nid, "expired", "expired before it could be sent"))
+                continue
+            if row.channel == "email":
+                # The address is the account's now (a changed one is used), never stored in the queue.
+                mail = MailMessage(to=row.email, subject=row.title, body=row.body, path=row.url)
+                to_send.append(
+                    ClaimedDelivery(
+                        row.id, uuid7(), row.nid, row.kind, row.attempts, row.expires_at, mail, now
+                    )
+                )
                 continue
             if row.endpoint is None:
                 settled.append(SettledDelivery(row.id, row.nid, "gone", "the subscription was removed"))
@@ -524,14 +540,21 @@ async def claim_due(
     return Claim(to_send, settled)
 
 
-async def send_claimed(sender: PushSender, delivery: ClaimedDelivery) -> SendResult:
-    """Stage two: POST one claimed delivery to its push service. It is given no session, so no
+async def send_claimed(
+    sender: PushSender, delivery: ClaimedDelivery, mailer: MailSender | None = None
+) -> SendResult:
+    """Stage two: POST one claimed delivery to its push service (or hand an e-mail to the SMTP
+    relay through ``mailer``; without one it fails: this process cannot send e-mail). It is given no session, so no
     transaction or connection is held while a push service takes its time. ``sender`` bounds the
     request by its ``timeout`` and never follows a redirect; the endpoint passed the allow-list when
     it was subscribed; the VAPID header is signed at ``claimed_at``. Never raises for a failed send:
     a bug in one becomes a ``retry`` result, so it cannot strand the leases of the rest of the
     batch."""
     try:
+        if isinstance(delivery.message, MailMessage):
+            if mailer is None:
+                return SendResult(outcome="failed", error="no SMTP relay configured (AFTERCARE_SMTP_URL)")
+            return await mailer.send(delivery.message)
         return await sender.send(delivery.message, delivery.claimed_at)
     except Exception as exc:
         log.exception("push send raised", extra={"delivery_id": str(delivery.delivery_id)})

@@ -84,7 +84,9 @@ class StaffController(Controller):
         await service.end_away(db_session, staff_id, away_id=None, actor=principal, now=clock.now())
 
     @delete(
-        "/{staff_id:uuid}/away/{away_id:uuid}", operation_id="cancelStaffAway", opt={"access": Access.STAFF_SELF}
+        "/{staff_id:uuid}/away/{away_id:uuid}",
+        operation_id="cancelStaffAway",
+        opt={"access": Access.STAFF_SELF},
     )
     async def cancel_away(
         self, staff_id: UUID, away_id: UUID, db_session: AsyncSession, principal: Principal, clock: Clock
