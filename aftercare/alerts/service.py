@@ -566,6 +566,8 @@ async def load_for_actor(
                     AlertEvent.alert_id == alert.id,
                     AlertEvent.kind == "notified",
                     AlertEvent.recipient_id == actor.user_id,
+                    # A cover reaches the caseload by the cover rule, for exactly the period.
+                    or_(AlertEvent.reason.is_(None), AlertEvent.reason != "covering"),
                 )
             )
         )

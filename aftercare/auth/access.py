@@ -21,8 +21,9 @@ A counselor's caseload (``can_reach``) is the graduates assigned to them and, wh
 away with them as cover (``staff_away``), that colleague's graduates too: from the period's start
 until its end, and not an instant longer (``cover_of`` and ``reach_condition`` are the same rule
 for a query). A staff member an open alert was sent to (an alert event ``notified`` names them: the
-on-call, a named colleague) may act on that alert while it is open or acknowledged, whether or not
-the graduate is in their caseload: whoever is asked to answer can.
+on-call, a named colleague; not as a cover, whose reach is the period's) may act on that alert while
+it is open or acknowledged, whether or not the graduate is in their caseload: whoever is asked to
+answer can.
 """
 
 from __future__ import annotations
