@@ -149,8 +149,8 @@ async def test_every_event_and_push_of_a_raised_escalated_acknowledged_alert_in_
     ours = {None, str(cast.counselor.user_id), str(cast.supervisor.user_id)}  # other tests' staff aside
     counselor, supervisor = str(cast.counselor.user_id), str(cast.supervisor.user_id)
     assert [
-        (e["kind"], e["at"], e["severity"], e["escalation_level"], e["actor_id"], e["checkin_id"])
-        + (e["target"], e["recipient_id"], e["channel"], e["reason"])
+        tuple(e[k] for k in ("kind", "at", "severity", "escalation_level", "actor_id", "checkin_id"))
+        + tuple(e[k] for k in ("target", "recipient_id", "channel", "reason"))
         for e in detail["events"]
         if e["recipient_id"] in ours
     ] == [
