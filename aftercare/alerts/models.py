@@ -116,5 +116,5 @@ class AlertEvent(Base):
     # A notification decision (notified, skipped): the level's target, who, by which channel, why.
     target: Mapped[EscalationTarget | None] = mapped_column(String(16), nullable=True)
     recipient_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
-    channel: Mapped[Channel | None] = mapped_column(String(8), nullable=True)
+    channel: Mapped[Channel | None] = mapped_column(String(16), nullable=True)
     reason: Mapped[DecisionReason | None] = mapped_column(String(24), nullable=True)

@@ -49,6 +49,8 @@ STREAMED_KINDS: tuple[AlertEventKind, ...] = (
     "acknowledged",
     "resolved",
 )
+# Who was told and who was passed over: the alert's history (its detail), not the graduate's timeline.
+NOTIFICATION_DECISIONS: tuple[AlertEventKind, ...] = ("notified", "skipped")
 # Why a notification decision was made: a reason to skip (``rules/routing.py::SkipReason``), or
 # ``covering`` on a ``notified`` event whose recipient stands in for someone away.
 DecisionReason = Literal[SkipReason, "covering"]

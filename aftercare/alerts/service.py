@@ -180,7 +180,9 @@ class AlertChanges:
         self._writes: dict[uuid.UUID, Write] = {}
         self._events: list[dict[str, Any]] = []
         self._pushes: list[NotificationSpec] = []
-        self._to_route: dict[uuid.UUID, datetime] = {}  # alerts whose policy starts again, and when
+        # Each opening, raise or re-open starts the policy again: (alert, when, its severity then,
+        # where its event sits in _events), walked at write time in order.
+        self._to_route: list[tuple[uuid.UUID, datetime, Severity, int]] = []
         for row in active:
             self._track(TrackedAlert(**{name: getattr(row, name) for name in _TRACKED_FIELDS}))
 
@@ -290,7 +292,7 @@ class AlertChanges:
         self._track(alert)
         self._mark(alert, "inserted")
         self._record(alert, "opened", now=now, checkin_id=checkin_id)
-        self._to_route[alert.id] = now
+        self._to_route.append((alert.id, now, alert.severity, len(self._events)))
         return alert
 
     def _raise(
@@ -310,7 +312,7 @@ class AlertChanges:
         alert.respond_by = alert.escalate_at = respond_by(self.rules, alert.severity, start=now)
         self._mark(alert, "raised")
         self._record(alert, "reopened" if reopened else "raised", now=now, checkin_id=checkin_id)
-        self._to_route[alert.id] = now
+        self._to_route.append((alert.id, now, alert.severity, len(self._events)))
 
     def _mark(self, alert: TrackedAlert, write: Write) -> None:
         known = self._writes.get(alert.id)
@@ -318,20 +320,22 @@ class AlertChanges:
             self._writes[alert.id] = write
 
     async def _route(self, session: AsyncSession) -> None:
-        """Walk the policy from its first level for every alert opened, raised or re-opened
-        (``rules/routing.py::walk``): whoever can act now is notified, a level that reaches nobody is
-        skipped at once, and each decision is an event after the change's own."""
+        """Walk the policy from its first level for every opening, raise or re-open
+        (``rules/routing.py::walk``), in order, as one at a time would: whoever can act now is
+        notified, a level that reaches nobody is skipped at once, each decision is an event right
+        after the change's own, and the alert stands where its latest walk put it."""
         if not self._to_route:
             return
-        facts = await load_facts(session, at=max(self._to_route.values()))
-        for alert_id, now in self._to_route.items():
+        facts = await load_facts(session, at=max(now for _, now, _, _ in self._to_route))
+        placed_after: list[tuple[int, list[dict[str, Any]]]] = []
+        for alert_id, now, severity, position in self._to_route:
             alert = self._alerts[alert_id]
             decision = walk(
                 self.rules,
                 start=0,
                 round=0,
                 counselor_id=alert.counselor_id,
-                severity=alert.severity,
+                severity=severity,
                 facts=facts,
                 at=now,
             )
@@ -341,15 +345,17 @@ class AlertChanges:
             events, notifications = decision_rows(
                 alert_id=alert.id,
                 graduate_id=alert.graduate_id,
-                severity=alert.severity,
+                severity=severity,
                 routing=decision,
                 entered_from=0,
                 repeated=False,
                 now=now,
             )
-            self._events.extend(events)
+            placed_after.append((position, events))
             self._pushes.extend(notifications)
-        self._to_route = {}
+        for position, events in reversed(placed_after):
+            self._events[position:position] = events
+        self._to_route = []
 
     def _record(self, alert: TrackedAlert, kind: str, *, now: datetime, checkin_id: uuid.UUID | None) -> None:
         self._events.append(

@@ -92,7 +92,7 @@ class Delivery(UUIDPrimaryKey, Base):
         ForeignKey("push_subscriptions.id", ondelete="SET NULL"), nullable=True
     )
     # push: to ``subscription_id``; email: to the recipient's account address, read when it is sent.
-    channel: Mapped[Channel] = mapped_column(String(8), server_default="push")
+    channel: Mapped[Channel] = mapped_column(String(16), server_default="push")
     status: Mapped[DeliveryStatus] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTimeUTC())

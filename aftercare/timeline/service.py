@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.alerts.models import Alert, AlertEvent
+from aftercare.alerts.schemas import NOTIFICATION_DECISIONS
 from aftercare.audit import service as audit
 from aftercare.auth.principal import Principal
 from aftercare.checkins.models import Checkin, CheckinVersion, HelpRequest, MissedDay
@@ -232,7 +233,8 @@ SOURCES: tuple[Source, ...] = (
                 Alert.rule,
             )
             .join(Alert, Alert.id == AlertEvent.alert_id)
-            .where(AlertEvent.graduate_id == g)
+            # The graduate's story; who was notified of it is the alert's (GET /v1/alerts/{id}).
+            .where(AlertEvent.graduate_id == g, AlertEvent.kind.not_in(NOTIFICATION_DECISIONS))
         ),
         lambda key: _int_key(key, 2**63 - 1),
         _alert_entry,

@@ -108,7 +108,9 @@ class Replay:
                 .join(Alert, Alert.id == AlertEvent.alert_id)
                 # A refresh (same rule, same severity) is no event of the backtest's.
                 .where(
-                    AlertEvent.graduate_id == self.gid, AlertEvent.id > after, AlertEvent.kind != "refreshed"
+                    AlertEvent.graduate_id == self.gid,
+                    AlertEvent.id > after,
+                    AlertEvent.kind.in_(("opened", "raised")),
                 )
                 .order_by(AlertEvent.id)
             )

@@ -108,7 +108,7 @@ def upgrade() -> None:
     with op.batch_alter_table("alert_events") as batch_op:
         batch_op.add_column(sa.Column("target", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("recipient_id", sa.Uuid(), nullable=True))
-        batch_op.add_column(sa.Column("channel", sa.String(length=8), nullable=True))
+        batch_op.add_column(sa.Column("channel", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("reason", sa.String(length=24), nullable=True))
         batch_op.drop_constraint(op.f("ck_alert_events_kind"), type_="check")
         batch_op.create_check_constraint(op.f("ck_alert_events_kind"), sa.column("kind").in_(_EVENT_KINDS))
@@ -117,7 +117,7 @@ def upgrade() -> None:
         batch_op.create_check_constraint(op.f("ck_alert_events_reason"), sa.column("reason").in_(_REASONS))
 
     with op.batch_alter_table("deliveries") as batch_op:
-        batch_op.add_column(sa.Column("channel", sa.String(length=8), server_default="push", nullable=False))
+        batch_op.add_column(sa.Column("channel", sa.String(length=16), server_default="push", nullable=False))
         batch_op.create_check_constraint(op.f("ck_deliveries_channel"), sa.column("channel").in_(_CHANNELS))
 
 
