@@ -46,6 +46,9 @@ log = logging.getLogger("aftercare.alerts.stream")
 # What a counselor acts on; a mere refresh of reasons or evidence is not an event of the stream.
 STREAMED_KINDS = ("opened", "raised", "reopened", "escalated", "acknowledged", "resolved")
 BATCH = 500
+# How stale the stream's view of its caller's account may be when it sends an event: at most one
+# primary-key read a second per busy stream, and a demotion or deactivation shows within a second.
+ACCOUNT_RECHECK_SECONDS = 1.0
 
 
 class StreamConfig(msgspec.Struct, frozen=True):
@@ -234,11 +237,16 @@ async def alert_stream(
         cursor = resume_after if resume_after is not None else await last_event_id(hub.session_factory)
         # Something at once: proxies and clients see the stream is open before the first event.
         yield ServerSentEventMessage(comment="connected", data=None)
+        checked_at = clock.now()  # the guard read the account just now
         if resume_after is not None:
             while backlog := await read_events(hub.session_factory, cursor):
                 for event in backlog:
                     cursor = event.id
                     if visible_to(principal, event):
+                        if _recheck_due(checked_at, clock):
+                            if not await _account_unchanged(hub.session_factory, principal):
+                                return
+                            checked_at = clock.now()
                         yield to_message(event)
         idle_since = clock.now()
         while True:
@@ -258,16 +266,20 @@ async def alert_stream(
                 if _seconds_until(deadline, clock.now()) <= 0:
                     return
                 if (clock.now() - idle_since).total_seconds() >= hub.config.keepalive_seconds:
-                    if not await _still_active(hub.session_factory, principal.user_id):
+                    if not await _account_unchanged(hub.session_factory, principal):
                         return
+                    checked_at = idle_since = clock.now()
                     yield keepalive()
-                    idle_since = clock.now()
                 continue
             for event in batch:
                 if event.id <= cursor:
                     continue
                 cursor = event.id
                 if visible_to(principal, event):
+                    if _recheck_due(checked_at, clock):
+                        if not await _account_unchanged(hub.session_factory, principal):
+                            return
+                        checked_at = clock.now()
                     yield to_message(event)
                     idle_since = clock.now()
 
@@ -276,7 +288,18 @@ def _seconds_until(deadline: datetime | None, now: datetime) -> float:
     return float("inf") if deadline is None else (deadline - now).total_seconds()
 
 
-async def _still_active(session_factory: async_sessionmaker[AsyncSession], user_id: uuid.UUID) -> bool:
-    """A deactivated account's tokens stop at once: so does its open stream, by the next keep-alive."""
+def _recheck_due(checked_at: datetime, clock: Clock) -> bool:
+    return (clock.now() - checked_at).total_seconds() >= ACCOUNT_RECHECK_SECONDS
+
+
+async def _account_unchanged(session_factory: async_sessionmaker[AsyncSession], principal: Principal) -> bool:
+    """Whether the account is still active and still has the role the stream was opened with. The
+    guard reads both on every request; a stream is one long request, so it reads them again at each
+    keep-alive and before an event when the last read is older than ``ACCOUNT_RECHECK_SECONDS``. A
+    deactivated or demoted account's stream ends there; the client reconnects (and resumes from
+    the log) with whatever its account may now see."""
     async with session_factory() as session:
-        return bool(await session.scalar(select(User.active).where(User.id == user_id)))
+        row = (
+            await session.execute(select(User.active, User.role).where(User.id == principal.user_id))
+        ).first()
+    return row is not None and bool(row.active) and row.role == principal.role

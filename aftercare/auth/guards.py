@@ -9,7 +9,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from aftercare.auth.access import GRADUATE_SCOPED, Access, check_reach, check_role
+from aftercare.auth.access import GRADUATE_SCOPED, Access, authorize
 from aftercare.auth.principal import Principal
 from aftercare.auth.tickets import redeem_ticket
 from aftercare.auth.tokens import read_access_token
@@ -38,14 +38,13 @@ async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], handler
         principal = await redeem_stream_ticket(connection)
     else:
         principal = authenticate(connection, secret=state.settings.jwt_secret, now=state.clock.now())
-    check_role(rule, principal)
     graduate_id = None
     if rule in GRADUATE_SCOPED:
         graduate_id = connection.path_params.get("graduate_id")
         if not isinstance(graduate_id, uuid.UUID):
             raise Forbidden("route has a graduate rule but no graduate_id")
-    await check_reach(state.engine, principal, graduate_id)
-    connection.scope["user"] = principal
+    # The token says who is calling; role, activity and reach come from the database, now.
+    connection.scope["user"] = await authorize(state.engine, principal, rule, graduate_id)
 
 
 def authenticate(connection: ASGIConnection[Any, Any, Any, Any], *, secret: str, now: datetime) -> Principal:
