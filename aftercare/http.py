@@ -19,14 +19,22 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
 from aftercare.config import Settings
+from aftercare.db.faults import database_unavailable
 from aftercare.errors import AftercareError, FieldError, TooManyRequests, ValidationFailed
 from aftercare.request_context import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
+# What a 503 asks a client to wait: a database restart takes a second or two here; clients back
+# off further on their own when it repeats.
+RETRY_AFTER_SECONDS = 2
+# While the database is away every request fails alike: one log line per this many seconds says so.
+_UNAVAILABLE_LOG_SECONDS = 30.0
 log = logging.getLogger("aftercare.http")
 _MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _MSGSPEC_FIELD = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
@@ -113,6 +121,8 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 
 def handle_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if database_unavailable(exc) or _store_unavailable(exc):
+        return unavailable_response(exc)
     # Logged with its type only: a message may carry a value from a health record.
     log.error(
         "unhandled error",
@@ -125,6 +135,34 @@ def handle_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Re
         "Internal error",
         "the service failed; the request id in X-Request-ID helps the operator find it",
     )
+
+
+def unavailable_response(exc: BaseException) -> Response[Any]:
+    """503 with ``Retry-After``: the database (or the shared rate-limit store) cannot answer now.
+    A write either committed before the failure (a retry with its ``client_id`` gets the stored
+    answer) or not at all; either way the client retries the same request."""
+    global _unavailable_logged_at
+    now = time.monotonic()
+    if now - _unavailable_logged_at >= _UNAVAILABLE_LOG_SECONDS:
+        _unavailable_logged_at = now
+        log.warning("answering 503: a backing store is unavailable", extra={"error_type": type(exc).__name__})
+    return problem_response(
+        503,
+        "/problems/unavailable",
+        "Service unavailable",
+        "the service cannot reach its database just now; retry after Retry-After seconds "
+        "(a create retried with the same client_id is never stored twice)",
+        retry_after=RETRY_AFTER_SECONDS,
+    )
+
+
+_unavailable_logged_at = float("-inf")
+
+
+def _store_unavailable(exc: BaseException) -> bool:
+    """Redis (shared rate limits) unreachable or timing out: a sign-in cannot be limited, so it is
+    not attempted (failing open would let whoever can disturb Redis guess passwords unthrottled)."""
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError)
 
 
 def _route_of(scope: Scope) -> str:

@@ -39,6 +39,7 @@ from aftercare.auth.models import User
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
 from aftercare.config import Settings
+from aftercare.db.faults import OutageLog, database_unavailable
 from aftercare.graduates.models import Graduate
 
 log = logging.getLogger("aftercare.alerts.stream")
@@ -49,6 +50,9 @@ BATCH = 500
 # How stale the stream's view of its caller's account may be when it sends an event: at most one
 # primary-key read a second per busy stream, and a demotion or deactivation shows within a second.
 ACCOUNT_RECHECK_SECONDS = 1.0
+# The poller's longest wait between attempts while the database is away (a NOTIFY after the
+# listener reconnects wakes it sooner).
+MAX_OUTAGE_POLL_SECONDS = 5.0
 
 
 class StreamConfig(msgspec.Struct, frozen=True):
@@ -209,17 +213,24 @@ class AlertEventHub:
         return len(batch)
 
     async def _run(self, wake: asyncio.Event) -> None:
+        outage = OutageLog(log, "alert stream")
         while True:
+            wait = self.config.poll_seconds
             try:
                 # A full batch means more is waiting: read on at once instead of after the interval.
                 if await self.poll_once() == BATCH:
                     continue
+                outage.recovered()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("alert stream: polling the event log failed", exc_info=True)
+            except Exception as error:
+                if database_unavailable(error):  # one line per outage, and a longer wait
+                    wait = min(wait * 2**outage.failures, max(wait, MAX_OUTAGE_POLL_SECONDS))
+                    outage.failed(error, retry_in=wait)
+                else:
+                    log.warning("alert stream: polling the event log failed", exc_info=True)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self.config.poll_seconds)
+                await asyncio.wait_for(wake.wait(), wait)
             # Cleared before the next read: a wake-up during that read sets it again, so none is lost.
             wake.clear()
 
