@@ -24,7 +24,7 @@ from aftercare import __version__
 from aftercare.alerts.routes import AlertController
 from aftercare.alerts.stream import AlertEventHub, StreamConfig
 from aftercare.auth.guards import enforce_access, provide_principal
-from aftercare.auth.ratelimit import make_failure_counter
+from aftercare.auth.ratelimit import EnrollPolicy, SignInPolicy, make_failure_store
 from aftercare.auth.routes import AuthController, MeController, StreamTicketController
 from aftercare.auth.service import LoginLimits
 from aftercare.checkins.routes import CheckinController
@@ -100,10 +100,18 @@ def create_app(
     engine = engine or make_engine(settings)
     session_factory = make_session_factory(engine)
     login_limits = LoginLimits(
-        counter=make_failure_counter(settings.redis_url),
-        per_account=settings.login_failures_per_account,
-        per_address=settings.login_failures_per_address,
-        window_seconds=settings.login_window_seconds,
+        store=make_failure_store(settings.redis_url),
+        sign_in=SignInPolicy(
+            free_failures=settings.login_failures_per_account,
+            max_delay_seconds=settings.login_max_delay_seconds,
+            per_address=settings.login_failures_per_address,
+            window_seconds=settings.login_window_seconds,
+        ),
+        enrollment=EnrollPolicy(
+            per_prefix=settings.enroll_failures_per_prefix,
+            per_address=settings.enroll_failures_per_address,
+            window_seconds=settings.login_window_seconds,
+        ),
     )
     push = PushRuntime.from_settings(settings)
     alert_hub = AlertEventHub(session_factory, StreamConfig.from_settings(settings))
@@ -122,7 +130,7 @@ def create_app(
             if sweeper is not None:
                 await sweeper.stop()
             await push.close()
-            await login_limits.counter.close()
+            await login_limits.store.close()
             if owns_engine:
                 await engine.dispose()
 

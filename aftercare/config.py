@@ -44,9 +44,15 @@ class Settings:
     vapid_subject: str = "mailto:aftercare-operator@example.org"
     crisis_line: str = "988"
     sqlite_synchronous: str = "FULL"
+    # Sign-in and enrollment limits (auth/ratelimit.py has the policy): failures an account may
+    # have before an address that failed for it waits between tries, the longest such wait, the
+    # hard limit per address, and the window every count lives for.
     login_failures_per_account: int = 5
+    login_max_delay_seconds: int = 60
     login_failures_per_address: int = 30
     login_window_seconds: int = 900
+    enroll_failures_per_prefix: int = 5
+    enroll_failures_per_address: int = 100
     stream_keepalive_seconds: float = 15.0
     # How often each process reads the alert event log. On PostgreSQL a NOTIFY wakes it at once, so
     # this only bounds the delay when a wake-up is lost; on SQLite it is the stream's latency.
