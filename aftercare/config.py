@@ -15,6 +15,9 @@ from pathlib import Path
 from aftercare.errors import BadRequest
 
 ASYNC_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+# An HS256 key shorter than its 256-bit output is weaker than it needs to be (RFC 7518 3.2); a
+# generated secret is 64 characters.
+MIN_JWT_SECRET_LENGTH = 32
 
 
 class ConfigError(BadRequest):
@@ -27,6 +30,10 @@ class Settings:
     database_url: str = ""
     auto_migrate: bool | None = None  # None: on for SQLite, off for PostgreSQL
     jwt_secret: str = ""
+    # Secrets rotated out: access tokens and enrollment codes made with them stay good (until they
+    # expire) while new ones use ``jwt_secret``. Keep one here for the longest life of what it
+    # signed: enrollment codes, 14 days.
+    jwt_previous_secrets: tuple[str, ...] = ()
     access_token_minutes: int = 15
     refresh_token_days: int = 30
     enrollment_code_days: int = 14
@@ -93,12 +100,25 @@ class Settings:
             value = get(name)
             return tuple(p.strip() for p in value.split(",") if p.strip()) if value else ()
 
+        jwt_secret = get("JWT_SECRET") or ""
+        previous = listing("JWT_PREVIOUS_SECRETS")
+        for name, value in (("JWT_SECRET", jwt_secret), *(("JWT_PREVIOUS_SECRETS", p) for p in previous)):
+            if value and len(value) < MIN_JWT_SECRET_LENGTH:
+                raise ConfigError(
+                    f"AFTERCARE_{name} must be at least {MIN_JWT_SECRET_LENGTH} characters "
+                    "(`aftercare secrets` prints a strong one)"
+                )
+        if previous and not jwt_secret:
+            raise ConfigError(
+                "AFTERCARE_JWT_PREVIOUS_SECRETS needs AFTERCARE_JWT_SECRET, the secret that replaced them"
+            )
         base = cls()
         settings = cls(
             data_dir=Path(get("DATA_DIR") or base.data_dir),
             database_url=get("DATABASE_URL") or "",
             auto_migrate=flag("AUTO_MIGRATE"),
-            jwt_secret=get("JWT_SECRET") or "",
+            jwt_secret=jwt_secret,
+            jwt_previous_secrets=previous,
             access_token_minutes=int(number("ACCESS_TOKEN_MINUTES", base.access_token_minutes)),
             refresh_token_days=int(number("REFRESH_TOKEN_DAYS", base.refresh_token_days)),
             cors_origins=listing("CORS_ORIGINS"),
@@ -136,6 +156,11 @@ class Settings:
         return url
 
     @property
+    def jwt_secrets(self) -> tuple[str, ...]:
+        """Every secret a token or enrollment code may have been made with, the current one first."""
+        return (self.jwt_secret, *self.jwt_previous_secrets)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
 
@@ -146,6 +171,31 @@ class Settings:
     def ensure_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return self.data_dir
+
+    def require_shared_secrets(self) -> None:
+        """On PostgreSQL every server and worker must share one JWT secret (tokens, enrollment
+        codes) and one VAPID key (browsers accept pushes only with the key they subscribed with).
+        Generated per data directory they would silently differ, so ``aftercare serve``, ``worker``
+        and ``seed-demo`` refuse to start without both configured. SQLite has one process (or one
+        machine's data dir) and keeps generating them into the data dir."""
+        if self.is_sqlite:
+            return
+        missing = [
+            name
+            for name, value in (
+                ("AFTERCARE_JWT_SECRET", self.jwt_secret),
+                ("AFTERCARE_VAPID_PRIVATE_KEY", self.vapid_private_key),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                f"on PostgreSQL set {' and '.join(missing)}: every server and worker sharing the database "
+                "must use the same JWT secret and VAPID key, or they reject each other's tokens and sign "
+                "pushes with a key browsers did not subscribe with. `aftercare secrets` prints both for "
+                "a data directory: run it with the AFTERCARE_DATA_DIR this service used until now to keep "
+                "its sign-ins, enrollment codes and push subscriptions, or anywhere for new ones."
+            )
 
     def with_secrets(self) -> Settings:
         """This settings object with a JWT secret: the configured one, or one generated into the

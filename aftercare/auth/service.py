@@ -150,10 +150,13 @@ async def enroll(
     email = normalise_email(data.email)
     # Guessing codes is throttled per code prefix and per client address (auth/ratelimit.py).
     await limits.check_enrollment(data.enrollment_code, client_address, now=now)
-    code_hash = tokens.hash_enrollment_code(data.enrollment_code, secret=settings.jwt_secret)
+    # Hashed with every secret still accepted: a code handed out before a rotation keeps working.
+    code_hashes = [tokens.hash_enrollment_code(data.enrollment_code, secret=s) for s in settings.jwt_secrets]
     try:
         async with session.begin():
-            code = await session.scalar(select(EnrollmentCode).where(EnrollmentCode.code_hash == code_hash))
+            code = await session.scalar(
+                select(EnrollmentCode).where(EnrollmentCode.code_hash.in_(code_hashes))
+            )
             if code is None or code.used_at or code.revoked_at or code.expires_at <= now:
                 await limits.enrollment_failed(data.enrollment_code, client_address, now=now)
                 raise Unauthorized("the enrollment code is invalid, used or expired")
