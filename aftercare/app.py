@@ -36,6 +36,7 @@ from aftercare.graduates.routes import GraduateController
 from aftercare.health import HealthController
 from aftercare.http import (
     RequestContextMiddleware,
+    add_security_headers,
     handle_aftercare_error,
     handle_http_exception,
     handle_internal_error,
@@ -74,6 +75,29 @@ def route_handlers() -> Sequence[Any]:
         InboxController,
         TimelineController,
     ]
+
+
+def _cors(settings: Settings) -> CORSConfig | None:
+    """Cross-origin calls only from the configured origins (``AFTERCARE_CORS_ORIGINS``), none by
+    default. Bearer tokens, never cookies: no credentials mode. The console may send what the API
+    reads and read what it answers with (ETag for If-Match, Retry-After, the request id)."""
+    if not settings.cors_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "If-Match",
+            "If-None-Match",
+            "Last-Event-ID",
+            "X-Request-ID",
+        ],
+        expose_headers=["ETag", "Retry-After", "X-Request-ID", "Location"],
+        allow_credentials=False,
+        max_age=600,
+    )
 
 
 def _start_sweeper(settings: Settings, session_factory: Any, clock: Clock, push: PushRuntime) -> Any:
@@ -164,7 +188,8 @@ def create_app(
             RequestContextMiddleware,
             PrometheusConfig(app_name="aftercare", group_path=True).middleware,
         ],
-        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
+        cors_config=_cors(settings),
+        before_send=[add_security_headers],
         openapi_config=OpenAPIConfig(
             title="Aftercare API",
             version=__version__,

@@ -7,6 +7,7 @@ the environment at import time, so a test never has to patch ``os.environ`` befo
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -22,6 +23,17 @@ MIN_JWT_SECRET_LENGTH = 32
 
 class ConfigError(BadRequest):
     """A setting that cannot work (a sync driver URL, a bad number): refused at start-up."""
+
+
+def _origin(value: str) -> str:
+    """One entry of AFTERCARE_CORS_ORIGINS: an exact ``scheme://host[:port]``, as browsers send it."""
+    origin = value.strip().rstrip("/").lower()
+    if not re.fullmatch(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?", origin):
+        raise ConfigError(
+            f"AFTERCARE_CORS_ORIGINS lists exact origins such as https://console.example.org, not {value!r}: "
+            "no wildcard, no path"
+        )
+    return origin
 
 
 @dataclass(frozen=True)
@@ -121,7 +133,7 @@ class Settings:
             jwt_previous_secrets=previous,
             access_token_minutes=int(number("ACCESS_TOKEN_MINUTES", base.access_token_minutes)),
             refresh_token_days=int(number("REFRESH_TOKEN_DAYS", base.refresh_token_days)),
-            cors_origins=listing("CORS_ORIGINS"),
+            cors_origins=tuple(_origin(value) for value in listing("CORS_ORIGINS")),
             log_level=(get("LOG_LEVEL") or base.log_level).upper(),
             host=get("HOST") or base.host,
             port=int(number("PORT", base.port)),

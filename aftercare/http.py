@@ -1,5 +1,6 @@
-"""HTTP edges shared by every slice: problem+json responses, request ids, access logs, client
-addresses. Services raise ``AftercareError``s; this module is the one place they become HTTP."""
+"""HTTP edges shared by every slice: problem+json responses, request ids, access logs, security
+headers, client addresses. Services raise ``AftercareError``s; this module is the one place they
+become HTTP."""
 
 from __future__ import annotations
 
@@ -208,6 +209,44 @@ class RequestContextMiddleware:
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
+
+
+# Security headers on every response, errors and the router's own 404/405 and CORS answers
+# included (``add_security_headers`` runs as Litestar's ``before_send``, outside the router):
+# * no MIME sniffing, no framing anywhere (clickjacking), no Referer leaving with an id in a URL;
+# * ``Cache-Control: no-store`` on everything: nearly every answer carries personal or clinical
+#   data or tokens, and one rule cannot forget a new route (it also overrides the stream's no-cache);
+# * a Content-Security-Policy: for the API's JSON nothing may load or frame it; the one HTML page,
+#   the API reference at /schema, may run scripts only from its CDN (no inline script, no eval),
+#   fetch only this origin and be framed by nobody. HSTS belongs to the TLS terminator in front.
+_API_CSP = b"default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+_DOCS_CSP = (
+    b"default-src 'none'; script-src https://cdn.jsdelivr.net; "
+    b"style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.scalar.com; "
+    b"font-src https://cdn.jsdelivr.net https://fonts.scalar.com; img-src 'self' data: https://cdn.jsdelivr.net; "
+    b"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+)
+_REPLACED = frozenset(name for name, _ in _SECURITY_HEADERS) | {b"content-security-policy"}
+
+
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    if message["type"] != "http.response.start":
+        return
+    headers = [(name, value) for name, value in message.get("headers", ()) if name.lower() not in _REPLACED]
+    docs = (
+        message["status"] == 200
+        and scope.get("path", "").startswith("/schema")
+        and any(name.lower() == b"content-type" and value.startswith(b"text/html") for name, value in headers)
+    )
+    headers.extend(_SECURITY_HEADERS)
+    headers.append((b"content-security-policy", _DOCS_CSP if docs else _API_CSP))
+    message["headers"] = headers
 
 
 def client_address(request: Request[Any, Any, Any], settings: Settings) -> str:
