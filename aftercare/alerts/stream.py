@@ -41,12 +41,19 @@ from aftercare.auth.models import User
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock, SystemClock
 from aftercare.config import Settings
+from aftercare.db.faults import OutageLog, database_unavailable
 from aftercare.graduates.models import Graduate
 
 log = logging.getLogger("aftercare.alerts.stream")
 
 # What a counselor acts on (alerts/schemas.py): not a mere refresh, nor a notification decision.
 BATCH = 500
+# How stale the stream's view of its caller's account may be when it sends an event: at most one
+# primary-key read a second per busy stream, and a demotion or deactivation shows within a second.
+ACCOUNT_RECHECK_SECONDS = 1.0
+# The poller's longest wait between attempts while the database is away (a NOTIFY after the
+# listener reconnects wakes it sooner).
+MAX_OUTAGE_POLL_SECONDS = 5.0
 
 
 class StreamConfig(msgspec.Struct, frozen=True):
@@ -222,17 +229,24 @@ class AlertEventHub:
         return len(batch)
 
     async def _run(self, wake: asyncio.Event) -> None:
+        outage = OutageLog(log, "alert stream")
         while True:
+            wait = self.config.poll_seconds
             try:
                 # A full batch means more is waiting: read on at once instead of after the interval.
                 if await self.poll_once() == BATCH:
                     continue
+                outage.recovered()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("alert stream: polling the event log failed", exc_info=True)
+            except Exception as error:
+                if database_unavailable(error):  # one line per outage, and a longer wait
+                    wait = min(wait * 2**outage.failures, max(wait, MAX_OUTAGE_POLL_SECONDS))
+                    outage.failed(error, retry_in=wait)
+                else:
+                    log.warning("alert stream: polling the event log failed", exc_info=True)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self.config.poll_seconds)
+                await asyncio.wait_for(wake.wait(), wait)
             # Cleared before the next read: a wake-up during that read sets it again, so none is lost.
             wake.clear()
 
@@ -250,11 +264,16 @@ async def alert_stream(
         cursor = resume_after if resume_after is not None else await last_event_id(hub.session_factory)
         # Something at once: proxies and clients see the stream is open before the first event.
         yield ServerSentEventMessage(comment="connected", data=None)
+        checked_at = clock.now()  # the guard read the account just now
         if resume_after is not None:
             while backlog := await read_events(hub.session_factory, cursor, now=clock.now()):
                 for event in backlog:
                     cursor = event.id
                     if visible_to(principal, event):
+                        if _recheck_due(checked_at, clock):
+                            if not await _account_unchanged(hub.session_factory, principal):
+                                return
+                            checked_at = clock.now()
                         yield to_message(event)
         idle_since = clock.now()
         while True:
@@ -274,16 +293,20 @@ async def alert_stream(
                 if _seconds_until(deadline, clock.now()) <= 0:
                     return
                 if (clock.now() - idle_since).total_seconds() >= hub.config.keepalive_seconds:
-                    if not await _still_active(hub.session_factory, principal.user_id):
+                    if not await _account_unchanged(hub.session_factory, principal):
                         return
+                    checked_at = idle_since = clock.now()
                     yield keepalive()
-                    idle_since = clock.now()
                 continue
             for event in batch:
                 if event.id <= cursor:
                     continue
                 cursor = event.id
                 if visible_to(principal, event):
+                    if _recheck_due(checked_at, clock):
+                        if not await _account_unchanged(hub.session_factory, principal):
+                            return
+                        checked_at = clock.now()
                     yield to_message(event)
                     idle_since = clock.now()
 
@@ -292,7 +315,18 @@ def _seconds_until(deadline: datetime | None, now: datetime) -> float:
     return float("inf") if deadline is None else (deadline - now).total_seconds()
 
 
-async def _still_active(session_factory: async_sessionmaker[AsyncSession], user_id: uuid.UUID) -> bool:
-    """A deactivated account's tokens stop at once: so does its open stream, by the next keep-alive."""
+def _recheck_due(checked_at: datetime, clock: Clock) -> bool:
+    return (clock.now() - checked_at).total_seconds() >= ACCOUNT_RECHECK_SECONDS
+
+
+async def _account_unchanged(session_factory: async_sessionmaker[AsyncSession], principal: Principal) -> bool:
+    """Whether the account is still active and still has the role the stream was opened with. The
+    guard reads both on every request; a stream is one long request, so it reads them again at each
+    keep-alive and before an event when the last read is older than ``ACCOUNT_RECHECK_SECONDS``. A
+    deactivated or demoted account's stream ends there; the client reconnects (and resumes from
+    the log) with whatever its account may now see."""
     async with session_factory() as session:
-        return bool(await session.scalar(select(User.active).where(User.id == user_id)))
+        row = (
+            await session.execute(select(User.active, User.role).where(User.id == principal.user_id))
+        ).first()
+    return row is not None and bool(row.active) and row.role == principal.role

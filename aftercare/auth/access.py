@@ -33,12 +33,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import msgspec
 from sqlalchemy import ColumnElement, ScalarSelect, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import QueryableAttribute
 
 from aftercare.auth.models import User
-from aftercare.auth.principal import Principal
+from aftercare.auth.principal import ROLES, Principal
 from aftercare.db.base import table_of
 from aftercare.db.engine import read_statement
 from aftercare.errors import Forbidden, NotFound, Unauthorized
@@ -129,11 +130,14 @@ def reach_condition(principal: Principal, counselor_id: _Column, at: datetime) -
 
 _users, _graduates = table_of(User), table_of(Graduate)
 # Built once: the guard runs on every request, and a statement built per call pays for its
-# construction and its cache key each time.
-_account_active = select(_users.c.active).where(_users.c.id == bindparam("user_id"))
-_account_active_and_graduate = (
+# construction and its cache key each time. Both are one primary-key lookup of the account (plus,
+# for staff on a graduate's route, one of the graduate by primary key and its counselor's cover now,
+# in the same statement).
+_account = select(_users.c.active, _users.c.role).where(_users.c.id == bindparam("user_id"))
+_account_and_graduate = (
     select(
         _users.c.active,
+        _users.c.role,
         _graduates.c.id,
         _graduates.c.counselor_id,
         cover_of(_graduates.c.counselor_id, bindparam("now")).label("cover_id"),
@@ -143,33 +147,51 @@ _account_active_and_graduate = (
 )
 
 
-async def check_reach(
-    engine: AsyncEngine, principal: Principal, graduate_id: uuid.UUID | None, *, now: datetime
-) -> None:
-    """The guard's database checks, in one statement outside any transaction: the account must
-    still be active (401 if not: deactivated staff, or a graduate whose sign-in was replaced by a
-    re-enrollment after a lost phone), and ``graduate_id`` (when the route has one) must exist and
-    be within reach (404 if not).
+async def authorize(
+    engine: AsyncEngine, token: Principal, rule: Access, graduate_id: uuid.UUID | None, *, now: datetime
+) -> Principal:
+    """The caller as the database says they are now, allowed by ``rule`` for ``graduate_id``; raises
+    otherwise. One statement, outside any transaction, on every request:
 
-    A graduate's own id is in the token, so their reach needs no query, only the account check.
+    * the account must still be active (401 if not: deactivated staff, or a graduate whose sign-in
+      was replaced by a re-enrollment after a lost phone);
+    * the role is the account's current one, not the token's: a supervisor demoted to counselor
+      loses supervisor rights on their next request, a counselor promoted gains them (403 for a role
+      that may never do this);
+    * ``graduate_id`` (when the route has one) must exist and be within reach as of now: a counselor
+      reaches their caseload by the graduate's current ``counselor_id``, so a reassignment takes
+      effect on the next request (404 if not, so the answer never reveals that the record exists).
+
+    A graduate's own id is in the token and needs no query: an account is bound to one graduate when
+    it enrolls and never rebound (a re-enrollment makes a new account and deactivates the old one),
+    so for an active account the token's id is the database's. Roles never cross between graduate
+    and staff; a token whose account did (impossible through the API) is refused as stale.
     """
-    if not principal.is_staff:
-        if graduate_id is not None and principal.graduate_id != graduate_id:
-            raise NotFound(GRADUATE_NOT_FOUND)
-        graduate_id = None
-    if graduate_id is None:
-        rows = await read_statement(engine, _account_active, {"user_id": principal.user_id})
-    else:
-        rows = await read_statement(
-            engine,
-            _account_active_and_graduate,
-            {"user_id": principal.user_id, "graduate_id": graduate_id, "now": now},
-        )
+    staff_route_with_graduate = token.is_staff and graduate_id is not None
+    rows = await read_statement(
+        engine,
+        _account_and_graduate if staff_route_with_graduate else _account,
+        {"user_id": token.user_id, "graduate_id": graduate_id, "now": now}
+        if staff_route_with_graduate
+        else {"user_id": token.user_id},
+    )
     row: Any = rows[0] if rows else None
-    if row is None or not row[0]:
+    if row is None or not row.active:
         raise Unauthorized("this account is deactivated")
-    if graduate_id is not None and (
-        row[1] is None
-        or not can_reach(principal, graduate_id=graduate_id, counselor_id=row[2], cover_id=row[3])
+    principal = token
+    if row.role != token.role:
+        role = ROLES[row.role]
+        if (role == "graduate") != (token.role == "graduate"):
+            raise Unauthorized("this token no longer matches its account; sign in again")
+        principal = msgspec.structs.replace(token, role=role)
+    check_role(rule, principal)
+    if graduate_id is None:
+        return principal
+    if not principal.is_staff:
+        if principal.graduate_id != graduate_id:
+            raise NotFound(GRADUATE_NOT_FOUND)
+    elif row.id is None or not can_reach(
+        principal, graduate_id=graduate_id, counselor_id=row.counselor_id, cover_id=row.cover_id
     ):
         raise NotFound(GRADUATE_NOT_FOUND)
+    return principal

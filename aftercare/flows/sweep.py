@@ -40,6 +40,7 @@ from aftercare.alerts import service as alerts_service
 from aftercare.alerts.service import AlertChanges
 from aftercare.checkins import service as checkins
 from aftercare.clock import Clock
+from aftercare.db.faults import database_unavailable
 from aftercare.graduates.models import Graduate
 from aftercare.plans.reads import current_plan_body
 from aftercare.program.service import current_rules
@@ -187,9 +188,15 @@ async def sweep(
             report=report,
             mailer=mailer,
         )
-    finally:
-        if not scheduling.done():
-            scheduling.cancel()
+    except BaseException:
+        # Delivery failed (the database went away, or this task was cancelled): stop the schedule
+        # side and collect its outcome, so its own error is not reported a second time by asyncio
+        # as "Task exception was never retrieved"; the delivery error is the one raised.
+        scheduling.cancel()
+        await asyncio.wait({scheduling})
+        if not scheduling.cancelled():
+            scheduling.exception()
+        raise
     await scheduling  # its exception, if any
     return report
 
@@ -297,7 +304,9 @@ async def _act_on_batch(
     try:
         async with session_factory() as session, session.begin():
             counts = await _act(session, claimed, now=now, worker_id=worker_id)
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(exc):
+            raise  # not the rows' fault: their leases run out and they are claimed again
         logger.warning("schedule batch of %d rows failed; retrying row by row", len(claimed))
     else:
         _add(report, counts)
@@ -307,6 +316,8 @@ async def _act_on_batch(
             async with session_factory() as session, session.begin():
                 counts = await _act(session, [row], now=now, worker_id=worker_id)
         except Exception as exc:
+            if database_unavailable(exc):
+                raise  # never postpone a sound row by an hour for an outage
             # Ids and the exception's type only: its text may carry a graduate's data.
             logger.error(
                 "schedule row %s (graduate %s, %s) failed with %s; retrying in an hour",

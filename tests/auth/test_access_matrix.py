@@ -140,8 +140,11 @@ async def cast(program: Program) -> dict[str, Any]:
     }
 
 
-async def test_access_matrix(app: Litestar, program: Program, cast: dict[str, Any]) -> None:
-    target: Account = cast["graduate_self"]
+async def walk_matrix(
+    app: Litestar, program: Program, target: Account, callers: dict[str, tuple[Account | None, str]]
+) -> int:
+    """Every route as every caller; ``callers`` maps a label to the account whose token is sent and
+    the column of ``EXPECTED`` it must be answered by. How many requests were checked."""
     assert target.graduate_id is not None
     checked = 0
     for template, method, handler in our_routes(app):
@@ -150,15 +153,14 @@ async def test_access_matrix(app: Litestar, program: Program, cast: dict[str, An
         if handler.opt.get("streams"):
             continue  # covered by the stream's own tests: an allowed call never ends
         path = concrete_path(template, target.graduate_id)
-        for caller in CALLERS:
-            account: Account | None = cast.get(caller)
+        for caller, (account, column) in callers.items():
             headers = account.headers if account else {}
             kwargs: dict[str, Any] = {"headers": headers}
             if method in ("POST", "PUT", "PATCH"):
                 kwargs["json"] = {}
             response = await program.client.request(method, path, **kwargs)
-            expected = EXPECTED[rule][caller]
-            label = f"{method} {template} as {caller}: {response.status_code} {response.text[:200]}"
+            expected = EXPECTED[rule][column]
+            label = f"{method} {template} as {caller} (answered as {column}): {response.status_code} {response.text[:200]}"
             if expected is None:
                 assert response.status_code not in (401, 403), label
                 # A handler may answer 404 for its own resource (no plan yet); never the guard's.
@@ -169,6 +171,12 @@ async def test_access_matrix(app: Litestar, program: Program, cast: dict[str, An
                     assert _refused_graduate(response), label
                 assert response.headers["content-type"].startswith("application/problem+json"), label
             checked += 1
+    return checked
+
+
+async def test_access_matrix(app: Litestar, program: Program, cast: dict[str, Any]) -> None:
+    callers = {caller: (cast.get(caller), caller) for caller in CALLERS}
+    checked = await walk_matrix(app, program, cast["graduate_self"], callers)
     assert checked >= 12 * len(CALLERS) - len(CALLERS)
 
 
@@ -240,6 +248,58 @@ async def test_alert_routes_by_owner(app: Litestar, program: Program, cast: dict
                     assert response.json()["detail"] == "alert not found", label
 
 
+async def test_role_changed_mid_token(app: Litestar, program: Program, cast: dict[str, Any]) -> None:
+    """Tokens issued before a change of role are answered by the role the account has now, on every
+    route: a demoted supervisor as a counselor outside the graduate's caseload (the issue's finding:
+    they kept listing staff, reading every graduate and creating supervisors), a promoted counselor
+    as a supervisor."""
+    supervisor: Account = cast["supervisor"]
+    demoted = await program.staff(supervisor, role="supervisor")
+    promoted = await program.staff(supervisor, role="counselor")
+    for account, role in ((demoted, "counselor"), (promoted, "supervisor")):
+        response = await program.client.patch(
+            f"/v1/staff/{account.user_id}", headers=supervisor.headers, json={"role": role}
+        )
+        assert response.status_code == 200 and response.json()["role"] == role, response.text
+    callers = {
+        "demoted supervisor": (demoted, "counselor_other"),
+        "promoted counselor": (promoted, "supervisor"),
+    }
+    await walk_matrix(app, program, cast["graduate_self"], callers)
+    # The finding's own three steps, with the old token:
+    assert (await program.client.get("/v1/staff", headers=demoted.headers)).status_code == 403
+    listed = await program.client.get("/v1/graduates", headers=demoted.headers)
+    assert listed.status_code == 200 and listed.json()["items"] == []
+    made = await program.client.post(
+        "/v1/staff",
+        headers=demoted.headers,
+        json={
+            "email": "x@example.org",
+            "password": "correct-horse-battery",
+            "display_name": "X",
+            "role": "supervisor",
+        },
+    )
+    assert made.status_code == 403, made.text
+
+
+async def test_reassigned_mid_token(app: Litestar, program: Program, cast: dict[str, Any]) -> None:
+    """Tokens issued before a reassignment: on every route the former counselor is answered as a
+    counselor outside the caseload and the new one as the graduate's own counselor."""
+    supervisor: Account = cast["supervisor"]
+    former: Account = cast["counselor_own"]
+    new = await program.staff(supervisor)
+    target: Account = cast["graduate_self"]
+    response = await program.client.patch(
+        f"/v1/graduates/{target.graduate_id}",
+        headers=supervisor.headers,
+        json={"counselor_id": str(new.user_id)},
+    )
+    assert response.status_code == 200, response.text
+    callers = {"former counselor": (former, "counselor_other"), "new counselor": (new, "counselor_own")}
+    await walk_matrix(app, program, target, callers)
+
+
 async def test_deactivated_staff_token_stops_at_once(program: Program) -> None:
     supervisor = await program.supervisor()
     counselor = await program.staff(supervisor)
@@ -249,3 +309,55 @@ async def test_deactivated_staff_token_stops_at_once(program: Program) -> None:
     )
     assert response.status_code == 200 and response.json()["active"] is False
     assert (await program.client.get("/v1/graduates", headers=counselor.headers)).status_code == 401
+
+
+async def test_alert_reach_follows_role_and_caseload_mid_token(
+    program: Program, cast: dict[str, Any]
+) -> None:
+    """The alert routes name an alert, not a graduate: their reach is the alert's graduate's
+    caseload as of now. Old tokens of a reassigned-away counselor and of a demoted supervisor no
+    longer see or act on the alert; the new counselor's old token does."""
+    supervisor: Account = cast["supervisor"]
+    target: Account = cast["graduate_self"]
+    helped = await program.client.post(
+        f"/v1/graduates/{target.graduate_id}/help",
+        headers=target.headers,
+        json={"client_id": str(uuid.uuid4())},
+    )
+    assert helped.status_code == 201, helped.text
+    alert_id = next(
+        a["id"]
+        for a in (await program.client.get("/v1/alerts", headers=supervisor.headers)).json()["items"]
+        if a["graduate_id"] == str(target.graduate_id)
+    )
+    former: Account = cast["counselor_own"]
+    new = await program.staff(supervisor)
+    demoted = await program.staff(supervisor, role="supervisor")
+
+    def listed(response: Any) -> bool:
+        return any(a["id"] == alert_id for a in response.json()["items"])
+
+    assert listed(await program.client.get("/v1/alerts", headers=former.headers))
+    assert listed(await program.client.get("/v1/alerts", headers=demoted.headers))
+    assert (
+        await program.client.patch(
+            f"/v1/graduates/{target.graduate_id}",
+            headers=supervisor.headers,
+            json={"counselor_id": str(new.user_id)},
+        )
+    ).status_code == 200
+    assert (
+        await program.client.patch(
+            f"/v1/staff/{demoted.user_id}", headers=supervisor.headers, json={"role": "counselor"}
+        )
+    ).status_code == 200
+    for account in (former, demoted):
+        assert not listed(await program.client.get("/v1/alerts", headers=account.headers))
+        for action, body in (("acknowledge", None), ("resolve", {"note": "x"})):
+            response = await program.client.post(
+                f"/v1/alerts/{alert_id}/{action}", headers=account.headers, json=body
+            )
+            assert response.status_code == 404, response.text
+    assert listed(await program.client.get("/v1/alerts", headers=new.headers))
+    acknowledged = await program.client.post(f"/v1/alerts/{alert_id}/acknowledge", headers=new.headers)
+    assert acknowledged.status_code == 200, acknowledged.text
