@@ -56,6 +56,8 @@ async def test_the_page_has_no_inline_script_or_style(client: httpx.AsyncClient)
 
 async def test_assets_are_served_with_their_types(client: httpx.AsyncClient) -> None:
     for path, media_type in [
+        ("/console/assets/app.js", "text/javascript"),
+        ("/console/assets/console.css", "text/css"),
         ("/console/assets/vendor/uplot/uPlot.esm.js", "text/javascript"),
         ("/console/assets/vendor/uplot/LICENSE.txt", "text/plain"),
         ("/console/assets/icon.svg", "image/svg+xml"),
