@@ -94,7 +94,8 @@ export async function render(ctx) {
       .sort((a, b) => {
         const x = column.value(a);
         const y = column.value(b);
-        return (x < y ? -1 : x > y ? 1 : 0) * sign || a.display_name.localeCompare(b.display_name);
+        // Ties: more open alerts first, then by name.
+        return (x < y ? -1 : x > y ? 1 : 0) * sign || b.open_alerts - a.open_alerts || a.display_name.localeCompare(b.display_name);
       });
     fill(
       count,
