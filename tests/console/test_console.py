@@ -70,15 +70,24 @@ async def test_the_feed_shows_alerts_most_severe_first_with_names(site: Site, op
     await expect(first.locator(".severity")).to_have_text("◆Critical")
     await expect(first.locator(".rule")).to_have_text("Safety concern")
     await expect(first.locator(".alert-card-meta")).to_contain_text("Opened")
+    # Most severe first; within a severity, overdue (past respond_by) first.
     ranks = {"critical": 3, "high": 2, "warning": 1}
-    severities = await page.locator("li.alert-card .severity").evaluate_all(
-        "nodes => nodes.map(n => n.parentElement.parentElement.className.match(/card-sev-(\\w+)/)[1])"
+    shown = await page.locator("li.alert-card").evaluate_all(
+        "cards => cards.map(c => [c.dataset.severity, c.dataset.overdue === 'true'])"
     )
-    assert len(severities) >= 2
-    assert [ranks[s] for s in severities] == sorted((ranks[s] for s in severities), reverse=True)
+    keys = [(ranks[severity], overdue) for severity, overdue in shown]
+    assert len(keys) >= 2 and keys == sorted(keys, reverse=True), shown
+    await expect(first.locator(".target")).to_contain_text("Respond by")
     # Nobody else's graduate: Morgan is Robin's.
     await expect(page.locator(".graduate-name", has_text="Morgan Lee")).to_have_count(0)
     await screenshot(site, page, "03-alert-feed")
+    overdue = await site.call(
+        site.seeded.chris, "GET", "/v1/alerts", params={"status": "open", "overdue": "true", "limit": 200}
+    )
+    await page.get_by_label("Overdue only").check()
+    await expect(page.locator("li.alert-card")).to_have_count(len(overdue.json()["items"]))
+    await expect(page.locator("li.alert-card[data-overdue='false']")).to_have_count(0)
+    await page.get_by_label("Overdue only").uncheck()
     await page.get_by_label("Severity").select_option("critical")
     await expect(page).to_have_url(re.compile(r"severity=critical"))
     await expect(page.locator("li.alert-card:not(.card-sev-critical)")).to_have_count(0)

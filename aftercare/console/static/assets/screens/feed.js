@@ -10,14 +10,24 @@ const STATUS_RANK = { open: 0, acknowledged: 1, resolved: 2 };
 const AGE_REFRESH_MS = 30_000;
 
 /**
- * Most severe first; within a severity, overdue first, then open before acknowledged, then the
- * earliest response target (`respond_by`, once alerts carry it) or, without one, the longest
- * waiting (`opened_at`).
+ * Open and past its response target, now. The API's `overdue` is true "at the moment of the
+ * answer"; an alert becomes overdue while the feed is open, so it is worked out again from
+ * `respond_by` whenever the feed is drawn.
  */
-export function compareAlerts(a, b) {
+export function isOverdue(alert, now = Date.now()) {
+  if (alert.status !== "open") return false;
+  if (alert.respond_by) return Date.parse(alert.respond_by) <= now;
+  return alert.overdue === true;
+}
+
+/**
+ * Most severe first; within a severity, overdue first, then open before acknowledged, then the
+ * earliest response target (`respond_by`) or, without one, the longest waiting (`opened_at`).
+ */
+export function compareAlerts(a, b, now = Date.now()) {
   return (
     (SEVERITY[b.severity]?.rank ?? 0) - (SEVERITY[a.severity]?.rank ?? 0) ||
-    Number(Boolean(b.overdue)) - Number(Boolean(a.overdue)) ||
+    Number(isOverdue(b, now)) - Number(isOverdue(a, now)) ||
     (STATUS_RANK[a.status] ?? 9) - (STATUS_RANK[b.status] ?? 9) ||
     Date.parse(a.respond_by ?? a.opened_at) - Date.parse(b.respond_by ?? b.opened_at) ||
     Date.parse(a.opened_at) - Date.parse(b.opened_at) ||
@@ -49,8 +59,7 @@ function passes(alert, filters, me) {
   if (filters.mine && alert.counselor_id !== me.user_id) return false;
   if (filters.severity !== "all" && (SEVERITY[alert.severity]?.rank ?? 0) < SEVERITY[filters.severity].rank) return false;
   if (filters.status !== "all" && alert.status !== filters.status) return false;
-  // PLUG-IN POINT (response targets): alerts gain `overdue`; the feed may also ask ?overdue=true.
-  if (filters.overdue && alert.overdue !== true) return false;
+  if (filters.overdue && !isOverdue(alert)) return false;
   return true;
 }
 
@@ -59,15 +68,24 @@ export function severityBadge(severity) {
   return h("span", { class: `severity severity-${severity}` }, h("span", { class: "shape", "aria-hidden": "true" }, info.shape), info.label);
 }
 
-/** "Respond by 14:30 (in 40 min)" or "Overdue by 25 min": only once alerts carry respond_by. */
+/** "Respond by 14:30 (in 40 min)" or "Overdue by 25 min", for an open alert with a target. */
 export function responseTarget(alert, now = Date.now()) {
   if (!alert.respond_by || alert.status !== "open") return null;
   const due = Date.parse(alert.respond_by);
-  const overdue = alert.overdue ?? due < now;
-  if (overdue) {
-    return h("span", { class: "target target-overdue" }, h("span", { class: "shape", "aria-hidden": "true" }, "⚑"), `Overdue by ${duration(now - due)}`);
+  if (isOverdue(alert, now)) {
+    return h(
+      "span",
+      { class: "target target-overdue", title: `Respond by ${exactTime(alert.respond_by)}` },
+      h("span", { class: "shape", "aria-hidden": "true" }, "⚑"),
+      `Overdue by ${duration(now - due)}`,
+    );
   }
-  return h("span", { class: "target" }, `Respond by ${clockTime(alert.respond_by)} (in ${duration(due - now)})`);
+  const when = sameLocalDay(due, now) ? clockTime(alert.respond_by) : exactTime(alert.respond_by);
+  return h("span", { class: "target" }, `Respond by ${when} (in ${duration(due - now)})`);
+}
+
+function sameLocalDay(a, b) {
+  return new Date(a).toDateString() === new Date(b).toDateString();
 }
 
 export function statusLine(alert, store) {
@@ -133,6 +151,8 @@ export function render(ctx) {
         class: `alert-card card-sev-${alert.severity} status-${alert.status}${fresh.has(alert.id) ? " is-new" : ""}`,
         "data-alert-id": alert.id,
         "data-status": alert.status,
+        "data-severity": alert.severity,
+        "data-overdue": String(isOverdue(alert)),
       },
       h("div", { class: "alert-card-severity" }, severityBadge(alert.severity), fresh.has(alert.id) ? h("span", { class: "tag tag-new" }, "New") : null),
       h(
@@ -161,7 +181,8 @@ export function render(ctx) {
     if (!ctx.current()) return;
     const me = store.me;
     const all = [...store.feed.values()];
-    const shown = all.filter((alert) => passes(alert, filters, me)).sort(compareAlerts);
+    const now = Date.now();
+    const shown = all.filter((alert) => passes(alert, filters, me)).sort((a, b) => compareAlerts(a, b, now));
     const open = all.filter((alert) => alert.status === "open").length;
     const acknowledged = all.length - open;
     fill(summary, store.feedState === "ready" ? `${open} open · ${acknowledged} acknowledged${shown.length !== all.length ? ` · ${shown.length} shown` : ""}` : "");
@@ -244,11 +265,11 @@ export function render(ctx) {
 
   const unsubscribe = store.subscribe((change) => {
     if (change.kind === "alert" && change.isNew) fresh.add(change.alert.id);
-    // Response targets arrive with the alerts: offer the overdue filter once any alert has one.
-    overdueField.hidden = ![...store.feed.values()].some((alert) => "overdue" in alert);
+    // Offered when alerts carry response targets (servers before them sent none).
+    overdueField.hidden = ![...store.feed.values()].some((alert) => "respond_by" in alert);
     draw();
   });
-  overdueField.hidden = ![...store.feed.values()].some((alert) => "overdue" in alert);
+  overdueField.hidden = ![...store.feed.values()].some((alert) => "respond_by" in alert);
   draw();
   // Ages and response targets move with the clock: rebuild the cards now and then, except the one
   // that holds keyboard focus.
