@@ -30,6 +30,7 @@ from aftercare.auth.service import LoginLimits
 from aftercare.checkins.routes import CheckinController
 from aftercare.clock import Clock, SystemClock
 from aftercare.config import Settings
+from aftercare.console.routes import ConsoleController
 from aftercare.db.engine import make_engine, make_session_factory
 from aftercare.errors import AftercareError
 from aftercare.graduates.routes import GraduateController
@@ -84,6 +85,7 @@ def route_handlers() -> Sequence[Any]:
         InboxController,
         TimelineController,
         OutreachController,
+        ConsoleController,
     ]
 
 

@@ -92,9 +92,23 @@ class AlertController(Controller):
         principal: Principal,
         clock: Clock,
         alert_hub: AlertEventHub,
-        last_event_id: Annotated[
+        last_event_id_header: Annotated[
             int | None, HeaderParameter(name="Last-Event-ID", required=False, ge=0)
         ] = None,
         ticket: Annotated[str | None, QueryParameter(name="ticket", required=False, max_length=200)] = None,
+        # A browser's new EventSource cannot send Last-Event-ID: its own reconnect does, but that
+        # reuses the URL and so a spent ticket. The console opens a new stream with a new ticket and
+        # names the last id it saw here. The header wins when both come (it is the later one).
+        last_event_id: Annotated[
+            int | None,
+            QueryParameter(
+                name="last_event_id",
+                required=False,
+                ge=0,
+                description="Resume after this event id, as the Last-Event-ID header does, for "
+                "clients that cannot set headers (EventSource); the header wins when both are sent",
+            ),
+        ] = None,
     ) -> ServerSentEvent:
-        return ServerSentEvent(alert_stream(alert_hub, principal, resume_after=last_event_id, clock=clock))
+        resume_after = last_event_id_header if last_event_id_header is not None else last_event_id
+        return ServerSentEvent(alert_stream(alert_hub, principal, resume_after=resume_after, clock=clock))

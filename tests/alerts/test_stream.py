@@ -411,6 +411,39 @@ async def test_last_event_id_resumes_with_exactly_the_missed_events(cluster: Clu
         assert block is not None and block.event is None and block.comments == ["keep-alive"]
 
 
+async def test_a_new_ticket_resumes_with_the_last_event_id_query_parameter(
+    cluster: Cluster, api: Api
+) -> None:
+    """What a browser does after a drop: EventSource cannot send Last-Event-ID on a stream it opens,
+    and its own reconnect would reuse a spent ticket, so it opens a new stream with a new ticket and
+    ``?last_event_id=``. The header, when a client sends both, wins."""
+    counselor = await api.counselor(api.supervisor)
+    graduate = await api.graduate(counselor)
+
+    async def ticket() -> str:
+        issued = await api.client.post("/v1/auth/stream-ticket", headers=counselor.headers)
+        assert issued.status_code == 200, issued.text
+        return str(issued.json()["ticket"])
+
+    async with open_stream(cluster.b, params={"ticket": await ticket()}) as stream:
+        first = await api.help(graduate)
+        seen = await stream.alert()
+    assert seen.id is not None
+    await api.act(first["id"], "acknowledge", counselor)  # missed while disconnected
+    params = {"ticket": await ticket(), "last_event_id": seen.id}
+    async with open_stream(cluster.b, params=params) as stream:
+        missed = await stream.alert()
+        assert int(missed.id or 0) > int(seen.id) and alert_of(missed)["status"] == "acknowledged"
+    # Both sent: the header (the later id) wins, so the acknowledgement is not sent again.
+    params = {"ticket": await ticket(), "last_event_id": seen.id}
+    async with open_stream(cluster.b, params=params, last_event_id=missed.id) as stream:
+        block = await stream.message()
+        assert block is not None and block.event is None and block.comments == ["keep-alive"]
+    async with httpx.AsyncClient(base_url=cluster.b, timeout=WAIT) as client:
+        bad = await client.get("/v1/alerts/stream", params={"ticket": await ticket(), "last_event_id": "-1"})
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "last_event_id"
+
+
 async def test_a_ticket_opens_one_stream_and_is_then_refused(cluster: Cluster, api: Api) -> None:
     counselor = await api.counselor(api.supervisor)
     graduate = await api.graduate(counselor)
