@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import CheckConstraint, Connection, func, inspect, select, text
+from sqlalchemy import CheckConstraint, Connection, MetaData, Table, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -196,7 +197,15 @@ VALUE_CHECKS = sorted(
 
 def _insert_rows(connection: Connection) -> None:
     for table, _, values in ROWS:
-        connection.execute(metadata.tables[table].insert().values(values))
+        connection.execute(_as_migrated(connection, table).insert().values(values))
+
+
+def _as_migrated(connection: Connection, name: str) -> Table:
+    """The model's table with only the columns the database has now (with their defaults), so rows
+    go in at a revision below head too: a column added later is not written before it exists."""
+    present = {column["name"] for column in inspect(connection).get_columns(name)}
+    table = metadata.tables[name]
+    return Table(name, MetaData(), *(column._copy() for column in table.columns if column.name in present))
 
 
 def _row_counts(connection: Connection) -> dict[str, int]:
@@ -288,6 +297,11 @@ async def test_value_checks_go_down_and_up_and_keep_every_row(empty_engine: Asyn
         # "-1" from a merge point is ambiguous to Alembic).
         command.downgrade(config, "0007")
 
+    # Down to 0007 also removes the revisions built on 0008 (0011's columns and indexes): compare
+    # with the schema at 0008, which differs from 0007's only by its checks.
+    await run_alembic(empty_engine, lambda config: command.upgrade(config, "0008"))
+    async with empty_engine.connect() as connection:
+        at_0008 = await connection.run_sync(_snapshot)
     await migrate(empty_engine)
     async with empty_engine.connect() as connection:
         at_head = await connection.run_sync(_snapshot)
@@ -295,7 +309,7 @@ async def test_value_checks_go_down_and_up_and_keep_every_row(empty_engine: Asyn
     assert await current_revisions(empty_engine) == {"0002", "0004", "0005", "0007"}
     async with empty_engine.begin() as connection:
         assert await connection.run_sync(_checks) == {}
-        assert await connection.run_sync(_snapshot) == at_head
+        assert await connection.run_sync(_snapshot) == at_0008
         await connection.run_sync(_insert_rows)
 
     await migrate(empty_engine)
@@ -310,3 +324,28 @@ async def test_value_checks_go_down_and_up_and_keep_every_row(empty_engine: Asyn
     async with empty_engine.connect() as connection:
         assert await connection.run_sync(_checks) == {}
         assert await connection.run_sync(_row_counts) == EVERY_ROW_ONCE
+
+
+async def test_0011_backfills_the_caseload(empty_engine: AsyncEngine) -> None:
+    """Rows written before 0011 come out with their folded name, admission day and silence start, the
+    old risk level kept as the latest assessment's, and the risk of their worst active alert."""
+    await run_alembic(empty_engine, lambda config: command.upgrade(config, "0008"))
+    async with empty_engine.begin() as connection:
+        await connection.run_sync(_insert_rows)  # the graduate (enrolled at T0, Chicago) has a critical alert
+        rows = await connection.run_sync(lambda sync: _as_migrated(sync, "graduates"))
+        await connection.execute(
+            rows.update()
+            .where(rows.c.id == GRADUATE)
+            .values(
+                display_name="  Élodie   Ng ", last_checkin_date=date(2026, 11, 26), risk_level="moderate"
+            )
+        )
+
+    await migrate(empty_engine)
+
+    graduates = metadata.tables["graduates"]
+    async with empty_engine.connect() as connection:
+        row = (await connection.execute(select(graduates).where(graduates.c.id == GRADUATE))).one()
+    assert row.name_key == "elodie ng"
+    assert (row.admitted_on, row.silent_since) == (date(2026, 11, 24), date(2026, 11, 27))
+    assert (row.last_assessed_level, row.risk_level, row.risk_order) == ("moderate", "critical", 0)
