@@ -12,7 +12,8 @@ handler, so no service imports Litestar and no route writes its own error body.
      ├── NotFound                404  /problems/not-found
      ├── Conflict                409  /problems/conflict
      │    ├── CheckinExists           /problems/checkin-exists
-     │    └── IdempotencyConflict     /problems/idempotency-conflict
+     │    ├── IdempotencyConflict     /problems/idempotency-conflict
+     │    └── Discharged              /problems/discharged
      ├── StaleVersion            412  /problems/stale-version
      ├── PreconditionRequired    428  /problems/precondition-required
      └── TooManyRequests         429  /problems/too-many-requests (retry_after seconds)
@@ -116,6 +117,14 @@ class CheckinExists(Conflict):
 class IdempotencyConflict(Conflict):
     type = "/problems/idempotency-conflict"
     title = "client_id reused with a different body"
+
+
+class Discharged(Conflict):
+    """A discharged graduate's check-in or amendment: refused before anything is written. Asking for
+    help is never refused (``flows/help_now.py``); a re-admission (``PATCH status=active``) lifts this."""
+
+    type = "/problems/discharged"
+    title = "The graduate is discharged from aftercare"
 
 
 class StaleVersion(AftercareError):
