@@ -67,6 +67,17 @@ EXPECTED: dict[Access, dict[str, int | None]] = {
 }
 
 
+# Query parameters a route is also called with, so the guard is seen to answer alike with them (and
+# the handler to accept them: never a 401, 403 or 404 the guard would give).
+QUERIES: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("/v1/graduates", "GET"): [
+        {"sort": "name", "risk_level": ["high", "critical"], "status": "active"},
+        {"sort": "last_checkin", "has_open_alerts": "false", "search": "Gr"},
+        {"sort": "open_alerts", "has_open_alerts": "true", "status": ["active", "discharged"]},
+    ],
+}
+
+
 def our_routes(app: Litestar) -> list[tuple[str, str, Any]]:
     found = []
     for route in app.routes:
@@ -127,15 +138,15 @@ async def test_access_matrix(app: Litestar, program: Program, cast: dict[str, An
         if handler.opt.get("streams"):
             continue  # covered by the stream's own tests: an allowed call never ends
         path = concrete_path(template, target.graduate_id)
-        for caller in CALLERS:
+        for caller, params in [(c, p) for c in CALLERS for p in [{}, *QUERIES.get((template, method), [])]]:
             account: Account | None = cast.get(caller)
             headers = account.headers if account else {}
-            kwargs: dict[str, Any] = {"headers": headers}
+            kwargs: dict[str, Any] = {"headers": headers, "params": params}
             if method in ("POST", "PUT", "PATCH"):
                 kwargs["json"] = {}
             response = await program.client.request(method, path, **kwargs)
             expected = EXPECTED[rule][caller]
-            label = f"{method} {template} as {caller}: {response.status_code} {response.text[:200]}"
+            label = f"{method} {template} {params} as {caller}: {response.status_code} {response.text[:200]}"
             if expected is None:
                 assert response.status_code not in (401, 403), label
                 # A handler may answer 404 for its own resource (no plan yet); never the guard's.
@@ -147,6 +158,27 @@ async def test_access_matrix(app: Litestar, program: Program, cast: dict[str, An
                 assert response.headers["content-type"].startswith("application/problem+json"), label
             checked += 1
     assert checked >= 12 * len(CALLERS) - len(CALLERS)
+
+
+async def test_the_caseload_stays_within_reach_whatever_the_query(
+    program: Program, cast: dict[str, Any]
+) -> None:
+    """Sorting, filtering or searching never widens a counselor's caseload past their own graduates."""
+    own, other = cast["graduate_self"].graduate_id, cast["graduate_other"].graduate_id
+    queries: list[dict[str, Any]] = [{}, *QUERIES[("/v1/graduates", "GET")], {"search": "Grad"}]
+    for query in queries:
+        for sort in ("risk", "last_checkin", "open_alerts", "name"):
+            params = {**query, "sort": sort, "limit": 200}
+            seen = {
+                caller: {
+                    item["id"]
+                    for item in (
+                        await program.client.get("/v1/graduates", headers=cast[caller].headers, params=params)
+                    ).json()["items"]
+                }
+                for caller in ("counselor_own", "counselor_other")
+            }
+            assert str(other) not in seen["counselor_own"] and str(own) not in seen["counselor_other"], params
 
 
 async def test_deactivated_staff_token_stops_at_once(program: Program) -> None:
