@@ -61,17 +61,19 @@ async def discharge(session: AsyncSession, graduate: Graduate, *, now: datetime)
     return resolved
 
 
+def discharge_due(discharge_date: date | None, *, closed_day: date) -> bool:
+    """Whether closing ``closed_day`` starts the discharge date (or passes it: after a sweeper
+    outage the day closes catch up one by one)."""
+    return discharge_date is not None and discharge_date <= closed_day + timedelta(days=1)
+
+
 async def discharge_if_due(
     session: AsyncSession, *, graduate_id: uuid.UUID, closed_day: date, now: datetime
 ) -> bool:
-    """The sweep closed ``closed_day``: if the next day is the graduate's discharge date (or later
-    than it, after a sweeper outage), discharge them now, at that day's start. Whether it did."""
+    """The sweep closed ``closed_day``: if that starts the graduate's discharge date, discharge them
+    now, if they are still active (whoever runs this second finds them discharged). Whether it did."""
     graduate = await lock_graduate(session, graduate_id)
-    if (
-        graduate.status != "active"
-        or graduate.discharge_date is None
-        or graduate.discharge_date > closed_day + timedelta(days=1)
-    ):
+    if graduate.status != "active" or not discharge_due(graduate.discharge_date, closed_day=closed_day):
         return False
     await discharge(session, graduate, now=now)
     await audit.record(

@@ -41,7 +41,7 @@ from aftercare.alerts import service as alerts_service
 from aftercare.alerts.service import AlertChanges
 from aftercare.checkins import service as checkins
 from aftercare.clock import Clock
-from aftercare.flows.discharge import discharge_if_due
+from aftercare.flows.discharge import discharge_due, discharge_if_due
 from aftercare.graduates.models import Graduate
 from aftercare.plans.reads import current_plan_body
 from aftercare.program.service import current_rules
@@ -344,7 +344,9 @@ async def _act(
         graduate.id: graduate
         for graduate in (
             await session.execute(
-                select(*SCHEDULE_COLUMNS).where(Graduate.id.in_({row.graduate_id for row in rows}))
+                select(*SCHEDULE_COLUMNS, Graduate.discharge_date).where(
+                    Graduate.id.in_({row.graduate_id for row in rows})
+                )
             )
         ).all()
     }
@@ -372,7 +374,7 @@ async def _act(
                 session, graduate_id=row.graduate_id, local_date=row.local_date, rules=rules, now=now
             )
             counts["closed_days"] += 1
-            if await discharge_if_due(
+            if discharge_due(graduate.discharge_date, closed_day=row.local_date) and await discharge_if_due(
                 session, graduate_id=row.graduate_id, closed_day=row.local_date, now=now
             ):
                 # Its schedule rows are gone with the discharge, this one too.
