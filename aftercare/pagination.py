@@ -118,10 +118,12 @@ def before_key(sort_column: Any, id_column: Any, sort_value: Any, item_id: Any) 
     The leading ``sort <= value`` lets both engines use an index range scan; the OR alone made deep
     pages of a million rows scan everything before them.
 
-    Several sort columns (a tuple, with a tuple of values) make one row-value comparison over them
+    Sort columns given as a tuple (with a tuple of values) make one row-value comparison over them
     and the id, ``(a, b, id) < (:a, :b, :id)``, which both engines turn into one range of an index on
-    (a, b, id). Not the OR form: PostgreSQL misjudges how many rows a row value's OR leaves, scans
-    them all by bitmap and sorts them (3.8 ms against 0.13 ms for a deep page of 10,000 graduates)."""
+    (a, b, id): for sorts by several columns, or by one with many ties (the range then starts at the
+    cursor, not at the first tie). Not the OR form over a row: PostgreSQL misjudges how many rows it
+    leaves, scans them all by bitmap and sorts them (3.8 ms against 0.13 ms for a deep page of 10,000
+    graduates)."""
     if isinstance(sort_column, tuple):
         return tuple_(*sort_column, id_column) < tuple_(*sort_value, item_id)
     return and_(

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import false, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.alerts.service import reassign_alerts
@@ -291,10 +291,6 @@ class _Sort(NamedTuple):
     ascending: bool
     cursors: Keyset[Any]
 
-    def key_column(self) -> Any:
-        """What ``after_key`` and ``before_key`` take: one column, or a tuple of several."""
-        return self.columns[0] if len(self.columns) == 1 else self.columns
-
 
 SORTS: dict[schemas.CaseloadSort, _Sort] = {
     "risk": _Sort(
@@ -323,19 +319,45 @@ def _cursor_value(sort: schemas.CaseloadSort, graduate: Graduate) -> Any:
     return "name"
 
 
-async def _key_values(session: AsyncSession, sort: schemas.CaseloadSort, key: Key[Any], scope: Any) -> Any:
+async def _key_values(
+    session: AsyncSession, sort: schemas.CaseloadSort, key: Key[Any], scope: Any
+) -> tuple[Any, ...]:
     """The sort values a page starts after: the cursor's, or, by name, the name of the cursor's
     graduate as it is now (within the caller's reach: another caseload's id finds nothing)."""
     if sort != "name":
-        values = key.sort_value[1:]  # after the sort's name
-        return values[0] if len(values) == 1 else tuple(values)
+        return tuple(key.sort_value[1:])  # after the sort's name
     found = await session.scalar(select(Graduate.name_key).where(Graduate.id == key.id, *scope))
     if found is None:
         raise InvalidCursor()
-    return found
+    return (found,)
 
 
-def _filters(query: schemas.CaseloadQuery) -> list[Any]:
+def _pinned(query: schemas.CaseloadQuery) -> int | None:
+    """The one value a filter leaves the sort's first column (one risk level; no open alerts)."""
+    if query.sort == "risk" and len(set(query.risk_levels)) == 1:
+        return RISK_ORDER[query.risk_levels[0]]
+    if query.sort == "open_alerts" and query.has_open_alerts is False:
+        return 0
+    return None
+
+
+def _after(sort: _Sort, query: schemas.CaseloadQuery, values: tuple[Any, ...], item_id: uuid.UUID) -> Any:
+    """Rows after the cursor: one row-value comparison over the sort's columns and the id (each sort
+    has few distinct values, so ``before_key``'s one-column form would scan every tie before the
+    cursor). Where a filter pins the first column to one value, that column leaves the comparison:
+    SQLite otherwise ranges the index on the filter's equality alone."""
+    columns = sort.columns
+    pinned = _pinned(query)
+    if pinned is not None:
+        if values[0] != pinned:  # a cursor from another filter: all of them, or none
+            return true() if (pinned > values[0]) == sort.ascending else false()
+        columns, values = columns[1:], values[1:]
+    keyset = after_key if sort.ascending else before_key
+    return keyset(tuple(columns), Graduate.id, values, item_id)
+
+
+def _filters(query: schemas.CaseloadQuery, *, names_after: str | None) -> list[Any]:
+    """The query's filters. ``names_after``: the name a page by name starts after, if any."""
     conditions: list[Any] = []
     if query.risk_levels:
         # By the computed order, not the level: the risk sort's index then ranges over it.
@@ -349,7 +371,11 @@ def _filters(query: schemas.CaseloadQuery) -> list[Any]:
         if not prefix:
             raise ValidationFailed.one("search", "must hold a letter or digit, not only spaces and accents")
         # A range, not LIKE: both engines walk the name index for it, whatever the collation rules.
-        conditions += [Graduate.name_key >= prefix, Graduate.name_key < prefix + _AFTER_EVERY_NAME]
+        # A later page by name starts past the prefix's start already: SQLite would range the index
+        # from there (scanning the names before the cursor) if it were given both.
+        if names_after is None or names_after < prefix:
+            conditions.append(Graduate.name_key >= prefix)
+        conditions.append(Graduate.name_key < prefix + _AFTER_EVERY_NAME)
     return conditions
 
 
@@ -369,17 +395,17 @@ async def list_caseload(
     scope = [Graduate.counselor_id == actor.user_id] if actor.role == "counselor" else []
     ids_in_order = Graduate.id if sort.ascending else Graduate.id.desc()
     columns_in_order = [c if sort.ascending else c.desc() for c in sort.columns]
-    statement = (
-        select(Graduate)
-        .where(*scope, *_filters(query))
-        .order_by(*columns_in_order, ids_in_order)
-        .limit(limit + 1)
-    )
     async with session.begin():
-        if key is not None:
-            after = after_key if sort.ascending else before_key
-            values = await _key_values(session, query.sort, key, scope)
-            statement = statement.where(after(sort.key_column(), Graduate.id, values, key.id))
+        values = None if key is None else await _key_values(session, query.sort, key, scope)
+        names_after = values[0] if values is not None and query.sort == "name" else None
+        statement = (
+            select(Graduate)
+            .where(*scope, *_filters(query, names_after=names_after))
+            .order_by(*columns_in_order, ids_in_order)
+            .limit(limit + 1)
+        )
+        if key is not None and values is not None:
+            statement = statement.where(_after(sort, query, values, key.id))
         rows = list((await session.scalars(statement)).all())
         await audit.record_staff_read(session, actor=actor, resource="caseload", graduate_id=None, now=now)
     page, more = rows[:limit], len(rows) > limit

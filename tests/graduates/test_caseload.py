@@ -286,3 +286,29 @@ async def test_one_sorts_cursor_is_not_anothers(program: Program, caseload: dict
     # A name never travels in a cursor: the name sort's holds the last graduate's id only.
     decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     assert decoded == ["name", first.json()["items"][0]["id"]]
+
+
+async def test_a_cursor_taken_under_another_filter_still_pages_in_order(
+    program: Program, caseload: dict[str, Any]
+) -> None:
+    """A filter that pins the sort's first value (one risk level; no open alerts) pages on that value
+    alone: a cursor from before or after it gives all of it or none, never a wrong slice."""
+    counselor, ids = caseload["counselor"], caseload["ids"]
+
+    async def page(**params: Any) -> Any:
+        response = await program.client.get("/v1/graduates", headers=counselor.headers, params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    at_critical = (await page(limit=1))["next_cursor"]  # after Zoë: critical
+    assert _names((await page(cursor=at_critical, risk_level="low"))["items"], ids) == ["Carl", "bob"]
+    assert _names((await page(cursor=at_critical, risk_level="critical"))["items"], ids) == ["Ana"]
+    at_low = (await page(limit=4))["next_cursor"]  # after Carl: low
+    assert (await page(cursor=at_low, risk_level="critical"))["items"] == []
+    at_two_alerts = (await page(limit=1, sort="open_alerts"))["next_cursor"]  # after Zoë: 2 open
+    none_open = await page(cursor=at_two_alerts, sort="open_alerts", has_open_alerts="false")
+    assert _names(none_open["items"], ids) == ["Carl", "bob"]
+    by_name = (await page(limit=1, sort="name", search="zz"))["items"]
+    assert by_name == []
+    after_ana = (await page(limit=1, sort="name"))["next_cursor"]
+    assert _names((await page(cursor=after_ana, sort="name", search="e"))["items"], ids) == ["Émile"]
