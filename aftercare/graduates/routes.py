@@ -57,6 +57,7 @@ class GraduateController(Controller):
                 required=False,
                 min_length=1,
                 max_length=200,
+                pattern=r"^[^\x00-\x1f\x7f]*$",  # no control characters (PostgreSQL refuses NUL in text)
                 description="A display-name prefix, ignoring case and accents.",
             ),
         ] = None,
