@@ -13,7 +13,8 @@ handler, so no service imports Litestar and no route writes its own error body.
      ├── Conflict                409  /problems/conflict
      │    ├── CheckinExists           /problems/checkin-exists
      │    ├── IdempotencyConflict     /problems/idempotency-conflict
-     │    └── AwayOverlaps            /problems/away-overlap      (conflicting_id)
+     │    ├── AwayOverlaps            /problems/away-overlap      (conflicting_id)
+     │    └── Discharged              /problems/discharged
      ├── StaleVersion            412  /problems/stale-version
      ├── PreconditionRequired    428  /problems/precondition-required
      └── TooManyRequests         429  /problems/too-many-requests (retry_after seconds)
@@ -130,6 +131,14 @@ class AwayOverlaps(Conflict):
             "this period overlaps another away period of the same staff member; end or change that one first",
             conflicting_id=str(conflicting_id),
         )
+
+
+class Discharged(Conflict):
+    """A discharged graduate's check-in or amendment: refused before anything is written. Asking for
+    help is never refused (``flows/help_now.py``); a re-admission (``PATCH status=active``) lifts this."""
+
+    type = "/problems/discharged"
+    title = "The graduate is discharged from aftercare"
 
 
 class StaleVersion(AftercareError):

@@ -1,4 +1,5 @@
-"""Opaque keyset cursors: the one codec every list uses, and the one keyset condition (``before_key``).
+"""Opaque keyset cursors: the one codec every list uses, and the one keyset condition (``before_key``,
+and ``after_key`` for lists in ascending order).
 
 A list orders its items by an immutable sort value, then by id, so a page never skips or repeats an
 item that changes while the client pages. A cursor is the last item's key, the JSON array
@@ -13,11 +14,19 @@ sort value, which both issues the list's cursors and takes them back:
     check-ins                 local day                              ``date``
     plan versions             version (the id is the graduate's)     a bounded ``int``
     timeline                  (instant, source's rank)               ``tuple[Instant, Rank]``
-    staff, caseload           none: UUIDv7 ids sort by creation      ``None``
+    caseload, by ``risk``     ("risk", risk order, silent since)     ``tuple[Literal, int, date]``
+    caseload, by ``last_...`` ("last_checkin", silent since)         ``tuple[Literal, date]``
+    caseload, by ``open_...`` ("open_alerts", open alerts)           ``tuple[Literal, int]``
+    caseload, by ``name``     ("name"): the id's name, read again    ``Literal["name"]``
+    staff                     none: UUIDv7 ids sort by creation      ``None``
     ========================  =====================================  ==============================
 
-Lists that sort by a value and then the id page with ``before_key``; the rest sort by one unique
-column (the id, the version), for which the condition is a single comparison.
+Lists that sort by a value and then the id page with ``before_key`` (newest first) or ``after_key``
+(ascending); a sort by several columns passes them, and their values, as tuples. The rest sort by one
+unique column (the id, the version), for which the condition is a single comparison. The caseload sorts by values that
+change (a graduate's risk), so a graduate whose risk moves while a counselor pages may show on two
+pages or on none; its cursors name their sort, so one sort's cursor is refused by another. A name
+never travels in a cursor (URLs end up in logs): the name sort's cursor holds the id only.
 
 Taking a cursor back checks all of it before any query sees it: it must be base64url of JSON that
 decodes as ``[sort_type, UUID]``, carry no date outside ``EARLIEST_YEAR..LATEST_YEAR``, and encode
@@ -33,7 +42,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, or_, tuple_
 
 from aftercare.errors import InvalidCursor
 
@@ -93,11 +102,31 @@ def _within_years(value: object) -> bool:
     return not isinstance(value, date) or EARLIEST_YEAR <= value.year <= LATEST_YEAR
 
 
+def after_key(sort_column: Any, id_column: Any, sort_value: Any, item_id: Any) -> ColumnElement[bool]:
+    """Rows after ``(sort_value, item_id)`` in a list ordered by (sort, id) ascending: ``before_key``
+    mirrored, with the same leading range for the index."""
+    if isinstance(sort_column, tuple):
+        return tuple_(*sort_column, id_column) > tuple_(*sort_value, item_id)
+    return and_(
+        sort_column >= sort_value,
+        or_(sort_column > sort_value, and_(sort_column == sort_value, id_column > item_id)),
+    )
+
+
 def before_key(sort_column: Any, id_column: Any, sort_value: Any, item_id: Any) -> ColumnElement[bool]:
     """Rows after ``(sort_value, item_id)`` in a newest-first list ordered by (sort, id) descending.
 
     The leading ``sort <= value`` lets both engines use an index range scan; the OR alone made deep
-    pages of a million rows scan everything before them."""
+    pages of a million rows scan everything before them.
+
+    Sort columns given as a tuple (with a tuple of values) make one row-value comparison over them
+    and the id, ``(a, b, id) < (:a, :b, :id)``, which both engines turn into one range of an index on
+    (a, b, id): for sorts by several columns, or by one with many ties (the range then starts at the
+    cursor, not at the first tie). Not the OR form over a row: PostgreSQL misjudges how many rows it
+    leaves, scans them all by bitmap and sorts them (3.8 ms against 0.13 ms for a deep page of 10,000
+    graduates)."""
+    if isinstance(sort_column, tuple):
+        return tuple_(*sort_column, id_column) < tuple_(*sort_value, item_id)
     return and_(
         sort_column <= sort_value,
         or_(sort_column < sort_value, and_(sort_column == sort_value, id_column < item_id)),

@@ -116,9 +116,16 @@ async def prepare(
             session, template.id, plan, actor=counselor, now=now, precondition=plans.Precondition()
         )
     async with engine.connect() as connection:
-        graduate_row = dict(
-            (await connection.execute(select(Graduate).where(Graduate.id == template.id))).mappings().one()
-        )
+        # Without the columns the database computes (``risk_order``), which no INSERT may name.
+        computed = {column.name for column in Graduate.__table__.columns if column.computed is not None}
+        graduate_row = {
+            name: value
+            for name, value in (await connection.execute(select(Graduate).where(Graduate.id == template.id)))
+            .mappings()
+            .one()
+            .items()
+            if name not in computed
+        }
         plan_rows = [
             dict(r)
             for r in (

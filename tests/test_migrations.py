@@ -8,7 +8,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import CheckConstraint, Connection, func, inspect, select, text
+from sqlalchemy import CheckConstraint, Connection, MetaData, Table, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -221,12 +221,17 @@ VALUE_CHECKS = sorted(
 
 def _insert_rows(connection: Connection, rows: list[tuple[str, str, dict[str, Any]]] = ROWS) -> None:
     """``rows``, with only the columns the schema has at its revision (below head, some are yet to come)."""
-    inspector = inspect(connection)
     for table, _, values in rows:
-        columns = {column["name"] for column in inspector.get_columns(table)}
-        connection.execute(
-            metadata.tables[table].insert().values({k: v for k, v in values.items() if k in columns})
-        )
+        migrated = _as_migrated(connection, table)
+        connection.execute(migrated.insert().values({k: v for k, v in values.items() if k in migrated.c}))
+
+
+def _as_migrated(connection: Connection, name: str) -> Table:
+    """The model's table with only the columns the database has now (with their defaults), so rows
+    go in at a revision below head too: a column added later is not written before it exists."""
+    present = {column["name"] for column in inspect(connection).get_columns(name)}
+    table = metadata.tables[name]
+    return Table(name, MetaData(), *(column._copy() for column in table.columns if column.name in present))
 
 
 def _row_counts(connection: Connection) -> dict[str, int]:
@@ -274,6 +279,9 @@ def _checks_at_0008() -> dict[str, dict[str, set[str]]]:
     for column in ("target", "channel", "reason"):
         del checks["alert_events"][f"ck_alert_events_{column}"]
     del checks["deliveries"]["ck_deliveries_channel"]
+    # Added by 0015.
+    for column in ("risk_level", "last_assessed_level"):
+        del checks["graduates"][f"ck_graduates_{column}"]
     return checks
 
 
@@ -465,8 +473,7 @@ async def test_response_targets_fill_in_every_existing_alert(empty_engine: Async
         }
 
     def insert_history(connection: Connection) -> None:
-        for table, _, values in ROWS[:3]:  # the users and the graduate
-            connection.execute(tables[table].insert().values(values))
+        _insert_rows(connection, ROWS[:3])  # the users and the graduate
         connection.execute(
             tables["program_rules"]
             .insert()
@@ -525,3 +532,28 @@ async def test_response_targets_fill_in_every_existing_alert(empty_engine: Async
         alerts["resolved"]: (T0, T0 + timedelta(days=1)),
         alerts["no_events"]: (T0, T0 + timedelta(days=1)),
     }
+
+
+async def test_0015_backfills_the_caseload(empty_engine: AsyncEngine) -> None:
+    """Rows written before 0015 come out with their folded name, admission day and silence start, the
+    old risk level kept as the latest assessment's, and the risk of their worst active alert."""
+    await run_alembic(empty_engine, lambda config: command.upgrade(config, "0008"))
+    async with empty_engine.begin() as connection:
+        await connection.run_sync(_insert_rows)  # the graduate (enrolled at T0, Chicago) has a critical alert
+        rows = await connection.run_sync(lambda sync: _as_migrated(sync, "graduates"))
+        await connection.execute(
+            rows.update()
+            .where(rows.c.id == GRADUATE)
+            .values(
+                display_name="  Élodie   Ng ", last_checkin_date=date(2026, 11, 26), risk_level="moderate"
+            )
+        )
+
+    await migrate(empty_engine)
+
+    graduates = metadata.tables["graduates"]
+    async with empty_engine.connect() as connection:
+        row = (await connection.execute(select(graduates).where(graduates.c.id == GRADUATE))).one()
+    assert row.name_key == "elodie ng"
+    assert (row.admitted_on, row.silent_since) == (date(2026, 11, 24), date(2026, 11, 27))
+    assert (row.last_assessed_level, row.risk_level, row.risk_order) == ("moderate", "critical", 0)

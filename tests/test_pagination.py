@@ -90,12 +90,21 @@ class Listing:
     key: str = "id"  # the field that identifies an item
     tied: str | None = None  # the field the list sorts by, where the world below makes ties
     as_supervisor: bool = False  # else as the counselor
+    params: tuple[tuple[str, str], ...] = ()  # the list's own query (the caseload's sort)
 
 
 LISTINGS = {
     "alerts": Listing("/v1/alerts", tied="opened_at"),
     "checkins": Listing("/v1/graduates/{gid}/checkins"),
-    "caseload": Listing("/v1/graduates"),
+    # The world's graduates all raised a safety alert today and are all called "Grad": each sort ties.
+    "caseload": Listing("/v1/graduates", tied="risk_level"),
+    "caseload_by_last_checkin": Listing(
+        "/v1/graduates", tied="last_checkin_date", params=(("sort", "last_checkin"),)
+    ),
+    "caseload_by_open_alerts": Listing(
+        "/v1/graduates", tied="open_alerts", params=(("sort", "open_alerts"),)
+    ),
+    "caseload_by_name": Listing("/v1/graduates", tied="display_name", params=(("sort", "name"),)),
     "staff": Listing("/v1/staff", as_supervisor=True),
     "plan_versions": Listing("/v1/graduates/{gid}/plan/versions", key="version"),
     "timeline": Listing("/v1/graduates/{gid}/timeline", tied="at"),
@@ -180,7 +189,9 @@ async def _pages(world: World, listing: Listing, limit: int) -> list[list[dict[s
 async def _get(world: World, listing: Listing, params: dict[str, Any]) -> Any:
     account = world.supervisor if listing.as_supervisor else world.counselor
     path = listing.path.format(gid=world.gid)
-    return await world.program.client.get(path, headers=account.headers, params=params)
+    return await world.program.client.get(
+        path, headers=account.headers, params={**dict(listing.params), **params}
+    )
 
 
 @pytest.mark.parametrize("name", LISTINGS)
@@ -210,8 +221,26 @@ NOT_VALUES: list[Any] = ["yesterday", "", 3.5, True, [], {}]
 
 def _wrong_sort_values(sort_value: Any) -> list[Any]:
     """Values of the wrong type, or of the right type but no list's key, for a sort value like this."""
-    if sort_value is None:  # staff and the caseload sort by id alone
+    if sort_value is None:  # staff sorts by id alone
         return [*NOT_VALUES, 0, "2026-11-24T18:00:00Z"]
+    if sort_value == "name" or (isinstance(sort_value, list) and sort_value[0] in CASELOAD_SORT_VALUES):
+        # The caseload's: a sort's name, then its values. Another sort's cursor is no cursor of this one.
+        others = [
+            value for name, value in CASELOAD_SORT_VALUES.items() if name not in (sort_value, sort_value[0])
+        ]
+        if sort_value == "name":
+            return [*NOT_VALUES, *others, "Name", ["name"], ["name", "Grad"]]
+        tag, *values = sort_value
+        return [
+            *NOT_VALUES,
+            *others,
+            tag,
+            [tag],
+            values,
+            [*sort_value, 0],
+            ["name", *values],
+            *([tag, *wrong] for wrong in _wrong_caseload_values(values)),
+        ]
     if isinstance(sort_value, int):  # a plan version
         return [*NOT_VALUES, 0, -1, 2**31, 2**63, 2**64, str(sort_value)]
     if isinstance(sort_value, list):  # the timeline's (instant, rank)
@@ -228,6 +257,35 @@ def _wrong_sort_values(sort_value: Any) -> list[Any]:
         naive, day = sort_value.removesuffix("Z"), sort_value[:10]
         return [*NOT_VALUES, *OFF_CALENDAR_INSTANTS, naive, day, naive + "+00:00", 1764007200]
     return [*NOT_VALUES, "0001-01-01", "9999-12-31", "2026-02-30", "20261124", sort_value + "T00:00:00Z"]
+
+
+CASELOAD_SORT_VALUES: dict[str, Any] = {
+    "risk": ["risk", 0, "2026-11-25"],
+    "last_checkin": ["last_checkin", "2026-11-25"],
+    "open_alerts": ["open_alerts", 1],
+    "name": "name",
+}
+
+
+def _wrong_caseload_values(values: list[Any]) -> list[list[Any]]:
+    wrong: list[list[Any]] = []
+    for n, value in enumerate(values):
+        if isinstance(value, int):  # a risk order 0-3, or a count of open alerts
+            replacements: list[Any] = [-1, 2**63, 2**64, str(value), None, 1.5, True]
+            if len(values) == 2:
+                replacements.append(4)
+        else:  # a local day
+            replacements = [
+                None,
+                0,
+                "0001-01-01",
+                "9999-12-31",
+                "2026-02-30",
+                "20261125",
+                value + "T00:00:00Z",
+            ]
+        wrong += [[*values[:n], replacement, *values[n + 1 :]] for replacement in replacements]
+    return wrong
 
 
 def refused_cursors(valid: str) -> list[str]:
@@ -263,7 +321,10 @@ def refused_cursors(valid: str) -> list[str]:
     ]
     if isinstance(sort_value, int) and not isinstance(sort_value, bool):  # a plan version: another plan's
         cursors.append(b64([sort_value, str(uuid.uuid4())]))
-    if isinstance(sort_value, list):  # the timeline: keys its integer-keyed sources cannot hold
+    if sort_value == "name":  # the caseload by name reads the name of a graduate in the caller's reach
+        cursors.append(b64([sort_value, str(uuid.uuid4())]))
+    if isinstance(sort_value, list) and len(sort_value) == 2 and "T" in str(sort_value[0]):
+        # the timeline: keys its integer-keyed sources cannot hold
         at = sort_value[0]
         for rank, wrapped in ((3, 2**63), (4, 2**31), (5, 0), (5, date.max.toordinal() + 1), (5, 2**127)):
             cursors.append(b64([[at, rank], str(uuid.UUID(int=wrapped))]))

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import and_, bindparam, exists, func, insert, not_, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, not_, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.alerts import schemas
@@ -32,7 +32,15 @@ from aftercare.graduates.models import Graduate
 from aftercare.pagination import Instant, Keyset, before_key
 from aftercare.push.service import NotificationSpec, enqueue_notifications
 from aftercare.rules.config import ProgramRules
-from aftercare.rules.engine import SEVERITY_RANK, RuleHit, RuleName, Severity
+from aftercare.rules.engine import (
+    RISK_LEVEL_OF_SEVERITY,
+    SEVERITY_RANK,
+    RiskLevel,
+    RuleHit,
+    RuleName,
+    Severity,
+    caseload_risk,
+)
 from aftercare.rules.lifecycle import AlertChange, AlertState, AlertStatus, apply_hits, silence_run
 from aftercare.rules.routing import Hold, walk, when_due
 from aftercare.rules.targets import respond_by
@@ -100,16 +108,30 @@ _RAISED_COLUMNS = (
 _REFRESHED_COLUMNS = ("reasons", "evidence", "last_seen_at", "run_started_on")
 _update_alert = update(_alerts).where(_alerts.c.id == bindparam("alert_id"))
 _insert_events = insert(AlertEvent)
-_open_counts = (
+_graduates_active_alerts = (
+    _alerts.c.graduate_id == _graduates.c.id,
+    or_(*(_alerts.c.status == status for status in ACTIVE)),
+)
+# The worst active alert's rank (``SEVERITY_RANK``), NULL with none, turned into its risk level
+# (``RISK_LEVEL_OF_SEVERITY``), else the latest assessment's: ``rules.engine.caseload_risk`` in SQL.
+_worst_rank = (
+    select(func.max(case(SEVERITY_RANK, value=_alerts.c.severity)))
+    .where(*_graduates_active_alerts)
+    .scalar_subquery()
+)
+_caseload = (
     update(_graduates)
     .where(_graduates.c.id.in_(bindparam("graduate_ids", expanding=True)))
     .values(
         open_alerts=select(func.count())
         .select_from(_alerts)
-        .where(
-            _alerts.c.graduate_id == _graduates.c.id, or_(*(_alerts.c.status == status for status in ACTIVE))
-        )
-        .scalar_subquery()
+        .where(*_graduates_active_alerts)
+        .scalar_subquery(),
+        risk_level=case(
+            {SEVERITY_RANK[severity]: level for severity, level in RISK_LEVEL_OF_SEVERITY.items()},
+            value=_worst_rank,
+            else_=_graduates.c.last_assessed_level,
+        ),
     )
 )
 # What a transaction must write of an alert it touched; a later change never asks for less.
@@ -169,7 +191,7 @@ class AlertChanges:
     hits (help now, silence). So a batch of check-ins where one graduate's second day raises what
     their first day opened decides exactly as one at a time would. ``write`` stores the outcome with a
     few statements whatever the number of alerts: the new alerts, the raised and the refreshed ones,
-    their events, the pushes to whoever must act, and the caseloads' open counts. Load, decide and
+    their events, the pushes to whoever must act, and the caseloads' open counts and risk. Load, decide and
     write inside one transaction that holds the graduates' rows, so nobody else changes their alerts
     meanwhile (an acknowledgement may: a refresh writes only what a refresh changes). Never commits."""
 
@@ -207,6 +229,10 @@ class AlertChanges:
             rule: self._alerts[alert_id].state
             for rule, alert_id in self._by_graduate.get(graduate_id, {}).items()
         }
+
+    def risk_level(self, graduate_id: uuid.UUID, last_assessed: RiskLevel) -> RiskLevel:
+        """The graduate's caseload risk with the changes decided so far (what ``write`` stores)."""
+        return caseload_risk((state.severity for state in self.states(graduate_id).values()), last_assessed)
 
     def apply(
         self,
@@ -391,7 +417,7 @@ class AlertChanges:
         if self._pushes:
             # Every push goes with the event of the same change: the latest event is the latest change.
             await enqueue_notifications(session, self._pushes, now=max(event["at"] for event in self._events))
-        await refresh_open_counts(session, {self._alerts[alert_id].graduate_id for alert_id in self._writes})
+        await refresh_caseload(session, {self._alerts[alert_id].graduate_id for alert_id in self._writes})
         self._writes, self._events, self._pushes = {}, [], []
 
 
@@ -463,12 +489,13 @@ async def _record_event(
     )
 
 
-async def refresh_open_counts(session: AsyncSession, graduate_ids: Iterable[uuid.UUID]) -> None:
-    """Keep the caseload's ``open_alerts`` in step, in the same transaction as the change."""
+async def refresh_caseload(session: AsyncSession, graduate_ids: Iterable[uuid.UUID]) -> None:
+    """Keep the caseload's ``open_alerts`` and ``risk_level`` in step with the graduates' active
+    alerts, in the same transaction as the change (one statement, however many graduates)."""
     ids = list(graduate_ids)
     if ids:
         connection = await session.connection()
-        await connection.execute(_open_counts, {"graduate_ids": ids})
+        await connection.execute(_caseload, {"graduate_ids": ids})
 
 
 async def escalate_due_alerts(
@@ -622,7 +649,8 @@ async def acknowledge(session: AsyncSession, alert: Alert, *, actor: Principal, 
 async def acknowledge_alert(
     session: AsyncSession, alert_id: uuid.UUID, *, actor: Principal, now: datetime
 ) -> schemas.Alert:
-    """Stops escalation. Again on an acknowledged (or resolved) alert: no change."""
+    """Stops escalation. Again on an acknowledged (or resolved) alert: no change. The caseload's
+    risk and open count stay: an acknowledged alert is still active (``rules.engine.caseload_risk``)."""
     async with session.begin():
         alert = await load_for_actor(session, alert_id, actor, now=now)
         await acknowledge(session, alert, actor=actor, now=now)
@@ -675,7 +703,7 @@ async def resolve_alert(
         alert.escalate_at = None
         await session.flush()
         await _record_event(session, alert, "resolved", now=now, actor_id=actor.user_id)
-        await refresh_open_counts(session, [alert.graduate_id])
+        await refresh_caseload(session, [alert.graduate_id])
         await audit.record(
             session,
             actor=actor,
@@ -686,6 +714,43 @@ async def resolve_alert(
             now=now,
         )
     return to_schema(alert, now=now)
+
+
+DISCHARGE_NOTE = "Resolved by the system: the graduate was discharged from aftercare."
+
+
+async def resolve_on_discharge(
+    session: AsyncSession, graduate_id: uuid.UUID, *, now: datetime
+) -> list[uuid.UUID]:
+    """A discharge resolves the graduate's active alerts that are not critical, with a system note
+    and no actor, each with its ``resolved`` event, and refreshes the caseload, in the caller's
+    transaction; the ids resolved. Critical alerts stay active (and keep escalating): someone must
+    still answer a safety concern or a cry for help."""
+    returned = (
+        await session.execute(
+            update(Alert)
+            .where(Alert.graduate_id == graduate_id, Alert.status.in_(ACTIVE), Alert.severity != "critical")
+            .values(
+                status="resolved",
+                resolved_by=None,
+                resolved_at=now,
+                resolution_note=DISCHARGE_NOTE,
+                escalate_at=None,
+            )
+            .returning(Alert.id, Alert.severity, Alert.escalation_level)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    resolved = sorted(returned, key=lambda row: row.id)
+    await _store_events(
+        session,
+        [
+            _event_row(row.id, graduate_id, "resolved", row.severity, row.escalation_level, now=now)
+            for row in resolved
+        ],
+    )
+    await refresh_caseload(session, [graduate_id])
+    return [row.id for row in resolved]
 
 
 SEVERITIES_AT_LEAST = {

@@ -44,7 +44,12 @@ class CheckinController(Controller):
         )
         return Response(result.body, status_code=200 if result.replayed else 201)
 
-    @patch("/checkins/{checkin_id:uuid}", operation_id="amendCheckin", opt={"access": Access.GRADUATE_SELF})
+    # 409: a discharged graduate's amendment (``/problems/discharged``).
+    @patch(
+        "/checkins/{checkin_id:uuid}",
+        operation_id="amendCheckin",
+        opt={"access": Access.GRADUATE_SELF, "problems": [409]},
+    )
     async def amend_checkin(
         self,
         graduate_id: UUID,

@@ -16,6 +16,7 @@ from aftercare.audit import service as audit
 from aftercare.auth.principal import Principal
 from aftercare.checkins import schemas
 from aftercare.checkins import service as checkins
+from aftercare.errors import Discharged
 from aftercare.graduates.service import lock_graduate
 from aftercare.plans import reads as plans
 from aftercare.program.service import current_rules
@@ -39,6 +40,8 @@ async def amend_checkin(
     async with session.begin():
         # Read: the graduate first (locked: their check-ins and alerts change one act at a time).
         graduate = await lock_graduate(session, graduate_id)
+        if graduate.status == "discharged":
+            raise Discharged("the graduate is discharged from aftercare; asking for help still works")
         checkin = await checkins.lock_for_amending(
             session, graduate_id=graduate_id, checkin_id=checkin_id, timezone=graduate.timezone, now=now
         )
@@ -78,7 +81,8 @@ async def amend_checkin(
         if checkin.local_date == graduate.last_checkin_date:
             # The latest day: its answers are the last folded, so fold the amended ones instead.
             graduate.aggregates = msgspec.to_builtins(step.aggregates)
-            graduate.risk_level = assessment.risk_level
+            graduate.last_assessed_level = assessment.risk_level
+        graduate.risk_level = alerts.risk_level(graduate_id, graduate.last_assessed_level)
         graduate.updated_at = now
         await audit.record(
             session,

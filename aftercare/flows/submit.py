@@ -56,8 +56,8 @@ from aftercare.db.base import table_of
 from aftercare.db.batching import Batcher, BatchFunction, batcher_for
 from aftercare.db.engine import make_session_factory
 from aftercare.db.types import uuid7
-from aftercare.errors import AftercareError, CheckinExists, IdempotencyConflict, NotFound
-from aftercare.graduates.models import Graduate
+from aftercare.errors import AftercareError, CheckinExists, Discharged, IdempotencyConflict, NotFound
+from aftercare.graduates.models import Graduate, silence_start
 from aftercare.plans.models import Plan
 from aftercare.plans.schemas import PlanBody, plan_body_decoder
 from aftercare.plans.validation import PlanIds
@@ -66,7 +66,7 @@ from aftercare.program.service import PROGRAM_ROW_ID
 from aftercare.request_context import current_request_id
 from aftercare.rules.aggregates import Aggregates, CheckinFacts, facts_of
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules
-from aftercare.rules.engine import WINDOW_DAYS, PlanFacts
+from aftercare.rules.engine import WINDOW_DAYS, PlanFacts, RiskLevel
 from aftercare.rules.plan_facts import plan_facts
 from aftercare.rules.step import checkin_step
 from aftercare.scheduling.service import CheckedInDays, cancel_prompts_for_days
@@ -276,7 +276,9 @@ class _Graduate:
     days: dict[date, uuid.UUID] = field(default_factory=dict)
     client_ids: dict[uuid.UUID, tuple[str, bytes]] = field(default_factory=dict)  # -> (fingerprint, response)
     new_days: set[date] = field(default_factory=set)
-    risk_level: str | None = None
+    # The caseload's: the latest day's assessment level, and the risk with this batch's alerts.
+    last_assessed_level: RiskLevel = "low"
+    risk_level: RiskLevel = "low"
     updated_at: datetime | None = None
 
 
@@ -299,6 +301,8 @@ _lock_graduates_statement = (
         _graduates.c.quiet_end,
         _graduates.c.status,
         _graduates.c.last_checkin_date,
+        _graduates.c.admitted_on,
+        _graduates.c.last_assessed_level,
         cast(_graduates.c.aggregates, Text).label("aggregates"),
         select(_plans.c.version)
         .where(_plans.c.graduate_id == _graduates.c.id)
@@ -362,6 +366,7 @@ async def _lock_graduates(session: AsyncSession, graduate_ids: list[uuid.UUID]) 
             or Aggregates(),
             plan=plans.get(row.id, _NO_PLAN),
             rules=_rules_of(row.rules_version, row.rules_body),
+            last_assessed_level=row.last_assessed_level,
         )
         for row in rows
     }
@@ -414,7 +419,11 @@ class _Writes:
                     "graduate_id": graduate_id,
                     "aggregates": msgspec.to_builtins(graduate.aggregates),
                     "last_checkin_date": graduate.aggregates.last_checkin_date,
+                    "silent_since": silence_start(
+                        graduate.aggregates.last_checkin_date, graduate.row.admitted_on
+                    ),
                     "streak_days": graduate.aggregates.streak_days,
+                    "last_assessed_level": graduate.last_assessed_level,
                     "risk_level": graduate.risk_level,
                     "updated_at": graduate.updated_at,
                 }
@@ -443,6 +452,8 @@ def _decide(submission: _Submission, graduate: _Graduate | None, writes: _Writes
     twin = graduate.client_ids.get(data.client_id)
     if twin is not None:
         return _replayed(*twin, submission.fingerprint)
+    if graduate.row.status == "discharged":
+        raise Discharged("the graduate is discharged from aftercare; asking for help still works")
     check_local_date(data.local_date, graduate.row.timezone, now)
     existing = graduate.days.get(data.local_date)
     if existing is not None:
@@ -510,8 +521,11 @@ def _decide(submission: _Submission, graduate: _Graduate | None, writes: _Writes
             now=now,
         )
     )
+    if step.aggregates.last_checkin_date == data.local_date:  # the latest day (not a late older one)
+        graduate.last_assessed_level = assessment.risk_level
+    graduate.risk_level = writes.alerts.risk_level(submission.graduate_id, graduate.last_assessed_level)
     graduate.aggregates = step.aggregates
-    graduate.risk_level, graduate.updated_at = assessment.risk_level, now
+    graduate.updated_at = now
     graduate.window.append(facts)
     graduate.days[data.local_date] = checkin_id
     graduate.client_ids[data.client_id] = (submission.fingerprint, stored_response)

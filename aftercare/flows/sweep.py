@@ -1,5 +1,6 @@
-"""The sweep: claim due schedule rows, act on them (prompts, reminders, day closes and silence),
-advance them; then escalations and deliveries.
+"""The sweep: claim due schedule rows, act on them (prompts, reminders, day closes and silence, and
+the discharges due at a day's close: ``flows.discharge``), advance them; then escalations and
+deliveries.
 
 One step, ``sweep(session_factory, now=..., worker_id=...)``, is all APScheduler ever calls, and all
 tests call (one step at a time, with a fixed clock). Safety comes from the database, not from the
@@ -41,6 +42,7 @@ from aftercare.alerts.service import AlertChanges
 from aftercare.checkins import service as checkins
 from aftercare.clock import Clock
 from aftercare.db.faults import database_unavailable
+from aftercare.flows.discharge import discharge_due, discharge_if_due
 from aftercare.graduates.models import Graduate
 from aftercare.plans.reads import current_plan_body
 from aftercare.program.service import current_rules
@@ -49,7 +51,6 @@ from aftercare.push.service import DeliveryReport, NotificationSpec, deliver_due
 from aftercare.push.webpush import PushSender, make_topic
 from aftercare.rules.config import ProgramRules
 from aftercare.rules.engine import assess_silence
-from aftercare.scheduling.localtime import local_today, zone
 from aftercare.scheduling.models import Lease, Schedule
 from aftercare.scheduling.planner import (
     NUDGE_STREAM,
@@ -117,6 +118,8 @@ class SweepReport(msgspec.Struct, kw_only=True):
     dropped: int = 0
     """Occurrences not pushed: a check-in came first, no enrolled account, or past their deadline."""
     closed_days: int = 0
+    discharged: int = 0
+    """Graduates discharged at the start of their discharge date (the close of the day before)."""
     poisoned: int = 0
     stale: int = 0
     """Claimed rows another writer moved before this sweeper acted (left to that writer)."""
@@ -351,9 +354,11 @@ async def _postpone(
 async def _act(
     session: AsyncSession, claimed: Sequence[_Row], *, now: datetime, worker_id: str
 ) -> dict[str, int]:
-    counts = {"queued": 0, "dropped": 0, "closed_days": 0, "stale": 0}
+    counts = {"queued": 0, "dropped": 0, "closed_days": 0, "discharged": 0, "stale": 0}
     held = await _still_held(session, claimed, worker_id=worker_id)
     rows = [row for row in claimed if (row.id, row.planned_at, row.occurrence_key) in held]
+    # Day closes first: one may discharge its graduate, whose other rows then send nothing.
+    rows.sort(key=lambda row: row.stream != DAY_CLOSE_STREAM)
     counts["stale"] = len(claimed) - len(rows)
     if not rows:
         return counts
@@ -361,7 +366,9 @@ async def _act(
         graduate.id: graduate
         for graduate in (
             await session.execute(
-                select(*SCHEDULE_COLUMNS).where(Graduate.id.in_({row.graduate_id for row in rows}))
+                select(*SCHEDULE_COLUMNS, Graduate.discharge_date).where(
+                    Graduate.id.in_({row.graduate_id for row in rows})
+                )
             )
         ).all()
     }
@@ -371,10 +378,16 @@ async def _act(
     advanced: list[dict[str, Any]] = []
     finished: list[uuid.UUID] = []
     queued: list[NotificationSpec] = []
+    discharged: set[uuid.UUID] = set()
     for row in rows:
         graduate = graduates.get(row.graduate_id)
         schedule = schedule_of(graduate, nudge_after_minutes=nudge_after_minutes) if graduate else None
-        if graduate is None or schedule is None or schedule.status == "discharged":
+        if (
+            graduate is None
+            or schedule is None
+            or schedule.status == "discharged"
+            or row.graduate_id in discharged
+        ):
             finished.append(row.id)
             continue
         done = checked_in(graduate.last_checkin_date)
@@ -383,6 +396,14 @@ async def _act(
                 session, graduate_id=row.graduate_id, local_date=row.local_date, rules=rules, now=now
             )
             counts["closed_days"] += 1
+            if discharge_due(graduate.discharge_date, closed_day=row.local_date) and await discharge_if_due(
+                session, graduate_id=row.graduate_id, closed_day=row.local_date, now=now
+            ):
+                # Its schedule rows are gone with the discharge, this one too.
+                discharged.add(row.graduate_id)
+                counts["discharged"] += 1
+                finished.append(row.id)
+                continue
             following = next_day_close(schedule, after=row.planned_at, unclosed=None)
         else:
             if _worth_sending(row, graduate, now=now):
@@ -419,8 +440,8 @@ async def close_day(
     if graduate is None or graduate.status != "active":
         return
     await checkins.record_missed_day(session, graduate_id=graduate_id, local_date=local_date, now=now)
-    first_expected = local_today(graduate.created_at, zone(graduate.timezone))
-    hit = assess_silence(graduate.last_checkin_date, local_date, first_expected, rules)
+    # Silence counts from the day of enrollment, or of the latest re-admission.
+    hit = assess_silence(graduate.last_checkin_date, local_date, graduate.admitted_on, rules)
     if hit is not None:
         alerts = await AlertChanges.load(session, [graduate_id], rules)
         alerts.apply(

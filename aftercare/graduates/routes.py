@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get, patch, post
@@ -12,6 +13,7 @@ from aftercare.auth.access import Access
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
 from aftercare.config import Settings
+from aftercare.flows import profile
 from aftercare.graduates import schemas, service
 from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -39,19 +41,42 @@ class GraduateController(Controller):
         db_session: AsyncSession,
         principal: Principal,
         clock: Clock,
+        sort: Annotated[
+            schemas.CaseloadSort,
+            Parameter(
+                description="risk (default): critical first, then the longest silence; last_checkin: "
+                "the longest silence first; open_alerts: the most first; name: by display name."
+            ),
+        ] = "risk",
+        risk_level: Annotated[list[schemas.RiskLevel] | None, Parameter(required=False)] = None,
+        status: Annotated[list[schemas.GraduateStatus] | None, Parameter(required=False)] = None,
+        has_open_alerts: Annotated[bool | None, Parameter(required=False)] = None,
+        search: Annotated[
+            str | None,
+            Parameter(
+                required=False,
+                min_length=1,
+                max_length=200,
+                pattern=r"^[^\x00-\x1f\x7f]*$",  # no control characters (PostgreSQL refuses NUL in text)
+                description="A display-name prefix, ignoring case and accents.",
+            ),
+        ] = None,
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         cursor: str | None = Parameter(default=None, max_length=200),
         needs_reassignment: bool | None = Parameter(
             default=None, description="true: only graduates whose counselor is deactivated"
         ),
     ) -> schemas.GraduatePage:
-        return await service.list_caseload(
-            db_session,
-            actor=principal,
-            limit=limit,
-            cursor=cursor,
-            now=clock.now(),
+        query = schemas.CaseloadQuery(
+            sort=sort,
+            risk_levels=tuple(risk_level or ()),
+            statuses=tuple(status or ()),
+            has_open_alerts=has_open_alerts,
+            search=search,
             needs_reassignment=needs_reassignment,
+        )
+        return await service.list_caseload(
+            db_session, actor=principal, query=query, limit=limit, cursor=cursor, now=clock.now()
         )
 
     @get("/{graduate_id:uuid}", operation_id="getGraduate", opt={"access": Access.GRADUATE_READ})
@@ -69,7 +94,7 @@ class GraduateController(Controller):
         principal: Principal,
         clock: Clock,
     ) -> schemas.Graduate:
-        return await service.patch_graduate(db_session, graduate_id, data, actor=principal, now=clock.now())
+        return await profile.patch_graduate(db_session, graduate_id, data, actor=principal, now=clock.now())
 
     @post(
         "/{graduate_id:uuid}/enrollment-code",

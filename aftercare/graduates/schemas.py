@@ -14,6 +14,13 @@ ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]
 UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 GraduateStatus = Literal["active", "discharged"]
 RiskLevel = Literal["low", "moderate", "high", "critical"]
+# The caseload's orders (``GET /v1/graduates?sort=``):
+#   risk          critical first, then high, moderate, low; within a level the longest silence first
+#   last_checkin  the longest silence first (never checked in: silent since enrollment)
+#   open_alerts   the most open and acknowledged alerts first
+#   name          by display name, ignoring case and accents
+CaseloadSort = Literal["risk", "last_checkin", "open_alerts", "name"]
+NamePrefix = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
 class QuietHours(msgspec.Struct, forbid_unknown_fields=True):
@@ -60,9 +67,29 @@ class Graduate(msgspec.Struct, kw_only=True):
     created_at: UtcTimestamp
     updated_at: UtcTimestamp
     last_checkin_date: date | None
-    streak_days: int
-    risk_level: RiskLevel
-    open_alerts: int
+    days_since_checkin: Annotated[
+        int | None,
+        msgspec.Meta(
+            description="Local days from the last check-in to the graduate's local today (0: checked in "
+            "today); null before the first check-in."
+        ),
+    ]
+    streak_days: Annotated[
+        int,
+        msgspec.Meta(
+            description="Consecutive local days with a check-in up to the last one; 0 once a day has "
+            "gone by without one."
+        ),
+    ]
+    risk_level: Annotated[
+        RiskLevel,
+        msgspec.Meta(
+            description="The level of the graduate's worst active (open or acknowledged) alert, help now "
+            "and silence included (warning: moderate, high: high, critical: critical); with none "
+            "active, the level of the latest day's assessment."
+        ),
+    ]
+    open_alerts: Annotated[int, msgspec.Meta(description="Open and acknowledged alerts.")]
 
 
 class GraduateCreated(Graduate, kw_only=True):
@@ -73,6 +100,19 @@ class GraduateCreated(Graduate, kw_only=True):
 class EnrollmentCodeIssued(msgspec.Struct):
     enrollment_code: str
     expires_at: UtcTimestamp
+
+
+class CaseloadQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """``GET /v1/graduates``'s order and filters; an empty filter lets everyone through."""
+
+    sort: CaseloadSort = "risk"
+    risk_levels: tuple[RiskLevel, ...] = ()
+    statuses: tuple[GraduateStatus, ...] = ()
+    has_open_alerts: bool | None = None
+    search: str | None = None
+    """A display-name prefix, ignoring case and accents."""
+    needs_reassignment: bool | None = None
+    """True: only graduates whose counselor is deactivated; false: the others."""
 
 
 class GraduatePage(msgspec.Struct):

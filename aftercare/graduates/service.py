@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
-from sqlalchemy import exists, not_, select, update
+from sqlalchemy import exists, false, not_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.alerts.service import reassign_alerts
@@ -17,11 +18,10 @@ from aftercare.auth.models import EnrollmentCode, User
 from aftercare.auth.principal import Principal
 from aftercare.config import Settings
 from aftercare.db.types import uuid7
-from aftercare.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from aftercare.errors import FieldError, Forbidden, InvalidCursor, NotFound, ValidationFailed
 from aftercare.graduates import schemas
-from aftercare.graduates.models import Graduate
-from aftercare.pagination import Keyset
-from aftercare.plans.reads import current_plan_body
+from aftercare.graduates.models import RISK_ORDER, Graduate, name_key, silence_start
+from aftercare.pagination import Key, Keyset, after_key, before_key
 from aftercare.program.service import current_rules
 from aftercare.scheduling import localtime
 from aftercare.scheduling.planner import QuietHours, checkin_time_conflicts
@@ -29,7 +29,7 @@ from aftercare.scheduling.service import replan_graduate
 
 STAFF_ONLY_FIELDS = ("status", "discharge_date", "display_name")
 SUPERVISOR_ONLY_FIELDS = ("counselor_id",)
-# Changes that move prompts, reminders or the day's close (discharge stops them all).
+# Changes that move prompts, reminders or the day's close (discharge stops them all: flows.discharge).
 SCHEDULE_FIELDS = {"timezone", "checkin_time", "quiet_hours", "status"}
 
 
@@ -42,7 +42,11 @@ async def lock_graduate(session: AsyncSession, graduate_id: uuid.UUID) -> Gradua
     return graduate
 
 
-def to_schema(graduate: Graduate) -> schemas.Graduate:
+def to_schema(graduate: Graduate, *, now: datetime) -> schemas.Graduate:
+    """The wire form, with what depends on the graduate's local today computed for ``now``."""
+    today = localtime.local_today(now, localtime.zone(graduate.timezone))
+    last = graduate.last_checkin_date
+    days_since = None if last is None else max(0, (today - last).days)
     return schemas.Graduate(
         id=graduate.id,
         display_name=graduate.display_name,
@@ -55,9 +59,11 @@ def to_schema(graduate: Graduate) -> schemas.Graduate:
         enrolled=graduate.user_id is not None,
         created_at=graduate.created_at,
         updated_at=graduate.updated_at,
-        last_checkin_date=graduate.last_checkin_date,
-        streak_days=graduate.streak_days,
-        risk_level=graduate.risk_level,  # type: ignore[arg-type]
+        last_checkin_date=last,
+        days_since_checkin=days_since,
+        # The stored streak ends at the last check-in; a day closed since without one broke it.
+        streak_days=graduate.streak_days if days_since is not None and days_since <= 1 else 0,
+        risk_level=graduate.risk_level,
         open_alerts=graduate.open_alerts,
     )
 
@@ -80,10 +86,23 @@ def planner_schedule_fields(
     return time.fromisoformat(checkin_time), planner_quiet
 
 
-def _validate_schedule_fields(timezone: str, checkin_time: str, quiet: schemas.QuietHours | None) -> None:
+def _validate_schedule_fields(
+    timezone: str,
+    checkin_time: str,
+    quiet: schemas.QuietHours | None,
+    *,
+    discharge_date: date | None,
+    created_at: datetime,
+) -> None:
     errors: list[FieldError] = []
     if not localtime.is_valid_zone(timezone):
         errors.append(FieldError("timezone", f"unknown IANA time zone {timezone!r}"))
+    elif discharge_date is not None:
+        enrolled_on = localtime.local_today(created_at, localtime.zone(timezone))
+        if discharge_date < enrolled_on:
+            errors.append(
+                FieldError("discharge_date", f"is before enrollment ({enrolled_on.isoformat()}, local)")
+            )
     if checkin_time_conflicts(*planner_schedule_fields(checkin_time, quiet)):
         message = "the daily check-in time falls inside quiet hours"
         errors += [FieldError("checkin_time", message), FieldError("quiet_hours", message)]
@@ -133,7 +152,10 @@ async def create_graduate(
     now: datetime,
 ) -> schemas.GraduateCreated:
     quiet = schemas.DEFAULT_QUIET_HOURS if data.quiet_hours is msgspec.UNSET else data.quiet_hours
-    _validate_schedule_fields(data.timezone, data.checkin_time, quiet)
+    _validate_schedule_fields(
+        data.timezone, data.checkin_time, quiet, discharge_date=data.discharge_date, created_at=now
+    )
+    today = localtime.local_today(now, localtime.zone(data.timezone))
     counselor_id = data.counselor_id
     if actor.role == "counselor":
         if counselor_id not in (None, actor.user_id):
@@ -145,17 +167,24 @@ async def create_graduate(
         graduate = Graduate(
             id=uuid7(),
             display_name=data.display_name,
+            name_key=name_key(data.display_name),
             timezone=data.timezone,
             counselor_id=counselor_id,
             checkin_time=data.checkin_time,
             quiet_start=quiet.start if quiet else None,
             quiet_end=quiet.end if quiet else None,
-            status="active",
+            # A discharge date of today has begun already: nothing to plan (nor any alert to close).
+            status="discharged"
+            if data.discharge_date is not None and data.discharge_date <= today
+            else "active",
             discharge_date=data.discharge_date,
+            admitted_on=today,
             created_at=now,
             updated_at=now,
+            silent_since=silence_start(None, today),
             streak_days=0,
             risk_level="low",
+            last_assessed_level="low",
             open_alerts=0,
         )
         session.add(graduate)
@@ -173,7 +202,7 @@ async def create_graduate(
             session, actor=actor, action="create", resource="graduate", graduate_id=graduate.id, now=now
         )
     return schemas.GraduateCreated(
-        **msgspec.structs.asdict(to_schema(graduate)),
+        **msgspec.structs.asdict(to_schema(graduate, now=now)),
         enrollment_code=code,
         enrollment_code_expires_at=expires_at,
     )
@@ -205,50 +234,11 @@ async def get_graduate(
         await audit.record_staff_read(
             session, actor=actor, resource="graduate", graduate_id=graduate_id, now=now
         )
-    return to_schema(graduate)
+    return to_schema(graduate, now=now)
 
 
-_CURSORS = Keyset[None](None)  # a caseload sorts by the graduates' UUIDv7 ids alone
-
-
-async def list_caseload(
-    session: AsyncSession,
-    *,
-    actor: Principal,
-    limit: int,
-    cursor: str | None,
-    now: datetime,
-    needs_reassignment: bool | None = None,
-) -> schemas.GraduatePage:
-    """A counselor's caseload, or the whole program for a supervisor, in creation order.
-    ``needs_reassignment``: only those whose counselor is deactivated (true), or the others (false)."""
-    key = _CURSORS.decode(cursor)
-    query = select(Graduate).order_by(Graduate.id).limit(limit + 1)
-    if needs_reassignment is not None:
-        orphaned = exists().where(User.id == Graduate.counselor_id, User.active.is_(False))
-        query = query.where(orphaned if needs_reassignment else not_(orphaned))
-    if actor.role == "counselor":
-        query = query.where(reach_condition(actor, Graduate.counselor_id, now))
-    if key is not None:
-        query = query.where(Graduate.id > key.id)  # UUIDv7 ids sort by creation time
-    async with session.begin():
-        rows = list((await session.scalars(query)).all())
-        await audit.record_staff_read(session, actor=actor, resource="caseload", graduate_id=None, now=now)
-    page, more = rows[:limit], len(rows) > limit
-    return schemas.GraduatePage(
-        items=[to_schema(g) for g in page],
-        next_cursor=_CURSORS.encode(None, page[-1].id) if more else None,
-    )
-
-
-async def patch_graduate(
-    session: AsyncSession,
-    graduate_id: uuid.UUID,
-    data: schemas.GraduatePatch,
-    *,
-    actor: Principal,
-    now: datetime,
-) -> schemas.Graduate:
+def patch_fields(data: schemas.GraduatePatch, *, actor: Principal) -> dict[str, Any]:
+    """The fields a PATCH sets (omitted ones stay); 403 naming those the caller's role may not change."""
     given = {f: v for f, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
     refused = [f for f in given if f in SUPERVISOR_ONLY_FIELDS and actor.role != "supervisor"]
     refused += [f for f in given if f in STAFF_ONLY_FIELDS and not actor.is_staff]
@@ -256,34 +246,176 @@ async def patch_graduate(
         raise Forbidden(
             f"a {actor.role} may not change: {', '.join(sorted(refused))}", fields=sorted(refused)
         )
+    return given
+
+
+async def apply_patch(
+    session: AsyncSession, graduate: Graduate, given: dict[str, Any], *, now: datetime
+) -> None:
+    """Validate ``given`` (from ``patch_fields``, ``status`` taken out: discharge and re-admission are
+    flows) against the locked ``graduate`` and set it, in the caller's transaction. Re-planning is
+    the caller's too (``SCHEDULE_FIELDS``)."""
+    quiet = given["quiet_hours"] if "quiet_hours" in given else quiet_hours_of(graduate)
+    _validate_schedule_fields(
+        given.get("timezone", graduate.timezone),
+        given.get("checkin_time", graduate.checkin_time),
+        quiet,
+        discharge_date=given.get("discharge_date"),
+        created_at=graduate.created_at,
+    )
+    if "counselor_id" in given:
+        await _check_counselor(session, given["counselor_id"])
+        # The graduate's alerts follow them to the new counselor's feed (and stream scope).
+        await reassign_alerts(session, graduate.id, given["counselor_id"])
+    for name, value in given.items():
+        if name == "quiet_hours":
+            graduate.quiet_start = quiet.start if quiet else None
+            graduate.quiet_end = quiet.end if quiet else None
+        else:
+            setattr(graduate, name, value)
+    if "display_name" in given:
+        graduate.name_key = name_key(graduate.display_name)
+    graduate.updated_at = now
+
+
+RiskOrder = Annotated[int, msgspec.Meta(ge=0, le=max(RISK_ORDER.values()))]
+OpenAlerts = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]  # the column's range on both engines
+# The end of every name that starts with a prefix, in code point order (``models.name_key``).
+_AFTER_EVERY_NAME = "\U0010ffff"
+
+
+class _Sort(NamedTuple):
+    """One order of the caseload: its columns before the id (an index on the same columns, led by
+    ``counselor_id`` or not, serves it), its direction, and its cursors."""
+
+    columns: tuple[Any, ...]
+    ascending: bool
+    cursors: Keyset[Any]
+
+
+SORTS: dict[schemas.CaseloadSort, _Sort] = {
+    "risk": _Sort(
+        (Graduate.risk_order, Graduate.silent_since),
+        ascending=True,
+        cursors=Keyset(tuple[Literal["risk"], RiskOrder, date]),
+    ),
+    "last_checkin": _Sort(
+        (Graduate.silent_since,), ascending=True, cursors=Keyset(tuple[Literal["last_checkin"], date])
+    ),
+    "open_alerts": _Sort(
+        (Graduate.open_alerts,), ascending=False, cursors=Keyset(tuple[Literal["open_alerts"], OpenAlerts])
+    ),
+    # The name is read again by id (``_key_values``): a cursor travels in a URL, a name must not.
+    "name": _Sort((Graduate.name_key,), ascending=True, cursors=Keyset(Literal["name"])),
+}
+
+
+def _cursor_value(sort: schemas.CaseloadSort, graduate: Graduate) -> Any:
+    if sort == "risk":
+        return ("risk", graduate.risk_order, graduate.silent_since)
+    if sort == "last_checkin":
+        return ("last_checkin", graduate.silent_since)
+    if sort == "open_alerts":
+        return ("open_alerts", graduate.open_alerts)
+    return "name"
+
+
+async def _key_values(
+    session: AsyncSession, sort: schemas.CaseloadSort, key: Key[Any], scope: Any
+) -> tuple[Any, ...]:
+    """The sort values a page starts after: the cursor's, or, by name, the name of the cursor's
+    graduate as it is now (within the caller's reach: another caseload's id finds nothing)."""
+    if sort != "name":
+        return tuple(key.sort_value[1:])  # after the sort's name
+    found = await session.scalar(select(Graduate.name_key).where(Graduate.id == key.id, *scope))
+    if found is None:
+        raise InvalidCursor()
+    return (found,)
+
+
+def _pinned(query: schemas.CaseloadQuery) -> int | None:
+    """The one value a filter leaves the sort's first column (one risk level; no open alerts)."""
+    if query.sort == "risk" and len(set(query.risk_levels)) == 1:
+        return RISK_ORDER[query.risk_levels[0]]
+    if query.sort == "open_alerts" and query.has_open_alerts is False:
+        return 0
+    return None
+
+
+def _after(sort: _Sort, query: schemas.CaseloadQuery, values: tuple[Any, ...], item_id: uuid.UUID) -> Any:
+    """Rows after the cursor: one row-value comparison over the sort's columns and the id (each sort
+    has few distinct values, so ``before_key``'s one-column form would scan every tie before the
+    cursor). Where a filter pins the first column to one value, that column leaves the comparison:
+    SQLite otherwise ranges the index on the filter's equality alone."""
+    columns = sort.columns
+    pinned = _pinned(query)
+    if pinned is not None:
+        if values[0] != pinned:  # a cursor from another filter: all of them, or none
+            return true() if (pinned > values[0]) == sort.ascending else false()
+        columns, values = columns[1:], values[1:]
+    keyset = after_key if sort.ascending else before_key
+    return keyset(tuple(columns), Graduate.id, values, item_id)
+
+
+def _filters(query: schemas.CaseloadQuery, *, names_after: str | None) -> list[Any]:
+    """The query's filters. ``names_after``: the name a page by name starts after, if any."""
+    conditions: list[Any] = []
+    if query.risk_levels:
+        # By the computed order, not the level: the risk sort's index then ranges over it.
+        conditions.append(Graduate.risk_order.in_(sorted({RISK_ORDER[level] for level in query.risk_levels})))
+    if query.statuses:
+        conditions.append(Graduate.status.in_(sorted(set(query.statuses))))
+    if query.has_open_alerts is not None:
+        conditions.append(Graduate.open_alerts > 0 if query.has_open_alerts else Graduate.open_alerts == 0)
+    if query.needs_reassignment is not None:
+        # Their counselor left (deactivated): the caseload a supervisor must hand to someone else.
+        orphaned = exists().where(User.id == Graduate.counselor_id, User.active.is_(False))
+        conditions.append(orphaned if query.needs_reassignment else not_(orphaned))
+    if query.search is not None:
+        prefix = name_key(query.search)
+        if not prefix:
+            raise ValidationFailed.one("search", "must hold a letter or digit, not only spaces and accents")
+        # A range, not LIKE: both engines walk the name index for it, whatever the collation rules.
+        # A later page by name starts past the prefix's start already: SQLite would range the index
+        # from there (scanning the names before the cursor) if it were given both.
+        if names_after is None or names_after < prefix:
+            conditions.append(Graduate.name_key >= prefix)
+        conditions.append(Graduate.name_key < prefix + _AFTER_EVERY_NAME)
+    return conditions
+
+
+async def list_caseload(
+    session: AsyncSession,
+    *,
+    actor: Principal,
+    query: schemas.CaseloadQuery,
+    limit: int,
+    cursor: str | None,
+    now: datetime,
+) -> schemas.GraduatePage:
+    """A counselor's caseload, or the whole program for a supervisor, in ``query.sort``'s order
+    (``SORTS``), filtered; keyset-paged on the sort's columns and the id over an index that matches."""
+    sort = SORTS[query.sort]
+    key = sort.cursors.decode(cursor)
+    # A counselor's own caseload, and an away colleague's while they cover it.
+    scope = [reach_condition(actor, Graduate.counselor_id, now)] if actor.role == "counselor" else []
+    ids_in_order = Graduate.id if sort.ascending else Graduate.id.desc()
+    columns_in_order = [c if sort.ascending else c.desc() for c in sort.columns]
     async with session.begin():
-        graduate = await session.get(Graduate, graduate_id, with_for_update=True)
-        if graduate is None:
-            raise NotFound("graduate not found")
-        quiet = given["quiet_hours"] if "quiet_hours" in given else quiet_hours_of(graduate)
-        _validate_schedule_fields(
-            given.get("timezone", graduate.timezone), given.get("checkin_time", graduate.checkin_time), quiet
+        values = None if key is None else await _key_values(session, query.sort, key, scope)
+        names_after = values[0] if values is not None and query.sort == "name" else None
+        statement = (
+            select(Graduate)
+            .where(*scope, *_filters(query, names_after=names_after))
+            .order_by(*columns_in_order, ids_in_order)
+            .limit(limit + 1)
         )
-        if "counselor_id" in given:
-            await _check_counselor(session, given["counselor_id"])
-            # The graduate's alerts follow them to the new counselor's feed (and stream scope).
-            await reassign_alerts(session, graduate_id, given["counselor_id"])
-        for name, value in given.items():
-            if name == "quiet_hours":
-                graduate.quiet_start = quiet.start if quiet else None
-                graduate.quiet_end = quiet.end if quiet else None
-            else:
-                setattr(graduate, name, value)
-        graduate.updated_at = now
-        if given.keys() & SCHEDULE_FIELDS:
-            await replan_graduate(
-                session,
-                graduate_id,
-                plan=await current_plan_body(session, graduate_id),
-                nudge_after_minutes=(await current_rules(session)).nudge_after_minutes,
-                now=now,
-            )
-        await audit.record(
-            session, actor=actor, action="update", resource="graduate", graduate_id=graduate_id, now=now
-        )
-    return to_schema(graduate)
+        if key is not None and values is not None:
+            statement = statement.where(_after(sort, query, values, key.id))
+        rows = list((await session.scalars(statement)).all())
+        await audit.record_staff_read(session, actor=actor, resource="caseload", graduate_id=None, now=now)
+    page, more = rows[:limit], len(rows) > limit
+    return schemas.GraduatePage(
+        items=[to_schema(g, now=now) for g in page],
+        next_cursor=sort.cursors.encode(_cursor_value(query.sort, page[-1]), page[-1].id) if more else None,
+    )

@@ -72,6 +72,7 @@ __all__ = [
     "Severity",
     "assess",
     "assess_silence",
+    "caseload_risk",
 ]
 
 Severity = Literal["warning", "high", "critical"]
@@ -108,7 +109,14 @@ _MAX_STRENGTH = 3.0
 # a fifth.
 _BEYOND_ONE_SPREAD = 0.2
 _NORMAL = NormalDist()
-_LEVEL_OF: dict[str, RiskLevel] = {"warning": "moderate", "high": "high", "critical": "critical"}
+# The one mapping from an alert's (or a hit's) severity to a risk level: a day's assessment takes
+# the level of its worst hit, and the caseload's ``risk_level`` the level of the graduate's worst
+# active alert (``caseload_risk``). "low" has no severity: it is the level of a day without hits.
+RISK_LEVEL_OF_SEVERITY: dict[Severity, RiskLevel] = {
+    "warning": "moderate",
+    "high": "high",
+    "critical": "critical",
+}
 _BANDS: dict[RiskLevel, tuple[int, int]] = {
     "low": (0, 29),
     "moderate": (30, 59),
@@ -198,6 +206,16 @@ def help_request_hit(local_date: date) -> RuleHit:
         reasons=("asked for help now from the app",),
         evidence={"local_dates": [local_date.isoformat()], "values": {"help_request": True}},
     )
+
+
+def caseload_risk(active_severities: Iterable[Severity], last_assessed: RiskLevel) -> RiskLevel:
+    """A graduate's current risk on the caseload: the level of their worst active (open or
+    acknowledged) alert, help-now and silence included; with none, their last assessment's level.
+
+    Acknowledged alerts count: an acknowledgement says someone is on it, not that the risk has
+    passed; only a resolution lowers the caseload's risk."""
+    worst = max(active_severities, key=SEVERITY_RANK.__getitem__, default=None)
+    return last_assessed if worst is None else RISK_LEVEL_OF_SEVERITY[worst]
 
 
 def assess_silence(
@@ -680,7 +698,7 @@ def _summarise(hits: list[RuleHit], signals: list[_Signal], rules: ProgramRules)
     # day within that level's band: further hits and larger deviations read higher.
     level: RiskLevel
     if ordered:
-        level = _LEVEL_OF[ordered[0].severity]
+        level = RISK_LEVEL_OF_SEVERITY[ordered[0].severity]
     else:
         level = "moderate" if signal_score >= _BANDS["moderate"][0] else "low"
     low, high = _BANDS[level]

@@ -76,6 +76,17 @@ EXPECTED: dict[Access, dict[str, int | None]] = {
 }
 
 
+# Query parameters a route is also called with, so the guard is seen to answer alike with them (and
+# the handler to accept them: never a 401, 403 or 404 the guard would give).
+QUERIES: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("/v1/graduates", "GET"): [
+        {"sort": "name", "risk_level": ["high", "critical"], "status": "active"},
+        {"sort": "last_checkin", "has_open_alerts": "false", "search": "Gr"},
+        {"sort": "open_alerts", "has_open_alerts": "true", "status": ["active", "discharged"]},
+    ],
+}
+
+
 def our_routes(app: Litestar) -> list[tuple[str, str, Any]]:
     found = []
     for route in app.routes:
@@ -153,14 +164,15 @@ async def walk_matrix(
         if handler.opt.get("streams"):
             continue  # covered by the stream's own tests: an allowed call never ends
         path = concrete_path(template, target.graduate_id)
-        for caller, (account, column) in callers.items():
+        runs = [(c, p) for c in callers.items() for p in [{}, *QUERIES.get((template, method), [])]]
+        for (caller, (account, column)), params in runs:
             headers = account.headers if account else {}
-            kwargs: dict[str, Any] = {"headers": headers}
+            kwargs: dict[str, Any] = {"headers": headers, "params": params}
             if method in ("POST", "PUT", "PATCH"):
                 kwargs["json"] = {}
             response = await program.client.request(method, path, **kwargs)
             expected = EXPECTED[rule][column]
-            label = f"{method} {template} as {caller} (answered as {column}): {response.status_code} {response.text[:200]}"
+            label = f"{method} {template} {params} as {caller} (answered as {column}): {response.status_code} {response.text[:200]}"
             if expected is None:
                 assert response.status_code not in (401, 403), label
                 # A handler may answer 404 for its own resource (no plan yet); never the guard's.
@@ -298,6 +310,27 @@ async def test_reassigned_mid_token(app: Litestar, program: Program, cast: dict[
     assert response.status_code == 200, response.text
     callers = {"former counselor": (former, "counselor_other"), "new counselor": (new, "counselor_own")}
     await walk_matrix(app, program, target, callers)
+
+
+async def test_the_caseload_stays_within_reach_whatever_the_query(
+    program: Program, cast: dict[str, Any]
+) -> None:
+    """Sorting, filtering or searching never widens a counselor's caseload past their own graduates."""
+    own, other = cast["graduate_self"].graduate_id, cast["graduate_other"].graduate_id
+    queries: list[dict[str, Any]] = [{}, *QUERIES[("/v1/graduates", "GET")], {"search": "Grad"}]
+    for query in queries:
+        for sort in ("risk", "last_checkin", "open_alerts", "name"):
+            params = {**query, "sort": sort, "limit": 200}
+            seen = {
+                caller: {
+                    item["id"]
+                    for item in (
+                        await program.client.get("/v1/graduates", headers=cast[caller].headers, params=params)
+                    ).json()["items"]
+                }
+                for caller in ("counselor_own", "counselor_other")
+            }
+            assert str(other) not in seen["counselor_own"] and str(own) not in seen["counselor_other"], params
 
 
 async def test_deactivated_staff_token_stops_at_once(program: Program) -> None:

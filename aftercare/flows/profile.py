@@ -1,0 +1,58 @@
+"""Changing a graduate's profile (``PATCH /v1/graduates/{id}``): one transaction that sets the fields,
+discharges or re-admits (``flows.discharge``: a status change crosses the alerts and scheduling
+slices), re-plans what the change moved, and records it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftercare.audit import service as audit
+from aftercare.auth.principal import Principal
+from aftercare.flows.discharge import discharge, local_day, readmit
+from aftercare.graduates import schemas
+from aftercare.graduates import service as graduates
+from aftercare.plans.reads import current_plan_body
+from aftercare.program.service import current_rules
+from aftercare.scheduling.service import replan_graduate
+
+
+async def patch_graduate(
+    session: AsyncSession,
+    graduate_id: uuid.UUID,
+    data: schemas.GraduatePatch,
+    *,
+    actor: Principal,
+    now: datetime,
+) -> schemas.Graduate:
+    given = graduates.patch_fields(data, actor=actor)  # 403 before anything is read
+    async with session.begin():
+        # Read: the graduate, locked (their check-ins, alerts and sweeps wait for this change).
+        graduate = await graduates.lock_graduate(session, graduate_id)
+        status = given.pop("status", graduate.status)
+
+        # Decide and write: the fields, then what the status (or a discharge date that has begun) means.
+        await graduates.apply_patch(session, graduate, given, now=now)
+        if graduate.status == "active" and (
+            status == "discharged"
+            or (graduate.discharge_date is not None and graduate.discharge_date <= local_day(graduate, now))
+        ):
+            await discharge(session, graduate, now=now)
+        elif graduate.status == "discharged" and status == "active":
+            await readmit(session, graduate, discharge_date_given="discharge_date" in given, now=now)
+        elif given.keys() & graduates.SCHEDULE_FIELDS:
+            await replan_graduate(
+                session,
+                graduate_id,
+                plan=await current_plan_body(session, graduate_id),
+                nudge_after_minutes=(await current_rules(session)).nudge_after_minutes,
+                now=now,
+            )
+        await audit.record(
+            session, actor=actor, action="update", resource="graduate", graduate_id=graduate_id, now=now
+        )
+    # Committed.
+    return graduates.to_schema(graduate, now=now)
