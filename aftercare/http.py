@@ -255,17 +255,26 @@ _SECURITY_HEADERS = (
 _REPLACED = frozenset(name for name, _ in _SECURITY_HEADERS) | {b"content-security-policy"}
 
 
+# A response that brings its own policy (the console's pages and static assets, which hold no
+# personal data and are cached by ETag) keeps that policy and its caching; everything else gets ours.
+_KEPT_WITH_OWN_POLICY = frozenset({b"content-security-policy", b"cache-control"})
+
+
 async def add_security_headers(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start":
         return
-    headers = [(name, value) for name, value in message.get("headers", ()) if name.lower() not in _REPLACED]
+    given = list(message.get("headers", ()))
+    own_policy = any(name.lower() == b"content-security-policy" for name, _ in given)
+    replaced = _REPLACED - _KEPT_WITH_OWN_POLICY if own_policy else _REPLACED
+    headers = [(name, value) for name, value in given if name.lower() not in replaced]
     docs = (
         message["status"] == 200
         and scope.get("path", "").startswith("/schema")
         and any(name.lower() == b"content-type" and value.startswith(b"text/html") for name, value in headers)
     )
-    headers.extend(_SECURITY_HEADERS)
-    headers.append((b"content-security-policy", _DOCS_CSP if docs else _API_CSP))
+    headers.extend((name, value) for name, value in _SECURITY_HEADERS if name in replaced)
+    if not own_policy:
+        headers.append((b"content-security-policy", _DOCS_CSP if docs else _API_CSP))
     message["headers"] = headers
 
 

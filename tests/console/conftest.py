@@ -32,7 +32,7 @@ from aftercare.alerts import service as alerts_service
 from aftercare.alerts.models import Alert
 from aftercare.auth import service as auth_service
 from aftercare.auth.principal import Principal
-from aftercare.auth.ratelimit import MemoryFailureCounter
+from aftercare.auth.ratelimit import MemoryFailureStore
 from aftercare.auth.schemas import EnrollRequest
 from aftercare.checkins.schemas import CheckinCreate, HelpCreate
 from aftercare.config import Settings
@@ -118,9 +118,7 @@ async def _seed(database_url: str, data_dir: Path) -> Seeded:
     await migrate(engine)
     factory = make_session_factory(engine)
     now = datetime.now(UTC)
-    limits = auth_service.LoginLimits(
-        MemoryFailureCounter(), per_account=100, per_address=100, window_seconds=60
-    )
+    limits = auth_service.LoginLimits(MemoryFailureStore())
 
     async def staff(email: str, name: str, role: str) -> Person:
         async with factory() as session:
