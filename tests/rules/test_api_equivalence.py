@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import msgspec
+import pytest
 from sqlalchemy import func, select
 
 from aftercare.alerts.models import ACTIVE, Alert, AlertEvent
@@ -37,6 +38,8 @@ from aftercare.rules.engine import PlanFacts
 from aftercare.rules.step import checkin_step
 from aftercare.scheduling.localtime import day_bounds, local_today
 from tests.conftest import Account, Program
+from tests.rules import test_backtest as bt
+from tests.rules.test_lifecycle import late_pair_of_days, silence_with_a_late_day, steady_then_prodrome
 
 RESOLVE_AFTER_DAYS = 2
 DAYS = 40
@@ -198,6 +201,70 @@ def _folded(history: History, rules: ProgramRules) -> Aggregates:
             rules=rules,
         ).aggregates
     return aggregates
+
+
+async def _through_both(
+    program: Program, clock: FixedClock, counselor: Account, line: dict[str, Any], rules: ProgramRules
+) -> tuple[list[Row], list[Row]]:
+    """The history's events through the API and through the backtest."""
+    history = parse_history(json.dumps(line), where="history:1", seen=set())
+    assert isinstance(history, History), history
+    expected: list[Row] = [
+        (e.local_date, e.rule, e.severity, e.event, tuple(e.reasons))
+        for e in alert_events(history.graduate, replay_graduate(history, rules, RESOLVE_AFTER_DAYS))
+    ]
+    return await Replay(program, clock, counselor, history).run(line), expected
+
+
+@pytest.mark.xfail(
+    strict=True, reason="issue 20: the lifecycle closed an alert opened by a late sync at once"
+)
+async def test_issue_20_a_through_the_api(program: Program, clock: FixedClock) -> None:
+    supervisor = await program.supervisor()
+    counselor = await program.staff(supervisor)
+    rules = await _rules(program, supervisor)
+    late, on_time = (
+        json.loads(text)
+        for text in (late_pair_of_days(), bt.graduate(bt.daily(30, steady_then_prodrome()), days=30))
+    )
+    through_api, backtest = await _through_both(program, clock, counselor, late, rules)
+    assert through_api == backtest
+    _, on_time_events = await _through_both(program, clock, counselor, on_time, rules)
+    days = {date.fromisoformat(bt.day(21)), date.fromisoformat(bt.day(22))}
+    early = [
+        (r[0], r[1], r[3], r[2])
+        for r in through_api
+        if r[0] in days and r[1] not in ("lapse", "safety", "silence")
+    ]
+    assert early == [
+        (r[0], r[1], r[3], r[2])
+        for r in on_time_events
+        if r[0] in days and r[1] not in ("lapse", "safety", "silence")
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True, reason="issue 20: a silence alert whose run had ended was raised after it closed"
+)
+async def test_issue_20_b_through_the_api(program: Program, clock: FixedClock) -> None:
+    supervisor = await program.supervisor()
+    counselor = await program.staff(supervisor)
+    rules = await _rules(program, supervisor)
+    through_api, backtest = await _through_both(
+        program, clock, counselor, json.loads(silence_with_a_late_day()), rules
+    )
+    assert through_api == backtest
+    assert [(r[0].isoformat(), r[3], r[2]) for r in through_api if r[1] == "silence"] == [
+        (bt.day(12), "opened", "warning"),
+        (bt.day(14), "opened", "warning"),
+        (bt.day(15), "raised", "high"),
+    ]
+
+
+async def _rules(program: Program, supervisor: Account) -> ProgramRules:
+    response = await program.client.get("/v1/program/rules", headers=supervisor.headers)
+    assert response.status_code == 200, response.text
+    return rules_decoder.decode(response.content)
 
 
 async def test_api_and_backtest_give_the_same_alert_events(program: Program, clock: FixedClock) -> None:

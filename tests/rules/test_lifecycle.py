@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from aftercare.rules.config import DEFAULT_RULES
 from aftercare.rules.engine import RuleHit, RuleName, Severity, assess_silence
 from aftercare.rules.lifecycle import AlertChange, AlertState, advance, apply_hits, close_handled, silence_run
+from tests.rules import test_backtest as bt
 
 D0 = date(2026, 3, 10)
 
@@ -133,3 +136,73 @@ def test_backtest_keeps_a_silence_alert_while_its_run_lasts() -> None:
         close_handled(states, local_date=checkin_day, resolve_after_days=2, last_checkin_date=checkin_day)
         == {}
     )
+
+
+# --- The two violations of issue 20, replayed through the backtest -------------------------------
+# (The same histories go through the API in tests/rules/test_api_equivalence.py.)
+
+
+def steady_then_prodrome(days: int = 30) -> dict[int, dict[str, object]]:
+    """Steady answers, then craving climbing with isolation from day 20: a combined warning on day
+    21, and on day 22 craving_rising and isolation at once (a combined high)."""
+    answers: dict[int, dict[str, object]] = {
+        n: {"craving": (1, 2, 3, 2)[n % 4], "isolating": False} for n in range(1, days + 1)
+    }
+    for n, craving in ((20, 5), (21, 6), (22, 7), (23, 7)):
+        answers[n] |= {"craving": craving, "isolating": True}
+    return answers
+
+
+def late_pair_of_days() -> str:
+    """Day 21's check-in reaches the service on day 23 (10:00 Chicago), day 22's half an hour later."""
+    answers = steady_then_prodrome()
+    answers[21] |= {"received_at": f"{bt.day(23)}T15:00:00Z"}
+    answers[22] |= {"received_at": f"{bt.day(23)}T15:30:00Z"}
+    return bt.graduate(bt.daily(30, answers), days=30)
+
+
+def early_signs(events: list[dict[str, object]], *days: int) -> list[tuple[object, ...]]:
+    wanted = {bt.day(n) for n in days}
+    return [
+        (e["local_date"], e["rule"], e["event"], e["severity"])
+        for e in events
+        if e["rule"] not in ("lapse", "safety", "silence") and e["local_date"] in wanted
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True, reason="issue 20: the lifecycle closed an alert opened by a late sync at once"
+)
+def test_issue_20_a_an_alert_opened_by_a_late_sync_is_open_for_the_next_day_synced_with_it() -> None:
+    on_time = bt.replay(bt.graduate(bt.daily(30, steady_then_prodrome()), days=30))
+    late = bt.replay(late_pair_of_days())
+    # Both arrive on day 23: the alert day 21's check-in opens that morning is still open for day
+    # 22's, whose "2 warning signs at once: craving_rising, isolation" raise or update it, as they
+    # do when both arrive on time. (It was "closed at day 21 + 2" before it opened, so day 22
+    # opened a second alert of the same rule the next day.)
+    assert early_signs(late, 21, 22) == early_signs(on_time, 21, 22)
+    opened = [
+        (e["rule"]) for e in late if e["event"] == "opened" and e["local_date"] in (bt.day(21), bt.day(22))
+    ]
+    assert len(opened) == len(set(opened)), opened
+
+
+def silence_with_a_late_day() -> str:
+    """Check-ins to day 10; day 11's arrives late, on day 13; nothing more until day 18."""
+    late = bt.checkin(11, received_at=f"{bt.day(13)}T15:00:00Z")
+    return bt.graduate([*bt.daily(10), late, *bt.daily(30)[17:]], days=30)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="issue 20: a silence alert whose run had ended was raised after it closed"
+)
+def test_issue_20_b_a_silence_alert_whose_run_ended_closes_and_is_never_raised_after() -> None:
+    events = bt.of_rule(bt.replay(silence_with_a_late_day()), "silence")
+    # Opened for the run from day 11 on day 12. Day 11's check-in (late, on day 13) ends that run,
+    # so the alert closes at the start of day 14 (12 + 2) like any other; the run from day 12 goes
+    # on and gets an alert of its own, raised at its fourth day (it was raised on the closed one).
+    assert events == [
+        (bt.day(12), "opened", "warning"),
+        (bt.day(14), "opened", "warning"),
+        (bt.day(15), "raised", "high"),
+    ]
