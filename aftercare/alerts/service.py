@@ -258,7 +258,7 @@ class AlertChanges:
             reasons=list(change.reasons),
             evidence=dict(change.evidence),
             opened_at=now,
-            opened_on=change.local_date,
+            opened_on=change.on,
             last_seen_at=now,
             run_started_on=silence_run(change),
             escalate_at=now + escalation_delay(self.rules, change.severity),
@@ -274,6 +274,9 @@ class AlertChanges:
         if not reopened:
             alert.severity = change.severity
         _refresh(alert, change, now=now)
+        if change.rule == "silence":
+            # A raise makes a silence alert the alert of the run that raised it (an update does not).
+            alert.run_started_on = silence_run(change)
         # A raise (or a new cry for help) needs a new answer: open again, escalation from level 0.
         alert.status = "open"
         alert.acknowledged_by = alert.acknowledged_at = None
@@ -325,8 +328,6 @@ class AlertChanges:
 
 def _refresh(alert: TrackedAlert, change: AlertChange, *, now: datetime) -> None:
     alert.reasons, alert.evidence, alert.last_seen_at = list(change.reasons), dict(change.evidence), now
-    if change.rule == "silence":
-        alert.run_started_on = silence_run(change)
 
 
 def _event_row(

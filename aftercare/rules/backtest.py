@@ -285,6 +285,7 @@ def replay_graduate(history: History, rules: ProgramRules, resolve_after_days: i
                 alerts=alerts,
                 plan=plan,
                 rules=rules,
+                on=arrived_on,
             )
             received[arrival.checkin.local_date.toordinal()] = arrival.checkin
             aggregates, alerts = step.aggregates, step.alerts

@@ -9,10 +9,18 @@ rules, and nothing else:
 - silence is one alert per silent run: opened at its first threshold, raised at the next, and
   nothing more (not even an update) until a check-in ends the run.
 
-The backtest closes alerts itself, as a counselor would have, with ``close_handled``; a silence alert
-stays until its run ends, so its raise is a raise and not a second alert. Per local day the backtest
-calls, in order: ``close_handled``, then ``apply_hits`` for the check-in's assessment (if any), then
-``apply_hits`` for ``assess_silence`` at the window close, ``advance`` after each.
+Time. Every change has two days: ``local_date``, the day whose check-in (or window close) caused it,
+which the backtest reports; and ``on``, the graduate's local day when it happened, which is later for
+a check-in synced late. Alerts are handled in real time, so an alert's ``opened_on`` is its ``on``:
+an alert opened by a check-in that arrived two days late is not "closed" the moment it opens.
+
+The backtest closes alerts itself, as a counselor would have, with ``close_handled``: at the start of
+day ``opened_on + N``. A silence alert stays open while the silent run it was opened (or raised) for
+goes on, so that run's next threshold is a raise even at or after ``opened_on + N``, and the run has
+one alert; once a check-in ends that run it closes like any other. A hit of a *later* run while it is
+still open updates it without making it that run's alert. Per local day the backtest calls, in order:
+``close_handled``, then ``apply_hits`` for each check-in's assessment, then ``apply_hits`` for
+``assess_silence`` at the window close, ``advance`` after each.
 """
 
 from __future__ import annotations
@@ -34,8 +42,9 @@ class AlertState(msgspec.Struct, frozen=True, kw_only=True):
     rule: RuleName
     severity: Severity
     status: Literal["open", "acknowledged"] = "open"
+    # The graduate's local day when it opened (a late sync opens it on its arrival day).
     opened_on: date
-    # Silence only: the first silent day of the run the alert was opened or last updated for.
+    # Silence only: the first silent day of the run the alert was opened (or last raised) for.
     run_started_on: date | None = None
 
 
@@ -46,32 +55,42 @@ class AlertChange(msgspec.Struct, frozen=True, kw_only=True):
     kind: Literal["opened", "raised", "updated"]
     severity: Severity
     local_date: date
+    """The day whose check-in (or window close) caused the change."""
+    on: date
+    """The graduate's local day when the change happened (``local_date`` or later)."""
     reasons: tuple[str, ...]
     evidence: dict[str, Any]
 
 
 def apply_hits(
-    open_alerts: Mapping[str, AlertState], hits: Iterable[RuleHit], *, local_date: date
+    open_alerts: Mapping[str, AlertState],
+    hits: Iterable[RuleHit],
+    *,
+    local_date: date,
+    on: date | None = None,
 ) -> list[AlertChange]:
-    """The changes ``hits`` make to the open-or-acknowledged alerts (keyed by rule) on ``local_date``."""
+    """The changes ``hits`` (of the check-in or window close of ``local_date``, happening on local
+    day ``on``, by default the same) make to the open-or-acknowledged alerts, keyed by rule."""
+    happened = local_date if on is None else on
     changes: list[AlertChange] = []
     for hit in hits:
         state = open_alerts.get(hit.rule)
+        kind: Literal["opened", "raised", "updated"]
         if state is None:
-            kind: Literal["opened", "raised", "updated"] = "opened"
+            kind, rule, severity = "opened", hit.rule, hit.severity
         elif SEVERITY_RANK[hit.severity] > SEVERITY_RANK[state.severity]:
-            kind = "raised"
+            kind, rule, severity = "raised", state.rule, hit.severity
         elif hit.rule == "silence" and state.run_started_on == silence_run(hit):
             continue
         else:
-            kind = "updated"
-        severity = hit.severity if kind != "updated" or state is None else state.severity
+            kind, rule, severity = "updated", state.rule, state.severity
         changes.append(
             AlertChange(
-                rule=hit.rule,
+                rule=rule,
                 kind=kind,
                 severity=severity,
                 local_date=local_date,
+                on=happened,
                 reasons=hit.reasons,
                 evidence=hit.evidence,
             )
@@ -83,18 +102,18 @@ def advance(open_alerts: Mapping[str, AlertState], changes: Iterable[AlertChange
     """The open-or-acknowledged alerts after ``changes``."""
     states = dict(open_alerts)
     for change in changes:
-        run = silence_run(change)
         state = states.get(change.rule)
         if state is None or change.kind == "opened":
             states[change.rule] = AlertState(
-                rule=change.rule, severity=change.severity, opened_on=change.local_date, run_started_on=run
-            )
-        else:
-            states[change.rule] = msgspec.structs.replace(
-                state,
+                rule=change.rule,
                 severity=change.severity,
-                status="open" if change.kind == "raised" else state.status,
-                run_started_on=run,
+                opened_on=change.on,
+                run_started_on=silence_run(change),
+            )
+        elif change.kind == "raised":
+            # A raise makes a silence alert the alert of the run that raised it.
+            states[change.rule] = msgspec.structs.replace(
+                state, severity=change.severity, status="open", run_started_on=silence_run(change)
             )
     return states
 
@@ -106,18 +125,23 @@ def close_handled(
     resolve_after_days: int,
     last_checkin_date: date | None,
 ) -> dict[str, AlertState]:
-    """The backtest's counselor: alerts opened ``resolve_after_days`` or more days ago are closed.
-
-    A silence alert whose run is still going (no check-in since the run began) stays open.
-    """
+    """The backtest's counselor on local day ``local_date``: alerts opened ``resolve_after_days`` or
+    more days before are closed, but a silence alert whose run is still going (no check-in for a day
+    of the run yet) stays open."""
     kept: dict[str, AlertState] = {}
     for rule, state in open_alerts.items():
-        run_going = state.run_started_on is not None and (
-            last_checkin_date is None or last_checkin_date < state.run_started_on
-        )
-        if run_going or local_date < state.opened_on + timedelta(days=resolve_after_days):
+        if run_going(state, last_checkin_date) or local_date < state.opened_on + timedelta(
+            days=resolve_after_days
+        ):
             kept[rule] = state
     return kept
+
+
+def run_going(state: AlertState, last_checkin_date: date | None) -> bool:
+    """Whether a silence alert's run goes on: no check-in has arrived for a day of it."""
+    return state.run_started_on is not None and (
+        last_checkin_date is None or last_checkin_date < state.run_started_on
+    )
 
 
 def silence_run(hit: RuleHit | AlertChange) -> date | None:
