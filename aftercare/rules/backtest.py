@@ -112,6 +112,9 @@ class AlertEvent(msgspec.Struct, frozen=True):
     severity: str
     event: Literal["opened", "raised"]
     reasons: list[str]
+    # Every rule whose signs the event carries, the leading one first: early signs share an alert,
+    # so an alert of one rule may carry (or be raised by) another's.
+    rules: list[str]
 
 
 class Summary(msgspec.Struct):
@@ -315,7 +318,7 @@ def alert_events(graduate: str, changes: Iterable[AlertChange]) -> list[AlertEve
     before a silence event that happened first in time.
     """
     events = [
-        AlertEvent(graduate, c.local_date, c.rule, c.severity, c.kind, list(c.reasons))
+        AlertEvent(graduate, c.local_date, c.rule, c.severity, c.kind, list(c.reasons), list(c.rules))
         for c in changes
         if c.kind == "opened" or c.kind == "raised"
     ]

@@ -62,6 +62,7 @@ from aftercare.rules.aggregates import (
 from aftercare.rules.config import ProgramRules
 
 __all__ = [
+    "EARLY_SIGN_RULES",
     "WINDOW_DAYS",
     "Assessment",
     "CheckinFacts",
@@ -94,7 +95,7 @@ WINDOW_DAYS = 28
 SEVERITY_RANK: dict[str, int] = {"warning": 1, "high": 2, "critical": 3}
 # The rules whose simultaneous warnings make a combined high (not lapse, safety or silence: they
 # alert on their own and are not early signs).
-_EARLY_SIGNS = (
+_EARLY_SIGNS: tuple[RuleName, ...] = (
     "craving_rising",
     "mood_falling",
     "support_dropoff",
@@ -102,6 +103,9 @@ _EARLY_SIGNS = (
     "isolation",
     "triggers_without_coping",
 )
+# The rules that read early signs, ``combined`` included: the lifecycle gives them one alert a
+# graduate (one counselor action for overlapping signs).
+EARLY_SIGN_RULES: tuple[RuleName, ...] = (*_EARLY_SIGNS, "combined")
 _MAX_STRENGTH = 3.0
 # The share of a person's ordinary days past one spread in one direction is about 16% for normal
 # answers; rounding to whole numbers and the floor on the spread move it about, so judge against

@@ -2,12 +2,19 @@
 
 The alert service (database) and the backtest (memory) both call ``apply_hits`` and keep their own
 state with ``advance``, so one history gives the same alert events through either. The contract's
-rules, and nothing else:
+rules, and what this module adds to them:
 
 - at most one open-or-acknowledged alert per (graduate, rule): a new hit of that rule updates it;
 - severity only rises; a raise re-opens an acknowledged alert (the service also restarts escalation);
 - silence is one alert per silent run: opened at its first threshold, raised at the next, and
-  nothing more (not even an update) until a check-in ends the run.
+  nothing more (not even an update) until a check-in ends the run;
+- **one counselor action for overlapping early signs**: the early-sign rules (``EARLY_SIGN_RULES``:
+  the six single-sign rules and ``combined``) share one alert per graduate. The early-sign hits of one
+  check-in become one hit (``merge_hits``: the most severe leads, every rule's reasons follow), and a
+  hit while an early-sign alert of another rule is open updates or raises that alert instead of
+  opening a second one. Nothing is hidden: the change names every rule that fired
+  (``AlertChange.rules``, and ``evidence["rules"]`` on the alert). Lapse, safety and silence keep
+  alerts of their own: each must reach the counselor on its day, whatever else is open.
 
 Time. Every change has two days: ``local_date``, the day whose check-in (or window close) caused it,
 which the backtest reports; and ``on``, the graduate's local day when it happened, which is later for
@@ -31,9 +38,10 @@ from typing import Any, Literal
 
 import msgspec
 
-from aftercare.rules.engine import SEVERITY_RANK, RuleHit, RuleName, Severity
+from aftercare.rules.engine import EARLY_SIGN_RULES, SEVERITY_RANK, RuleHit, RuleName, Severity
 
 AlertStatus = Literal["open", "acknowledged", "resolved"]
+EARLY_SIGNS_SLOT = "early_signs"
 
 
 class AlertState(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,6 +60,7 @@ class AlertChange(msgspec.Struct, frozen=True, kw_only=True):
     """One alert event: ``opened`` and ``raised`` are the ones the backtest reports."""
 
     rule: RuleName
+    """The alert's rule (for an early-sign alert, the rule that opened it)."""
     kind: Literal["opened", "raised", "updated"]
     severity: Severity
     local_date: date
@@ -60,6 +69,39 @@ class AlertChange(msgspec.Struct, frozen=True, kw_only=True):
     """The graduate's local day when the change happened (``local_date`` or later)."""
     reasons: tuple[str, ...]
     evidence: dict[str, Any]
+    rules: tuple[RuleName, ...]
+    """Every rule whose hit this change carries, the leading one first."""
+
+
+def slot_of(rule: str) -> str:
+    """Alerts of one slot are one counselor action: the early signs share one, the rest each their own."""
+    return EARLY_SIGNS_SLOT if rule in EARLY_SIGN_RULES else rule
+
+
+def merge_hits(hits: Iterable[RuleHit]) -> list[RuleHit]:
+    """One hit per slot: a check-in's early-sign hits become one, led by the most severe (a single-
+    sign rule before ``combined`` at the same severity: its reason is the most specific), carrying
+    every rule's reasons (each once) and naming every rule in ``evidence["rules"]``."""
+    merged: list[RuleHit] = []
+    early: list[RuleHit] = []
+    for hit in hits:
+        (early if hit.rule in EARLY_SIGN_RULES else merged).append(hit)
+    if not early:
+        return merged
+    order = {rule: i for i, rule in enumerate(EARLY_SIGN_RULES)}
+    early.sort(key=lambda h: (-SEVERITY_RANK[h.severity], order[h.rule]))
+    lead = early[0]
+    reasons = list(dict.fromkeys(r for h in early for r in h.reasons))
+    dates = sorted({d for h in early for d in h.evidence.get("local_dates", ())})
+    evidence: dict[str, Any] = {
+        **lead.evidence,
+        "local_dates": dates,
+        "rules": [h.rule for h in early],
+    }
+    if len(early) > 1:
+        evidence["by_rule"] = {h.rule: h.evidence.get("values", {}) for h in early}
+    merged.append(RuleHit(rule=lead.rule, severity=lead.severity, reasons=tuple(reasons), evidence=evidence))
+    return merged
 
 
 def apply_hits(
@@ -73,8 +115,8 @@ def apply_hits(
     day ``on``, by default the same) make to the open-or-acknowledged alerts, keyed by rule."""
     happened = local_date if on is None else on
     changes: list[AlertChange] = []
-    for hit in hits:
-        state = open_alerts.get(hit.rule)
+    for hit in merge_hits(hits):
+        state = _in_slot(open_alerts, slot_of(hit.rule))
         kind: Literal["opened", "raised", "updated"]
         if state is None:
             kind, rule, severity = "opened", hit.rule, hit.severity
@@ -93,9 +135,20 @@ def apply_hits(
                 on=happened,
                 reasons=hit.reasons,
                 evidence=hit.evidence,
+                rules=tuple(hit.evidence.get("rules", (hit.rule,))),
             )
         )
     return changes
+
+
+def _in_slot(open_alerts: Mapping[str, AlertState], slot: str) -> AlertState | None:
+    """The open alert of ``slot``; should there be several (alerts opened before early signs shared
+    one), the most severe, then the first in the contract's rule order."""
+    found = [s for s in open_alerts.values() if slot_of(s.rule) == slot]
+    if len(found) <= 1:
+        return found[0] if found else None
+    order = {rule: i for i, rule in enumerate(EARLY_SIGN_RULES)}
+    return min(found, key=lambda s: (-SEVERITY_RANK[s.severity], order.get(s.rule, 0)))
 
 
 def advance(open_alerts: Mapping[str, AlertState], changes: Iterable[AlertChange]) -> dict[str, AlertState]:

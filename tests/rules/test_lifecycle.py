@@ -61,12 +61,58 @@ def test_a_raise_reopens_an_acknowledged_alert_and_an_update_does_not() -> None:
     assert after_raise["lapse"].opened_on == D0
 
 
-def test_rules_are_independent() -> None:
-    states, changes = step({}, [hit("isolation", "warning"), hit("combined", "high")], D0)
-    assert {(c.rule, c.kind) for c in changes} == {("isolation", "opened"), ("combined", "opened")}
-    states, changes = step(states, [hit("mood_falling", "warning")], D0 + timedelta(days=1))
-    assert [(c.rule, c.kind) for c in changes] == [("mood_falling", "opened")]
-    assert set(states) == {"isolation", "combined", "mood_falling"}
+def test_early_signs_of_one_check_in_are_one_alert_led_by_the_most_severe() -> None:
+    states, changes = step(
+        {},
+        [hit("isolation", "warning", "pulled away 3 of 7"), hit("combined", "high", "2 signs at once")],
+        D0,
+    )
+    [opened] = changes
+    assert (opened.rule, opened.kind, opened.severity) == ("combined", "opened", "high")
+    # Honest about what fired: every rule, every reason.
+    assert opened.rules == ("combined", "isolation")
+    assert opened.reasons == ("2 signs at once", "pulled away 3 of 7")
+    assert opened.evidence["rules"] == ["combined", "isolation"]
+    assert set(states) == {"combined"}
+
+
+def test_at_the_same_severity_a_single_sign_leads_combined() -> None:
+    _, [opened] = step(
+        {}, [hit("combined", "warning", "together"), hit("craving_rising", "warning", "8, 8, 9")], D0
+    )
+    assert (opened.rule, opened.rules, opened.reasons) == (
+        "craving_rising",
+        ("craving_rising", "combined"),
+        ("8, 8, 9", "together"),
+    )
+
+
+def test_an_early_sign_while_another_early_sign_alert_is_open_updates_or_raises_it() -> None:
+    states, _ = step({}, [hit("craving_rising", "warning")], D0)
+    states, changes = step(states, [hit("isolation", "warning", "4 of 7 days")], D0 + timedelta(days=1))
+    assert [(c.rule, c.kind, c.severity, c.rules, c.reasons) for c in changes] == [
+        ("craving_rising", "updated", "warning", ("isolation",), ("4 of 7 days",))
+    ]
+    states, changes = step(states, [hit("combined", "high", "2 signs at once")], D0 + timedelta(days=1))
+    assert [(c.rule, c.kind, c.severity, c.rules) for c in changes] == [
+        ("craving_rising", "raised", "high", ("combined",))
+    ]
+    assert set(states) == {"craving_rising"} and states["craving_rising"].severity == "high"
+
+
+def test_lapse_safety_and_silence_keep_alerts_of_their_own() -> None:
+    states, _ = step({}, [hit("combined", "warning")], D0)
+    states, changes = step(
+        states, [hit("lapse", "high"), hit("safety", "critical"), hit("mood_falling", "warning")], D0
+    )
+    assert {(c.rule, c.kind) for c in changes} == {
+        ("lapse", "opened"),
+        ("safety", "opened"),
+        ("combined", "updated"),
+    }
+    states, changes = step(states, [silence_on(D0, D0 + timedelta(days=2))], D0 + timedelta(days=2))
+    assert [(c.rule, c.kind) for c in changes] == [("silence", "opened")]
+    assert set(states) == {"combined", "lapse", "safety", "silence"}
 
 
 def test_no_hits_no_changes() -> None:
