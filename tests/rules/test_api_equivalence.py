@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import msgspec
+from hypothesis import HealthCheck, Phase, given, settings
 from sqlalchemy import func, select
 
 from aftercare.alerts.models import ACTIVE, Alert, AlertEvent
@@ -38,9 +39,13 @@ from aftercare.rules.step import checkin_step
 from aftercare.scheduling.localtime import day_bounds, local_today
 from tests.conftest import Account, Program
 from tests.rules import test_backtest as bt
+from tests.rules.lifecycle_contract import Act, violations
 from tests.rules.test_lifecycle import late_pair_of_days, silence_with_a_late_day, steady_then_prodrome
+from tests.rules.test_lifecycle_property import histories
 
 RESOLVE_AFTER_DAYS = 2
+# Random histories through the API per backend: each is a few dozen requests and transactions.
+API_EXAMPLES = 25
 DAYS = 40
 SEED = 11
 
@@ -90,6 +95,8 @@ class Replay:
         self.program, self.clock, self.counselor, self.history = program, clock, counselor, history
         self.factory = program.app.state.session_factory
         self.graduate: Account | None = None
+        # Every opened and raised event as the lifecycle checker reads it, in the order they happened.
+        self.acts: list[Act] = []
 
     @property
     def gid(self) -> uuid.UUID:
@@ -103,15 +110,19 @@ class Replay:
             )
         return int(last or 0)
 
-    async def _events_since(self, after: int, local_date: date) -> list[Row]:
+    async def _events_since(self, after: int, local_date: date, on: date) -> list[Row]:
+        """The events since ``after``, made by the act for ``local_date`` that happened on ``on``."""
         async with self.factory() as session:
-            rows = await session.execute(
-                select(AlertEvent.kind, AlertEvent.severity, Alert.rule, Alert.reasons)
-                .join(Alert, Alert.id == AlertEvent.alert_id)
-                .where(AlertEvent.graduate_id == self.gid, AlertEvent.id > after)
-                .order_by(AlertEvent.id)
-            )
-            return [(local_date, r.rule, r.severity, r.kind, tuple(r.reasons)) for r in rows]
+            rows = (
+                await session.execute(
+                    select(AlertEvent.kind, AlertEvent.severity, Alert.rule, Alert.reasons, Alert.evidence)
+                    .join(Alert, Alert.id == AlertEvent.alert_id)
+                    .where(AlertEvent.graduate_id == self.gid, AlertEvent.id > after)
+                    .order_by(AlertEvent.id)
+                )
+            ).all()
+        self.acts += [Act(on, local_date, r.rule, r.kind, r.severity, dict(r.evidence)) for r in rows]
+        return [(local_date, r.rule, r.severity, r.kind, tuple(r.reasons)) for r in rows]
 
     async def _counselor_closes(self, today: date) -> None:
         """Resolve what the backtest's ``close_handled`` closes on ``today``."""
@@ -174,7 +185,9 @@ class Replay:
             f"/v1/graduates/{self.gid}/checkins", headers=self.graduate.headers, json=payload
         )
         assert response.status_code == 201, response.text
-        return await self._events_since(before, date.fromisoformat(body["local_date"]))
+        return await self._events_since(
+            before, date.fromisoformat(body["local_date"]), local_today(at, self.history.tz)
+        )
 
     async def _close(self, day: date, close: datetime) -> list[Row]:
         await self._counselor_closes(day)
@@ -184,7 +197,7 @@ class Replay:
             await close_day(
                 session, rules=await current_rules(session), graduate_id=self.gid, local_date=day, now=close
             )
-        return await self._events_since(before, day)
+        return await self._events_since(before, day, day)
 
 
 def _folded(history: History, rules: ProgramRules) -> Aggregates:
@@ -252,6 +265,35 @@ async def test_issue_20_b_through_the_api(program: Program, clock: FixedClock) -
         (bt.day(12), "opened", "warning"),
         (bt.day(14), "opened", "warning"),
         (bt.day(15), "raised", "high"),
+    ]
+
+
+@settings(
+    max_examples=API_EXAMPLES,
+    deadline=None,
+    database=None,
+    # No shrinking: an example costs a second of requests, shrinking one would take many minutes;
+    # the failing history is printed, and the backtest's property test shrinks it in milliseconds.
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(line=histories(max_days=28))
+async def test_random_histories_obey_the_lifecycle_through_the_api_as_through_the_backtest(
+    program: Program, clock: FixedClock, line: dict[str, Any]
+) -> None:
+    """The property of ``test_lifecycle_property.py`` through the API: every event obeys the
+    lifecycle, and they are the backtest's."""
+    supervisor = await program.supervisor()
+    counselor = await program.staff(supervisor)
+    rules = await _rules(program, supervisor)
+    history = parse_history(json.dumps(line), where="history:1", seen=set())
+    assert isinstance(history, History), history
+    replay = Replay(program, clock, counselor, history)
+    through_api = await replay.run(line)
+    assert violations(replay.acts, resolve_after_days=RESOLVE_AFTER_DAYS, rules=rules) == []
+    assert through_api == [
+        (e.local_date, e.rule, e.severity, e.event, tuple(e.reasons))
+        for e in alert_events(history.graduate, replay_graduate(history, rules, RESOLVE_AFTER_DAYS))
     ]
 
 
