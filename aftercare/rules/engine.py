@@ -26,6 +26,14 @@ that one wild answer cannot inflate), and lets one sign alone warn when it is as
 be, held over days (stress and sleep have no rule of their own). The program's absolute cut-offs
 (craving 7 or more, mood 2 or less) stay as safety nets. No I/O, no clock: ``assess`` reads a bounded
 window and O(1) aggregates, so its cost does not grow with a graduate's history.
+
+Calibrated to the person's own noise, not to independent normal days (issue 20: wide but steady
+people alarmed most). A deviation is measured against the spread of the measure's warning side
+(bounded, skewed answers), read as the t statistic it is (``_as_normal``: the spread is an estimate),
+and for days that carry over into the next (``Baseline.rho``) "2 of the last 3 days", the mean of a
+few days and "k of n days" are judged as the fewer independent days they are worth (``_vif``,
+``_tail_carried``). In a mean of days each day counts at most 2.5 spreads, so one wild day in
+heavy-tailed answers cannot make a span look held.
 """
 
 from __future__ import annotations
@@ -301,8 +309,16 @@ _SLEEP = _Continuous(SLEEP, "sleep", -1, lambda c: c.sleep_hours, unit=" h")
 
 
 def _z(kind: _Continuous, value: float, base: Baseline) -> float:
-    """How far ``value`` is from the baseline in the warning direction, in baseline spreads."""
-    return kind.direction * (value - base.mean) / base.sd
+    """How far ``value`` is from the baseline in the warning direction, in baseline spreads, as the
+    z-score equally unlikely (``_as_normal``: the spread is itself an estimate)."""
+    return _as_normal(kind.direction * (value - base.mean) / base.sd, base.df)
+
+
+def _as_normal(t: float, df: float) -> float:
+    """The z-score as unlikely as ``t`` is for a t distribution with ``df`` degrees of freedom (a
+    deviation over a spread estimated from ``df`` answers is one), by Wallace's approximation. With a
+    spread from a month of answers a "2" is as rare as a normal 1.9; from a week's, as a 1.7."""
+    return t * (1 - 1 / (4 * df)) / math.sqrt(1 + t * t / (2 * df))
 
 
 def _series(kind: _Continuous, checkins: Iterable[CheckinFacts]) -> list[tuple[CheckinFacts, float]]:
@@ -347,7 +363,11 @@ def _craving_rising(day: _Day, rules: ProgramRules) -> RuleHit | None:
     reasons: list[str] = []
     shown = span
     if base is not None:
-        zs = [_z(_CRAVING, v, base) for _, v in span]
+        # Two high days of three are ordinary for someone whose days carry over into the next: for
+        # two days correlated rho, both past z is about as likely as both past z / sqrt(1 + rho)
+        # for independent ones, so their deviations are read that much smaller.
+        carry = math.sqrt(1 + base.rho)
+        zs = [_z(_CRAVING, v, base) / carry for _, v in span]
         today_z = zs[-1]
         elevated = [z for z in zs if z >= cfg.z_warning]
         if today_z >= cfg.z_warning and len(elevated) >= cfg.min_days:
@@ -361,7 +381,7 @@ def _craving_rising(day: _Day, rules: ProgramRules) -> RuleHit | None:
                 reasons.append("still rising day after day")
         elif today_z >= cfg.z_warning:
             trend = _series(_CRAVING, day.within(7))[-cfg.trend_points :]
-            trend_z = [_z(_CRAVING, v, base) for _, v in trend]
+            trend_z = [_z(_CRAVING, v, base) / carry for _, v in trend]
             # A climb, not one spike and not a plateau: the previous check-in already past trend_z,
             # today past z_warning and higher than two check-ins ago, the fitted slope upwards.
             # (The cheap tests first: on most days today is not past z_warning and no slope is fitted.)
@@ -388,10 +408,15 @@ def _craving_rising(day: _Day, rules: ProgramRules) -> RuleHit | None:
     high_days = [(c, v) for c, v in recent if v >= cfg.absolute_level]
     if (
         len(high_days) >= cfg.absolute_days
-        and _tail(
-            len(high_days),
-            len(recent),
-            0.0 if base is None else _share_beyond(base, cfg.absolute_level - 0.5, above=True),
+        and (
+            0.0
+            if base is None
+            else _tail_carried(
+                len(high_days),
+                len(recent),
+                _share_beyond(base, cfg.absolute_level - 0.5, above=True),
+                base.rho,
+            )
         )
         <= cfg.absolute_max_chance
     ):
@@ -417,7 +442,8 @@ def _mood_falling(day: _Day, rules: ProgramRules) -> RuleHit | None:
     reasons: list[str] = []
     shown = span
     if base is not None:
-        zs = [_z(_MOOD, v, base) for _, v in span]
+        carry = math.sqrt(1 + base.rho)  # as for craving
+        zs = [_z(_MOOD, v, base) / carry for _, v in span]
         if zs[-1] >= cfg.z_warning and sum(z >= cfg.z_warning for z in zs) >= cfg.min_days:
             reasons.append(_relative_reason(_MOOD, span, base, cfg.span_days))
     # The absolute net counts only when such a run is unlikely for this person (a chronically low
@@ -426,8 +452,16 @@ def _mood_falling(day: _Day, rules: ProgramRules) -> RuleHit | None:
     if (
         len(low) == cfg.absolute_days
         and all(v <= cfg.absolute_level for _, v in low)
-        and (0.0 if base is None else _share_beyond(base, cfg.absolute_level + 0.5, above=False))
-        ** cfg.absolute_days
+        and (
+            0.0
+            if base is None
+            else _tail_carried(
+                cfg.absolute_days,
+                cfg.absolute_days,
+                _share_beyond(base, cfg.absolute_level + 0.5, above=False),
+                base.rho,
+            )
+        )
         <= cfg.absolute_max_chance
     ):
         reasons.append(f"mood {cfg.absolute_level} or lower on {cfg.absolute_days} days in a row")
@@ -600,14 +634,19 @@ def _signals(day: _Day, rules: ProgramRules) -> list[_Signal]:
         # Each answer's deviation (as ``_z``, inlined: this is the engine's innermost loop) is worked
         # out once and read by both tests below.
         sign, mean, sd = kind.direction, base.mean, base.sd
-        scored = [(c, v, sign * (v - mean) / sd) for c in look_back if (v := kind.value(c)) is not None]
+        df = base.df
+        scored = [
+            (c, v, _as_normal(sign * (v - mean) / sd, df))
+            for c in look_back
+            if (v := kind.value(c)) is not None
+        ]
         span = [x for x in scored if x[0].local_date >= span_first]
         # One day is a bad day, not a sign: a measure needs two answers in the span to count.
         if len(span) < 2:
             continue
         days = cfg.span_days
         # The z-score of the span's mean: as likely by chance whether the span holds 2 days or 3.
-        level = sum(z for _, _, z in span) / math.sqrt(len(span))
+        level = sum(min(z, 2.5) for _, _, z in span) / math.sqrt(len(span) * _vif(len(span), base.rho))
         # A slow prodrome is seldom dramatic on any one day, and one wild day (heavy-tailed
         # answers) can make a mean look dramatic: so also count the week's days past one personal
         # spread, a sign test that outliers cannot inflate, judged as a count is.
@@ -615,7 +654,9 @@ def _signals(day: _Day, rules: ProgramRules) -> list[_Signal]:
         beyond = sum(z >= 1.0 for _, _, z in week)
         # (Two such days of seven are never unlikely, a 42% chance: skip the tail for them.)
         if beyond >= 3:
-            persistent = _strength(_tail(beyond, len(week), _BEYOND_ONE_SPREAD))
+            persistent = _strength(_tail(beyond, len(week), _BEYOND_ONE_SPREAD)) / math.sqrt(
+                _vif(len(week), 2 / math.pi * math.asin(base.rho))
+            )
             if persistent > level:
                 level, span, days = persistent, week, cfg.window_days
         if level > 0:
@@ -724,6 +765,23 @@ def _slope(points: list[tuple[date, float]]) -> float:
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     sxx = sum((x - mx) ** 2 for x in xs)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+
+
+def _vif(n: int, rho: float) -> float:
+    """How much more a mean of ``n`` consecutive days varies than if they were independent, for days
+    correlated ``rho`` with the day before (and rho**k with k days before)."""
+    return 1 + 2 * sum((1 - k / n) * rho**k for k in range(1, n))
+
+
+def _tail_carried(k: int, n: int, p: float, rho: float) -> float:
+    """``_tail`` for days that carry over into the next (correlated ``rho`` day to day): k of n such
+    days hold about as much evidence as k and n scaled by (1 - rho) / (1 + rho) independent ones,
+    the effective sample size of a mean of correlated days (never fewer than one)."""
+    if rho <= 0:
+        return _tail(k, n, p)
+    scale = (1 - rho) / (1 + rho)
+    k_eff = max(1, round(k * scale))
+    return _tail(k_eff, max(k_eff, round(n * scale)), p)
 
 
 def _tail(k: int, n: int, p: float) -> float:
