@@ -120,6 +120,16 @@ class Scale(Stat, frozen=True, array_like=True):
     last: int = 0
 
 
+class CoMovement(msgspec.Struct, frozen=True, array_like=True):
+    """How the scales move together on a day: over ``n`` days with two or more of them off their mean,
+    the weighted share of pairs on the same side (``together``) and the share expected were they
+    independent, from each one's share of days on its warning side (``expected``)."""
+
+    n: int = 0
+    together: float = 0.5
+    expected: float = 0.5
+
+
 class Measure(msgspec.Struct, frozen=True):
     """How one measure is read: its population prior, the smallest spread believed, clipping."""
 
@@ -175,6 +185,7 @@ class Aggregates(msgspec.Struct, frozen=True, kw_only=True):
     medication_missed: Stat = Stat()
     isolating: Stat = Stat()
     uncoped_triggers: Stat = Stat()
+    co_movement: CoMovement = CoMovement()
 
 
 aggregates_encoder = msgspec.json.Encoder()
@@ -233,6 +244,17 @@ def rho(stat: Scale) -> float:
 _PHI_OF_PRIOR = 2 / math.pi * math.asin(PRIOR_RHO)
 
 
+def co_movement(stat: CoMovement) -> float:
+    """The correlation of the scales with each other on the same day (0 to RHO_MAX), as ``rho`` reads
+    day-to-day carry-over: mood, stress and sleep often move with one underlying state, and then
+    three of them off on the same days are one sign, not three."""
+    expected = min(0.95, stat.expected)
+    phi = (stat.together - expected) / (1 - expected)
+    own = min(stat.n, SLOW_SPAN_DAYS)
+    phi = (own * phi + PRIOR_PAIRS * _PHI_OF_PRIOR) / (own + PRIOR_PAIRS)
+    return min(RHO_MAX, max(0.0, math.sin(math.pi / 2 * phi)))
+
+
 def fold(
     aggregates: Aggregates,
     checkin: CheckinFacts,
@@ -253,16 +275,23 @@ def fold(
         # A late sync of an earlier day: the streak that ends at `last` is unchanged.
         streak = aggregates.streak_days
     follows = aggregates.folded_date is not None and (checkin.local_date - aggregates.folded_date).days == 1
+    scales = (
+        _update_scale(aggregates.craving, CRAVING, checkin.craving, follows=follows),
+        _update_scale(aggregates.mood, MOOD, checkin.mood, follows=follows),
+        _update_scale(aggregates.stress, STRESS, checkin.stress, follows=follows),
+        _update_scale(aggregates.sleep, SLEEP, checkin.sleep_hours, follows=follows),
+    )
+    craving, mood, stress, sleep = scales
     return msgspec.structs.replace(
         aggregates,
         count=aggregates.count + 1,
         last_checkin_date=checkin.local_date if last is None else max(last, checkin.local_date),
         folded_date=checkin.local_date,
         streak_days=streak,
-        craving=_update_scale(aggregates.craving, CRAVING, checkin.craving, follows=follows),
-        mood=_update_scale(aggregates.mood, MOOD, checkin.mood, follows=follows),
-        stress=_update_scale(aggregates.stress, STRESS, checkin.stress, follows=follows),
-        sleep=_update_scale(aggregates.sleep, SLEEP, checkin.sleep_hours, follows=follows),
+        craving=craving,
+        mood=mood,
+        stress=stress,
+        sleep=sleep,
         support_missed=_update(aggregates.support_missed, SUPPORT_MISSED, _missed(checkin.attended_support)),
         medication_missed=_update(
             aggregates.medication_missed, MEDICATION_MISSED, _missed(checkin.took_medication)
@@ -273,6 +302,26 @@ def fold(
             UNCOPED_TRIGGERS,
             float(uncoped_triggers(checkin, trigger_coping or {})),
         ),
+        co_movement=_update_co_movement(aggregates.co_movement, scales),
+    )
+
+
+def _update_co_movement(stat: CoMovement, scales: tuple[Scale, ...]) -> CoMovement:
+    """Fold one day's sides of the scales answered today (``last``: +1 warning side, -1 the other)."""
+    sides = [(scale.last, scale.above) for scale in scales if scale.last]
+    if len(sides) < 2:
+        return stat
+    pairs = same = expected = 0.0
+    for i, (side_i, p_i) in enumerate(sides):
+        for side_j, p_j in sides[i + 1 :]:
+            pairs += 1
+            same += side_i == side_j
+            expected += p_i * p_j + (1 - p_i) * (1 - p_j)
+    weight = max(SLOW_ALPHA, 1 / (stat.n + 1))
+    return CoMovement(
+        n=stat.n + 1,
+        together=stat.together + weight * (same / pairs - stat.together),
+        expected=stat.expected + weight * (expected / pairs - stat.expected),
     )
 
 

@@ -42,6 +42,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
+from functools import partial
 from statistics import NormalDist
 from typing import Any, Literal
 
@@ -64,6 +65,7 @@ from aftercare.rules.aggregates import (
     CheckinFacts,
     Measure,
     baseline,
+    co_movement,
     uncoped_triggers,
     unfold,
 )
@@ -196,7 +198,7 @@ def assess(
             hits.append(hit)
     signals = _signals(day, rules)
     if cfg.combined.enabled:
-        combined = _combined(signals, hits, rules)
+        combined = _combined(signals, hits, rules, co_movement(aggregates_before.co_movement))
         if combined is not None:
             hits.append(combined)
     return _summarise(hits, signals, rules)
@@ -306,6 +308,7 @@ _CRAVING = _Continuous(CRAVING, "craving", 1, lambda c: c.craving)
 _MOOD = _Continuous(MOOD, "mood", -1, lambda c: c.mood)
 _STRESS = _Continuous(STRESS, "stress", 1, lambda c: c.stress)
 _SLEEP = _Continuous(SLEEP, "sleep", -1, lambda c: c.sleep_hours, unit=" h")
+_SCALE_LABELS = frozenset(kind.label for kind in (_CRAVING, _MOOD, _STRESS, _SLEEP))
 
 
 def _z(kind: _Continuous, value: float, base: Baseline) -> float:
@@ -617,8 +620,14 @@ class _Signal(msgspec.Struct, frozen=True):
 
     name: str
     strength: float
-    reason: str
+    # Words are made only for a signal that is shown (most days none is): formatting them for every
+    # deviation cost more than finding it.
+    say: Callable[[], str]
     checkins: list[CheckinFacts]
+
+    @property
+    def reason(self) -> str:
+        return self.say()
 
 
 def _signals(day: _Day, rules: ProgramRules) -> list[_Signal]:
@@ -633,37 +642,55 @@ def _signals(day: _Day, rules: ProgramRules) -> list[_Signal]:
             continue
         # Each answer's deviation (as ``_z``, inlined: this is the engine's innermost loop) is worked
         # out once and read by both tests below.
-        sign, mean, sd = kind.direction, base.mean, base.sd
-        df = base.df
+        # ``_as_normal`` inlined too: t * a / sqrt(1 + t * t * b).
+        scale, mean = kind.direction / base.sd, base.mean
+        a, b = 1 - 1 / (4 * base.df), 1 / (2 * base.df)
         scored = [
-            (c, v, _as_normal(sign * (v - mean) / sd, df))
+            (c, v, t * a / math.sqrt(1 + t * t * b))
             for c in look_back
             if (v := kind.value(c)) is not None
+            for t in ((v - mean) * scale,)
         ]
-        span = [x for x in scored if x[0].local_date >= span_first]
+        # One pass over the answers: the span's days (each counted at most 2.5 spreads, so one wild
+        # day in heavy-tailed answers cannot make a span look held) and the week's days past one
+        # spread.
+        span_sum = 0.0
+        span_n = beyond = week_n = 0
+        for c, _, z in scored:
+            if c.local_date >= week_first:
+                week_n += 1
+                beyond += z >= 1.0
+            if c.local_date >= span_first:
+                span_n += 1
+                span_sum += z if z < 2.5 else 2.5
         # One day is a bad day, not a sign: a measure needs two answers in the span to count.
-        if len(span) < 2:
+        if span_n < 2:
             continue
         days = cfg.span_days
-        # The z-score of the span's mean: as likely by chance whether the span holds 2 days or 3.
-        level = sum(min(z, 2.5) for _, _, z in span) / math.sqrt(len(span) * _vif(len(span), base.rho))
+        # The z-score of the span's mean, as likely by chance whether the span holds 2 days or 3,
+        # and for days that carry over (rho) as likely as for independent ones.
+        level = span_sum / math.sqrt(span_n * _vif(span_n, base.rho))
+        in_span = span_first
         # A slow prodrome is seldom dramatic on any one day, and one wild day (heavy-tailed
         # answers) can make a mean look dramatic: so also count the week's days past one personal
         # spread, a sign test that outliers cannot inflate, judged as a count is.
-        week = [x for x in scored if x[0].local_date >= week_first]
-        beyond = sum(z >= 1.0 for _, _, z in week)
         # (Two such days of seven are never unlikely, a 42% chance: skip the tail for them.)
         if beyond >= 3:
-            persistent = _strength(_tail(beyond, len(week), _BEYOND_ONE_SPREAD)) / math.sqrt(
-                _vif(len(week), 2 / math.pi * math.asin(base.rho))
+            persistent = _strength(_tail(beyond, week_n, _BEYOND_ONE_SPREAD)) / math.sqrt(
+                _vif(week_n, 2 / math.pi * math.asin(base.rho))
             )
             if persistent > level:
-                level, span, days = persistent, week, cfg.window_days
+                level, in_span, days = persistent, week_first, cfg.window_days
         if level > 0:
-            shown = [(c, v) for c, v, _ in span]
-            # Only a signal that counts is ever shown; the others need no words.
-            reason = _relative_reason(kind, shown, base, days) if level >= cfg.signal_min else ""
-            signals.append(_Signal(kind.label, min(level, _MAX_STRENGTH), reason, [c for c, _ in shown]))
+            shown = [(c, v) for c, v, _ in scored if c.local_date >= in_span]
+            signals.append(
+                _Signal(
+                    kind.label,
+                    min(level, _MAX_STRENGTH),
+                    partial(_relative_reason, kind, shown, base, days),
+                    [c for c, _ in shown],
+                )
+            )
     counts = (
         ("missed support", _missed_support(day, cfg.window_days), "missed support sessions"),
         ("missed medication", _missed_medication(day, cfg.window_days), "medication not taken"),
@@ -673,20 +700,23 @@ def _signals(day: _Day, rules: ProgramRules) -> list[_Signal]:
     for name, count, what in counts:
         if count is None or not count.days or count.strength <= 0:
             continue
-        reason = (
-            f"{what} on {len(count.days)} of the last {cfg.window_days} days; usually {_percent(count.rate)}"
-            if count.strength >= cfg.signal_min
-            else ""
+        signals.append(
+            _Signal(name, count.strength, partial(_count_reason, what, count, cfg.window_days), count.days)
         )
-        signals.append(_Signal(name, count.strength, reason, count.days))
     return signals
 
 
-def _combined(signals: list[_Signal], hits: list[RuleHit], rules: ProgramRules) -> RuleHit | None:
+def _count_reason(what: str, count: _Count, days: int) -> str:
+    return f"{what} on {len(count.days)} of the last {days} days; usually {_percent(count.rate)}"
+
+
+def _combined(
+    signals: list[_Signal], hits: list[RuleHit], rules: ProgramRules, together: float = 0.0
+) -> RuleHit | None:
     cfg = rules.rules.combined
     warnings = [h for h in hits if h.rule in _EARLY_SIGNS]
     deviating = [s for s in signals if s.strength >= cfg.signal_min]
-    score = sum(s.strength for s in deviating)
+    score = _score(deviating, together)
     severity: Severity
     if len(warnings) >= cfg.min_warnings:
         severity = "high"
@@ -715,6 +745,17 @@ def _combined(signals: list[_Signal], hits: list[RuleHit], rules: ProgramRules) 
             rules=[h.rule for h in warnings],
         ),
     )
+
+
+def _score(deviating: list[_Signal], together: float) -> float:
+    """The summed strength of the deviating signals, the scales' part discounted for how much they
+    move together for this person (``together``, their correlation on a day): k scales correlated r
+    hold as much evidence as their sum over sqrt(1 + (k - 1) r) independent ones."""
+    scales = [s.strength for s in deviating if s.name in _SCALE_LABELS]
+    counts = sum(s.strength for s in deviating if s.name not in _SCALE_LABELS)
+    if len(scales) < 2 or together <= 0:
+        return sum(scales) + counts
+    return sum(scales) / math.sqrt(1 + (len(scales) - 1) * together) + counts
 
 
 def _summarise(hits: list[RuleHit], signals: list[_Signal], rules: ProgramRules) -> Assessment:
@@ -769,8 +810,11 @@ def _slope(points: list[tuple[date, float]]) -> float:
 
 def _vif(n: int, rho: float) -> float:
     """How much more a mean of ``n`` consecutive days varies than if they were independent, for days
-    correlated ``rho`` with the day before (and rho**k with k days before)."""
-    return 1 + 2 * sum((1 - k / n) * rho**k for k in range(1, n))
+    correlated ``rho`` with the day before (and rho**k with k days before):
+    1 + 2 * sum((1 - k / n) * rho**k for k in 1..n-1), in closed form."""
+    if rho <= 0 or n <= 1:
+        return 1.0
+    return 1 + 2 * rho / (1 - rho) - 2 * rho * (1 - rho**n) / (n * (1 - rho) ** 2)
 
 
 def _tail_carried(k: int, n: int, p: float, rho: float) -> float:

@@ -17,6 +17,7 @@ from aftercare.rules.aggregates import (
     aggregates_decoder,
     aggregates_encoder,
     baseline,
+    co_movement,
     fold,
     uncoped_triggers,
 )
@@ -208,3 +209,29 @@ def test_rows_stored_before_the_new_fields_still_decode() -> None:
     aggregates = aggregates_decoder.decode(old)
     assert aggregates.craving.n == 3 and aggregates.craving.side == -1.0 and aggregates.craving.pairs == 0
     assert fold(aggregates, checkin(5, craving=4)).craving.n == 4
+
+
+def test_scales_that_move_together_are_seen_to() -> None:
+    # Bad days: mood down, stress up, sleep down, on the same days (one underlying state).
+    bad = [i % 5 in (1, 2) for i in range(70)]
+    together = fold_all(
+        [
+            checkin(i, mood=3 if b else 4, stress=6 if b else 3, sleep_hours=6.0 if b else 7.5, craving=2)
+            for i, b in enumerate(bad)
+        ]
+    )
+    # The same answers, but each scale's bad days fall on different days.
+    apart = fold_all(
+        [
+            checkin(
+                i,
+                mood=3 if bad[i] else 4,
+                stress=6 if bad[(i + 2) % 70] else 3,
+                sleep_hours=6.0 if bad[(i + 4) % 70] else 7.5,
+                craving=2,
+            )
+            for i in range(70)
+        ]
+    )
+    assert co_movement(together.co_movement) > 0.6
+    assert co_movement(apart.co_movement) < 0.1

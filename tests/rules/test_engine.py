@@ -611,3 +611,17 @@ def test_one_wild_day_in_heavy_tailed_answers_is_not_a_combined_sign() -> None:
     # Stress far off on one day (a row with someone), ordinary the next: one day is a bad day.
     assessment = run(then(LONG, {"stress": 10}, {}))
     assert hit(assessment, "combined") is None
+
+
+def test_scales_that_move_together_count_as_less_evidence_than_independent_ones() -> None:
+    from aftercare.rules.engine import _score, _Signal
+
+    def signal(name: str, strength: float) -> _Signal:
+        return _Signal(name, strength, lambda: name, [])
+
+    mood_and_stress = [signal("mood", 1.6), signal("stress", 1.6)]
+    assert _score(mood_and_stress, 0.0) == pytest.approx(3.2)
+    # For a person whose mood and stress move together (correlation 0.7): about one sign's worth.
+    assert _score(mood_and_stress, 0.7) == pytest.approx(3.2 / 1.7**0.5)
+    # Counts (isolation, missed support...) are not discounted.
+    assert _score([*mood_and_stress, signal("isolation", 1.5)], 0.7) == pytest.approx(3.2 / 1.7**0.5 + 1.5)
