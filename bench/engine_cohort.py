@@ -139,10 +139,8 @@ def _run_cohort(name: str, args: argparse.Namespace, rules: ProgramRules) -> boo
         truth_decoder = msgspec.json.Decoder(Truth)
         truths = [truth_decoder.decode(line) for line in truth_path.read_bytes().splitlines()]
         start_decoder = msgspec.json.Decoder(_Start)
-        starts = {
-            s.graduate: s.start_date
-            for s in (start_decoder.decode(line) for line in cohort_path.read_bytes().splitlines())
-        }
+        with cohort_path.open("rb") as f:  # line by line: the file is tens of megabytes
+            starts = {s.graduate: s.start_date for s in map(start_decoder.decode, f)}
 
     print(
         f"== cohort {name} (bench/{GENERATORS[name]}): {args.graduates} graduates x {args.days} days, "
