@@ -252,6 +252,25 @@ def backtest_command(args: tuple[str, ...]) -> None:
     sys.exit(backtest_main(list(args)))
 
 
+@main.command(
+    "calibrate",
+    context_settings={
+        "ignore_unknown_options": True,
+        "allow_interspersed_args": False,
+        "help_option_names": [],
+    },
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def calibrate_command(args: tuple[str, ...]) -> None:
+    """Choose early-sign thresholds on a history: COHORT.jsonl --target-burden B [--rules BASE.json]
+    [--out RULES.json] [--resolve-after-days N] (never changes lapse, safety or silence)."""
+    from aftercare.rules.calibrate import main as calibrate_main
+
+    # Like backtest: the command parses its own arguments (and refuses bad input the same way).
+    sys.exit(calibrate_main(list(args)))
+
+
 @main.command("vapid-keys")
 def vapid_keys() -> None:
     """Print a new VAPID key pair (base64url) for AFTERCARE_VAPID_PRIVATE_KEY. Changing the key

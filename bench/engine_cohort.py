@@ -1,13 +1,16 @@
-"""The warning-sign engine measured on two independently made synthetic cohorts, in one command.
+"""The warning-sign engine measured on three independently made synthetic cohorts, in one command.
 
-    python bench/engine_cohort.py [--generator main|alt|both] [--graduates 1000] [--days 120]
+    python bench/engine_cohort.py [--generator main|alt|ema|both|all] [--graduates 1000] [--days 120]
                                   [--seed 7] [--rules RULES.json]
 
-Generates each cohort (``bench/cohort.py``, and ``bench/cohort_alt.py``, which was designed apart so
-that an engine fitted to the first shows it on the second) in a child process, so its memory is not
-counted, replays it with the backtest in this process, and scores the alert events against the truth:
-how many prodromal lapses were flagged ahead, the alert burden, how fast dropouts were noticed, that
-every lapse and safety answer alerted on its day, and the replay's speed and peak memory.
+Generates each cohort (``bench/cohort.py``; ``bench/cohort_alt.py``, designed apart so that an
+engine fitted to the first shows it on the second; ``bench/cohort_ema.py``, written from published
+descriptions of daily-diary and lapse data and held out while the engine was changed) in a child
+process, so its memory is not counted, replays it with the backtest in this process, and scores the
+alert events against the truth: how many prodromal lapses were flagged ahead and how often a day
+with no lapse coming would look "flagged" by chance, the alert burden overall and by kind of
+graduate, how fast dropouts were noticed, that every lapse and safety answer alerted on its day,
+and the replay's speed and peak memory. (``both`` is main and alt, ``all`` adds ema.)
 The cohort is synthetic: these figures say how the engine behaves on the generator's idea of a
 prodrome, not on people. Thresholds must not be tuned to this generator.
 """
@@ -57,16 +60,22 @@ class Truth(msgspec.Struct):
     safety_days: list[date]
 
 
+class _Start(msgspec.Struct):
+    graduate: str
+    start_date: date
+
+
 def _share(hits: int, total: int) -> str:
     return f"{hits}/{total} = {100 * hits / total:.1f}%" if total else "n/a (none in cohort)"
 
 
-GENERATORS = {"main": "cohort.py", "alt": "cohort_alt.py"}
+GENERATORS = {"main": "cohort.py", "alt": "cohort_alt.py", "ema": "cohort_ema.py"}
+CHOICES = {"both": ("main", "alt"), "all": ("main", "alt", "ema")}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Score the warning-sign engine on synthetic cohorts")
-    parser.add_argument("--generator", choices=("main", "alt", "both"), default="both")
+    parser.add_argument("--generator", choices=(*GENERATORS, *CHOICES), default="all")
     parser.add_argument("--graduates", type=int, default=1000)
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--seed", type=int, default=7)
@@ -81,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     print("These cohorts are SYNTHETIC: the figures describe a generator's idea of a prodrome, not people.")
-    generators = ("main", "alt") if args.generator == "both" else (args.generator,)
+    generators = CHOICES.get(args.generator, (args.generator,))
     for name in generators:
         print()
         if _run_cohort(name, args, rules):
@@ -129,6 +138,9 @@ def _run_cohort(name: str, args: argparse.Namespace, rules: ProgramRules) -> boo
                 events[event.graduate].append(event)
         truth_decoder = msgspec.json.Decoder(Truth)
         truths = [truth_decoder.decode(line) for line in truth_path.read_bytes().splitlines()]
+        start_decoder = msgspec.json.Decoder(_Start)
+        with cohort_path.open("rb") as f:  # line by line: the file is tens of megabytes
+            starts = {s.graduate: s.start_date for s in map(start_decoder.decode, f)}
 
     print(
         f"== cohort {name} (bench/{GENERATORS[name]}): {args.graduates} graduates x {args.days} days, "
@@ -139,7 +151,7 @@ def _run_cohort(name: str, args: argparse.Namespace, rules: ProgramRules) -> boo
         f"replay: {elapsed:.2f} s wall, {cpu:.2f} s CPU, {summary.graduate_days / elapsed:,.0f} graduate-days/s"
     )
     print(f"peak RSS: {peak_rss_mib:.1f} MiB (process, before replay {rss_before / 1024:.1f} MiB)")
-    _score(truths, events, args.days, args.resolve_after_days)
+    _score(truths, events, starts, args.days, args.resolve_after_days)
     return False
 
 
@@ -196,7 +208,13 @@ def _alerted(mine: list[Event], rule: str, day: date, resolve_after_days: int) -
     return any(e.rule == rule and e.severity == "critical" and since <= e.local_date < day for e in mine)
 
 
-def _score(truths: list[Truth], events: dict[str, list[Event]], days: int, resolve_after_days: int) -> None:
+def _score(
+    truths: list[Truth],
+    events: dict[str, list[Event]],
+    starts: dict[str, date],
+    days: int,
+    resolve_after_days: int,
+) -> None:
     flagged: Counter[str] = Counter()
     total: Counter[str] = Counter()
     flagged_no_silence = 0
@@ -211,8 +229,10 @@ def _score(truths: list[Truth], events: dict[str, list[Event]], days: int, resol
     by_kind_total: Counter[str] = Counter()
     archetype_days: Counter[str] = Counter()
     archetype_opened: Counter[str] = Counter()
+    chance_days = chance_flagged = chance_flagged_no_silence = 0
     for truth in truths:
         mine = events.get(truth.graduate, [])
+        first = starts[truth.graduate]
         archetype_days[truth.archetype] += days
         archetype_opened[truth.archetype] += sum(e.event == "opened" for e in mine)
         for lapse in truth.lapses:
@@ -256,6 +276,19 @@ def _score(truths: list[Truth], events: dict[str, list[Event]], days: int, resol
         if not truth.lapses:
             never_lapsing_days += days
             never_lapsing_opened += sum(e.event == "opened" for e in mine)
+            if truth.dropout_last_checkin is None:
+                # Chance level: how often a day with no lapse coming has an early-sign event in the
+                # 7 days before it, as a lapse that day would have been "flagged" (from day 28 on).
+                for offset in range(28, days):
+                    chance_days += 1
+                    window = [
+                        e
+                        for e in mine
+                        if e.rule not in EARLY_EXCLUDED
+                        and 1 <= (first + timedelta(days=offset) - e.local_date).days <= LEAD_DAYS
+                    ]
+                    chance_flagged += bool(window)
+                    chance_flagged_no_silence += any(e.rule != "silence" for e in window)
 
     print(
         f"prodromal lapses flagged 1-{LEAD_DAYS} days ahead: {_share(flagged['prodromal'], total['prodromal'])}"
@@ -268,6 +301,11 @@ def _score(truths: list[Truth], events: dict[str, list[Event]], days: int, resol
         )
     for label in sorted(by_kind_total):
         print(f"  prodromes, {label}: {_share(by_kind_hit[label], by_kind_total[label])} flagged")
+    print(
+        "chance level, days with no lapse coming (never-lapsing graduates, day 28 on) with an event in the "
+        f"{LEAD_DAYS} days before: {_share(chance_flagged, chance_days)}; without silence: "
+        f"{_share(chance_flagged_no_silence, chance_days)}"
+    )
     print(f"lapses without prodrome flagged ahead: {_share(flagged['sudden'], total['sudden'])}")
     print(
         "  of which by a rule other than silence: "

@@ -308,7 +308,7 @@ class AlertChanges:
             reasons=list(change.reasons),
             evidence=dict(change.evidence),
             opened_at=now,
-            opened_on=change.local_date,
+            opened_on=change.on,
             last_seen_at=now,
             run_started_on=silence_run(change),
             response_started_at=now,
@@ -328,6 +328,9 @@ class AlertChanges:
         if not reopened:
             alert.severity = change.severity
         _refresh(alert, change, now=now)
+        if change.rule == "silence":
+            # A raise makes a silence alert the alert of the run that raised it (an update does not).
+            alert.run_started_on = silence_run(change)
         # A raise (or a new cry for help) needs a new answer: open again, a new response target
         # counted from now, and escalation from level 0 when that target is missed.
         alert.status = "open"
@@ -423,8 +426,6 @@ class AlertChanges:
 
 def _refresh(alert: TrackedAlert, change: AlertChange, *, now: datetime) -> None:
     alert.reasons, alert.evidence, alert.last_seen_at = list(change.reasons), dict(change.evidence), now
-    if change.rule == "silence":
-        alert.run_started_on = silence_run(change)
 
 
 def _event_row(

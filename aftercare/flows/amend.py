@@ -23,6 +23,7 @@ from aftercare.program.service import current_rules
 from aftercare.rules.aggregates import Aggregates
 from aftercare.rules.plan_facts import plan_facts
 from aftercare.rules.step import checkin_step
+from aftercare.scheduling.localtime import local_today, zone
 
 
 async def amend_checkin(
@@ -65,6 +66,7 @@ async def amend_checkin(
             alerts=alerts.states(graduate_id),
             plan=plan_facts(plan),
             rules=rules,
+            on=local_today(now, zone(graduate.timezone)),
         )
         alerts.record(
             graduate_id=graduate_id,

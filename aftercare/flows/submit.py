@@ -69,6 +69,7 @@ from aftercare.rules.config import DEFAULT_RULES, ProgramRules
 from aftercare.rules.engine import WINDOW_DAYS, PlanFacts, RiskLevel
 from aftercare.rules.plan_facts import plan_facts
 from aftercare.rules.step import checkin_step
+from aftercare.scheduling.localtime import local_today, zone
 from aftercare.scheduling.service import CheckedInDays, cancel_prompts_for_days
 
 # Enough to share a commit among every connection of a busy worker; small enough that a batch
@@ -469,6 +470,7 @@ def _decide(submission: _Submission, graduate: _Graduate | None, writes: _Writes
         alerts=writes.alerts.states(submission.graduate_id),
         plan=plan.facts,
         rules=graduate.rules,
+        on=local_today(now, zone(graduate.row.timezone)),
     )
     checkin_id = uuid7()
     writes.alerts.record(

@@ -5,14 +5,28 @@ ordinary for one graduate and alarming for another. ``fold`` keeps an exponentia
 variance (span about 28 days) per measure, and an exponentially weighted rate per yes/no answer, in O(1)
 per check-in, so the engine's cost never grows with a graduate's history.
 
-Three choices keep the baseline honest:
+Seven choices keep the baseline honest:
 
 - Early on the weight is ``1/(n+1)`` (a plain running mean), so a baseline forms within days.
 - ``baseline`` blends the variance (and the yes/no rates) with a population prior worth a few
   check-ins, and floors the spread at a minimum: a person who always answers 3 has a measured spread of
   zero, and without the floor every 4 would be an alarm.
-- Values far from the baseline are clipped before they are folded in (winsorised), so a prodrome of a
-  week does not drag the baseline along with it and hide itself.
+- Values far from the baseline are clipped before they are folded in (winsorised), and the mean
+  moves at most ``MEAN_CLIP`` spreads' worth a day (a Huber-type step), so a prodrome of a week does
+  not drag the baseline along with it and hide itself, while a slow benign drift is still followed.
+- **The spread is an estimate.** ``Baseline.df`` says how many independent answers it rests on (the
+  prior's included, fewer when days carry over), so the engine can read a deviation as the t
+  statistic it is: early on, or for a person with slow swings, a "2" is less rare than a normal 2.
+- **The warning side has its own spread.** Answers are bounded and skewed: someone whose craving is
+  usually 0 or 1 cannot go lower, so their spread, measured both ways, understates how far up an
+  ordinary day goes, and every such person looked alarming on their ordinary high days. Each measure
+  also keeps the spread of the deviations on its warning side (up for craving and stress, down for
+  mood and sleep), and the rules judge against that (``Baseline.sd``).
+- **Days are not independent.** A person's mood carries over from one day to the next; for someone
+  with slow swings, three high days in a row are ordinary, and tests that treat days as independent
+  ("2 of the last 3 days", the mean of 4 days) alarm on every swing. Each measure keeps how often two
+  consecutive days deviate on the same side of the mean, the sign concordance, which gives the
+  person's day-to-day correlation (``Baseline.rho``) without being moved by how far a wild day goes.
 
 Aggregates are a JSON column: ``aggregates_encoder``/``aggregates_decoder`` round-trip them.
 """
@@ -34,6 +48,17 @@ PRIOR_WEIGHT = 4
 # Past this many check-ins, folded values are clipped to mean +- CLIP_SD spreads.
 WARMUP = 5
 CLIP_SD = 2.5
+# The mean follows a day's answer by at most this many spreads times its weight.
+MEAN_CLIP = 1.0
+# The warning side's spread and the concordance of consecutive days are read from half the answers
+# or fewer: they are weighted over a longer span, about two months.
+SLOW_SPAN_DAYS = 56
+SLOW_ALPHA = 2 / (SLOW_SPAN_DAYS + 1)
+# Before a person's own pairs of days say otherwise, assume a little carry-over (diary studies find
+# day-to-day correlations of mood and craving mostly between 0.1 and 0.6), worth this many pairs.
+PRIOR_RHO = 0.2
+PRIOR_PAIRS = 12
+RHO_MAX = 0.8
 
 
 class CheckinFacts(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,6 +105,31 @@ class Stat(msgspec.Struct, frozen=True, array_like=True):
     var: float = 0.0
 
 
+class Scale(Stat, frozen=True, array_like=True):
+    """A measure with a warning side (``Measure.direction``): also ``side``, the weighted mean square of
+    the deviations on that side, doubled so it compares with ``var`` (-1: not yet known); ``above``,
+    the weighted share of answers on the warning side of the mean; and the day-to-day concordance:
+    ``pairs`` consecutive days seen, ``together`` the weighted share of them that deviated on the same
+    side, ``last`` the side of the last folded answer (+1 warning side, -1 the other, 0 none). Rows
+    stored before these existed hold three fields; the rest start at their defaults."""
+
+    side: float = -1.0
+    above: float = 0.5
+    pairs: int = 0
+    together: float = 0.0
+    last: int = 0
+
+
+class CoMovement(msgspec.Struct, frozen=True, array_like=True):
+    """How the scales move together on a day: over ``n`` days with two or more of them off their mean,
+    the weighted share of pairs on the same side (``together``) and the share expected were they
+    independent, from each one's share of days on its warning side (``expected``)."""
+
+    n: int = 0
+    together: float = 0.5
+    expected: float = 0.5
+
+
 class Measure(msgspec.Struct, frozen=True):
     """How one measure is read: its population prior, the smallest spread believed, clipping."""
 
@@ -89,13 +139,16 @@ class Measure(msgspec.Struct, frozen=True):
     # None: the person's own mean from the first check-in on (a population mean would bias it).
     prior_mean: float | None = None
     winsorize: bool = True
+    # +1 when a higher value is the warning sign (craving, stress), -1 when lower is (mood, sleep),
+    # 0 for yes/no rates (no side spread, no concordance).
+    direction: int = 0
 
 
 # Spreads are on each answer's own scale: craving and stress 0-10, mood 1-5, sleep in hours.
-CRAVING = Measure("craving", prior_sd=2.0, min_sd=1.0)
-MOOD = Measure("mood", prior_sd=0.9, min_sd=0.6)
-STRESS = Measure("stress", prior_sd=2.0, min_sd=1.0)
-SLEEP = Measure("sleep", prior_sd=1.25, min_sd=0.75)
+CRAVING = Measure("craving", prior_sd=2.0, min_sd=1.0, direction=1)
+MOOD = Measure("mood", prior_sd=0.9, min_sd=0.6, direction=-1)
+STRESS = Measure("stress", prior_sd=2.0, min_sd=1.0, direction=1)
+SLEEP = Measure("sleep", prior_sd=1.25, min_sd=0.75, direction=-1)
 SUPPORT_MISSED = Measure("support_missed", prior_sd=0.0, min_sd=0.0, prior_mean=0.15, winsorize=False)
 MEDICATION_MISSED = Measure("medication_missed", prior_sd=0.0, min_sd=0.0, prior_mean=0.1, winsorize=False)
 ISOLATING = Measure("isolating", prior_sd=0.0, min_sd=0.0, prior_mean=0.1, winsorize=False)
@@ -104,8 +157,14 @@ UNCOPED_TRIGGERS = Measure("uncoped_triggers", prior_sd=0.0, min_sd=0.0, prior_m
 
 class Baseline(msgspec.Struct, frozen=True):
     mean: float
+    # The spread on the warning side (measures with one), or both ways.
     sd: float
     n: int
+    # Day-to-day correlation of the deviations (0 to RHO_MAX), for measures with a warning side.
+    rho: float = 0.0
+    # How many independent answers the spread is worth (the prior's included): a deviation measured
+    # with a spread estimated from few answers is a t statistic, not a z-score.
+    df: float = math.inf
 
 
 class Aggregates(msgspec.Struct, frozen=True, kw_only=True):
@@ -113,16 +172,20 @@ class Aggregates(msgspec.Struct, frozen=True, kw_only=True):
 
     count: int = 0
     last_checkin_date: date | None = None
+    # The local day of the check-in folded last (a late sync is folded after later days): a pair of
+    # consecutive days is counted only when they are folded one after the other.
+    folded_date: date | None = None
     # Consecutive local days with a check-in, ending at last_checkin_date (the caseload's streak).
     streak_days: int = 0
-    craving: Stat = Stat()
-    mood: Stat = Stat()
-    stress: Stat = Stat()
-    sleep: Stat = Stat()
+    craving: Scale = Scale()
+    mood: Scale = Scale()
+    stress: Scale = Scale()
+    sleep: Scale = Scale()
     support_missed: Stat = Stat()
     medication_missed: Stat = Stat()
     isolating: Stat = Stat()
     uncoped_triggers: Stat = Stat()
+    co_movement: CoMovement = CoMovement()
 
 
 aggregates_encoder = msgspec.json.Encoder()
@@ -149,8 +212,47 @@ def baseline(stat: Stat, measure: Measure) -> Baseline | None:
     mean = stat.mean
     if measure.prior_mean is not None:
         mean = (own * stat.mean + PRIOR_WEIGHT * measure.prior_mean) / (own + PRIOR_WEIGHT)
-    var = (own * stat.var + PRIOR_WEIGHT * measure.prior_sd**2) / (own + PRIOR_WEIGHT)
-    return Baseline(mean=mean, sd=max(measure.min_sd, math.sqrt(var)), n=stat.n)
+    var = stat.var
+    if isinstance(stat, Scale) and stat.side >= 0:
+        # The warning side's spread, but never less than the spread both ways: a side that has
+        # seldom moved is as yet unmeasured, not narrow.
+        var = max(var, stat.side)
+    var = (own * var + PRIOR_WEIGHT * measure.prior_sd**2) / (own + PRIOR_WEIGHT)
+    day_to_day = rho(stat) if isinstance(stat, Scale) else 0.0
+    # Carried-over days are worth fewer independent ones: (1 - rho) / (1 + rho) each.
+    df = own * (1 - day_to_day) / (1 + day_to_day) + PRIOR_WEIGHT
+    return Baseline(mean=mean, sd=max(measure.min_sd, math.sqrt(var)), n=stat.n, rho=day_to_day, df=df)
+
+
+def rho(stat: Scale) -> float:
+    """The day-to-day correlation of a measure's deviations, from how often two consecutive days fall
+    on the same side of the mean, blended with the prior.
+
+    The same-side share is turned into the correlation of the two days' sides (the phi coefficient,
+    so a skewed measure, most days just below the mean, is not mistaken for a persistent one), and
+    that into the correlation of the answers as for normal ones split at the middle
+    (rho = sin(pi/2 * phi))."""
+    p = min(0.95, max(0.05, stat.above))
+    # Same side = both up or both down: together = 1 - 2 (p - P(both up)).
+    both_up = (stat.together - 1) / 2 + p
+    phi = (both_up - p * p) / (p * (1 - p))
+    own = min(stat.pairs, SLOW_SPAN_DAYS)
+    phi = (own * phi + PRIOR_PAIRS * _PHI_OF_PRIOR) / (own + PRIOR_PAIRS)
+    return min(RHO_MAX, max(0.0, math.sin(math.pi / 2 * phi)))
+
+
+_PHI_OF_PRIOR = 2 / math.pi * math.asin(PRIOR_RHO)
+
+
+def co_movement(stat: CoMovement) -> float:
+    """The correlation of the scales with each other on the same day (0 to RHO_MAX), as ``rho`` reads
+    day-to-day carry-over: mood, stress and sleep often move with one underlying state, and then
+    three of them off on the same days are one sign, not three."""
+    expected = min(0.95, stat.expected)
+    phi = (stat.together - expected) / (1 - expected)
+    own = min(stat.n, SLOW_SPAN_DAYS)
+    phi = (own * phi + PRIOR_PAIRS * _PHI_OF_PRIOR) / (own + PRIOR_PAIRS)
+    return min(RHO_MAX, max(0.0, math.sin(math.pi / 2 * phi)))
 
 
 def fold(
@@ -172,15 +274,24 @@ def fold(
     else:
         # A late sync of an earlier day: the streak that ends at `last` is unchanged.
         streak = aggregates.streak_days
+    follows = aggregates.folded_date is not None and (checkin.local_date - aggregates.folded_date).days == 1
+    scales = (
+        _update_scale(aggregates.craving, CRAVING, checkin.craving, follows=follows),
+        _update_scale(aggregates.mood, MOOD, checkin.mood, follows=follows),
+        _update_scale(aggregates.stress, STRESS, checkin.stress, follows=follows),
+        _update_scale(aggregates.sleep, SLEEP, checkin.sleep_hours, follows=follows),
+    )
+    craving, mood, stress, sleep = scales
     return msgspec.structs.replace(
         aggregates,
         count=aggregates.count + 1,
         last_checkin_date=checkin.local_date if last is None else max(last, checkin.local_date),
+        folded_date=checkin.local_date,
         streak_days=streak,
-        craving=_update(aggregates.craving, CRAVING, checkin.craving),
-        mood=_update(aggregates.mood, MOOD, checkin.mood),
-        stress=_update(aggregates.stress, STRESS, checkin.stress),
-        sleep=_update(aggregates.sleep, SLEEP, checkin.sleep_hours),
+        craving=craving,
+        mood=mood,
+        stress=stress,
+        sleep=sleep,
         support_missed=_update(aggregates.support_missed, SUPPORT_MISSED, _missed(checkin.attended_support)),
         medication_missed=_update(
             aggregates.medication_missed, MEDICATION_MISSED, _missed(checkin.took_medication)
@@ -191,6 +302,26 @@ def fold(
             UNCOPED_TRIGGERS,
             float(uncoped_triggers(checkin, trigger_coping or {})),
         ),
+        co_movement=_update_co_movement(aggregates.co_movement, scales),
+    )
+
+
+def _update_co_movement(stat: CoMovement, scales: tuple[Scale, ...]) -> CoMovement:
+    """Fold one day's sides of the scales answered today (``last``: +1 warning side, -1 the other)."""
+    sides = [(scale.last, scale.above) for scale in scales if scale.last]
+    if len(sides) < 2:
+        return stat
+    pairs = same = expected = 0.0
+    for i, (side_i, p_i) in enumerate(sides):
+        for side_j, p_j in sides[i + 1 :]:
+            pairs += 1
+            same += side_i == side_j
+            expected += p_i * p_j + (1 - p_i) * (1 - p_j)
+    weight = max(SLOW_ALPHA, 1 / (stat.n + 1))
+    return CoMovement(
+        n=stat.n + 1,
+        together=stat.together + weight * (same / pairs - stat.together),
+        expected=stat.expected + weight * (expected / pairs - stat.expected),
     )
 
 
@@ -218,11 +349,6 @@ def _update(stat: Stat, measure: Measure, value: float | None) -> Stat:
         return stat
     if stat.n == 0:
         return Stat(n=1, mean=float(value), var=0.0)
-    if measure.winsorize and stat.n >= WARMUP:
-        current = baseline(stat, measure)
-        assert current is not None  # n > 0
-        limit = CLIP_SD * current.sd
-        value = min(max(value, stat.mean - limit), stat.mean + limit)
     weight = max(ALPHA, 1 / (stat.n + 1))
     delta = value - stat.mean
     # West's incremental form of the exponentially weighted variance.
@@ -230,6 +356,48 @@ def _update(stat: Stat, measure: Measure, value: float | None) -> Stat:
         n=stat.n + 1,
         mean=stat.mean + weight * delta,
         var=(1 - weight) * (stat.var + weight * delta * delta),
+    )
+
+
+def _update_scale(stat: Scale, measure: Measure, value: float | None, *, follows: bool) -> Scale:
+    if value is None:
+        # Not answered today: tomorrow's answer has no yesterday to pair with.
+        return stat if stat.last == 0 else msgspec.structs.replace(stat, last=0)
+    if stat.n == 0:
+        return Scale(n=1, mean=float(value), var=0.0, side=0.0)
+    step_limit = math.inf
+    if measure.winsorize and stat.n >= WARMUP:
+        current = baseline(stat, measure)
+        assert current is not None  # n > 0
+        limit = CLIP_SD * current.sd
+        value = min(max(value, stat.mean - limit), stat.mean + limit)
+        step_limit = MEAN_CLIP * current.sd
+    weight = max(ALPHA, 1 / (stat.n + 1))
+    delta = value - stat.mean
+    # West's incremental form of the exponentially weighted variance.
+    var = (1 - weight) * (stat.var + weight * delta * delta)
+    step = min(max(delta, -step_limit), step_limit)
+    slow = max(SLOW_ALPHA, 1 / (stat.n + 1))
+    warning = measure.direction * delta
+    side = stat.var if stat.side < 0 else stat.side
+    # Doubled: on symmetric answers half the days fall on each side.
+    side = (1 - slow) * side + slow * (1 - weight) * (2 * delta * delta if warning > 0 else 0.0)
+    last = (warning > 0) - (warning < 0)
+    above = stat.above + slow * (float(warning > 0) - stat.above)
+    pairs, together = stat.pairs, stat.together
+    if follows and stat.last and last:
+        pair_weight = max(SLOW_ALPHA, 1 / (pairs + 1))
+        together += pair_weight * (float(last == stat.last) - together)
+        pairs += 1
+    return Scale(
+        n=stat.n + 1,
+        mean=stat.mean + weight * step,
+        var=var,
+        side=side,
+        above=above,
+        pairs=pairs,
+        together=together,
+        last=last,
     )
 
 

@@ -50,6 +50,12 @@ DEFAULT_RESOLVE_AFTER_DAYS = 2
 MIDNIGHT = time(0, 0)
 ONE_DAY = timedelta(days=1)
 DAYS_PER_MONTH = 30
+# The figures a supervisor compares rules by: a counselor's week at a caseload this size, and a
+# warning that counts as early when it came 1 to LEAD_DAYS days before the first reported use.
+CASELOAD = 60
+LEAD_DAYS = 7
+# Alerts that are not early warnings: they answer what was reported that very day.
+NOT_EARLY = frozenset({"lapse", "safety"})
 
 
 class CheckinRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -112,29 +118,125 @@ class AlertEvent(msgspec.Struct, frozen=True):
     severity: str
     event: Literal["opened", "raised"]
     reasons: list[str]
+    # Every rule whose signs the event carries, the leading one first: early signs share an alert,
+    # so an alert of one rule may carry (or be raised by) another's.
+    rules: list[str]
 
 
 class Summary(msgspec.Struct):
+    """What a replay opened, and how it bears on the history's own reported lapses.
+
+    Measured on the histories' ``used: true`` check-ins (no other truth is known):
+
+    - a *lapse episode* begins with a reported use that has no other in the lapse rule's
+      ``repeat_window_days`` before it (within them a lapse is a repeat of the same episode), and is
+      counted when at least ``LEAD_DAYS`` days of the history precede it;
+    - it was *flagged ahead* when an alert of a rule other than lapse and safety opened or rose on
+      one of the ``LEAD_DAYS`` days before it;
+    - *precision* is the share of alerts opened by rules other than lapse and safety (with
+      ``LEAD_DAYS`` days of the history after them) followed by a reported use within ``LEAD_DAYS``
+      days;
+    - each has a *chance level*: the same figure for a day picked at random (the share of days with
+      such an alert in the days before; the share of days followed by a use), so a figure can be
+      read against what alerts that knew nothing would have scored.
+    """
+
     graduates: int = 0
     graduate_days: int = 0
     checkins: int = 0
     opened: dict[str, int] = msgspec.field(default_factory=dict)
     errors: list[str] = msgspec.field(default_factory=list)
+    episodes: int = 0
+    episodes_flagged: int = 0
+    days_judged: int = 0
+    days_flagged: int = 0
+    early_alerts: int = 0
+    early_alerts_followed: int = 0
+    days_ahead: int = 0
+    days_followed: int = 0
 
     @property
     def alerts_per_graduate_month(self) -> float:
         months = self.graduate_days / DAYS_PER_MONTH
         return sum(self.opened.values()) / months if months else 0.0
 
+    def per_graduate_month(self, rule: str) -> float:
+        months = self.graduate_days / DAYS_PER_MONTH
+        return self.opened.get(rule, 0) / months if months else 0.0
+
+    @property
+    def alerts_per_counselor_week(self) -> float:
+        """Alerts a counselor with ``CASELOAD`` graduates like these would open in a week."""
+        return self.alerts_per_graduate_month / DAYS_PER_MONTH * 7 * CASELOAD
+
+    def measure(self, history: History, events: Iterable[AlertEvent], repeat_window_days: int) -> None:
+        """Add one graduate's figures (see the class docstring)."""
+        first, last = history.start_date, history.end_date
+        days = (last - first).days + 1
+        used = sorted({a.checkin.local_date for a in history.arrivals if a.checkin.used})
+        # Per day of the history (index from the first): an early alert opened or raised that day.
+        early = [False] * days
+        opened_early: list[date] = []
+        for event in events:
+            if event.rule in NOT_EARLY:
+                continue
+            offset = (event.local_date - first).days
+            if 0 <= offset < days:
+                early[offset] = True
+            if event.event == "opened":
+                opened_early.append(event.local_date)
+        # flagged[d]: an early alert on one of the LEAD_DAYS days before day d.
+        flagged = [any(early[max(0, d - LEAD_DAYS) : d]) for d in range(days)]
+        use_days = {(d - first).days for d in used}
+        previous: date | None = None
+        for day in used:
+            offset = (day - first).days
+            new_episode = previous is None or (day - previous).days > repeat_window_days
+            previous = day
+            if new_episode and offset >= LEAD_DAYS:
+                self.episodes += 1
+                self.episodes_flagged += flagged[offset]
+        for d in range(LEAD_DAYS, days):
+            if d not in use_days:
+                self.days_judged += 1
+                self.days_flagged += flagged[d]
+        followed = [any(u in use_days for u in range(d + 1, d + LEAD_DAYS + 1)) for d in range(days)]
+        for day in opened_early:
+            offset = (day - first).days
+            if offset + LEAD_DAYS < days:
+                self.early_alerts += 1
+                self.early_alerts_followed += followed[offset]
+        for d in range(days - LEAD_DAYS):
+            self.days_ahead += 1
+            self.days_followed += followed[d]
+
     def text(self) -> str:
         per_rule = ", ".join(f"{rule} {n}" for rule, n in sorted(self.opened.items())) or "none"
+        burden = ", ".join(f"{rule} {self.per_graduate_month(rule):.3f}" for rule in sorted(self.opened))
         return (
             f"graduates: {self.graduates}\n"
             f"graduate-days: {self.graduate_days}\n"
             f"check-ins: {self.checkins}\n"
             f"alerts opened: {sum(self.opened.values())} ({per_rule})\n"
             f"alerts per graduate-month: {self.alerts_per_graduate_month:.3f}\n"
+            f"alerts per graduate-month by rule: {burden or 'none'}\n"
+            f"alerts per counselor-week at a caseload of {CASELOAD}: {self.alerts_per_counselor_week:.1f}\n"
+            f"reported lapse episodes (first use in the lapse rule's window, {LEAD_DAYS} days of history "
+            f"before): {self.episodes}\n"
+            f"  flagged 1-{LEAD_DAYS} days before by an alert of another rule (not lapse or safety): "
+            f"{_share(self.episodes_flagged, self.episodes)} (a day at random: "
+            f"{_share(self.days_flagged, self.days_judged, counts=False)})\n"
+            f"alerts (not lapse or safety) followed by a reported use within {LEAD_DAYS} days (precision): "
+            f"{_share(self.early_alerts_followed, self.early_alerts)} (a day at random: "
+            f"{_share(self.days_followed, self.days_ahead, counts=False)})\n"
         )
+
+
+def _share(part: int, whole: int, *, counts: bool = True) -> str:
+    if not whole:
+        return "n/a (none)"
+    share = f"{100 * part / whole:.1f}%"
+    return f"{part} of {whole} = {share}" if counts else share
 
 
 _line_decoder = msgspec.json.Decoder(GraduateLine)
@@ -285,6 +387,7 @@ def replay_graduate(history: History, rules: ProgramRules, resolve_after_days: i
                 alerts=alerts,
                 plan=plan,
                 rules=rules,
+                on=arrived_on,
             )
             received[arrival.checkin.local_date.toordinal()] = arrival.checkin
             aggregates, alerts = step.aggregates, step.alerts
@@ -314,7 +417,7 @@ def alert_events(graduate: str, changes: Iterable[AlertChange]) -> list[AlertEve
     before a silence event that happened first in time.
     """
     events = [
-        AlertEvent(graduate, c.local_date, c.rule, c.severity, c.kind, list(c.reasons))
+        AlertEvent(graduate, c.local_date, c.rule, c.severity, c.kind, list(c.reasons), list(c.rules))
         for c in changes
         if c.kind == "opened" or c.kind == "raised"
     ]
@@ -322,7 +425,7 @@ def alert_events(graduate: str, changes: Iterable[AlertChange]) -> list[AlertEve
     return events
 
 
-def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+def numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
     for number, text in enumerate(lines, start=1):
         if text.strip():
             yield number, text
@@ -345,26 +448,35 @@ def run_backtest(
     summary = Summary()
     seen: set[str] = set()
     opened: Counter[str] = Counter()
-    for number, text in _numbered(lines):
+    for number, text in numbered(lines):
         parsed = parse_history(text, where=f"{source_name}:{number}", seen=seen)
         if isinstance(parsed, list):
             summary.errors.extend(parsed)
             continue
         if summary.errors:
             continue
-        summary.graduates += 1
-        summary.graduate_days += (parsed.end_date - parsed.start_date).days + 1
-        summary.checkins += len(parsed.arrivals)
-        for event in alert_events(parsed.graduate, replay_graduate(parsed, rules, resolve_after_days)):
-            if event.event == "opened":
-                opened[event.rule] += 1
+        events = replay_events(parsed, rules, resolve_after_days, summary, opened)
+        for event in events:
             out.write(_event_encoder.encode(event).decode())
             out.write("\n")
     summary.opened = dict(opened)
     return summary
 
 
-def _load_rules(path: Path | None) -> ProgramRules | str:
+def replay_events(
+    history: History, rules: ProgramRules, resolve_after_days: int, summary: Summary, opened: Counter[str]
+) -> list[AlertEvent]:
+    """One graduate's events, counted into ``summary`` and ``opened`` (per rule)."""
+    summary.graduates += 1
+    summary.graduate_days += (history.end_date - history.start_date).days + 1
+    summary.checkins += len(history.arrivals)
+    events = alert_events(history.graduate, replay_graduate(history, rules, resolve_after_days))
+    opened.update(e.rule for e in events if e.event == "opened")
+    summary.measure(history, events, rules.rules.lapse.repeat_window_days)
+    return events
+
+
+def load_rules(path: Path | None) -> ProgramRules | str:
     if path is None:
         return DEFAULT_RULES
     try:
@@ -396,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.resolve_after_days < 1:
         print("--resolve-after-days: must be >= 1", file=sys.stderr)
         return 2
-    rules = _load_rules(args.rules)
+    rules = load_rules(args.rules)
     if isinstance(rules, str):
         print(rules, file=sys.stderr)
         return 2

@@ -26,6 +26,14 @@ that one wild answer cannot inflate), and lets one sign alone warn when it is as
 be, held over days (stress and sleep have no rule of their own). The program's absolute cut-offs
 (craving 7 or more, mood 2 or less) stay as safety nets. No I/O, no clock: ``assess`` reads a bounded
 window and O(1) aggregates, so its cost does not grow with a graduate's history.
+
+Calibrated to the person's own noise, not to independent normal days (issue 20: wide but steady
+people alarmed most). A deviation is measured against the spread of the measure's warning side
+(bounded, skewed answers), read as the t statistic it is (``_as_normal``: the spread is an estimate),
+and for days that carry over into the next (``Baseline.rho``) "2 of the last 3 days", the mean of a
+few days and "k of n days" are judged as the fewer independent days they are worth (``_vif``,
+``_tail_carried``). In a mean of days each day counts at most 2.5 spreads, so one wild day in
+heavy-tailed answers cannot make a span look held.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
+from functools import partial
 from statistics import NormalDist
 from typing import Any, Literal
 
@@ -56,12 +65,14 @@ from aftercare.rules.aggregates import (
     CheckinFacts,
     Measure,
     baseline,
+    co_movement,
     uncoped_triggers,
     unfold,
 )
 from aftercare.rules.config import ProgramRules
 
 __all__ = [
+    "EARLY_SIGN_RULES",
     "WINDOW_DAYS",
     "Assessment",
     "CheckinFacts",
@@ -95,7 +106,7 @@ WINDOW_DAYS = 28
 SEVERITY_RANK: dict[str, int] = {"warning": 1, "high": 2, "critical": 3}
 # The rules whose simultaneous warnings make a combined high (not lapse, safety or silence: they
 # alert on their own and are not early signs).
-_EARLY_SIGNS = (
+_EARLY_SIGNS: tuple[RuleName, ...] = (
     "craving_rising",
     "mood_falling",
     "support_dropoff",
@@ -103,6 +114,9 @@ _EARLY_SIGNS = (
     "isolation",
     "triggers_without_coping",
 )
+# The rules that read early signs, ``combined`` included: the lifecycle gives them one alert a
+# graduate (one counselor action for overlapping signs).
+EARLY_SIGN_RULES: tuple[RuleName, ...] = (*_EARLY_SIGNS, "combined")
 _MAX_STRENGTH = 3.0
 # The share of a person's ordinary days past one spread in one direction is about 16% for normal
 # answers; rounding to whole numbers and the floor on the spread move it about, so judge against
@@ -192,7 +206,7 @@ def assess(
             hits.append(hit)
     signals = _signals(day, rules)
     if cfg.combined.enabled:
-        combined = _combined(signals, hits, rules)
+        combined = _combined(signals, hits, rules, co_movement(aggregates_before.co_movement))
         if combined is not None:
             hits.append(combined)
     return _summarise(hits, signals, rules)
@@ -312,11 +326,20 @@ _CRAVING = _Continuous(CRAVING, "craving", 1, lambda c: c.craving)
 _MOOD = _Continuous(MOOD, "mood", -1, lambda c: c.mood)
 _STRESS = _Continuous(STRESS, "stress", 1, lambda c: c.stress)
 _SLEEP = _Continuous(SLEEP, "sleep", -1, lambda c: c.sleep_hours, unit=" h")
+_SCALE_LABELS = frozenset(kind.label for kind in (_CRAVING, _MOOD, _STRESS, _SLEEP))
 
 
 def _z(kind: _Continuous, value: float, base: Baseline) -> float:
-    """How far ``value`` is from the baseline in the warning direction, in baseline spreads."""
-    return kind.direction * (value - base.mean) / base.sd
+    """How far ``value`` is from the baseline in the warning direction, in baseline spreads, as the
+    z-score equally unlikely (``_as_normal``: the spread is itself an estimate)."""
+    return _as_normal(kind.direction * (value - base.mean) / base.sd, base.df)
+
+
+def _as_normal(t: float, df: float) -> float:
+    """The z-score as unlikely as ``t`` is for a t distribution with ``df`` degrees of freedom (a
+    deviation over a spread estimated from ``df`` answers is one), by Wallace's approximation. With a
+    spread from a month of answers a "2" is as rare as a normal 1.9; from a week's, as a 1.7."""
+    return t * (1 - 1 / (4 * df)) / math.sqrt(1 + t * t / (2 * df))
 
 
 def _series(kind: _Continuous, checkins: Iterable[CheckinFacts]) -> list[tuple[CheckinFacts, float]]:
@@ -361,7 +384,11 @@ def _craving_rising(day: _Day, rules: ProgramRules) -> RuleHit | None:
     reasons: list[str] = []
     shown = span
     if base is not None:
-        zs = [_z(_CRAVING, v, base) for _, v in span]
+        # Two high days of three are ordinary for someone whose days carry over into the next: for
+        # two days correlated rho, both past z is about as likely as both past z / sqrt(1 + rho)
+        # for independent ones, so their deviations are read that much smaller.
+        carry = math.sqrt(1 + base.rho)
+        zs = [_z(_CRAVING, v, base) / carry for _, v in span]
         today_z = zs[-1]
         elevated = [z for z in zs if z >= cfg.z_warning]
         if today_z >= cfg.z_warning and len(elevated) >= cfg.min_days:
@@ -375,7 +402,7 @@ def _craving_rising(day: _Day, rules: ProgramRules) -> RuleHit | None:
                 reasons.append("still rising day after day")
         elif today_z >= cfg.z_warning:
             trend = _series(_CRAVING, day.within(7))[-cfg.trend_points :]
-            trend_z = [_z(_CRAVING, v, base) for _, v in trend]
+            trend_z = [_z(_CRAVING, v, base) / carry for _, v in trend]
             # A climb, not one spike and not a plateau: the previous check-in already past trend_z,
             # today past z_warning and higher than two check-ins ago, the fitted slope upwards.
             # (The cheap tests first: on most days today is not past z_warning and no slope is fitted.)
@@ -402,10 +429,15 @@ def _craving_rising(day: _Day, rules: ProgramRules) -> RuleHit | None:
     high_days = [(c, v) for c, v in recent if v >= cfg.absolute_level]
     if (
         len(high_days) >= cfg.absolute_days
-        and _tail(
-            len(high_days),
-            len(recent),
-            0.0 if base is None else _share_beyond(base, cfg.absolute_level - 0.5, above=True),
+        and (
+            0.0
+            if base is None
+            else _tail_carried(
+                len(high_days),
+                len(recent),
+                _share_beyond(base, cfg.absolute_level - 0.5, above=True),
+                base.rho,
+            )
         )
         <= cfg.absolute_max_chance
     ):
@@ -431,7 +463,8 @@ def _mood_falling(day: _Day, rules: ProgramRules) -> RuleHit | None:
     reasons: list[str] = []
     shown = span
     if base is not None:
-        zs = [_z(_MOOD, v, base) for _, v in span]
+        carry = math.sqrt(1 + base.rho)  # as for craving
+        zs = [_z(_MOOD, v, base) / carry for _, v in span]
         if zs[-1] >= cfg.z_warning and sum(z >= cfg.z_warning for z in zs) >= cfg.min_days:
             reasons.append(_relative_reason(_MOOD, span, base, cfg.span_days))
     # The absolute net counts only when such a run is unlikely for this person (a chronically low
@@ -440,8 +473,16 @@ def _mood_falling(day: _Day, rules: ProgramRules) -> RuleHit | None:
     if (
         len(low) == cfg.absolute_days
         and all(v <= cfg.absolute_level for _, v in low)
-        and (0.0 if base is None else _share_beyond(base, cfg.absolute_level + 0.5, above=False))
-        ** cfg.absolute_days
+        and (
+            0.0
+            if base is None
+            else _tail_carried(
+                cfg.absolute_days,
+                cfg.absolute_days,
+                _share_beyond(base, cfg.absolute_level + 0.5, above=False),
+                base.rho,
+            )
+        )
         <= cfg.absolute_max_chance
     ):
         reasons.append(f"mood {cfg.absolute_level} or lower on {cfg.absolute_days} days in a row")
@@ -597,8 +638,14 @@ class _Signal(msgspec.Struct, frozen=True):
 
     name: str
     strength: float
-    reason: str
+    # Words are made only for a signal that is shown (most days none is): formatting them for every
+    # deviation cost more than finding it.
+    say: Callable[[], str]
     checkins: list[CheckinFacts]
+
+    @property
+    def reason(self) -> str:
+        return self.say()
 
 
 def _signals(day: _Day, rules: ProgramRules) -> list[_Signal]:
@@ -613,30 +660,55 @@ def _signals(day: _Day, rules: ProgramRules) -> list[_Signal]:
             continue
         # Each answer's deviation (as ``_z``, inlined: this is the engine's innermost loop) is worked
         # out once and read by both tests below.
-        sign, mean, sd = kind.direction, base.mean, base.sd
-        scored = [(c, v, sign * (v - mean) / sd) for c in look_back if (v := kind.value(c)) is not None]
-        span = [x for x in scored if x[0].local_date >= span_first]
+        # ``_as_normal`` inlined too: t * a / sqrt(1 + t * t * b).
+        scale, mean = kind.direction / base.sd, base.mean
+        a, b = 1 - 1 / (4 * base.df), 1 / (2 * base.df)
+        scored = [
+            (c, v, t * a / math.sqrt(1 + t * t * b))
+            for c in look_back
+            if (v := kind.value(c)) is not None
+            for t in ((v - mean) * scale,)
+        ]
+        # One pass over the answers: the span's days (each counted at most 2.5 spreads, so one wild
+        # day in heavy-tailed answers cannot make a span look held) and the week's days past one
+        # spread.
+        span_sum = 0.0
+        span_n = beyond = week_n = 0
+        for c, _, z in scored:
+            if c.local_date >= week_first:
+                week_n += 1
+                beyond += z >= 1.0
+            if c.local_date >= span_first:
+                span_n += 1
+                span_sum += z if z < 2.5 else 2.5
         # One day is a bad day, not a sign: a measure needs two answers in the span to count.
-        if len(span) < 2:
+        if span_n < 2:
             continue
         days = cfg.span_days
-        # The z-score of the span's mean: as likely by chance whether the span holds 2 days or 3.
-        level = sum(z for _, _, z in span) / math.sqrt(len(span))
+        # The z-score of the span's mean, as likely by chance whether the span holds 2 days or 3,
+        # and for days that carry over (rho) as likely as for independent ones.
+        level = span_sum / math.sqrt(span_n * _vif(span_n, base.rho))
+        in_span = span_first
         # A slow prodrome is seldom dramatic on any one day, and one wild day (heavy-tailed
         # answers) can make a mean look dramatic: so also count the week's days past one personal
         # spread, a sign test that outliers cannot inflate, judged as a count is.
-        week = [x for x in scored if x[0].local_date >= week_first]
-        beyond = sum(z >= 1.0 for _, _, z in week)
         # (Two such days of seven are never unlikely, a 42% chance: skip the tail for them.)
         if beyond >= 3:
-            persistent = _strength(_tail(beyond, len(week), _BEYOND_ONE_SPREAD))
+            persistent = _strength(_tail(beyond, week_n, _BEYOND_ONE_SPREAD)) / math.sqrt(
+                _vif(week_n, 2 / math.pi * math.asin(base.rho))
+            )
             if persistent > level:
-                level, span, days = persistent, week, cfg.window_days
+                level, in_span, days = persistent, week_first, cfg.window_days
         if level > 0:
-            shown = [(c, v) for c, v, _ in span]
-            # Only a signal that counts is ever shown; the others need no words.
-            reason = _relative_reason(kind, shown, base, days) if level >= cfg.signal_min else ""
-            signals.append(_Signal(kind.label, min(level, _MAX_STRENGTH), reason, [c for c, _ in shown]))
+            shown = [(c, v) for c, v, _ in scored if c.local_date >= in_span]
+            signals.append(
+                _Signal(
+                    kind.label,
+                    min(level, _MAX_STRENGTH),
+                    partial(_relative_reason, kind, shown, base, days),
+                    [c for c, _ in shown],
+                )
+            )
     counts = (
         ("missed support", _missed_support(day, cfg.window_days), "missed support sessions"),
         ("missed medication", _missed_medication(day, cfg.window_days), "medication not taken"),
@@ -646,20 +718,23 @@ def _signals(day: _Day, rules: ProgramRules) -> list[_Signal]:
     for name, count, what in counts:
         if count is None or not count.days or count.strength <= 0:
             continue
-        reason = (
-            f"{what} on {len(count.days)} of the last {cfg.window_days} days; usually {_percent(count.rate)}"
-            if count.strength >= cfg.signal_min
-            else ""
+        signals.append(
+            _Signal(name, count.strength, partial(_count_reason, what, count, cfg.window_days), count.days)
         )
-        signals.append(_Signal(name, count.strength, reason, count.days))
     return signals
 
 
-def _combined(signals: list[_Signal], hits: list[RuleHit], rules: ProgramRules) -> RuleHit | None:
+def _count_reason(what: str, count: _Count, days: int) -> str:
+    return f"{what} on {len(count.days)} of the last {days} days; usually {_percent(count.rate)}"
+
+
+def _combined(
+    signals: list[_Signal], hits: list[RuleHit], rules: ProgramRules, together: float = 0.0
+) -> RuleHit | None:
     cfg = rules.rules.combined
     warnings = [h for h in hits if h.rule in _EARLY_SIGNS]
     deviating = [s for s in signals if s.strength >= cfg.signal_min]
-    score = sum(s.strength for s in deviating)
+    score = _score(deviating, together)
     severity: Severity
     if len(warnings) >= cfg.min_warnings:
         severity = "high"
@@ -688,6 +763,17 @@ def _combined(signals: list[_Signal], hits: list[RuleHit], rules: ProgramRules) 
             rules=[h.rule for h in warnings],
         ),
     )
+
+
+def _score(deviating: list[_Signal], together: float) -> float:
+    """The summed strength of the deviating signals, the scales' part discounted for how much they
+    move together for this person (``together``, their correlation on a day): k scales correlated r
+    hold as much evidence as their sum over sqrt(1 + (k - 1) r) independent ones."""
+    scales = [s.strength for s in deviating if s.name in _SCALE_LABELS]
+    counts = sum(s.strength for s in deviating if s.name not in _SCALE_LABELS)
+    if len(scales) < 2 or together <= 0:
+        return sum(scales) + counts
+    return sum(scales) / math.sqrt(1 + (len(scales) - 1) * together) + counts
 
 
 def _summarise(hits: list[RuleHit], signals: list[_Signal], rules: ProgramRules) -> Assessment:
@@ -738,6 +824,26 @@ def _slope(points: list[tuple[date, float]]) -> float:
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     sxx = sum((x - mx) ** 2 for x in xs)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+
+
+def _vif(n: int, rho: float) -> float:
+    """How much more a mean of ``n`` consecutive days varies than if they were independent, for days
+    correlated ``rho`` with the day before (and rho**k with k days before):
+    1 + 2 * sum((1 - k / n) * rho**k for k in 1..n-1), in closed form."""
+    if rho <= 0 or n <= 1:
+        return 1.0
+    return 1 + 2 * rho / (1 - rho) - 2 * rho * (1 - rho**n) / (n * (1 - rho) ** 2)
+
+
+def _tail_carried(k: int, n: int, p: float, rho: float) -> float:
+    """``_tail`` for days that carry over into the next (correlated ``rho`` day to day): k of n such
+    days hold about as much evidence as k and n scaled by (1 - rho) / (1 + rho) independent ones,
+    the effective sample size of a mean of correlated days (never fewer than one)."""
+    if rho <= 0:
+        return _tail(k, n, p)
+    scale = (1 - rho) / (1 + rho)
+    k_eff = max(1, round(k * scale))
+    return _tail(k_eff, max(k_eff, round(n * scale)), p)
 
 
 def _tail(k: int, n: int, p: float) -> float:

@@ -10,7 +10,7 @@ the backtest for each arrival of a history, so one history gives the same alerts
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 
 import msgspec
 
@@ -51,11 +51,13 @@ def checkin_step(
     alerts: Mapping[str, AlertState],
     plan: PlanFacts,
     rules: ProgramRules,
+    on: date,
 ) -> Step:
     """Assess ``checkin`` on its window and the baseline before it, apply the hits to ``alerts``
-    (keyed by rule), fold it into the baseline."""
+    (keyed by rule) as of ``on`` (the graduate's local day at its arrival: later than its own day
+    for a late sync), fold it into the baseline."""
     assessment = assess(window_for(checkin, earlier), aggregates, plan, rules)
-    changes = apply_hits(alerts, assessment.hits, local_date=checkin.local_date)
+    changes = apply_hits(alerts, assessment.hits, local_date=checkin.local_date, on=on)
     return Step(
         assessment=assessment,
         changes=changes,

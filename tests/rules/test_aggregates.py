@@ -17,6 +17,7 @@ from aftercare.rules.aggregates import (
     aggregates_decoder,
     aggregates_encoder,
     baseline,
+    co_movement,
     fold,
     uncoped_triggers,
 )
@@ -130,7 +131,8 @@ def test_aggregates_round_trip_through_json() -> None:
 def test_state_stays_the_same_size_however_long_the_history() -> None:
     short = fold_all([checkin(i, craving=i % 7) for i in range(10)])
     long = fold_all([checkin(i, craving=i % 7) for i in range(1000)])
-    assert abs(len(aggregates_encoder.encode(long)) - len(aggregates_encoder.encode(short))) < 40
+    # Only the digits grow: counts, and floats printed to full precision.
+    assert abs(len(aggregates_encoder.encode(long)) - len(aggregates_encoder.encode(short))) < 80
 
 
 @pytest.mark.parametrize(
@@ -148,3 +150,88 @@ def test_uncoped_triggers(
     triggers: tuple[str, ...], coping: tuple[str, ...], links: dict[str, tuple[str, ...]], uncoped: bool
 ) -> None:
     assert uncoped_triggers(checkin(0, triggers=triggers, coping_used=coping), links) is uncoped
+
+
+# --- the warning side's own spread, and days that carry over ---------------------------------------
+
+
+def test_a_skewed_measure_is_judged_by_the_spread_of_its_warning_side() -> None:
+    # Craving mostly 0 or 1, now and then 3 or 4: it cannot go below 0, so the spread both ways
+    # understates how far up an ordinary day goes.
+    cravings = [0, 1, 0, 0, 4, 1, 0, 1, 0, 3] * 6
+    aggregates = fold_all([checkin(i, craving=c) for i, c in enumerate(cravings)])
+    both_ways = aggregates.craving.var**0.5
+    base = baseline(aggregates.craving, CRAVING)
+    assert base is not None
+    assert aggregates.craving.side > aggregates.craving.var
+    assert base.sd > both_ways
+
+
+def test_days_that_carry_over_give_a_high_day_to_day_correlation() -> None:
+    # Slow swings: a week up, a week down.
+    slow = [(3 if (i // 7) % 2 else 1) for i in range(84)]
+    # Every day on its own: up, down, up, down.
+    jumpy = [(3 if i % 2 else 1) for i in range(84)]
+    slow_base = baseline(fold_all([checkin(i, craving=c) for i, c in enumerate(slow)]).craving, CRAVING)
+    jumpy_base = baseline(fold_all([checkin(i, craving=c) for i, c in enumerate(jumpy)]).craving, CRAVING)
+    assert slow_base is not None and jumpy_base is not None
+    assert slow_base.rho > 0.6
+    assert jumpy_base.rho == 0.0
+    # Carried-over days are worth fewer independent answers.
+    assert slow_base.df < jumpy_base.df
+
+
+def test_only_consecutive_days_folded_one_after_the_other_are_paired() -> None:
+    days = [checkin(i, craving=c) for i, c in zip((0, 2, 4, 6, 8), (1, 3, 1, 3, 1), strict=True)]
+    assert fold_all(days).craving.pairs == 0
+    # (The first answer is the mean itself: it has no side, so pairs start with the second.)
+    in_order = fold_all([checkin(0, craving=1), checkin(1, craving=3), checkin(2, craving=1)])
+    assert in_order.craving.pairs == 1
+    # A late sync of the day before is folded after a later day: not a pair.
+    late = fold_all(
+        [checkin(0, craving=1), checkin(1, craving=3), checkin(3, craving=1), checkin(2, craving=3)]
+    )
+    assert late.craving.pairs == 0
+    # A day without a sleep answer leaves no yesterday for the next day's sleep.
+    gap = fold_all(
+        [
+            checkin(0, sleep_hours=6.0, craving=1),
+            checkin(1, sleep_hours=8.0, craving=3),
+            checkin(2, sleep_hours=None, craving=1),
+            checkin(3, sleep_hours=6.0, craving=3),
+        ]
+    )
+    assert gap.sleep.pairs == 0 and gap.craving.pairs == 2
+
+
+def test_rows_stored_before_the_new_fields_still_decode() -> None:
+    old = b'{"count":3,"craving":[3,2.0,0.5],"mood":[3,4.0,0.1],"isolating":[3,0.0,0.0]}'
+    aggregates = aggregates_decoder.decode(old)
+    assert aggregates.craving.n == 3 and aggregates.craving.side == -1.0 and aggregates.craving.pairs == 0
+    assert fold(aggregates, checkin(5, craving=4)).craving.n == 4
+
+
+def test_scales_that_move_together_are_seen_to() -> None:
+    # Bad days: mood down, stress up, sleep down, on the same days (one underlying state).
+    bad = [i % 5 in (1, 2) for i in range(70)]
+    together = fold_all(
+        [
+            checkin(i, mood=3 if b else 4, stress=6 if b else 3, sleep_hours=6.0 if b else 7.5, craving=2)
+            for i, b in enumerate(bad)
+        ]
+    )
+    # The same answers, but each scale's bad days fall on different days.
+    apart = fold_all(
+        [
+            checkin(
+                i,
+                mood=3 if bad[i] else 4,
+                stress=6 if bad[(i + 2) % 70] else 3,
+                sleep_hours=6.0 if bad[(i + 4) % 70] else 7.5,
+                craving=2,
+            )
+            for i in range(70)
+        ]
+    )
+    assert co_movement(together.co_movement) > 0.6
+    assert co_movement(apart.co_movement) < 0.1

@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import msgspec
+from hypothesis import HealthCheck, Phase, given, settings
 from sqlalchemy import func, select
 
 from aftercare.alerts.models import ACTIVE, Alert, AlertEvent
@@ -37,8 +38,14 @@ from aftercare.rules.engine import PlanFacts
 from aftercare.rules.step import checkin_step
 from aftercare.scheduling.localtime import day_bounds, local_today
 from tests.conftest import Account, Program
+from tests.rules import test_backtest as bt
+from tests.rules.lifecycle_contract import Act, violations
+from tests.rules.test_lifecycle import late_pair_of_days, silence_with_a_late_day, steady_then_prodrome
+from tests.rules.test_lifecycle_property import histories
 
 RESOLVE_AFTER_DAYS = 2
+# Random histories through the API per backend: each is a few dozen requests and transactions.
+API_EXAMPLES = 25
 DAYS = 40
 SEED = 11
 
@@ -88,6 +95,8 @@ class Replay:
         self.program, self.clock, self.counselor, self.history = program, clock, counselor, history
         self.factory = program.app.state.session_factory
         self.graduate: Account | None = None
+        # Every opened and raised event as the lifecycle checker reads it, in the order they happened.
+        self.acts: list[Act] = []
 
     @property
     def gid(self) -> uuid.UUID:
@@ -101,20 +110,24 @@ class Replay:
             )
         return int(last or 0)
 
-    async def _events_since(self, after: int, local_date: date) -> list[Row]:
+    async def _events_since(self, after: int, local_date: date, on: date) -> list[Row]:
+        """The events since ``after``, made by the act for ``local_date`` that happened on ``on``."""
         async with self.factory() as session:
-            rows = await session.execute(
-                select(AlertEvent.kind, AlertEvent.severity, Alert.rule, Alert.reasons)
-                .join(Alert, Alert.id == AlertEvent.alert_id)
-                # A refresh (same rule, same severity) is no event of the backtest's.
-                .where(
-                    AlertEvent.graduate_id == self.gid,
-                    AlertEvent.id > after,
-                    AlertEvent.kind.in_(("opened", "raised")),
+            rows = (
+                await session.execute(
+                    select(AlertEvent.kind, AlertEvent.severity, Alert.rule, Alert.reasons, Alert.evidence)
+                    .join(Alert, Alert.id == AlertEvent.alert_id)
+                    # Refreshes and notification decisions are no events of the backtest's.
+                    .where(
+                        AlertEvent.graduate_id == self.gid,
+                        AlertEvent.id > after,
+                        AlertEvent.kind.in_(("opened", "raised")),
+                    )
+                    .order_by(AlertEvent.id)
                 )
-                .order_by(AlertEvent.id)
-            )
-            return [(local_date, r.rule, r.severity, r.kind, tuple(r.reasons)) for r in rows]
+            ).all()
+        self.acts += [Act(on, local_date, r.rule, r.kind, r.severity, dict(r.evidence)) for r in rows]
+        return [(local_date, r.rule, r.severity, r.kind, tuple(r.reasons)) for r in rows]
 
     async def _counselor_closes(self, today: date) -> None:
         """Resolve what the backtest's ``close_handled`` closes on ``today``."""
@@ -177,7 +190,9 @@ class Replay:
             f"/v1/graduates/{self.gid}/checkins", headers=self.graduate.headers, json=payload
         )
         assert response.status_code == 201, response.text
-        return await self._events_since(before, date.fromisoformat(body["local_date"]))
+        return await self._events_since(
+            before, date.fromisoformat(body["local_date"]), local_today(at, self.history.tz)
+        )
 
     async def _close(self, day: date, close: datetime) -> list[Row]:
         await self._counselor_closes(day)
@@ -187,7 +202,7 @@ class Replay:
             await close_day(
                 session, rules=await current_rules(session), graduate_id=self.gid, local_date=day, now=close
             )
-        return await self._events_since(before, day)
+        return await self._events_since(before, day, day)
 
 
 def _folded(history: History, rules: ProgramRules) -> Aggregates:
@@ -201,8 +216,96 @@ def _folded(history: History, rules: ProgramRules) -> Aggregates:
             alerts={},
             plan=history.plan or PlanFacts(),
             rules=rules,
+            on=arrival.checkin.local_date,
         ).aggregates
     return aggregates
+
+
+async def _through_both(
+    program: Program, clock: FixedClock, counselor: Account, line: dict[str, Any], rules: ProgramRules
+) -> tuple[list[Row], list[Row]]:
+    """The history's events through the API and through the backtest."""
+    history = parse_history(json.dumps(line), where="history:1", seen=set())
+    assert isinstance(history, History), history
+    expected: list[Row] = [
+        (e.local_date, e.rule, e.severity, e.event, tuple(e.reasons))
+        for e in alert_events(history.graduate, replay_graduate(history, rules, RESOLVE_AFTER_DAYS))
+    ]
+    return await Replay(program, clock, counselor, history).run(line), expected
+
+
+async def test_issue_20_a_through_the_api(program: Program, clock: FixedClock) -> None:
+    supervisor = await program.supervisor()
+    counselor = await program.staff(supervisor)
+    rules = await _rules(program, supervisor)
+    late, on_time = (
+        json.loads(text)
+        for text in (late_pair_of_days(), bt.graduate(bt.daily(30, steady_then_prodrome()), days=30))
+    )
+    through_api, backtest = await _through_both(program, clock, counselor, late, rules)
+    assert through_api == backtest
+    _, on_time_events = await _through_both(program, clock, counselor, on_time, rules)
+    days = {date.fromisoformat(bt.day(21)), date.fromisoformat(bt.day(22))}
+    early = [
+        (r[0], r[1], r[3], r[2])
+        for r in through_api
+        if r[0] in days and r[1] not in ("lapse", "safety", "silence")
+    ]
+    assert early == [
+        (r[0], r[1], r[3], r[2])
+        for r in on_time_events
+        if r[0] in days and r[1] not in ("lapse", "safety", "silence")
+    ]
+
+
+async def test_issue_20_b_through_the_api(program: Program, clock: FixedClock) -> None:
+    supervisor = await program.supervisor()
+    counselor = await program.staff(supervisor)
+    rules = await _rules(program, supervisor)
+    through_api, backtest = await _through_both(
+        program, clock, counselor, json.loads(silence_with_a_late_day()), rules
+    )
+    assert through_api == backtest
+    assert [(r[0].isoformat(), r[3], r[2]) for r in through_api if r[1] == "silence"] == [
+        (bt.day(12), "opened", "warning"),
+        (bt.day(14), "opened", "warning"),
+        (bt.day(15), "raised", "high"),
+    ]
+
+
+@settings(
+    max_examples=API_EXAMPLES,
+    deadline=None,
+    database=None,
+    # No shrinking: an example costs a second of requests, shrinking one would take many minutes;
+    # the failing history is printed, and the backtest's property test shrinks it in milliseconds.
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(line=histories(max_days=28))
+async def test_random_histories_obey_the_lifecycle_through_the_api_as_through_the_backtest(
+    program: Program, clock: FixedClock, line: dict[str, Any]
+) -> None:
+    """The property of ``test_lifecycle_property.py`` through the API: every event obeys the
+    lifecycle, and they are the backtest's."""
+    supervisor = await program.supervisor()
+    counselor = await program.staff(supervisor)
+    rules = await _rules(program, supervisor)
+    history = parse_history(json.dumps(line), where="history:1", seen=set())
+    assert isinstance(history, History), history
+    replay = Replay(program, clock, counselor, history)
+    through_api = await replay.run(line)
+    assert violations(replay.acts, resolve_after_days=RESOLVE_AFTER_DAYS, rules=rules) == []
+    assert through_api == [
+        (e.local_date, e.rule, e.severity, e.event, tuple(e.reasons))
+        for e in alert_events(history.graduate, replay_graduate(history, rules, RESOLVE_AFTER_DAYS))
+    ]
+
+
+async def _rules(program: Program, supervisor: Account) -> ProgramRules:
+    response = await program.client.get("/v1/program/rules", headers=supervisor.headers)
+    assert response.status_code == 200, response.text
+    return rules_decoder.decode(response.content)
 
 
 async def test_api_and_backtest_give_the_same_alert_events(program: Program, clock: FixedClock) -> None:

@@ -40,6 +40,12 @@ def test_writes_events_to_out_and_a_summary_to_stderr(tmp_path: Path) -> None:
     assert "check-ins: 40" in done.stderr
     assert "lapse 1" in done.stderr and "safety 1" in done.stderr
     assert "alerts per graduate-month: 1.500" in done.stderr
+    # The figures a supervisor compares rules files by.
+    assert "alerts per graduate-month by rule: lapse 0.750, safety 0.750" in done.stderr
+    assert "alerts per counselor-week at a caseload of 60: 21.0" in done.stderr
+    assert "reported lapse episodes" in done.stderr and "(precision)" in done.stderr
+    # Each event names every rule whose signs it carries.
+    assert [e["rules"] for e in events] == [["lapse"], ["safety"]]
 
 
 def test_bad_input_exits_2_naming_line_and_field_and_writes_nothing(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from datetime import date, timedelta
 import msgspec
 import pytest
 
-from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
+from aftercare.rules.aggregates import CRAVING as CRAVING_MEASURE
+from aftercare.rules.aggregates import Aggregates, CheckinFacts, Scale, baseline, fold
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules, rules_decoder
 from aftercare.rules.engine import WINDOW_DAYS, Assessment, PlanFacts, RuleHit, assess, assess_silence
 
@@ -157,7 +158,7 @@ def test_craving_high_for_this_person_on_two_of_three_days_is_a_warning_with_a_r
     craving = hit(run(history), "craving_rising")
     assert craving is not None
     assert craving.severity == "warning"
-    assert craving.reasons[0] == "craving 6, 2, 6 over the last 3 days; baseline 2.3"
+    assert craving.reasons[0] == "craving 6, 2, 6 over the last 3 days; baseline 2.2"
     assert craving.evidence["values"]["craving"] == [6, 2, 6]
     assert craving.evidence["local_dates"] == ["2026-03-29", "2026-03-30", "2026-03-31"]
 
@@ -175,7 +176,7 @@ def test_craving_that_keeps_rising_is_high() -> None:
     craving = hit(run(history), "craving_rising")
     assert craving is not None
     assert craving.severity == "high"
-    assert "craving 6, 7, 8 over the last 3 days; baseline 2.5" in craving.reasons
+    assert "craving 6, 7, 8 over the last 3 days; baseline 2.3" in craving.reasons
     assert "still rising day after day" in craving.reasons
 
 
@@ -246,7 +247,7 @@ def test_mood_well_below_baseline_on_two_days_is_a_warning() -> None:
     mood = hit(run(history), "mood_falling")
     assert mood is not None
     assert mood.severity == "warning"
-    assert mood.reasons[0] == "mood 4, 2, 2 over the last 3 days; baseline 3.9"
+    assert mood.reasons[0] == "mood 4, 2, 2 over the last 3 days; baseline 4"
 
 
 def test_one_low_day_is_not_a_sign() -> None:
@@ -570,3 +571,57 @@ def test_a_week_long_prodrome_is_flagged_before_the_lapse_and_an_ordinary_week_i
 def test_hits_are_stable_for_the_same_input() -> None:
     history = then(BASE, *itertools.repeat({"craving": 6, "isolating": True}, 3))
     assert run(history) == run(history)
+
+
+# --- calibration: each person's own noise, not independent normal days --------------------------
+
+
+def carrying_over(aggregates: Aggregates, concordance: float) -> Aggregates:
+    """``aggregates`` as if two months of consecutive days had fallen on the same side of the mean
+    ``concordance`` of the time (0.5: days independent of each other)."""
+
+    def with_pairs(stat: Scale) -> Scale:
+        return msgspec.structs.replace(stat, pairs=56, together=concordance, above=0.5)
+
+    return msgspec.structs.replace(
+        aggregates,
+        craving=with_pairs(aggregates.craving),
+        mood=with_pairs(aggregates.mood),
+        stress=with_pairs(aggregates.stress),
+        sleep=with_pairs(aggregates.sleep),
+    )
+
+
+def test_high_days_in_a_row_are_less_telling_for_someone_whose_days_carry_over() -> None:
+    history = then(LONG, {"craving": 5}, {"craving": 5}, {"craving": 5})
+    aggregates = Aggregates()
+    for c in history[:-1]:
+        aggregates = fold(aggregates, c)
+    window = history[-WINDOW_DAYS:]
+    independent = carrying_over(aggregates, 0.5)
+    swinging = carrying_over(aggregates, 0.85)  # slow swings: a day like the one before, mostly
+    assert baseline(independent.craving, CRAVING_MEASURE).rho < 0.05  # type: ignore[union-attr]  (the prior)
+    assert baseline(swinging.craving, CRAVING_MEASURE).rho > 0.7  # type: ignore[union-attr]
+    assert hit(assess(window, independent, PLAN, DEFAULT_RULES), "craving_rising") is not None
+    # The same three days are this person's ordinary swing.
+    assert hit(assess(window, swinging, PLAN, DEFAULT_RULES), "craving_rising") is None
+
+
+def test_one_wild_day_in_heavy_tailed_answers_is_not_a_combined_sign() -> None:
+    # Stress far off on one day (a row with someone), ordinary the next: one day is a bad day.
+    assessment = run(then(LONG, {"stress": 10}, {}))
+    assert hit(assessment, "combined") is None
+
+
+def test_scales_that_move_together_count_as_less_evidence_than_independent_ones() -> None:
+    from aftercare.rules.engine import _score, _Signal
+
+    def signal(name: str, strength: float) -> _Signal:
+        return _Signal(name, strength, lambda: name, [])
+
+    mood_and_stress = [signal("mood", 1.6), signal("stress", 1.6)]
+    assert _score(mood_and_stress, 0.0) == pytest.approx(3.2)
+    # For a person whose mood and stress move together (correlation 0.7): about one sign's worth.
+    assert _score(mood_and_stress, 0.7) == pytest.approx(3.2 / 1.7**0.5)
+    # Counts (isolation, missed support...) are not discounted.
+    assert _score([*mood_and_stress, signal("isolation", 1.5)], 0.7) == pytest.approx(3.2 / 1.7**0.5 + 1.5)

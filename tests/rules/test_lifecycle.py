@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from aftercare.rules.config import DEFAULT_RULES
 from aftercare.rules.engine import RuleHit, RuleName, Severity, assess_silence
 from aftercare.rules.lifecycle import AlertChange, AlertState, advance, apply_hits, close_handled, silence_run
+from tests.rules import test_backtest as bt
 
 D0 = date(2026, 3, 10)
 
@@ -60,12 +61,58 @@ def test_a_raise_reopens_an_acknowledged_alert_and_an_update_does_not() -> None:
     assert after_raise["lapse"].opened_on == D0
 
 
-def test_rules_are_independent() -> None:
-    states, changes = step({}, [hit("isolation", "warning"), hit("combined", "high")], D0)
-    assert {(c.rule, c.kind) for c in changes} == {("isolation", "opened"), ("combined", "opened")}
-    states, changes = step(states, [hit("mood_falling", "warning")], D0 + timedelta(days=1))
-    assert [(c.rule, c.kind) for c in changes] == [("mood_falling", "opened")]
-    assert set(states) == {"isolation", "combined", "mood_falling"}
+def test_early_signs_of_one_check_in_are_one_alert_led_by_the_most_severe() -> None:
+    states, changes = step(
+        {},
+        [hit("isolation", "warning", "pulled away 3 of 7"), hit("combined", "high", "2 signs at once")],
+        D0,
+    )
+    [opened] = changes
+    assert (opened.rule, opened.kind, opened.severity) == ("combined", "opened", "high")
+    # Honest about what fired: every rule, every reason.
+    assert opened.rules == ("combined", "isolation")
+    assert opened.reasons == ("2 signs at once", "pulled away 3 of 7")
+    assert opened.evidence["rules"] == ["combined", "isolation"]
+    assert set(states) == {"combined"}
+
+
+def test_at_the_same_severity_a_single_sign_leads_combined() -> None:
+    _, [opened] = step(
+        {}, [hit("combined", "warning", "together"), hit("craving_rising", "warning", "8, 8, 9")], D0
+    )
+    assert (opened.rule, opened.rules, opened.reasons) == (
+        "craving_rising",
+        ("craving_rising", "combined"),
+        ("8, 8, 9", "together"),
+    )
+
+
+def test_an_early_sign_while_another_early_sign_alert_is_open_updates_or_raises_it() -> None:
+    states, _ = step({}, [hit("craving_rising", "warning")], D0)
+    states, changes = step(states, [hit("isolation", "warning", "4 of 7 days")], D0 + timedelta(days=1))
+    assert [(c.rule, c.kind, c.severity, c.rules, c.reasons) for c in changes] == [
+        ("craving_rising", "updated", "warning", ("isolation",), ("4 of 7 days",))
+    ]
+    states, changes = step(states, [hit("combined", "high", "2 signs at once")], D0 + timedelta(days=1))
+    assert [(c.rule, c.kind, c.severity, c.rules) for c in changes] == [
+        ("craving_rising", "raised", "high", ("combined",))
+    ]
+    assert set(states) == {"craving_rising"} and states["craving_rising"].severity == "high"
+
+
+def test_lapse_safety_and_silence_keep_alerts_of_their_own() -> None:
+    states, _ = step({}, [hit("combined", "warning")], D0)
+    states, changes = step(
+        states, [hit("lapse", "high"), hit("safety", "critical"), hit("mood_falling", "warning")], D0
+    )
+    assert {(c.rule, c.kind) for c in changes} == {
+        ("lapse", "opened"),
+        ("safety", "opened"),
+        ("combined", "updated"),
+    }
+    states, changes = step(states, [silence_on(D0, D0 + timedelta(days=2))], D0 + timedelta(days=2))
+    assert [(c.rule, c.kind) for c in changes] == [("silence", "opened")]
+    assert set(states) == {"combined", "lapse", "safety", "silence"}
 
 
 def test_no_hits_no_changes() -> None:
@@ -91,15 +138,26 @@ def test_silence_is_one_alert_per_run_opened_then_raised_then_quiet() -> None:
     assert states["silence"].run_started_on == last + timedelta(days=1)
 
 
-def test_a_new_silent_run_while_the_old_alert_is_open_updates_it() -> None:
+def test_a_new_silent_run_while_the_old_alert_is_open_updates_it_without_making_it_its_own() -> None:
     first = silence_on(D0, D0 + timedelta(days=2))
     states, _ = step({}, [first], D0 + timedelta(days=2))
-    # A check-in on D0+3 ends the run; silence again from D0+4.
-    again = silence_on(D0 + timedelta(days=3), D0 + timedelta(days=5))
-    assert silence_run(again) == D0 + timedelta(days=4)
-    states, changes = step(states, [again], D0 + timedelta(days=5))
+    # A check-in for D0+1 (synced late) ends the run; silence again from D0+2.
+    again = silence_on(D0 + timedelta(days=1), D0 + timedelta(days=3))
+    assert silence_run(again) == D0 + timedelta(days=2) != silence_run(first)
+    states, changes = step(states, [again], D0 + timedelta(days=3))
     assert [(c.kind, c.severity) for c in changes] == [("updated", "warning")]
-    assert states["silence"].run_started_on == D0 + timedelta(days=4)
+    # Still the first run's alert: that run has ended, so it closes at opened + 2 like any other
+    # (were it the new run's, it would stay open while the new run goes on).
+    assert states["silence"].run_started_on == D0 + timedelta(days=1)
+    assert (
+        close_handled(
+            states,
+            local_date=D0 + timedelta(days=4),
+            resolve_after_days=2,
+            last_checkin_date=D0 + timedelta(days=1),
+        )
+        == {}
+    )
 
 
 def test_backtest_closes_handled_alerts_after_n_days() -> None:
@@ -133,3 +191,67 @@ def test_backtest_keeps_a_silence_alert_while_its_run_lasts() -> None:
         close_handled(states, local_date=checkin_day, resolve_after_days=2, last_checkin_date=checkin_day)
         == {}
     )
+
+
+# --- The two violations of issue 20, replayed through the backtest -------------------------------
+# (The same histories go through the API in tests/rules/test_api_equivalence.py.)
+
+
+def steady_then_prodrome(days: int = 30) -> dict[int, dict[str, object]]:
+    """Steady answers, then craving climbing with isolation from day 20: a combined warning on day
+    21, and on day 22 craving_rising and isolation at once (a combined high)."""
+    answers: dict[int, dict[str, object]] = {
+        n: {"craving": (1, 2, 3, 2)[n % 4], "isolating": False} for n in range(1, days + 1)
+    }
+    for n, craving in ((20, 5), (21, 6), (22, 7), (23, 7)):
+        answers[n] |= {"craving": craving, "isolating": True}
+    return answers
+
+
+def late_pair_of_days() -> str:
+    """Day 21's check-in reaches the service on day 23 (10:00 Chicago), day 22's half an hour later."""
+    answers = steady_then_prodrome()
+    answers[21] |= {"received_at": f"{bt.day(23)}T15:00:00Z"}
+    answers[22] |= {"received_at": f"{bt.day(23)}T15:30:00Z"}
+    return bt.graduate(bt.daily(30, answers), days=30)
+
+
+def early_signs(events: list[dict[str, object]], *days: int) -> list[tuple[object, ...]]:
+    wanted = {bt.day(n) for n in days}
+    return [
+        (e["local_date"], e["rule"], e["event"], e["severity"])
+        for e in events
+        if e["rule"] not in ("lapse", "safety", "silence") and e["local_date"] in wanted
+    ]
+
+
+def test_issue_20_a_an_alert_opened_by_a_late_sync_is_open_for_the_next_day_synced_with_it() -> None:
+    on_time = bt.replay(bt.graduate(bt.daily(30, steady_then_prodrome()), days=30))
+    late = bt.replay(late_pair_of_days())
+    # Both arrive on day 23: the alert day 21's check-in opens that morning is still open for day
+    # 22's, whose "2 warning signs at once: craving_rising, isolation" raise or update it, as they
+    # do when both arrive on time. (It was "closed at day 21 + 2" before it opened, so day 22
+    # opened a second alert of the same rule the next day.)
+    assert early_signs(late, 21, 22) == early_signs(on_time, 21, 22)
+    opened = [
+        (e["rule"]) for e in late if e["event"] == "opened" and e["local_date"] in (bt.day(21), bt.day(22))
+    ]
+    assert len(opened) == len(set(opened)), opened
+
+
+def silence_with_a_late_day() -> str:
+    """Check-ins to day 10; day 11's arrives late, on day 13; nothing more until day 18."""
+    late = bt.checkin(11, received_at=f"{bt.day(13)}T15:00:00Z")
+    return bt.graduate([*bt.daily(10), late, *bt.daily(30)[17:]], days=30)
+
+
+def test_issue_20_b_a_silence_alert_whose_run_ended_closes_and_is_never_raised_after() -> None:
+    events = bt.of_rule(bt.replay(silence_with_a_late_day()), "silence")
+    # Opened for the run from day 11 on day 12. Day 11's check-in (late, on day 13) ends that run,
+    # so the alert closes at the start of day 14 (12 + 2) like any other; the run from day 12 goes
+    # on and gets an alert of its own, raised at its fourth day (it was raised on the closed one).
+    assert events == [
+        (bt.day(12), "opened", "warning"),
+        (bt.day(14), "opened", "warning"),
+        (bt.day(15), "raised", "high"),
+    ]
