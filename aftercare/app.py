@@ -35,6 +35,7 @@ from aftercare.errors import AftercareError
 from aftercare.graduates.routes import GraduateController
 from aftercare.health import HealthController
 from aftercare.http import (
+    JsonRequest,
     RequestContextMiddleware,
     handle_aftercare_error,
     handle_http_exception,
@@ -164,6 +165,7 @@ def create_app(
             render_plugins=[ScalarRenderPlugin()],
         ),
         request_max_body_size=MAX_BODY_BYTES,
+        request_class=JsonRequest,
         lifespan=[lifespan],
         on_startup=list(on_startup),
         signature_types=[Request],

@@ -16,7 +16,7 @@ from aftercare.checkins import schemas, service
 from aftercare.clock import Clock
 from aftercare.config import Settings
 from aftercare.flows import amend, help_now, submit
-from aftercare.http import caller
+from aftercare.http import CLEANED_TEXT, caller
 from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
@@ -88,7 +88,12 @@ class CheckinController(Controller):
             now=clock.now(),
         )
 
-    @post("/help", operation_id="requestHelp", opt={"access": Access.GRADUATE_SELF, "problems": [409]})
+    # CLEANED_TEXT: a person in crisis is never refused for what their phone put in the message.
+    @post(
+        "/help",
+        operation_id="requestHelp",
+        opt={"access": Access.GRADUATE_SELF, "problems": [409], CLEANED_TEXT: True},
+    )
     async def request_help(
         self,
         graduate_id: UUID,
