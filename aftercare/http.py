@@ -9,7 +9,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
@@ -33,6 +33,7 @@ from aftercare.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from aftercare.pagination import EARLIEST_YEAR, LATEST_YEAR
 from aftercare.request_context import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
@@ -127,6 +128,19 @@ def _nul_paths(value: Any, path: str) -> Iterator[str]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _nul_paths(item, f"{path}[{index}]")
+
+
+def check_calendar_bounds(**params: date | None) -> None:
+    """Refuse a date or instant query parameter outside the years the service can hold (422 naming
+    each): a day's or a week's arithmetic on 9999-12-31, or a UTC conversion of 0001-01-01T00:00+05:00,
+    would overflow the calendar. Pass them by their wire names: ``check_calendar_bounds(**{"from": start})``."""
+    errors = [
+        FieldError(name, f"must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+        for name, value in params.items()
+        if value is not None and not EARLIEST_YEAR <= value.year <= LATEST_YEAR
+    ]
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def problem_response(status: int, type_: str, title: str, detail: str, **extra: Any) -> Response[Any]:

@@ -16,7 +16,7 @@ from aftercare.checkins import schemas, service
 from aftercare.clock import Clock
 from aftercare.config import Settings
 from aftercare.flows import amend, help_now, submit
-from aftercare.http import CLEANED_TEXT, caller
+from aftercare.http import CLEANED_TEXT, caller, check_calendar_bounds
 from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
@@ -77,6 +77,7 @@ class CheckinController(Controller):
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> schemas.CheckinPage:
+        check_calendar_bounds(**{"from": start, "to": end})
         return await service.list_checkins(
             db_session,
             graduate_id=graduate_id,

@@ -13,6 +13,7 @@ from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
 from aftercare.config import Settings
 from aftercare.graduates import schemas, service
+from aftercare.http import check_calendar_bounds
 from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
@@ -29,6 +30,7 @@ class GraduateController(Controller):
         settings: Settings,
         clock: Clock,
     ) -> schemas.GraduateCreated:
+        check_calendar_bounds(discharge_date=data.discharge_date)
         return await service.create_graduate(
             db_session, data, actor=principal, settings=settings, now=clock.now()
         )
@@ -61,6 +63,7 @@ class GraduateController(Controller):
         principal: Principal,
         clock: Clock,
     ) -> schemas.Graduate:
+        check_calendar_bounds(discharge_date=data.discharge_date or None)
         return await service.patch_graduate(db_session, graduate_id, data, actor=principal, now=clock.now())
 
     @post(
