@@ -11,6 +11,8 @@ sort value, which both issues the list's cursors and takes them back:
     alerts, notifications     creation instant                       ``Instant``
     check-ins                 local day                              ``date``
     plan versions             version (the id is the graduate's)     a bounded ``int``
+    plan templates            place in the files (id: uuid5 of name) a bounded ``int``
+    audit events              instant recorded                       ``Instant``
     timeline                  (instant, source's rank)               ``tuple[Instant, Rank]``
     staff, caseload           none: UUIDv7 ids sort by creation      ``None``
     ========================  =====================================  ==============================
