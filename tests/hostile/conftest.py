@@ -307,3 +307,16 @@ async def scene(program: Program) -> Scene:
         alert_id=helped.json()["alert_id"],
         subscription_id=subscribed.json()["id"],
     )
+
+
+# The push fixtures (a started loopback push service, a sender with a 1 s timeout, ...), as
+# tests/push/conftest.py offers them to tests outside tests/push.
+from tests.push.conftest import (  # noqa: E402, F401
+    push_sender,
+    push_session,
+    quiet_outbox,
+    session_factory,
+    start_push_service,
+    vapid_keys,
+    vapid_signer,
+)
