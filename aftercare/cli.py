@@ -71,6 +71,7 @@ def serve(host: str | None, port: int | None, demo: bool) -> None:
 
     from aftercare.app import create_app
     from aftercare.demo import DEMO_LOGINS, seed_demo
+    from aftercare.serving import uvicorn_config
 
     settings = _settings(host=host, port=port).with_secrets()
 
@@ -95,14 +96,7 @@ def serve(host: str | None, port: int | None, demo: bool) -> None:
         click.echo("demo data " + ("loaded" if seeded else "already present") + "; sign in with:")
         for role, email, password in DEMO_LOGINS:
             click.echo(f"  {role:<11} {email}  password: {password}")
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        timeout_graceful_shutdown=5,
-        proxy_headers=False,
-    )
+    config = uvicorn_config(create_app(settings), settings)
     # Everything built so far (routes, schemas, templates) lives as long as the process: move it out
     # of the collector's sight so requests stop paying for re-scanning it (measured ~10% on GET).
     gc.collect()

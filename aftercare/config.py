@@ -51,6 +51,8 @@ class Settings:
     # How often each process reads the alert event log. On PostgreSQL a NOTIFY wakes it at once, so
     # this only bounds the delay when a wake-up is lost; on SQLite it is the stream's latency.
     stream_poll_seconds: float = 0.5
+    # From a request's first byte (or the connection's opening) until its body is read, at most.
+    request_read_timeout_seconds: float = 15.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -111,6 +113,9 @@ class Settings:
             sqlite_synchronous=(get("SQLITE_SYNCHRONOUS") or base.sqlite_synchronous).upper(),
             stream_keepalive_seconds=interval("STREAM_KEEPALIVE_SECONDS", base.stream_keepalive_seconds),
             stream_poll_seconds=interval("STREAM_POLL_SECONDS", base.stream_poll_seconds),
+            request_read_timeout_seconds=interval(
+                "REQUEST_READ_TIMEOUT_SECONDS", base.request_read_timeout_seconds
+            ),
         )
         return replace(settings, **overrides)  # type: ignore[arg-type]
 
