@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from aftercare import __version__
 from aftercare.alerts.routes import AlertController
 from aftercare.alerts.stream import AlertEventHub, StreamConfig
+from aftercare.audit.routes import AuditController
 from aftercare.auth.guards import enforce_access, provide_principal
 from aftercare.auth.ratelimit import make_failure_counter
 from aftercare.auth.routes import AuthController, MeController, StreamTicketController
@@ -74,6 +75,7 @@ def route_handlers() -> Sequence[Any]:
         PushController,
         InboxController,
         TimelineController,
+        AuditController,
     ]
 
 

@@ -288,20 +288,24 @@ async def test_value_checks_go_down_and_up_and_keep_every_row(empty_engine: Asyn
         # "-1" from a merge point is ambiguous to Alembic).
         command.downgrade(config, "0007")
 
-    await migrate(empty_engine)
+    def upgrade_to_value_checks(config: Config) -> None:
+        # 0008 itself, not the head: revisions after it (their indexes) would go down with it too.
+        command.upgrade(config, "0008")
+
+    await run_alembic(empty_engine, upgrade_to_value_checks)
     async with empty_engine.connect() as connection:
-        at_head = await connection.run_sync(_snapshot)
+        at_0008 = await connection.run_sync(_snapshot)
     await run_alembic(empty_engine, downgrade_value_checks)
     assert await current_revisions(empty_engine) == {"0002", "0004", "0005", "0007"}
     async with empty_engine.begin() as connection:
         assert await connection.run_sync(_checks) == {}
-        assert await connection.run_sync(_snapshot) == at_head
+        assert await connection.run_sync(_snapshot) == at_0008
         await connection.run_sync(_insert_rows)
 
-    await migrate(empty_engine)
+    await run_alembic(empty_engine, upgrade_to_value_checks)
     async with empty_engine.connect() as connection:
         assert await connection.run_sync(_checks) == _model_checks()
-        assert await connection.run_sync(_snapshot) == at_head
+        assert await connection.run_sync(_snapshot) == at_0008
         assert await connection.run_sync(_row_counts) == EVERY_ROW_ONCE
         graduates = metadata.tables["graduates"]
         assert await connection.scalar(select(graduates.c.user_id).where(graduates.c.id == GRADUATE)) == USER

@@ -158,3 +158,9 @@ async def test_deactivated_staff_token_stops_at_once(program: Program) -> None:
     )
     assert response.status_code == 200 and response.json()["active"] is False
     assert (await program.client.get("/v1/graduates", headers=counselor.headers)).status_code == 401
+
+
+def test_the_audit_log_is_for_supervisors_only(app: Litestar) -> None:
+    """GET /v1/audit joins the matrix above through its rule; pinned here so it cannot widen quietly."""
+    rules = {(path, method): route_access(handler) for path, method, handler in our_routes(app)}
+    assert rules[("/v1/audit", "GET")] is Access.SUPERVISOR
