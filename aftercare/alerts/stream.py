@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from aftercare.alerts.models import Alert, AlertEvent
 from aftercare.alerts.service import to_schema
 from aftercare.alerts.wakeup import NotifyListener
+from aftercare.audit import service as audit
 from aftercare.auth.models import User
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
@@ -232,6 +233,12 @@ async def alert_stream(
     deadline = principal.expires_at
     with hub.subscribe() as subscription:
         cursor = resume_after if resume_after is not None else await last_event_id(hub.session_factory)
+        # A staff read like any other: one audit row per connection, committed before any event
+        # leaves (each event is not a row of its own: a busy program would write one per reader).
+        async with hub.session_factory() as session:
+            await audit.commit_staff_read(
+                session, actor=principal, resource="alert_stream", graduate_id=None, now=clock.now()
+            )
         # Something at once: proxies and clients see the stream is open before the first event.
         yield ServerSentEventMessage(comment="connected", data=None)
         if resume_after is not None:

@@ -44,7 +44,5 @@ class ProgramRulesController(Controller):
         ] = None,
     ) -> Response[ProgramRules]:
         return _with_etag(
-            await service.put_rules(
-                db_session, data, if_match=if_match, actor_id=principal.user_id, now=clock.now()
-            )
+            await service.put_rules(db_session, data, if_match=if_match, actor=principal, now=clock.now())
         )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 import msgspec
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftercare.audit import service as audit
+from aftercare.auth.principal import Principal
 from aftercare.errors import PreconditionRequired, StaleVersion
 from aftercare.program.models import ProgramRulesRow
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules
@@ -37,9 +38,11 @@ async def get_rules(session: AsyncSession) -> ProgramRules:
 
 
 async def put_rules(
-    session: AsyncSession, data: ProgramRules, *, if_match: str | None, actor_id: uuid.UUID, now: datetime
+    session: AsyncSession, data: ProgramRules, *, if_match: str | None, actor: Principal, now: datetime
 ) -> ProgramRules:
-    """Replace the rules; ``If-Match`` with the current version is required (a stale one: 412)."""
+    """Replace the rules; ``If-Match`` with the current version is required (a stale one: 412).
+    Audited: which supervisor changed the program's rules, to which version."""
+    actor_id = actor.user_id
     if if_match is None:
         raise PreconditionRequired("send If-Match with the version you read (GET /v1/program/rules)")
     async with session.begin():
@@ -63,4 +66,13 @@ async def put_rules(
             )
             if changed.rowcount != 1:  # type: ignore[attr-defined]
                 raise StaleVersion("the rules changed meanwhile; reload and apply your change again")
+        await audit.record(
+            session,
+            actor=actor,
+            action="update",
+            resource="program_rules",
+            graduate_id=None,
+            resource_id=str(stored.version),
+            now=now,
+        )
     return stored

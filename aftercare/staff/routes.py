@@ -22,9 +22,9 @@ class StaffController(Controller):
 
     @post("/", operation_id="createStaff", opt={"problems": [409]})
     async def create_staff(
-        self, data: schemas.StaffCreate, db_session: AsyncSession, clock: Clock
+        self, data: schemas.StaffCreate, db_session: AsyncSession, principal: Principal, clock: Clock
     ) -> schemas.StaffMember:
-        return await service.create_staff(db_session, data, now=clock.now())
+        return await service.create_staff(db_session, data, now=clock.now(), actor=principal)
 
     @get("/", operation_id="listStaff")
     async def list_staff(

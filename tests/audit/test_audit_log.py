@@ -5,8 +5,11 @@ assignments. Every row names who, what and whose record, never the data."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
+from aftercare.alerts.stream import AlertEventHub, StreamConfig, alert_stream
+from aftercare.auth.principal import Principal
 from tests.conftest import Account, Program
 
 
@@ -15,6 +18,65 @@ async def _log(program: Program, by: Account, **params: Any) -> list[dict[str, A
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
+
+
+async def test_changes_to_staff_rules_and_assignments_are_audited(program: Program) -> None:
+    client = program.client
+    supervisor = await program.supervisor()
+    counselor = await program.staff(supervisor)
+    other = await program.staff(supervisor)
+    graduate = await program.graduate(counselor)
+    patched = await client.patch(
+        f"/v1/staff/{counselor.user_id}", headers=supervisor.headers, json={"display_name": "Renamed"}
+    )
+    assert patched.status_code == 200
+    rules = await client.put("/v1/program/rules", headers={**supervisor.headers, "If-Match": "*"}, json={})
+    assert rules.status_code == 200
+    moved = await client.patch(
+        f"/v1/graduates/{graduate.graduate_id}",
+        headers=supervisor.headers,
+        json={"counselor_id": str(other.user_id)},
+    )
+    assert moved.status_code == 200
+
+    mine = [
+        (e["action"], e["resource"], e["resource_id"], e["graduate_id"])
+        for e in reversed(await _log(program, supervisor, actor_id=str(supervisor.user_id)))
+    ]
+    gid = str(graduate.graduate_id)
+    assert [e for e in mine if e[1] != "audit"] == [
+        ("create", "staff", str(counselor.user_id), None),
+        ("create", "staff", str(other.user_id), None),
+        ("update", "staff", str(counselor.user_id), None),
+        ("update", "program_rules", "1", None),
+        ("update", "graduate", None, gid),
+        ("update", "assignment", str(other.user_id), gid),
+    ]
+
+
+async def test_the_first_supervisor_made_by_the_cli_is_a_system_act(program: Program) -> None:
+    supervisor = await program.supervisor()
+    made = [e for e in await _log(program, supervisor) if e["resource_id"] == str(supervisor.user_id)]
+    assert [(e["action"], e["resource"], e["actor_role"], e["actor_id"]) for e in made] == [
+        ("create", "staff", "system", None)
+    ]
+
+
+async def test_opening_the_alert_stream_is_an_audited_staff_read(program: Program) -> None:
+    supervisor = await program.supervisor()
+    counselor = await program.staff(supervisor)
+    hub = AlertEventHub(program.app.state.session_factory, StreamConfig())
+    principal = Principal(
+        user_id=counselor.user_id, role="counselor", expires_at=program.clock.now() + timedelta(minutes=5)
+    )
+    stream = alert_stream(hub, principal, resume_after=None, clock=program.clock)
+    first = await anext(stream)  # the "connected" comment: the row is committed before it
+    assert first.comment == "connected"
+    await stream.aclose()
+    rows = await _log(program, supervisor, actor_id=str(counselor.user_id))
+    assert [(e["action"], e["resource"], e["actor_role"]) for e in rows] == [
+        ("read", "alert_stream", "counselor")
+    ]
 
 
 async def test_the_log_pages_newest_first_and_filters_by_actor_graduate_and_time(program: Program) -> None:
