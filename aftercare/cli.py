@@ -235,6 +235,33 @@ def backtest_command(args: tuple[str, ...]) -> None:
     sys.exit(backtest_main(list(args)))
 
 
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup(path: Path) -> None:
+    """Copy the SQLite database to PATH while the service runs: a consistent snapshot, checked.
+
+    PostgreSQL has its own tools (pg_dump; see docs/RELIABILITY.md, "Backups")."""
+    from sqlalchemy.engine import make_url
+
+    from aftercare.db.backup import BackupError, backup_sqlite
+
+    settings = _settings()
+    if not settings.is_sqlite:
+        raise click.ClickException(
+            "aftercare backup copies the SQLite database; for PostgreSQL use pg_dump "
+            "(docs/RELIABILITY.md, 'Backups')"
+        )
+    source = Path(make_url(settings.resolved_database_url).database or "")
+    try:
+        report = backup_sqlite(source, path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"backed up {source} to {report.path}: {report.bytes:,} bytes, {report.pages:,} pages, "
+        f"integrity ok, schema at {', '.join(report.revisions)}"
+    )
+
+
 @main.command("vapid-keys")
 def vapid_keys() -> None:
     """Print a new VAPID key pair (base64url) for AFTERCARE_VAPID_PRIVATE_KEY. Changing the key
