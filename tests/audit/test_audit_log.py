@@ -48,7 +48,7 @@ async def test_changes_to_staff_rules_and_assignments_are_audited(program: Progr
         ("create", "staff", str(counselor.user_id), None),
         ("create", "staff", str(other.user_id), None),
         ("update", "staff", str(counselor.user_id), None),
-        ("update", "program_rules", "1", None),
+        ("update", "program_rules", str(rules.json()["version"]), None),
         ("update", "graduate", None, gid),
         ("update", "assignment", str(other.user_id), gid),
     ]
