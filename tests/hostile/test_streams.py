@@ -116,7 +116,7 @@ async def test_300_streams_held_while_a_plan_get_keeps_its_p99(engine: str, tmp_
             plan_path = f"/v1/graduates/{graduates[0][0]}/plan"
             assert call(base, "PUT", plan_path, PLAN, token)[0] == 201
 
-            quiet = await _plan_gets(base, token, plan_path, 5)
+            quiet = await _plan_gets(base, token, plan_path, 4)
             stop = asyncio.Event()
             streams = [Stream() for _ in range(STREAMS)]
             holders = [asyncio.create_task(s.hold(server.port, token, stop)) for s in streams]
