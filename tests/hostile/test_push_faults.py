@@ -1,5 +1,5 @@
 """Push services that misbehave, all at once: one counselor's device works, the others' push
-services answer 410, 429 with Retry-After, 500 every time, slowly, or not at all. Six graduates ask
+services answer 410, 429 with Retry-After, 500 every time, slowly, not at all, or with a redirect. Six graduates ask
 for help; each alert goes to its counselor's device through the real sender and the loopback push
 service, and the sweep's delivery step runs until nothing is pending (on a fake clock, so the
 backoff's half hour passes at once).
@@ -47,6 +47,8 @@ BEHAVIOURS: dict[str, tuple[Behaviour, int | None]] = {
     "broken": (Behaviour(500), None),
     "slow": (Behaviour(hang_seconds=0.4), None),  # within the sender's 1 s timeout
     "silent": (Behaviour(hang_seconds=3), None),  # past it, every time
+    # A redirect is never followed (aiohttp would re-POST the body past the allow-list).
+    "redirecting": (Behaviour(307, location="http://169.254.169.254/latest/meta-data/"), None),
 }
 
 
@@ -139,6 +141,7 @@ async def test_every_misbehaving_push_service_at_once(
         "broken": ("failed", "failed"),
         "slow": ("delivered", "delivered"),
         "silent": ("failed", "failed"),
+        "redirecting": ("failed", "failed"),
     }
     assert counselors["gone"].user_id not in subscriptions, "a 410 must delete the subscription"
     assert counselors["works"].user_id in subscriptions and counselors["broken"].user_id in subscriptions
@@ -146,6 +149,7 @@ async def test_every_misbehaving_push_service_at_once(
     assert outcome["broken"][3] == outcome["silent"][3] == MAX_ATTEMPTS
     asked = Counter(sub_id for sub_id, _ in device_service.attempts)
     assert asked[devices["broken"]] == MAX_ATTEMPTS and asked[devices["gone"]] == 1
+    assert asked[devices["redirecting"]] == 1, "a redirect is a failure, not something to retry or follow"
     busy = [a for a in attempts if a.delivery_id == outcome["busy"][4]]
     assert [(a.outcome, a.status_code) for a in busy] == [("retry", 429), ("delivered", 201)]
     assert busy[1].at - busy[0].at >= timedelta(seconds=120), "a 429's Retry-After was not honoured"
