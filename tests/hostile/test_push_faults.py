@@ -1,5 +1,5 @@
 """Push services that misbehave, all at once: one counselor's device works, the others' push
-services answer 410, 429 with Retry-After, 500 every time, slowly, not at all, or with a redirect. Six graduates ask
+services answer 410, 429 with Retry-After, 500 every time, slowly, not at all, or with a redirect. Seven graduates ask
 for help; each alert goes to its counselor's device through the real sender and the loopback push
 service, and the sweep's delivery step runs until nothing is pending (on a fake clock, so the
 backoff's half hour passes at once).
