@@ -1,12 +1,13 @@
 """Push services that misbehave, all at once: one counselor's device works, the others' push
-services answer 410, 429 with Retry-After, 500 every time, slowly, not at all, or with a redirect. Seven graduates ask
-for help; each alert goes to its counselor's device through the real sender and the loopback push
-service, and the sweep's delivery step runs until nothing is pending (on a fake clock, so the
-backoff's half hour passes at once).
+services answer 410, 429 with Retry-After, 500 every time, slowly, not at all, or with a redirect.
+Seven graduates ask for help; each alert goes to its counselor's device through the real sender and
+the loopback push service, and the sweep's delivery step runs until nothing is pending (on a fake
+clock, so the backoff's half hour passes at once).
 
 Then: the gone subscription is deleted, the 429 is retried no sooner than it said, every failing
-delivery stops at ``MAX_ATTEMPTS`` (retries bounded), nothing arrives twice, and every counselor's
-inbox holds their notification with its true status, also where push failed.
+delivery stops at ``MAX_ATTEMPTS`` (retries bounded), the redirect is neither followed nor retried,
+nothing arrives twice, and every counselor's inbox holds their notification with its true status,
+also where push failed.
 
 ``test_api_answers_while_every_push_hangs`` is the same against a real server process whose own
 sweeper pushes to a service that never answers: the API's latency must not notice.
