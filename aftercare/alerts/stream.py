@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -47,6 +48,8 @@ log = logging.getLogger("aftercare.alerts.stream")
 # What a counselor acts on; a mere refresh of reasons or evidence is not an event of the stream.
 STREAMED_KINDS = ("opened", "raised", "reopened", "escalated", "acknowledged", "resolved")
 BATCH = 500
+# How long one read of which accounts are active answers the streams' keep-alive checks.
+ACTIVE_FOR_SECONDS = 1.0
 
 
 class StreamConfig(msgspec.Struct, frozen=True):
@@ -120,7 +123,8 @@ class StreamLagged(Exception):
 
 
 class Subscription:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, user_id: uuid.UUID | None = None) -> None:
+        self.user_id = user_id
         self._batches: deque[Sequence[StreamEvent]] = deque()
         self._ready = asyncio.Event()
         self._limit = limit
@@ -160,6 +164,10 @@ class AlertEventHub:
         self._task: asyncio.Task[None] | None = None
         self._last = 0
         self.listener: NotifyListener | None = None
+        # Which subscribed accounts are still active, read for all of them at once (``still_active``).
+        self._active: dict[uuid.UUID, bool] = {}
+        self._active_read_at = float("-inf")
+        self._active_lock = asyncio.Lock()
 
     async def start(self) -> None:
         try:
@@ -187,13 +195,29 @@ class AlertEventHub:
             self.listener = None
 
     @contextlib.contextmanager
-    def subscribe(self) -> Iterator[Subscription]:
-        subscription = Subscription(self.config.backlog_batches)
+    def subscribe(self, user_id: uuid.UUID | None = None) -> Iterator[Subscription]:
+        subscription = Subscription(self.config.backlog_batches, user_id)
         self._subscriptions.add(subscription)
         try:
             yield subscription
         finally:
             self._subscriptions.discard(subscription)
+
+    async def still_active(self, user_id: uuid.UUID) -> bool:
+        """Whether ``user_id``'s account is still active, for a stream's keep-alive check.
+
+        Streams opened together keep alive together: 300 of them checking their account each with
+        a query of its own made 300 queries at once, every keep-alive, queued for the connection
+        pool ahead of the API's requests (a plan GET's p99 rose threefold). So one query reads
+        every subscribed account, and its answer serves every check for a second."""
+        async with self._active_lock:
+            if user_id not in self._active or time.monotonic() - self._active_read_at >= ACTIVE_FOR_SECONDS:
+                users = {s.user_id for s in self._subscriptions if s.user_id is not None} | {user_id}
+                async with self.session_factory() as session:
+                    rows = await session.execute(select(User.id, User.active).where(User.id.in_(users)))
+                self._active = {row.id: bool(row.active) for row in rows}
+                self._active_read_at = time.monotonic()
+            return self._active.get(user_id, False)
 
     async def poll_once(self) -> int:
         """Read what is new and hand it to every subscription; returns how many entries were read."""
@@ -231,7 +255,7 @@ async def alert_stream(
 ) -> AsyncIterator[ServerSentEventMessage]:
     """The messages of one connection, until the caller's access would have expired."""
     deadline = principal.expires_at
-    with hub.subscribe() as subscription:
+    with hub.subscribe(principal.user_id) as subscription:
         cursor = resume_after if resume_after is not None else await last_event_id(hub.session_factory)
         # A staff read like any other: one audit row per connection, committed before any event
         # leaves (each event is not a row of its own: a busy program would write one per reader).
@@ -265,7 +289,8 @@ async def alert_stream(
                 if _seconds_until(deadline, clock.now()) <= 0:
                     return
                 if (clock.now() - idle_since).total_seconds() >= hub.config.keepalive_seconds:
-                    if not await _still_active(hub.session_factory, principal.user_id):
+                    # A deactivated account's tokens stop at once: so does its stream, by this keep-alive.
+                    if not await hub.still_active(principal.user_id):
                         return
                     yield keepalive()
                     idle_since = clock.now()
@@ -281,9 +306,3 @@ async def alert_stream(
 
 def _seconds_until(deadline: datetime | None, now: datetime) -> float:
     return float("inf") if deadline is None else (deadline - now).total_seconds()
-
-
-async def _still_active(session_factory: async_sessionmaker[AsyncSession], user_id: uuid.UUID) -> bool:
-    """A deactivated account's tokens stop at once: so does its open stream, by the next keep-alive."""
-    async with session_factory() as session:
-        return bool(await session.scalar(select(User.active).where(User.id == user_id)))
