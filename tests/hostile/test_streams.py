@@ -3,7 +3,8 @@
 A real server on each engine; 300 ``GET /v1/alerts/stream`` connections (raw sockets, so the load
 generator costs little) are held for ``HOLD_SECONDS`` while graduates ask for help one after another.
 Every stream must stay open and see every alert it may see, once; meanwhile one client reads a plan
-again and again, and its p99 is compared with the same reads before the streams opened. The long
+again and again, and its p99 is compared with the same reads before the streams opened and after
+they closed. The long
 variant (``AFTERCARE_HOSTILE_LONG=1``) holds them for the issue's full minute.
 """
 
@@ -119,7 +120,10 @@ async def test_300_streams_held_while_a_plan_get_keeps_its_p99(engine: str, tmp_
             quiet = await _plan_gets(base, token, plan_path, 4)
             stop = asyncio.Event()
             streams = [Stream() for _ in range(STREAMS)]
-            holders = [asyncio.create_task(s.hold(server.port, token, stop)) for s in streams]
+            holders = []
+            for stream in streams:  # consoles connect over a few seconds, not in one instant
+                holders.append(asyncio.create_task(stream.hold(server.port, token, stop)))
+                await asyncio.sleep(0.01)
             while sum(s.open for s in streams) < STREAMS:
                 await asyncio.sleep(0.1)
                 assert not any(h.done() and h.exception() for h in holders), [
@@ -147,6 +151,8 @@ async def test_300_streams_held_while_a_plan_get_keeps_its_p99(engine: str, tmp_
             held = time.monotonic() - held_since
             stop.set()
             await asyncio.gather(*holders)
+            # Quiet again: the machine's load drifts, so the streams are judged against both sides.
+            after = await _plan_gets(base, token, plan_path, 4)
         finally:
             server.stop()
 
@@ -154,7 +160,7 @@ async def test_300_streams_held_while_a_plan_get_keeps_its_p99(engine: str, tmp_
     seen = [len(s.event_ids) for s in streams]
     assert seen == [ALERTS] * STREAMS, f"events per stream: min {min(seen)}, max {max(seen)}"
     assert all(s.event_ids == sorted(set(s.event_ids)) for s in streams), "an event repeated or out of order"
-    quiet_p99, during_p99 = _p99(quiet), _p99(during)
+    quiet_p99, during_p99 = max(_p99(quiet), _p99(after)), _p99(during)
     # How long the last of the 300 streams waited for each alert after its 201.
     fan_out = [max(s.arrived[k] for s in streams) - sent for k, sent in enumerate(sent_at)]
     FIGURES[engine] = {
@@ -167,5 +173,7 @@ async def test_300_streams_held_while_a_plan_get_keeps_its_p99(engine: str, tmp_
         "slowest_fan_out_ms": round(max(fan_out) * 1000, 1),
     }
     print(f"\nstreams {engine}: {FIGURES[engine]}")
-    # Kept: the p99 with 300 streams open stays within noise of the quiet one on a shared machine.
-    assert during_p99 < max(3 * quiet_p99, quiet_p99 + 0.05), FIGURES[engine]
+    # Kept: the p99 with 300 streams open stays within noise of the quiet one. The margin is for a
+    # machine shared with other work (a p99 of 300 reads is their third slowest); the keep-alive
+    # burst this test found (docs/RELIABILITY.md, finding 13) tripled it.
+    assert during_p99 < max(3 * quiet_p99, quiet_p99 + 0.1), FIGURES[engine]
