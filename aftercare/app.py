@@ -25,7 +25,7 @@ from aftercare.alerts.routes import AlertController
 from aftercare.alerts.stream import AlertEventHub, StreamConfig
 from aftercare.audit.routes import AuditController
 from aftercare.auth.guards import enforce_access, provide_principal
-from aftercare.auth.ratelimit import make_failure_counter
+from aftercare.auth.ratelimit import EnrollPolicy, SignInPolicy, make_failure_store
 from aftercare.auth.routes import AuthController, MeController, StreamTicketController
 from aftercare.auth.service import LoginLimits
 from aftercare.checkins.routes import CheckinController
@@ -38,6 +38,7 @@ from aftercare.health import HealthController
 from aftercare.http import (
     JsonRequest,
     RequestContextMiddleware,
+    add_security_headers,
     handle_aftercare_error,
     handle_http_exception,
     handle_internal_error,
@@ -45,8 +46,14 @@ from aftercare.http import (
 )
 from aftercare.logs import configure_logging
 from aftercare.metrics import MetricsController
+from aftercare.outreach.routes import OutreachController
 from aftercare.plans.routes import PlanController, PlanTemplateController
-from aftercare.program.routes import ProgramRulesController
+from aftercare.program.routes import (
+    OnCallController,
+    OnCallRotaController,
+    ProgramRulesController,
+    ResponseTimesController,
+)
 from aftercare.push.routes import InboxController, PushController
 from aftercare.push.runtime import PushRuntime
 from aftercare.scheduling.routes import ReminderController
@@ -71,19 +78,50 @@ def route_handlers() -> Sequence[Any]:
         AlertController,
         StreamTicketController,
         ProgramRulesController,
+        ResponseTimesController,
+        OnCallRotaController,
+        OnCallController,
         ReminderController,
         PushController,
         InboxController,
         TimelineController,
+        OutreachController,
         AuditController,
     ]
+
+
+def _cors(settings: Settings) -> CORSConfig | None:
+    """Cross-origin calls only from the configured origins (``AFTERCARE_CORS_ORIGINS``), none by
+    default. Bearer tokens, never cookies: no credentials mode. The console may send what the API
+    reads and read what it answers with (ETag for If-Match, Retry-After, the request id)."""
+    if not settings.cors_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "If-Match",
+            "If-None-Match",
+            "Last-Event-ID",
+            "X-Request-ID",
+        ],
+        expose_headers=["ETag", "Retry-After", "X-Request-ID", "Location"],
+        allow_credentials=False,
+        max_age=600,
+    )
 
 
 def _start_sweeper(settings: Settings, session_factory: Any, clock: Clock, push: PushRuntime) -> Any:
     from aftercare.flows.worker import Sweeper  # only processes that sweep load the sweeper
 
     sweeper = Sweeper(
-        session_factory, clock, interval_seconds=settings.sweep_interval_seconds, sender=push.sender
+        session_factory,
+        clock,
+        interval_seconds=settings.sweep_interval_seconds,
+        sender=push.sender,
+        mailer=push.mailer,
     )
     sweeper.start()
     return sweeper
@@ -103,13 +141,21 @@ def create_app(
     engine = engine or make_engine(settings)
     session_factory = make_session_factory(engine)
     login_limits = LoginLimits(
-        counter=make_failure_counter(settings.redis_url),
-        per_account=settings.login_failures_per_account,
-        per_address=settings.login_failures_per_address,
-        window_seconds=settings.login_window_seconds,
+        store=make_failure_store(settings.redis_url),
+        sign_in=SignInPolicy(
+            free_failures=settings.login_failures_per_account,
+            max_delay_seconds=settings.login_max_delay_seconds,
+            per_address=settings.login_failures_per_address,
+            window_seconds=settings.login_window_seconds,
+        ),
+        enrollment=EnrollPolicy(
+            per_prefix=settings.enroll_failures_per_prefix,
+            per_address=settings.enroll_failures_per_address,
+            window_seconds=settings.login_window_seconds,
+        ),
     )
     push = PushRuntime.from_settings(settings)
-    alert_hub = AlertEventHub(session_factory, StreamConfig.from_settings(settings))
+    alert_hub = AlertEventHub(session_factory, StreamConfig.from_settings(settings), clock)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -125,7 +171,7 @@ def create_app(
             if sweeper is not None:
                 await sweeper.stop()
             await push.close()
-            await login_limits.counter.close()
+            await login_limits.store.close()
             if owns_engine:
                 await engine.dispose()
 
@@ -159,7 +205,8 @@ def create_app(
             RequestContextMiddleware,
             PrometheusConfig(app_name="aftercare", group_path=True).middleware,
         ],
-        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
+        cors_config=_cors(settings),
+        before_send=[add_security_headers],
         openapi_config=OpenAPIConfig(
             title="Aftercare API",
             version=__version__,

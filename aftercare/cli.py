@@ -35,6 +35,16 @@ def _settings(**overrides: Any) -> Settings:
     return settings
 
 
+def _shared_secrets(settings: Settings) -> Settings:
+    """Commands that sign tokens, hash enrollment codes or push refuse to run on PostgreSQL
+    without the secrets every process must share (``Settings.require_shared_secrets``)."""
+    try:
+        settings.require_shared_secrets()
+    except ConfigError as exc:
+        raise click.ClickException(exc.detail) from exc
+    return settings
+
+
 def _run(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     """Run ``work(engine)`` on a fresh engine and always dispose of it."""
 
@@ -73,7 +83,7 @@ def serve(host: str | None, port: int | None, demo: bool) -> None:
     from aftercare.demo import DEMO_LOGINS, seed_demo
     from aftercare.serving import uvicorn_config
 
-    settings = _settings(host=host, port=port).with_secrets()
+    settings = _shared_secrets(_settings(host=host, port=port)).with_secrets()
 
     async def prepare(engine: Any) -> bool:
         if settings.should_auto_migrate:
@@ -119,7 +129,7 @@ def worker() -> None:
     from aftercare.flows.worker import Sweeper
     from aftercare.push.runtime import PushRuntime
 
-    settings = _settings().with_secrets()
+    settings = _shared_secrets(_settings()).with_secrets()
     push = PushRuntime.from_settings(settings)
 
     async def run(engine: Any) -> None:
@@ -137,6 +147,7 @@ def worker() -> None:
             SystemClock(),
             interval_seconds=settings.sweep_interval_seconds,
             sender=push.sender,
+            mailer=push.mailer,
         )
         sweeper.start()
         click.echo(
@@ -204,7 +215,7 @@ def seed_demo_command() -> None:
     """Load demo staff, graduates, plans and history (only into an empty database)."""
     from aftercare.demo import DEMO_LOGINS, seed_demo
 
-    settings = _settings().with_secrets()
+    settings = _shared_secrets(_settings()).with_secrets()
 
     async def seed(engine: Any) -> bool:
         await migrate(engine)
@@ -271,6 +282,21 @@ def vapid_keys() -> None:
     keys = generate_keys()
     click.echo(f"AFTERCARE_VAPID_PRIVATE_KEY={keys.private_raw_b64()}")
     click.echo(f"public key (applicationServerKey): {keys.public_key_b64}")
+
+
+@main.command("secrets")
+def secrets_command() -> None:
+    """Print the JWT secret and VAPID key of this data directory (AFTERCARE_DATA_DIR; made there on
+    first use) as environment lines. On PostgreSQL set both on every server and worker: run this
+    with the data directory the service used until now to keep its sign-ins, enrollment codes and
+    push subscriptions, or with an empty one for new secrets."""
+    from aftercare.push.vapid import load_or_create
+
+    settings = _settings().with_secrets()
+    keys = load_or_create(settings.ensure_data_dir(), settings.vapid_private_key)
+    click.echo(f"AFTERCARE_JWT_SECRET={settings.jwt_secret}")
+    click.echo(f"AFTERCARE_VAPID_PRIVATE_KEY={keys.private_raw_b64()}")
+    click.echo(f"# VAPID public key (applicationServerKey): {keys.public_key_b64}", err=True)
 
 
 @main.command()

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from aftercare.auth import service as auth_service
 from aftercare.auth.models import User
 from aftercare.auth.principal import Principal
-from aftercare.auth.ratelimit import MemoryFailureCounter
+from aftercare.auth.ratelimit import MemoryFailureStore
 from aftercare.auth.schemas import EnrollRequest
 from aftercare.checkins.schemas import CheckinCreate
 from aftercare.config import Settings
@@ -91,9 +91,7 @@ async def seed_demo(
             session, StaffCreate(DEMO_LOGINS[1][1], DEMO_PASSWORD, "Chris (counselor)", "counselor"), now=now
         )
         actor = Principal(user_id=counselor.id, role="counselor")
-        limits = auth_service.LoginLimits(
-            MemoryFailureCounter(), per_account=100, per_address=100, window_seconds=60
-        )
+        limits = auth_service.LoginLimits(MemoryFailureStore())
         graduate_ids = []
         enrolled = []
         for name, zone, checkin_time, email in DEMO_GRADUATES:

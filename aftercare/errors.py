@@ -12,7 +12,8 @@ handler, so no service imports Litestar and no route writes its own error body.
      ├── NotFound                404  /problems/not-found
      ├── Conflict                409  /problems/conflict
      │    ├── CheckinExists           /problems/checkin-exists
-     │    └── IdempotencyConflict     /problems/idempotency-conflict
+     │    ├── IdempotencyConflict     /problems/idempotency-conflict
+     │    └── AwayOverlaps            /problems/away-overlap      (conflicting_id)
      ├── StaleVersion            412  /problems/stale-version
      ├── UnsupportedMediaType    415  /problems/unsupported-media-type
      ├── PreconditionRequired    428  /problems/precondition-required
@@ -117,6 +118,19 @@ class CheckinExists(Conflict):
 class IdempotencyConflict(Conflict):
     type = "/problems/idempotency-conflict"
     title = "client_id reused with a different body"
+
+
+class AwayOverlaps(Conflict):
+    """An away period that overlaps another of the same staff member (``conflicting_id``)."""
+
+    type = "/problems/away-overlap"
+    title = "Overlaps another away period"
+
+    def __init__(self, conflicting_id: object) -> None:
+        super().__init__(
+            "this period overlaps another away period of the same staff member; end or change that one first",
+            conflicting_id=str(conflicting_id),
+        )
 
 
 class StaleVersion(AftercareError):

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from aftercare.auth.access import Access
-from aftercare.http import problem_response
+from aftercare.http import RETRY_AFTER_SECONDS, problem_response
 
 
 class HealthController(Controller):
@@ -22,7 +22,7 @@ class HealthController(Controller):
     async def live(self) -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/ready", operation_id="healthReady")
+    @get("/ready", operation_id="healthReady", opt={"problems": [503]})
     async def ready(self, session_factory: async_sessionmaker[Any]) -> Response[Any]:
         try:
             async with session_factory() as session:
@@ -31,6 +31,6 @@ class HealthController(Controller):
             response = problem_response(
                 503, "/problems/not-ready", "Not ready", "the database is unreachable"
             )
-            response.headers["Retry-After"] = "5"
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
             return response
         return Response({"status": "ok", "database": "ok"})

@@ -1,5 +1,6 @@
-"""HTTP edges shared by every slice: problem+json responses, request ids, access logs, client
-addresses. Services raise ``AftercareError``s; this module is the one place they become HTTP."""
+"""HTTP edges shared by every slice: problem+json responses, request ids, access logs, security
+headers, client addresses. Services raise ``AftercareError``s; this module is the one place they
+become HTTP."""
 
 from __future__ import annotations
 
@@ -22,10 +23,13 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.types import ASGIApp, Empty, Message, Receive, Scope, Send
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
 from aftercare.config import Settings
+from aftercare.db.faults import database_unavailable
 from aftercare.errors import (
     AftercareError,
     FieldError,
@@ -37,9 +41,19 @@ from aftercare.pagination import EARLIEST_YEAR, LATEST_YEAR
 from aftercare.request_context import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
+# What a 503 asks a client to wait: a database restart takes a second or two here; clients back
+# off further on their own when it repeats.
+RETRY_AFTER_SECONDS = 2
+# While the database is away every request fails alike: one log line per this many seconds says so.
+_UNAVAILABLE_LOG_SECONDS = 30.0
 log = logging.getLogger("aftercare.http")
 _MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _MSGSPEC_FIELD = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
+# A Struct's own check names the part of it at fault before a colon (``levels[2]: can never be
+# reached`` at ``$.escalation``): that part belongs in the field.
+_CHECK_PART = re.compile(
+    r"^(?P<part>[A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (?P<rest>.+)$", re.S
+)
 
 
 def caller(request: Request[Principal, Any, Any]) -> tuple[Principal, datetime]:
@@ -173,14 +187,29 @@ def _field_from_msgspec(message: str, key: str | None) -> tuple[str, str]:
     named = _MSGSPEC_FIELD.search(text)
     if named:
         path = f"{path}.{named.group('name')}" if path else named.group("name")
+    elif part := _CHECK_PART.match(text):
+        path = f"{path}.{part.group('part')}" if path else part.group("part")
+        text = part.group("rest")
     return path or "body", text
 
 
-def handle_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+def _wire_name(request: Request[Any, Any, Any], key: Any) -> Any:
+    """A parameter's name on the wire: Litestar names a failed one by the handler's argument
+    (``start``), the contract by the name the client sent (``from``, a Python keyword)."""
+    try:
+        parameter = request.route_handler.parsed_fn_signature.parameters.get(key)
+    except (AttributeError, TypeError):
+        return key
+    definition = getattr(parameter, "kwarg_definition", None)
+    return getattr(definition, "query", None) or getattr(definition, "name", None) or key
+
+
+def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     errors: list[FieldError] = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            field, message = _field_from_msgspec(str(item.get("message", "")), item.get("key"))
+            key = _wire_name(request, item.get("key"))
+            field, message = _field_from_msgspec(str(item.get("message", "")), key)
             errors.append(FieldError(field, message))
     if not errors:
         detail = str(exc.detail)
@@ -188,7 +217,7 @@ def handle_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Re
             return problem_response(400, "/problems/malformed-body", "Malformed request body", detail)
         field, message = _field_from_msgspec(detail, None)
         errors.append(FieldError(field, message))
-    return handle_aftercare_error(_, ValidationFailed(errors))
+    return handle_aftercare_error(request, ValidationFailed(errors))
 
 
 def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -214,6 +243,8 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 
 def handle_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if database_unavailable(exc) or _store_unavailable(exc):
+        return unavailable_response(exc)
     # Logged with its type only: a message may carry a value from a health record.
     log.error(
         "unhandled error",
@@ -226,6 +257,34 @@ def handle_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Re
         "Internal error",
         "the service failed; the request id in X-Request-ID helps the operator find it",
     )
+
+
+def unavailable_response(exc: BaseException) -> Response[Any]:
+    """503 with ``Retry-After``: the database (or the shared rate-limit store) cannot answer now.
+    A write either committed before the failure (a retry with its ``client_id`` gets the stored
+    answer) or not at all; either way the client retries the same request."""
+    global _unavailable_logged_at
+    now = time.monotonic()
+    if now - _unavailable_logged_at >= _UNAVAILABLE_LOG_SECONDS:
+        _unavailable_logged_at = now
+        log.warning("answering 503: a backing store is unavailable", extra={"error_type": type(exc).__name__})
+    return problem_response(
+        503,
+        "/problems/unavailable",
+        "Service unavailable",
+        "the service cannot reach its database just now; retry after Retry-After seconds "
+        "(a create retried with the same client_id is never stored twice)",
+        retry_after=RETRY_AFTER_SECONDS,
+    )
+
+
+_unavailable_logged_at = float("-inf")
+
+
+def _store_unavailable(exc: BaseException) -> bool:
+    """Redis (shared rate limits) unreachable or timing out: a sign-in cannot be limited, so it is
+    not attempted (failing open would let whoever can disturb Redis guess passwords unthrottled)."""
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError)
 
 
 def _route_of(scope: Scope) -> str:
@@ -271,6 +330,44 @@ class RequestContextMiddleware:
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
+
+
+# Security headers on every response, errors and the router's own 404/405 and CORS answers
+# included (``add_security_headers`` runs as Litestar's ``before_send``, outside the router):
+# * no MIME sniffing, no framing anywhere (clickjacking), no Referer leaving with an id in a URL;
+# * ``Cache-Control: no-store`` on everything: nearly every answer carries personal or clinical
+#   data or tokens, and one rule cannot forget a new route (it also overrides the stream's no-cache);
+# * a Content-Security-Policy: for the API's JSON nothing may load or frame it; the one HTML page,
+#   the API reference at /schema, may run scripts only from its CDN (no inline script, no eval),
+#   fetch only this origin and be framed by nobody. HSTS belongs to the TLS terminator in front.
+_API_CSP = b"default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+_DOCS_CSP = (
+    b"default-src 'none'; script-src https://cdn.jsdelivr.net; "
+    b"style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.scalar.com; "
+    b"font-src https://cdn.jsdelivr.net https://fonts.scalar.com; img-src 'self' data: https://cdn.jsdelivr.net; "
+    b"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+)
+_REPLACED = frozenset(name for name, _ in _SECURITY_HEADERS) | {b"content-security-policy"}
+
+
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    if message["type"] != "http.response.start":
+        return
+    headers = [(name, value) for name, value in message.get("headers", ()) if name.lower() not in _REPLACED]
+    docs = (
+        message["status"] == 200
+        and scope.get("path", "").startswith("/schema")
+        and any(name.lower() == b"content-type" and value.startswith(b"text/html") for name, value in headers)
+    )
+    headers.extend(_SECURITY_HEADERS)
+    headers.append((b"content-security-policy", _DOCS_CSP if docs else _API_CSP))
+    message["headers"] = headers
 
 
 def client_address(request: Request[Any, Any, Any], settings: Settings) -> str:

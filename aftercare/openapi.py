@@ -2,7 +2,9 @@
 
 Litestar documents validation failures as a 400 of its own shape; this API answers problem+json with
 422. Every operation gets the problem responses it can actually return, pointing at one ``Problem``
-schema, so generated clients (and schemathesis) see the real contract. A list (an operation taking a
+schema, so generated clients (and schemathesis) see the real contract: among them 503 with
+``Retry-After`` for every operation that reads the database (every signed-in one, since the guard
+does; public ones declare it in ``opt["problems"]``). A list (an operation taking a
 ``cursor``) also answers 400 ``/problems/invalid-cursor`` for a cursor it did not issue.
 
 Litestar's schemas of msgspec Structs also drop constraints (zero-valued bounds, list item limits,
@@ -59,6 +61,7 @@ _DESCRIPTIONS = {
     "422": "Validation failed; errors name each field",
     "428": "If-Match required",
     "429": "Too many requests; see Retry-After",
+    "503": "The database (or the shared rate-limit store) is unreachable just now; retry after Retry-After seconds",
 }
 # A list takes no body, so its 400 is always the cursor's.
 _INVALID_CURSOR = "Not a cursor this list issued; errors name `cursor`"
@@ -91,7 +94,8 @@ def build_openapi(app: Litestar) -> dict[str, Any]:
                 codes += ["400", "415"]
             rule, extra_problems = handlers.get(operation.get("operationId", ""), (None, ()))
             if rule is not Access.PUBLIC:
-                codes += ["401", "403"]
+                # The guard reads the account on every request: any of these can find the database away.
+                codes += ["401", "403", "503"]
                 operation["security"] = [{"bearer": []}]
             if "parameters" in operation and any(p.get("in") == "path" for p in operation["parameters"]):
                 codes.append("404")

@@ -9,6 +9,7 @@ sort value, which both issues the list's cursors and takes them back:
     list                      sort value                             sort_type
     ========================  =====================================  ==============================
     alerts, notifications     creation instant                       ``Instant``
+    outreach                  when it happened (``occurred_at``)     ``Instant``
     check-ins                 local day                              ``date``
     plan versions             version (the id is the graduate's)     a bounded ``int``
     plan templates            place in the files (id: uuid5 of name) a bounded ``int``

@@ -63,25 +63,25 @@ QUERIES: dict[str, dict[str, Any]] = {
 SQLITE_INSERT = """
 WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n + 1 < :total)
 INSERT INTO alerts (id, graduate_id, counselor_id, rule, severity, status, reasons, evidence, opened_at,
-                    opened_on, last_seen_at, escalation_level)
+                    opened_on, last_seen_at, escalation_level, response_started_at, respond_by)
 SELECT printf('%016x%016x', 1, n), printf('%032x', (n % :graduates) + 1), NULL,
        'rule' || ((n / :graduates) % 9),
        CASE WHEN n % 10 < 6 THEN 'warning' WHEN n % 10 < 9 THEN 'high' ELSE 'critical' END,
        CASE WHEN n / (9 * :graduates) < :last_slice THEN 'resolved'
             WHEN n % 5 < 3 THEN 'open' ELSE 'acknowledged' END,
-       '[]', '{}', ts, substr(ts, 1, 10), ts, 0
+       '[]', '{}', ts, substr(ts, 1, 10), ts, 0, ts, ts
 FROM (SELECT n, strftime('%Y-%m-%d %H:%M:%S', '2025-01-01', '+' || (((n * 7919) % :total) * :step) || ' seconds')
              || '.000000' AS ts FROM seq)
 """
 POSTGRES_INSERT = """
 INSERT INTO alerts (id, graduate_id, counselor_id, rule, severity, status, reasons, evidence, opened_at,
-                    opened_on, last_seen_at, escalation_level)
+                    opened_on, last_seen_at, escalation_level, response_started_at, respond_by)
 SELECT ('00000000000000010000' || lpad(to_hex(n), 12, '0'))::uuid, lpad(to_hex((n % :graduates) + 1), 32, '0')::uuid,
        NULL, 'rule' || ((n / :graduates) % 9),
        CASE WHEN n % 10 < 6 THEN 'warning' WHEN n % 10 < 9 THEN 'high' ELSE 'critical' END,
        CASE WHEN n / (9 * :graduates) < :last_slice THEN 'resolved'
             WHEN n % 5 < 3 THEN 'open' ELSE 'acknowledged' END,
-       '[]'::jsonb, '{}'::jsonb, ts, ts::date, ts, 0
+       '[]'::jsonb, '{}'::jsonb, ts, ts::date, ts, 0, ts, ts
 FROM (SELECT n, timestamptz '2025-01-01 00:00:00+00' + ((n::bigint * 7919) % :total) * :step * interval '1 second' AS ts
       FROM generate_series(0, :total - 1) AS n) AS s
 """

@@ -1,11 +1,14 @@
 """After ``migrate`` the database has exactly the models' schema, on both engines, CHECK constraints
-included; migrating again changes nothing; the value checks (0008) go down and up keeping every row."""
+included; migrating again changes nothing; the value checks (0008) go down and up keeping every row;
+response targets (0010) fill in every existing alert as the code before them saw it."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +131,8 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
             "opened_at": T0,
             "opened_on": T0.date(),
             "last_seen_at": T0,
+            "response_started_at": T0,
+            "respond_by": T0 + timedelta(minutes=15),
         },
     ),
     (
@@ -186,6 +191,26 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
     ),
 ]
 EVERY_ROW_ONCE = {table: 1 for table, _, _ in ROWS}
+# Tables made after 0008, which the value checks' down-and-up test never has.
+LATER_ROWS: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "outreach",
+        "graduate_id",
+        {
+            "id": uuid.uuid4(),
+            "graduate_id": GRADUATE,
+            "alert_id": ALERT,
+            "client_id": uuid.uuid4(),
+            "method": "call",
+            "outcome": "reached",
+            "occurred_at": T0,
+            "recorded_at": T0,
+            "recorded_by": COUNSELOR,
+            "acknowledged_alert": True,
+            "fingerprint": "x",
+        },
+    ),
+]
 VALUE_CHECKS = sorted(
     (table.name, constraint.name)
     for table in metadata.tables.values()
@@ -194,9 +219,14 @@ VALUE_CHECKS = sorted(
 )
 
 
-def _insert_rows(connection: Connection) -> None:
-    for table, _, values in ROWS:
-        connection.execute(metadata.tables[table].insert().values(values))
+def _insert_rows(connection: Connection, rows: list[tuple[str, str, dict[str, Any]]] = ROWS) -> None:
+    """``rows``, with only the columns the schema has at its revision (below head, some are yet to come)."""
+    inspector = inspect(connection)
+    for table, _, values in rows:
+        columns = {column["name"] for column in inspector.get_columns(table)}
+        connection.execute(
+            metadata.tables[table].insert().values({k: v for k, v in values.items() if k in columns})
+        )
 
 
 def _row_counts(connection: Connection) -> dict[str, int]:
@@ -229,6 +259,24 @@ def _model_checks() -> dict[str, dict[str, set[str]]]:
     return checks
 
 
+def _upgrade_to_value_checks(config: Config) -> None:
+    # As far as 0008 only: later revisions add tables and values of their own (tested on their own).
+    command.upgrade(config, "0008")
+
+
+def _checks_at_0008() -> dict[str, dict[str, set[str]]]:
+    checks = _model_checks()
+    for table, _, _ in LATER_ROWS:
+        del checks[table]
+    checks["alert_events"]["ck_alert_events_kind"] -= {"refreshed"}  # added by 0009
+    # Added by 0014.
+    checks["alert_events"]["ck_alert_events_kind"] -= {"repeated", "notified", "skipped"}
+    for column in ("target", "channel", "reason"):
+        del checks["alert_events"][f"ck_alert_events_{column}"]
+    del checks["deliveries"]["ck_deliveries_channel"]
+    return checks
+
+
 async def test_migrated_value_checks_match_the_models(engine: AsyncEngine) -> None:
     # compare_metadata (above) does not look at CHECK constraints.
     async with engine.connect() as connection:
@@ -240,11 +288,11 @@ async def test_the_database_refuses_a_value_outside_the_literal(
     engine: AsyncEngine, table: str, check: str
 ) -> None:
     column_name = check.removeprefix(f"ck_{table}_")
-    key, values = next((key, values) for name, key, values in ROWS if name == table)
+    key, values = next((key, values) for name, key, values in ROWS + LATER_ROWS if name == table)
     async with engine.connect() as connection:
         transaction = await connection.begin()
         try:
-            await connection.run_sync(_insert_rows)
+            await connection.run_sync(_insert_rows, ROWS + LATER_ROWS)
             rows = metadata.tables[table]
             # Both engines name the constraint in the error.
             with pytest.raises(IntegrityError, match=check):
@@ -288,24 +336,20 @@ async def test_value_checks_go_down_and_up_and_keep_every_row(empty_engine: Asyn
         # "-1" from a merge point is ambiguous to Alembic).
         command.downgrade(config, "0007")
 
-    def upgrade_to_value_checks(config: Config) -> None:
-        # 0008 itself, not the head: revisions after it (their indexes) would go down with it too.
-        command.upgrade(config, "0008")
-
-    await run_alembic(empty_engine, upgrade_to_value_checks)
+    await run_alembic(empty_engine, _upgrade_to_value_checks)
     async with empty_engine.connect() as connection:
-        at_0008 = await connection.run_sync(_snapshot)
+        at_head = await connection.run_sync(_snapshot)
     await run_alembic(empty_engine, downgrade_value_checks)
     assert await current_revisions(empty_engine) == {"0002", "0004", "0005", "0007"}
     async with empty_engine.begin() as connection:
         assert await connection.run_sync(_checks) == {}
-        assert await connection.run_sync(_snapshot) == at_0008
+        assert await connection.run_sync(_snapshot) == at_head
         await connection.run_sync(_insert_rows)
 
-    await run_alembic(empty_engine, upgrade_to_value_checks)
+    await run_alembic(empty_engine, _upgrade_to_value_checks)
     async with empty_engine.connect() as connection:
-        assert await connection.run_sync(_checks) == _model_checks()
-        assert await connection.run_sync(_snapshot) == at_0008
+        assert await connection.run_sync(_checks) == _checks_at_0008()
+        assert await connection.run_sync(_snapshot) == at_head
         assert await connection.run_sync(_row_counts) == EVERY_ROW_ONCE
         graduates = metadata.tables["graduates"]
         assert await connection.scalar(select(graduates.c.user_id).where(graduates.c.id == GRADUATE)) == USER
@@ -314,3 +358,170 @@ async def test_value_checks_go_down_and_up_and_keep_every_row(empty_engine: Asyn
     async with empty_engine.connect() as connection:
         assert await connection.run_sync(_checks) == {}
         assert await connection.run_sync(_row_counts) == EVERY_ROW_ONCE
+
+
+async def test_outreach_revision_links_help_requests_and_goes_down_and_up(empty_engine: AsyncEngine) -> None:
+    """0009 fills in ``help_requests.alert_id`` from each request's stored answer, adds the
+    ``refreshed`` event kind, and going down drops the refreshed events and the outreach log only."""
+    linked, unlinked = uuid.uuid4(), uuid.uuid4()
+
+    def help_request(request_id: uuid.UUID, alert_id: uuid.UUID | None) -> dict[str, Any]:
+        answer = {"id": str(request_id), "alert_id": None if alert_id is None else str(alert_id)}
+        return {
+            "id": request_id,
+            "graduate_id": GRADUATE,
+            "client_id": uuid.uuid4(),
+            "message": "words",
+            "received_at": T0,
+            "fingerprint": "x",
+            "stored_response": json.dumps(answer).encode(),
+        }
+
+    def before_0009(connection: Connection) -> None:
+        _insert_rows(connection)
+        requests = metadata.tables["help_requests"]
+        columns = [c for c in requests.c if c.name != "alert_id"]  # not there yet
+        for row in (help_request(linked, ALERT), help_request(unlinked, None)):
+            connection.execute(requests.insert().values({c.name: row[c.name] for c in columns}))
+
+    def alert_of(connection: Connection, request_id: uuid.UUID) -> Any:
+        requests = metadata.tables["help_requests"]
+        return connection.scalar(select(requests.c.alert_id).where(requests.c.id == request_id))
+
+    def event_kinds(connection: Connection) -> list[str]:
+        events = metadata.tables["alert_events"]
+        return sorted(connection.scalars(select(events.c.kind).where(events.c.alert_id == ALERT)))
+
+    await run_alembic(empty_engine, _upgrade_to_value_checks)
+    async with empty_engine.begin() as connection:
+        await connection.run_sync(before_0009)
+    await migrate(empty_engine)
+    async with empty_engine.begin() as connection:
+        assert await connection.run_sync(alert_of, linked) == ALERT
+        assert await connection.run_sync(alert_of, unlinked) is None
+        assert await connection.run_sync(_checks) == _model_checks()
+        await connection.run_sync(_insert_rows, LATER_ROWS)
+        events = metadata.tables["alert_events"]
+        await connection.execute(
+            events.insert().values(
+                alert_id=ALERT,
+                graduate_id=GRADUATE,
+                kind="refreshed",
+                severity="critical",
+                escalation_level=0,
+                at=T0,
+                checkin_id=uuid.uuid4(),
+            )
+        )
+        assert await connection.run_sync(event_kinds) == ["opened", "refreshed"]
+
+    await run_alembic(empty_engine, lambda config: command.downgrade(config, "0008"))
+    async with empty_engine.connect() as connection:
+        assert "outreach" not in await connection.run_sync(lambda c: inspect(c).get_table_names())
+        assert await connection.run_sync(_checks) == _checks_at_0008()
+        assert await connection.run_sync(event_kinds) == ["opened"]
+        assert await connection.run_sync(_row_counts) == EVERY_ROW_ONCE
+
+    await migrate(empty_engine)
+    async with empty_engine.connect() as connection:
+        assert await connection.run_sync(_checks) == _model_checks()
+        assert await connection.run_sync(alert_of, linked) == ALERT
+
+
+async def test_response_targets_fill_in_every_existing_alert(empty_engine: AsyncEngine) -> None:
+    """0010: an alert from before it gets the response clock and target the code before it used:
+    the clock from its latest opened/raised/reopened event, the target from the stored rules' old
+    escalation minutes (an open level-0 alert: exactly its escalate_at)."""
+    await run_alembic(empty_engine, lambda config: command.upgrade(config, "0008"))
+    tables = metadata.tables
+    alerts = {name: uuid.uuid4() for name in ("open", "raised", "resolved", "no_events")}
+
+    def alert(name: str, rule: str, severity: str, status: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "id": alerts[name],
+            "graduate_id": GRADUATE,
+            "rule": rule,
+            "severity": severity,
+            "status": status,
+            "reasons": [],
+            "evidence": {},
+            "opened_at": T0,
+            "opened_on": T0.date(),
+            "last_seen_at": T0,
+            "escalation_level": 0,
+            "escalate_at": None,
+            "acknowledged_at": None,
+            **extra,
+        }
+
+    def event(name: str, kind: str, severity: str, at: Any) -> dict[str, Any]:
+        return {
+            "alert_id": alerts[name],
+            "graduate_id": GRADUATE,
+            "kind": kind,
+            "severity": severity,
+            "escalation_level": 0,
+            "at": at,
+        }
+
+    def insert_history(connection: Connection) -> None:
+        for table, _, values in ROWS[:3]:  # the users and the graduate
+            connection.execute(tables[table].insert().values(values))
+        connection.execute(
+            tables["program_rules"]
+            .insert()
+            .values(
+                id=1,
+                version=3,
+                updated_at=T0,
+                body={
+                    "escalation": {
+                        "critical_minutes": 20,
+                        "high_minutes": 240,
+                        "warning_minutes": 1440,
+                        "max_level": 2,
+                    }
+                },
+            )
+        )
+        connection.execute(
+            tables["alerts"].insert(),
+            [
+                alert("open", "safety", "critical", "open", escalate_at=T0 + timedelta(minutes=20)),
+                alert("raised", "lapse", "high", "acknowledged", acknowledged_at=T0 + timedelta(hours=2)),
+                alert("resolved", "silence", "warning", "resolved", escalation_level=2),
+                alert("no_events", "craving_rising", "warning", "open", escalation_level=1),
+            ],
+        )
+        connection.execute(
+            tables["alert_events"].insert(),
+            [
+                event("open", "opened", "critical", T0),
+                event("raised", "opened", "warning", T0),
+                event("raised", "raised", "high", T0 + timedelta(hours=1)),
+                event("raised", "acknowledged", "high", T0 + timedelta(hours=2)),
+                event("resolved", "opened", "warning", T0),
+                event("resolved", "escalated", "warning", T0 + timedelta(days=1)),
+            ],
+        )
+
+    async with empty_engine.begin() as connection:
+        await connection.run_sync(insert_history)
+    await migrate(empty_engine)
+    async with empty_engine.connect() as connection:
+        rows = {
+            row.id: (row.response_started_at, row.respond_by)
+            for row in await connection.execute(
+                select(
+                    tables["alerts"].c.id,
+                    tables["alerts"].c.response_started_at,
+                    tables["alerts"].c.respond_by,
+                )
+            )
+        }
+    assert rows == {
+        alerts["open"]: (T0, T0 + timedelta(minutes=20)),
+        alerts["raised"]: (T0 + timedelta(hours=1), T0 + timedelta(hours=5)),
+        alerts["resolved"]: (T0, T0 + timedelta(days=1)),
+        alerts["no_events"]: (T0, T0 + timedelta(days=1)),
+    }

@@ -104,6 +104,7 @@ def test_every_list_declares_the_400_of_a_cursor_it_did_not_issue(document: dict
         "/v1/audit",
         "/v1/graduates",
         "/v1/graduates/{graduate_id}/checkins",
+        "/v1/graduates/{graduate_id}/outreach",
         "/v1/graduates/{graduate_id}/plan/versions",
         "/v1/graduates/{graduate_id}/timeline",
         "/v1/me/notifications",
@@ -125,6 +126,8 @@ def test_token_endpoints_are_public_and_the_rest_needs_a_bearer(document: dict[s
 def test_wire_schemas_keep_msgspec_bounds(schema_app: Litestar, document: dict[str, Any]) -> None:
     wire_types = [t for t in route_types(schema_app) if has_msgspec_schema(t)]
     _, expected = msgspec.json.schema_components(wire_types, ref_template="#/components/schemas/{name}")
+    # As JSON, like the document: a default that is a tuple (business days) is an array there.
+    expected = msgspec.json.decode(msgspec.json.encode(expected))
     components = document["components"]["schemas"]
     request_bodies = set()
     for _, _, op in _operations(document):

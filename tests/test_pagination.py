@@ -19,6 +19,7 @@ import pytest
 from aftercare.errors import InvalidCursor
 from aftercare.pagination import Instant, Keyset
 from aftercare.push import service as push
+from aftercare.timeline.service import SOURCES as TIMELINE_SOURCES
 from tests.checkins.conftest import PLAN, checkin_body
 from tests.conftest import Account, Program
 
@@ -99,6 +100,7 @@ LISTINGS = {
     "plan_versions": Listing("/v1/graduates/{gid}/plan/versions", key="version"),
     "timeline": Listing("/v1/graduates/{gid}/timeline", tied="at"),
     "notifications": Listing("/v1/me/notifications", tied="created_at"),
+    "outreach": Listing("/v1/graduates/{gid}/outreach", tied="occurred_at"),
 }
 
 
@@ -112,8 +114,9 @@ class World:
 
 @pytest.fixture
 async def world(program: Program) -> World:
-    """A counselor with three graduates whose check-ins all come at T0: the clock never moves, so
-    the alerts, the inbox and the timeline tie on their instants across page boundaries."""
+    """A counselor with three graduates whose check-ins (and the first one's outreach) all come at
+    T0: the clock never moves, so the alerts, the inbox, the outreach log and the timeline tie on
+    their instants across page boundaries."""
     client = program.client
     supervisor = await program.supervisor()
     counselor = await program.staff(supervisor)
@@ -133,6 +136,11 @@ async def world(program: Program) -> World:
         headers = {**counselor.headers, "If-Match": f'"{version}"'}
         response = await client.put(f"/v1/graduates/{first.graduate_id}/plan", headers=headers, json=plan)
         assert response.status_code == 200, response.text
+    for _ in range(3):
+        outreach = {"client_id": str(uuid.uuid4()), "method": "call", "outcome": "no_answer"}
+        url = f"/v1/graduates/{first.graduate_id}/outreach"
+        response = await client.post(url, headers=counselor.headers, json=outreach)
+        assert response.status_code == 201, response.text
     now = program.clock.now()
     async with program.app.state.session_factory() as session, session.begin():
         await push.enqueue_notifications(
@@ -214,7 +222,7 @@ def _wrong_sort_values(sort_value: Any) -> list[Any]:
             [at],
             [at, rank, 0],
             *([wrong, rank] for wrong in _wrong_sort_values(at)),
-            *([at, wrong] for wrong in (-1, 6, 2**64, "0", None)),
+            *([at, wrong] for wrong in (-1, len(TIMELINE_SOURCES), 2**64, "0", None)),
         ]
     if "T" in sort_value:  # an instant
         naive, day = sort_value.removesuffix("Z"), sort_value[:10]

@@ -9,12 +9,14 @@ from typing import Any
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from aftercare.alerts.schemas import AlertEventKind
+from aftercare.alerts.schemas import AlertEventKind, DecisionReason
 from aftercare.db.base import Base, UUIDPrimaryKey
 from aftercare.db.checks import one_of
 from aftercare.db.types import DateTimeUTC, JSONDoc
+from aftercare.rules.config import EscalationTarget
 from aftercare.rules.engine import RuleName, Severity
 from aftercare.rules.lifecycle import AlertStatus
+from aftercare.rules.routing import Channel
 
 ACTIVE = ("open", "acknowledged")
 
@@ -39,6 +41,14 @@ class Alert(UUIDPrimaryKey, Base):
         Index("ix_alerts_graduate_id_opened_at", "graduate_id", "opened_at"),
         # The escalation sweep: open alerts whose escalation is due.
         Index("ix_alerts_escalate_at", "escalate_at"),
+        # The feed's `?overdue=true`: open alerts past their respond_by (only open ones are indexed;
+        # migration 0010).
+        Index(
+            "ix_alerts_open_respond_by",
+            "respond_by",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
         one_of("rule", RuleName),
         one_of("severity", Severity),
         one_of("status", AlertStatus),
@@ -55,9 +65,18 @@ class Alert(UUIDPrimaryKey, Base):
     opened_on: Mapped[date] = mapped_column(Date)
     last_seen_at: Mapped[datetime] = mapped_column(DateTimeUTC())
     run_started_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Where the alert stands in the escalation policy (rules/routing.py): the level notified last, the
+    # round of a critical alert's repeats, and who that level notified (so a level whose people can no
+    # longer be reached is notified again instead of holding an alert nobody can see).
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalation_round: Mapped[int] = mapped_column(Integer, server_default="0")
+    recipients: Mapped[list[str] | None] = mapped_column(JSONDoc, nullable=True)
     escalated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
     escalate_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+    # The response clock: started at the opening, restarted by a raise or re-open; respond_by is
+    # its response target from then (rules/targets.py), kept after acknowledgement as the record.
+    response_started_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    respond_by: Mapped[datetime] = mapped_column(DateTimeUTC())
     acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
@@ -72,8 +91,13 @@ class AlertEvent(Base):
     __tablename__ = "alert_events"
     __table_args__ = (
         Index("ix_alert_events_graduate_id_at", "graduate_id", "at"),
+        # One alert's story (GET /v1/alerts/{id}) and when it last began to need an answer (outreach).
+        Index("ix_alert_events_alert_id_id", "alert_id", "id"),
         one_of("kind", AlertEventKind),
         one_of("severity", Severity),
+        one_of("target", EscalationTarget),
+        one_of("channel", Channel),
+        one_of("reason", DecisionReason),
     )
 
     id: Mapped[int] = mapped_column(
@@ -86,3 +110,11 @@ class AlertEvent(Base):
     escalation_level: Mapped[int] = mapped_column(Integer)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    # The check-in (submitted or amended) whose rule hit opened, raised, refreshed or re-opened the
+    # alert; None for everything else. No foreign key: a batch writes its events before its check-ins.
+    checkin_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    # A notification decision (notified, skipped): the level's target, who, by which channel, why.
+    target: Mapped[EscalationTarget | None] = mapped_column(String(16), nullable=True)
+    recipient_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    channel: Mapped[Channel | None] = mapped_column(String(16), nullable=True)
+    reason: Mapped[DecisionReason | None] = mapped_column(String(24), nullable=True)

@@ -1,4 +1,4 @@
-"""The alert feed, acknowledgement and resolution, and the alert stream."""
+"""The alert feed, one alert's story, acknowledgement and resolution, and the alert stream."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from aftercare.alerts.stream import AlertEventHub, alert_stream
 from aftercare.auth.access import Access
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
+from aftercare.flows import alert_detail
 from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from aftercare.rules.lifecycle import AlertStatus
 
@@ -33,6 +34,13 @@ class AlertController(Controller):
         status: Annotated[list[AlertStatus] | None, Parameter(required=False)] = None,
         min_severity: Annotated[schemas.Severity | None, Parameter(required=False)] = None,
         graduate_id: Annotated[UUID | None, Parameter(required=False)] = None,
+        overdue: Annotated[
+            bool | None,
+            Parameter(
+                required=False,
+                description="true: only open alerts past their respond_by now; false: only the others",
+            ),
+        ] = None,
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> schemas.AlertPage:
@@ -42,10 +50,17 @@ class AlertController(Controller):
             statuses=status or [],
             min_severity=min_severity,
             graduate_id=graduate_id,
+            overdue=overdue,
             limit=limit,
             cursor=cursor,
             now=clock.now(),
         )
+
+    @get("/{alert_id:uuid}", operation_id="getAlert")
+    async def get_alert(
+        self, alert_id: UUID, db_session: AsyncSession, principal: Principal, clock: Clock
+    ) -> schemas.AlertDetail:
+        return await alert_detail.alert_detail(db_session, alert_id, actor=principal, now=clock.now())
 
     @post("/{alert_id:uuid}/acknowledge", operation_id="acknowledgeAlert", status_code=200)
     async def acknowledge(

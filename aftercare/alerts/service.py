@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import bindparam, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, exists, func, insert, not_, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.alerts import schemas
 from aftercare.alerts.models import ACTIVE, Alert, AlertEvent
+from aftercare.alerts.routing import decision_rows, load_facts, placed
+from aftercare.alerts.schemas import STREAMED_KINDS
 from aftercare.alerts.wakeup import send_wakeup
 from aftercare.audit import service as audit
-from aftercare.auth.access import can_reach
-from aftercare.auth.models import User
+from aftercare.auth.access import can_reach, cover_of, reach_condition
 from aftercare.auth.principal import Principal
 from aftercare.db.base import table_of
 from aftercare.db.types import uuid7
@@ -30,17 +31,24 @@ from aftercare.errors import Conflict, NotFound
 from aftercare.graduates.models import Graduate
 from aftercare.pagination import Instant, Keyset, before_key
 from aftercare.push.service import NotificationSpec, enqueue_notifications
-from aftercare.push.webpush import make_topic
 from aftercare.rules.config import ProgramRules
 from aftercare.rules.engine import SEVERITY_RANK, RuleHit, RuleName, Severity
 from aftercare.rules.lifecycle import AlertChange, AlertState, AlertStatus, apply_hits, silence_run
+from aftercare.rules.routing import Hold, walk, when_due
+from aftercare.rules.targets import respond_by
 
 # Any key will do: it only has to be the same for every writer of alert_events.
 _EVENT_LOCK_KEY = 0x616C7274  # "alrt"
-ALERT_PUSH_TTL = timedelta(hours=24)
 
 
-def to_schema(alert: Alert) -> schemas.Alert:
+def is_overdue(status: str, respond_by: datetime, *, now: datetime) -> bool:
+    """Open and past its target. An acknowledged alert has been answered: it has no further target
+    (its outreach is the counselor's next step, not a clock); a resolved one is closed."""
+    return status == "open" and respond_by < now
+
+
+def to_schema(alert: Alert, *, now: datetime) -> schemas.Alert:
+    """The wire alert; ``overdue`` is as of ``now``, the reader's clock."""
     return schemas.Alert(
         id=alert.id,
         graduate_id=alert.graduate_id,
@@ -53,6 +61,9 @@ def to_schema(alert: Alert) -> schemas.Alert:
         opened_at=alert.opened_at,
         last_seen_at=alert.last_seen_at,
         escalation_level=alert.escalation_level,
+        escalation_round=alert.escalation_round or 0,
+        respond_by=alert.respond_by,
+        overdue=is_overdue(alert.status, alert.respond_by, now=now),
         escalated_at=alert.escalated_at,
         acknowledged_by=alert.acknowledged_by,
         acknowledged_at=alert.acknowledged_at,
@@ -60,14 +71,6 @@ def to_schema(alert: Alert) -> schemas.Alert:
         resolved_at=alert.resolved_at,
         resolution_note=alert.resolution_note,
     )
-
-
-def escalation_delay(rules: ProgramRules, severity: str) -> timedelta:
-    policy = rules.escalation
-    minutes = {"critical": policy.critical_minutes, "high": policy.high_minutes}.get(
-        severity, policy.warning_minutes
-    )
-    return timedelta(minutes=minutes)
 
 
 _alerts, _graduates = table_of(Alert), table_of(Graduate)
@@ -85,8 +88,12 @@ _RAISED_COLUMNS = (
     "last_seen_at",
     "run_started_on",
     "escalation_level",
+    "escalation_round",
+    "recipients",
     "escalated_at",
     "escalate_at",
+    "response_started_at",
+    "respond_by",
     "acknowledged_by",
     "acknowledged_at",
 )
@@ -125,7 +132,11 @@ class TrackedAlert(msgspec.Struct, kw_only=True):
     opened_on: date
     last_seen_at: datetime
     run_started_on: date | None
+    response_started_at: datetime
+    respond_by: datetime
     escalation_level: int = 0
+    escalation_round: int = 0
+    recipients: list[str] | None = None
     escalated_at: datetime | None = None
     escalate_at: datetime | None = None
     acknowledged_by: uuid.UUID | None = None
@@ -169,6 +180,9 @@ class AlertChanges:
         self._writes: dict[uuid.UUID, Write] = {}
         self._events: list[dict[str, Any]] = []
         self._pushes: list[NotificationSpec] = []
+        # Each opening, raise or re-open starts the policy again: (alert, when, its severity then,
+        # where its event sits in _events), walked at write time in order.
+        self._to_route: list[tuple[uuid.UUID, datetime, Severity, int]] = []
         for row in active:
             self._track(TrackedAlert(**{name: getattr(row, name) for name in _TRACKED_FIELDS}))
 
@@ -223,31 +237,41 @@ class AlertChanges:
         changes: Sequence[AlertChange],
         now: datetime,
         reopen_acknowledged: bool = False,
+        checkin_id: uuid.UUID | None = None,
     ) -> list[uuid.UUID]:
         """Make the lifecycle's ``changes`` to the graduate's alerts, to be written by ``write``; the
         ids of the alerts opened, raised or updated.
 
         ``reopen_acknowledged``: "help now" re-opens an acknowledged safety alert even at the same
-        severity (a new cry for help needs a new answer)."""
+        severity (a new cry for help needs a new answer). ``checkin_id``: the check-in whose hits
+        these are, named on each event they make (the alert detail lists those check-ins)."""
         active = self._by_graduate.get(graduate_id, {})
         touched = []
         for change in changes:
             alert_id = active.get(change.rule)
             if alert_id is None or change.kind == "opened":
-                alert = self._open(graduate_id, counselor_id, change, now=now)
+                alert = self._open(graduate_id, counselor_id, change, now=now, checkin_id=checkin_id)
             else:
                 alert = self._alerts[alert_id]
                 if change.kind == "raised" or (reopen_acknowledged and alert.status == "acknowledged"):
-                    self._raise(alert, change, now=now)
+                    self._raise(alert, change, now=now, checkin_id=checkin_id)
                 else:
                     _refresh(alert, change, now=now)
                     self._mark(alert, "refreshed")
+                    self._record(alert, "refreshed", now=now, checkin_id=checkin_id)
             touched.append(alert.id)
         return touched
 
     def _open(
-        self, graduate_id: uuid.UUID, counselor_id: uuid.UUID | None, change: AlertChange, *, now: datetime
+        self,
+        graduate_id: uuid.UUID,
+        counselor_id: uuid.UUID | None,
+        change: AlertChange,
+        *,
+        now: datetime,
+        checkin_id: uuid.UUID | None,
     ) -> TrackedAlert:
+        due = respond_by(self.rules, change.severity, start=now)
         alert = TrackedAlert(
             id=uuid7(),
             graduate_id=graduate_id,
@@ -261,48 +285,96 @@ class AlertChanges:
             opened_on=change.local_date,
             last_seen_at=now,
             run_started_on=silence_run(change),
-            escalate_at=now + escalation_delay(self.rules, change.severity),
+            response_started_at=now,
+            respond_by=due,
+            escalate_at=due,  # level 0 escalates exactly when the response target is missed
         )
         self._track(alert)
         self._mark(alert, "inserted")
-        self._record(alert, "opened", now=now)
-        self._push_to(alert, now=now)
+        self._record(alert, "opened", now=now, checkin_id=checkin_id)
+        self._to_route.append((alert.id, now, alert.severity, len(self._events)))
         return alert
 
-    def _raise(self, alert: TrackedAlert, change: AlertChange, *, now: datetime) -> None:
+    def _raise(
+        self, alert: TrackedAlert, change: AlertChange, *, now: datetime, checkin_id: uuid.UUID | None
+    ) -> None:
         reopened = SEVERITY_RANK[change.severity] <= SEVERITY_RANK[alert.severity]
         if not reopened:
             alert.severity = change.severity
         _refresh(alert, change, now=now)
-        # A raise (or a new cry for help) needs a new answer: open again, escalation from level 0.
+        # A raise (or a new cry for help) needs a new answer: open again, a new response target
+        # counted from now, and escalation from level 0 when that target is missed.
         alert.status = "open"
         alert.acknowledged_by = alert.acknowledged_at = None
-        alert.escalation_level = 0
+        alert.escalation_level = alert.escalation_round = 0
         alert.escalated_at = None
-        alert.escalate_at = now + escalation_delay(self.rules, alert.severity)
+        alert.response_started_at = now
+        alert.respond_by = alert.escalate_at = respond_by(self.rules, alert.severity, start=now)
         self._mark(alert, "raised")
-        self._record(alert, "reopened" if reopened else "raised", now=now)
-        self._push_to(alert, now=now)
+        self._record(alert, "reopened" if reopened else "raised", now=now, checkin_id=checkin_id)
+        self._to_route.append((alert.id, now, alert.severity, len(self._events)))
 
     def _mark(self, alert: TrackedAlert, write: Write) -> None:
         known = self._writes.get(alert.id)
         if known is None or _WRITES[write] > _WRITES[known]:
             self._writes[alert.id] = write
 
-    def _push_to(self, alert: TrackedAlert, *, now: datetime) -> None:
-        """The graduate's counselor must act (a graduate without one: the inbox has no owner)."""
-        if alert.counselor_id is not None:
-            self._pushes.append(_push_for(alert.id, alert.severity, "alert", alert.counselor_id, now=now))
+    async def _route(self, session: AsyncSession) -> None:
+        """Walk the policy from its first level for every opening, raise or re-open
+        (``rules/routing.py::walk``), in order, as one at a time would: whoever can act now is
+        notified, a level that reaches nobody is skipped at once, each decision is an event right
+        after the change's own, and the alert stands where its latest walk put it."""
+        if not self._to_route:
+            return
+        facts = await load_facts(session, at=max(now for _, now, _, _ in self._to_route))
+        placed_after: list[tuple[int, list[dict[str, Any]]]] = []
+        for alert_id, now, severity, position in self._to_route:
+            alert = self._alerts[alert_id]
+            decision = walk(
+                self.rules,
+                start=0,
+                round=0,
+                counselor_id=alert.counselor_id,
+                severity=severity,
+                facts=facts,
+                at=now,
+            )
+            for name, value in placed(decision).items():
+                setattr(alert, name, value)
+            alert.escalated_at = now if decision.level > 0 else None
+            events, notifications = decision_rows(
+                alert_id=alert.id,
+                graduate_id=alert.graduate_id,
+                severity=severity,
+                routing=decision,
+                entered_from=0,
+                repeated=False,
+                now=now,
+            )
+            placed_after.append((position, events))
+            self._pushes.extend(notifications)
+        for position, events in reversed(placed_after):
+            self._events[position:position] = events
+        self._to_route = []
 
-    def _record(self, alert: TrackedAlert, kind: str, *, now: datetime) -> None:
+    def _record(self, alert: TrackedAlert, kind: str, *, now: datetime, checkin_id: uuid.UUID | None) -> None:
         self._events.append(
-            _event_row(alert.id, alert.graduate_id, kind, alert.severity, alert.escalation_level, now=now)
+            _event_row(
+                alert.id,
+                alert.graduate_id,
+                kind,
+                alert.severity,
+                alert.escalation_level,
+                now=now,
+                checkin_id=checkin_id,
+            )
         )
 
     async def write(self, session: AsyncSession) -> None:
         """Store everything decided so far, in the caller's transaction."""
         if not self._writes:
             return
+        await self._route(session)
         connection = await session.connection()
         by_write: dict[Write, list[TrackedAlert]] = {"inserted": [], "raised": [], "refreshed": []}
         for alert_id, write in self._writes.items():
@@ -338,7 +410,9 @@ def _event_row(
     *,
     now: datetime,
     actor_id: uuid.UUID | None = None,
+    checkin_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
+    # Every key in every row: one executemany writes events of all kinds together.
     return {
         "alert_id": alert_id,
         "graduate_id": graduate_id,
@@ -347,6 +421,11 @@ def _event_row(
         "escalation_level": escalation_level,
         "actor_id": actor_id,
         "at": now,
+        "checkin_id": checkin_id,
+        "target": None,
+        "recipient_id": None,
+        "channel": None,
+        "reason": None,
     }
 
 
@@ -358,7 +437,9 @@ async def _store_events(session: AsyncSession, events: list[dict[str, Any]]) -> 
         # never see id 8 before a slower transaction commits id 7. (SQLite has one writer anyway.)
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOCK_KEY})
         # Sent at commit: every process's stream poller reads the log at once, not at its next tick.
-        await send_wakeup(session)
+        # Refreshes and notification decisions are not streamed: alone they wake no reader.
+        if any(event["kind"] in STREAMED_KINDS for event in events):
+            await send_wakeup(session)
     connection = await session.connection()
     await connection.execute(_insert_events, events)
 
@@ -382,25 +463,6 @@ async def _record_event(
     )
 
 
-def _push_for(
-    alert_id: uuid.UUID, severity: str, kind: str, user_id: uuid.UUID, *, now: datetime
-) -> NotificationSpec:
-    """A push about an alert. Lock screens are public: only the alert id and severity."""
-    urgent = severity == "critical" or kind == "escalation"
-    return NotificationSpec(
-        user_id=user_id,
-        kind=kind,
-        title="Escalated alert" if kind == "escalation" else "New alert in Aftercare",
-        body=f"Severity: {severity}. Open the console to review.",
-        url=f"/console/alerts/{alert_id}",
-        tag=f"alert-{alert_id}",
-        ref_id=str(alert_id),
-        urgency="high" if urgent else "normal",
-        expires_at=now + ALERT_PUSH_TTL,
-        topic=make_topic(kind, str(alert_id)),
-    )
-
-
 async def refresh_open_counts(session: AsyncSession, graduate_ids: Iterable[uuid.UUID]) -> None:
     """Keep the caseload's ``open_alerts`` in step, in the same transaction as the change."""
     ids = list(graduate_ids)
@@ -412,13 +474,15 @@ async def refresh_open_counts(session: AsyncSession, graduate_ids: Iterable[uuid
 async def escalate_due_alerts(
     session: AsyncSession, *, rules: ProgramRules, now: datetime, limit: int
 ) -> int:
-    """Escalate open alerts whose wait ran out, in the caller's transaction: level + 1, supervisors
-    notified, next wait set; how many moved.
+    """Take the next step of every open alert whose level's wait ran out (``rules/routing.py::
+    when_due``), in the caller's transaction: the next level, the policy again from the first level
+    (a critical alert's repeats), the last level again if nobody notified there can act any more,
+    or nothing until its next wait; how many alerts stepped.
 
-    Each alert moves with a compare-and-set on its level, with its event and pushes, so concurrent
-    sweepers never escalate one level twice."""
+    Each alert steps with a compare-and-set on where it stood (level, round, due time), with its
+    events and notifications, so concurrent sweepers never notify one level twice."""
     due = list(
-        await session.scalars(
+        await session.scalars(  # ix_alerts_escalate_at
             select(Alert)
             .where(Alert.status == "open", Alert.escalate_at.is_not(None), Alert.escalate_at <= now)
             .order_by(Alert.escalate_at)
@@ -427,48 +491,132 @@ async def escalate_due_alerts(
     )
     if not due:
         return 0
-    supervisors = list(
-        await session.scalars(select(User.id).where(User.role == "supervisor", User.active.is_(True)))
-    )
-    escalated = 0
+    facts = await load_facts(session, at=now)
+    stepped = 0
     for alert in due:
-        level = alert.escalation_level + 1
-        more = level < rules.escalation.max_level
+        stood = (alert.escalation_level, alert.escalation_round, alert.escalate_at)
+        decision = when_due(
+            rules,
+            level=alert.escalation_level,
+            round=alert.escalation_round,
+            recipients=[uuid.UUID(r) for r in alert.recipients or ()],
+            counselor_id=alert.counselor_id,
+            severity=alert.severity,
+            facts=facts,
+            at=now,
+        )
+        if isinstance(decision, Hold) or (decision[0] == "recheck" and not decision[1].recipients):
+            # Held, or re-tried and still nobody to reach (nothing new to record): the next look only.
+            decision = Hold(
+                escalate_at=decision.escalate_at if isinstance(decision, Hold) else decision[1].escalate_at
+            )
+            values: dict[str, Any] = {"escalate_at": decision.escalate_at}
+        else:
+            step, routing = decision
+            values = placed(routing)
+            if step != "recheck":
+                values["escalated_at"] = now
         moved = await session.execute(
             update(Alert)
             .where(
                 Alert.id == alert.id,
                 Alert.status == "open",
-                Alert.escalation_level == alert.escalation_level,
+                Alert.escalation_level == stood[0],
+                Alert.escalation_round == stood[1],
+                Alert.escalate_at == stood[2],
             )
-            .values(
-                escalation_level=level,
-                escalated_at=now,
-                escalate_at=now + escalation_delay(rules, alert.severity) if more else None,
-            )
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
+            continue  # another sweeper took this step, or the alert was answered meanwhile
+        stepped += 1
+        if isinstance(decision, Hold):
             continue
-        await session.refresh(alert)
-        await _record_event(session, alert, "escalated", now=now)
-        await enqueue_notifications(
-            session,
-            [_push_for(alert.id, alert.severity, "escalation", user_id, now=now) for user_id in supervisors],
+        events, notifications = decision_rows(
+            alert_id=alert.id,
+            graduate_id=alert.graduate_id,
+            severity=alert.severity,
+            routing=routing,
+            entered_from={"escalate": stood[0], "repeat": 0, "recheck": None}[step],
+            repeated=step == "repeat",
             now=now,
         )
-        escalated += 1
-    return escalated
+        await _store_events(session, events)
+        await enqueue_notifications(session, notifications, now=now)
+    return stepped
 
 
-async def _load_for_actor(session: AsyncSession, alert_id: uuid.UUID, actor: Principal) -> Alert:
-    alert = await session.get(Alert, alert_id, with_for_update=True)
+async def load_for_actor(
+    session: AsyncSession, alert_id: uuid.UUID, actor: Principal, *, now: datetime, for_update: bool = True
+) -> Alert:
+    """The alert if ``actor`` may reach it at ``now`` (``auth/access.py::can_reach``: its graduate's
+    counselor or their cover, a supervisor, or someone it was sent to while it is active), locked for
+    the caller's change unless ``for_update`` is off; else 404, as for an alert that does not exist."""
+    alert = await session.get(Alert, alert_id, with_for_update=for_update)
     if alert is None:
         raise NotFound("alert not found")
-    counselor_id = await session.scalar(select(Graduate.counselor_id).where(Graduate.id == alert.graduate_id))
-    if not can_reach(actor, graduate_id=alert.graduate_id, counselor_id=counselor_id):
+    if actor.role == "supervisor":
+        return alert
+    row = (
+        await session.execute(
+            select(Graduate.counselor_id, cover_of(Graduate.counselor_id, now).label("cover_id")).where(
+                Graduate.id == alert.graduate_id
+            )
+        )
+    ).one()
+    notified = alert.status in ACTIVE and bool(
+        await session.scalar(  # ix_alert_events_alert_id_id
+            select(
+                exists().where(
+                    AlertEvent.alert_id == alert.id,
+                    AlertEvent.kind == "notified",
+                    AlertEvent.recipient_id == actor.user_id,
+                    # A cover reaches the caseload by the cover rule, for exactly the period.
+                    or_(AlertEvent.reason.is_(None), AlertEvent.reason != "covering"),
+                )
+            )
+        )
+    )
+    if not can_reach(
+        actor,
+        graduate_id=alert.graduate_id,
+        counselor_id=row.counselor_id,
+        cover_id=row.cover_id,
+        notified=notified,
+    ):
         raise NotFound("alert not found")
     return alert
+
+
+async def graduate_of(session: AsyncSession, alert_id: uuid.UUID) -> uuid.UUID | None:
+    """The graduate an alert is about (never changes), without locking it; None if there is no alert."""
+    return await session.scalar(select(Alert.graduate_id).where(Alert.id == alert_id))
+
+
+async def acknowledge(session: AsyncSession, alert: Alert, *, actor: Principal, now: datetime) -> bool:
+    """Acknowledge ``alert`` (loaded for update) if it is open: by ``actor`` at ``now``, escalation
+    stopped, its ``acknowledged`` event (on the stream) and the audit row, in the caller's
+    transaction; never commits. Whether it changed anything (an acknowledged or resolved alert stays
+    as it is). ``acknowledge_alert`` and recorded outreach (``flows/outreach.py``) both use it."""
+    if alert.status != "open":
+        return False
+    alert.status = "acknowledged"
+    alert.acknowledged_by = actor.user_id
+    alert.acknowledged_at = now
+    alert.escalate_at = None
+    await session.flush()
+    await _record_event(session, alert, "acknowledged", now=now, actor_id=actor.user_id)
+    await audit.record(
+        session,
+        actor=actor,
+        action="update",
+        resource="alert",
+        graduate_id=alert.graduate_id,
+        resource_id=str(alert.id),
+        now=now,
+    )
+    return True
 
 
 async def acknowledge_alert(
@@ -476,31 +624,48 @@ async def acknowledge_alert(
 ) -> schemas.Alert:
     """Stops escalation. Again on an acknowledged (or resolved) alert: no change."""
     async with session.begin():
-        alert = await _load_for_actor(session, alert_id, actor)
-        if alert.status == "open":
-            alert.status = "acknowledged"
-            alert.acknowledged_by = actor.user_id
-            alert.acknowledged_at = now
-            alert.escalate_at = None
-            await session.flush()
-            await _record_event(session, alert, "acknowledged", now=now, actor_id=actor.user_id)
-            await audit.record(
-                session,
-                actor=actor,
-                action="update",
-                resource="alert",
-                graduate_id=alert.graduate_id,
-                resource_id=str(alert.id),
-                now=now,
-            )
-    return to_schema(alert)
+        alert = await load_for_actor(session, alert_id, actor, now=now)
+        await acknowledge(session, alert, actor=actor, now=now)
+    return to_schema(alert, now=now)
+
+
+async def events_of(session: AsyncSession, alert_id: uuid.UUID) -> list[schemas.AlertEvent]:
+    """An alert's event log in commit order (``ix_alert_events_alert_id_id``)."""
+    rows = await session.scalars(
+        select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
+    )
+    return [
+        schemas.AlertEvent(
+            id=row.id,
+            kind=row.kind,
+            at=row.at,
+            severity=row.severity,
+            escalation_level=row.escalation_level,
+            actor_id=row.actor_id,
+            checkin_id=row.checkin_id,
+            target=row.target,
+            recipient_id=row.recipient_id,
+            channel=row.channel,
+            reason=row.reason,
+        )
+        for row in rows
+    ]
+
+
+def evidence_days(alert: Alert) -> list[date]:
+    """The local days of check-ins the alert's evidence cites. Not silence's (its days are the
+    missed ones) nor a help request's (its day is when help was asked for, which any check-in of
+    that day had no part in)."""
+    if alert.rule == "silence" or alert.evidence.get("values", {}).get("help_request"):
+        return []
+    return [date.fromisoformat(day) for day in alert.evidence.get("local_dates", [])]
 
 
 async def resolve_alert(
     session: AsyncSession, alert_id: uuid.UUID, note: str, *, actor: Principal, now: datetime
 ) -> schemas.Alert:
     async with session.begin():
-        alert = await _load_for_actor(session, alert_id, actor)
+        alert = await load_for_actor(session, alert_id, actor, now=now)
         if alert.status == "resolved":
             raise Conflict("this alert is already resolved")
         alert.status = "resolved"
@@ -520,7 +685,7 @@ async def resolve_alert(
             resource_id=str(alert.id),
             now=now,
         )
-    return to_schema(alert)
+    return to_schema(alert, now=now)
 
 
 SEVERITIES_AT_LEAST = {
@@ -543,18 +708,26 @@ async def list_alerts(
     limit: int,
     cursor: str | None,
     now: datetime,
+    overdue: bool | None = None,
 ) -> schemas.AlertPage:
-    """The feed, newest opened first, keyset-paged on (opened_at, id) over an index that matches."""
+    """The feed, newest opened first, keyset-paged on (opened_at, id) over an index that matches.
+
+    ``overdue``: only open alerts past their ``respond_by`` at ``now`` (true; the partial index
+    ``ix_alerts_open_respond_by`` finds them), or only the others (false)."""
     key = _CURSORS.decode(cursor)
     query = select(Alert).order_by(Alert.opened_at.desc(), Alert.id.desc()).limit(limit + 1)
     if actor.role == "counselor":
-        query = query.where(Alert.counselor_id == actor.user_id)
+        query = query.where(reach_condition(actor, Alert.counselor_id, now))
     if statuses:
         query = query.where(Alert.status.in_(statuses))
     if min_severity:
         query = query.where(Alert.severity.in_(SEVERITIES_AT_LEAST[min_severity]))
     if graduate_id is not None:
         query = query.where(Alert.graduate_id == graduate_id)
+    if overdue is not None:
+        # The same test as is_overdue, written for the index's predicate (status = 'open').
+        past_due = and_(Alert.status == "open", Alert.respond_by < now)
+        query = query.where(past_due if overdue else not_(past_due))
     if key is not None:
         query = query.where(before_key(Alert.opened_at, Alert.id, key.sort_value, key.id))
     async with session.begin():
@@ -564,7 +737,7 @@ async def list_alerts(
         )
     page = rows[:limit]
     return schemas.AlertPage(
-        items=[to_schema(a) for a in page],
+        items=[to_schema(a, now=now) for a in page],
         next_cursor=_CURSORS.encode(page[-1].opened_at, page[-1].id) if len(rows) > limit else None,
     )
 

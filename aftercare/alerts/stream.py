@@ -34,22 +34,28 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aftercare.alerts.models import Alert, AlertEvent
+from aftercare.alerts.schemas import STREAMED_KINDS
 from aftercare.alerts.service import to_schema
 from aftercare.alerts.wakeup import NotifyListener
 from aftercare.audit import service as audit
+from aftercare.auth.access import can_reach, cover_of
 from aftercare.auth.models import User
 from aftercare.auth.principal import Principal
-from aftercare.clock import Clock
+from aftercare.clock import Clock, SystemClock
 from aftercare.config import Settings
+from aftercare.db.faults import OutageLog, database_unavailable
 from aftercare.graduates.models import Graduate
 
 log = logging.getLogger("aftercare.alerts.stream")
 
-# What a counselor acts on; a mere refresh of reasons or evidence is not an event of the stream.
-STREAMED_KINDS = ("opened", "raised", "reopened", "escalated", "acknowledged", "resolved")
+# What a counselor acts on (alerts/schemas.py): not a mere refresh, nor a notification decision.
 BATCH = 500
-# How long one read of which accounts are active answers the streams' keep-alive checks.
-ACTIVE_FOR_SECONDS = 1.0
+# How stale the stream's view of its caller's account may be when it sends an event: at most one
+# primary-key read a second per busy stream, and a demotion or deactivation shows within a second.
+ACCOUNT_RECHECK_SECONDS = 1.0
+# The poller's longest wait between attempts while the database is away (a NOTIFY after the
+# listener reconnects wakes it sooner).
+MAX_OUTAGE_POLL_SECONDS = 5.0
 
 
 class StreamConfig(msgspec.Struct, frozen=True):
@@ -72,12 +78,13 @@ class StreamEvent(msgspec.Struct, frozen=True):
     graduate_id: uuid.UUID
     counselor_id: uuid.UUID | None  # the graduate's counselor when the entry was read
     data: str
+    cover_id: uuid.UUID | None = None  # who covered that counselor then (auth/access.py::cover_of)
 
 
 def visible_to(principal: Principal, event: StreamEvent) -> bool:
-    if principal.role == "supervisor":
-        return True
-    return principal.role == "counselor" and event.counselor_id == principal.user_id
+    return principal.is_staff and can_reach(
+        principal, graduate_id=event.graduate_id, counselor_id=event.counselor_id, cover_id=event.cover_id
+    )
 
 
 def keepalive() -> ServerSentEventMessage:
@@ -89,11 +96,18 @@ def to_message(event: StreamEvent) -> ServerSentEventMessage:
 
 
 async def read_events(
-    session_factory: async_sessionmaker[AsyncSession], after: int, limit: int = BATCH
+    session_factory: async_sessionmaker[AsyncSession], after: int, *, now: datetime, limit: int = BATCH
 ) -> list[StreamEvent]:
-    """Log entries with id > ``after``, oldest first, with each alert's current state."""
+    """Log entries with id > ``after``, oldest first, with each alert's current state as of ``now``
+    (the read: ``overdue`` is the clock's, not the event's)."""
     query = (
-        select(AlertEvent.id, AlertEvent.graduate_id, Graduate.counselor_id, Alert)
+        select(
+            AlertEvent.id,
+            AlertEvent.graduate_id,
+            Graduate.counselor_id,
+            cover_of(Graduate.counselor_id, now).label("cover_id"),
+            Alert,
+        )
         .join(Alert, Alert.id == AlertEvent.alert_id)
         .join(Graduate, Graduate.id == AlertEvent.graduate_id)
         .where(AlertEvent.id > after, AlertEvent.kind.in_(STREAMED_KINDS))
@@ -107,7 +121,8 @@ async def read_events(
             id=row.id,
             graduate_id=row.graduate_id,
             counselor_id=row.counselor_id,
-            data=msgspec.json.encode(to_schema(row.Alert)).decode(),
+            data=msgspec.json.encode(to_schema(row.Alert, now=now)).decode(),
+            cover_id=row.cover_id,
         )
         for row in rows
     ]
@@ -157,17 +172,24 @@ class Subscription:
 class AlertEventHub:
     """One poller per process; each open stream is a subscription fed with every new batch."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], config: StreamConfig) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        config: StreamConfig,
+        clock: Clock | None = None,
+    ) -> None:
         self.session_factory = session_factory
         self.config = config
+        self.clock = clock or SystemClock()
         self._subscriptions: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._last = 0
         self.listener: NotifyListener | None = None
-        # Which subscribed accounts are still active, read for all of them at once (``still_active``).
-        self._active: dict[uuid.UUID, bool] = {}
-        self._active_read_at = float("-inf")
-        self._active_lock = asyncio.Lock()
+        # The subscribed accounts' (active, role), read for all of them at once (``account_unchanged``),
+        # and when (time.monotonic()).
+        self._accounts: dict[uuid.UUID, tuple[bool, str]] = {}
+        self._accounts_read_at = float("-inf")
+        self._accounts_lock = asyncio.Lock()
 
     async def start(self) -> None:
         try:
@@ -203,27 +225,35 @@ class AlertEventHub:
         finally:
             self._subscriptions.discard(subscription)
 
-    async def still_active(self, user_id: uuid.UUID) -> bool:
-        """Whether ``user_id``'s account is still active, for a stream's keep-alive check.
+    async def account_unchanged(self, principal: Principal, *, read_after: float) -> tuple[bool, float]:
+        """Whether ``principal``'s account is still active with the role its stream was opened with,
+        by a read of the account taken after ``read_after`` (``time.monotonic()``); and when that
+        read was taken, for the stream's next check.
 
-        Streams opened together keep alive together: 300 of them checking their account each with
-        a query of its own made 300 queries at once, every keep-alive, queued for the connection
-        pool ahead of the API's requests (a plan GET's p99 rose threefold). So one query reads
-        every subscribed account, and its answer serves every check for a second."""
-        async with self._active_lock:
-            if user_id not in self._active or time.monotonic() - self._active_read_at >= ACTIVE_FOR_SECONDS:
-                users = {s.user_id for s in self._subscriptions if s.user_id is not None} | {user_id}
+        Every open stream checks its account at each keep-alive and before an event when its last
+        check is a second old. Streams opened together check together: 300 of them, each with a
+        query of its own, made 300 queries at once, queued for the connection pool ahead of the API's
+        own requests (a plan GET's p99 tripled). So one query reads every subscribed account and
+        serves every check that asks for a read no older than it."""
+        async with self._accounts_lock:
+            if principal.user_id not in self._accounts or self._accounts_read_at <= read_after:
+                users = {s.user_id for s in self._subscriptions if s.user_id is not None}
+                users.add(principal.user_id)
+                read_at = time.monotonic()
                 async with self.session_factory() as session:
-                    rows = await session.execute(select(User.id, User.active).where(User.id.in_(users)))
-                self._active = {row.id: bool(row.active) for row in rows}
-                self._active_read_at = time.monotonic()
-            return self._active.get(user_id, False)
+                    rows = await session.execute(
+                        select(User.id, User.active, User.role).where(User.id.in_(users))
+                    )
+                self._accounts = {row.id: (bool(row.active), row.role) for row in rows}
+                self._accounts_read_at = read_at
+            active, role = self._accounts.get(principal.user_id, (False, ""))
+            return active and role == principal.role, self._accounts_read_at
 
     async def poll_once(self) -> int:
         """Read what is new and hand it to every subscription; returns how many entries were read."""
         if self._last < 0:
             self._last = await last_event_id(self.session_factory)
-        batch = await read_events(self.session_factory, self._last)
+        batch = await read_events(self.session_factory, self._last, now=self.clock.now())
         if batch:
             self._last = batch[-1].id
             for subscription in list(self._subscriptions):
@@ -231,17 +261,24 @@ class AlertEventHub:
         return len(batch)
 
     async def _run(self, wake: asyncio.Event) -> None:
+        outage = OutageLog(log, "alert stream")
         while True:
+            wait = self.config.poll_seconds
             try:
                 # A full batch means more is waiting: read on at once instead of after the interval.
                 if await self.poll_once() == BATCH:
                     continue
+                outage.recovered()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("alert stream: polling the event log failed", exc_info=True)
+            except Exception as error:
+                if database_unavailable(error):  # one line per outage, and a longer wait
+                    wait = min(wait * 2**outage.failures, max(wait, MAX_OUTAGE_POLL_SECONDS))
+                    outage.failed(error, retry_in=wait)
+                else:
+                    log.warning("alert stream: polling the event log failed", exc_info=True)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self.config.poll_seconds)
+                await asyncio.wait_for(wake.wait(), wait)
             # Cleared before the next read: a wake-up during that read sets it again, so none is lost.
             wake.clear()
 
@@ -265,11 +302,20 @@ async def alert_stream(
             )
         # Something at once: proxies and clients see the stream is open before the first event.
         yield ServerSentEventMessage(comment="connected", data=None)
+        checked_at = clock.now()  # the guard read the account just now
+        read_after = time.monotonic()  # the next check needs a read of the account newer than this
         if resume_after is not None:
-            while backlog := await read_events(hub.session_factory, cursor):
+            while backlog := await read_events(hub.session_factory, cursor, now=clock.now()):
                 for event in backlog:
                     cursor = event.id
                     if visible_to(principal, event):
+                        if _recheck_due(checked_at, clock):
+                            unchanged, read_after = await hub.account_unchanged(
+                                principal, read_after=read_after
+                            )
+                            if not unchanged:
+                                return
+                            checked_at = clock.now()
                         yield to_message(event)
         idle_since = clock.now()
         while True:
@@ -289,20 +335,34 @@ async def alert_stream(
                 if _seconds_until(deadline, clock.now()) <= 0:
                     return
                 if (clock.now() - idle_since).total_seconds() >= hub.config.keepalive_seconds:
-                    # A deactivated account's tokens stop at once: so does its stream, by this keep-alive.
-                    if not await hub.still_active(principal.user_id):
+                    unchanged, read_after = await hub.account_unchanged(principal, read_after=read_after)
+                    if not unchanged:
                         return
+                    checked_at = idle_since = clock.now()
                     yield keepalive()
-                    idle_since = clock.now()
                 continue
             for event in batch:
                 if event.id <= cursor:
                     continue
                 cursor = event.id
                 if visible_to(principal, event):
+                    if _recheck_due(checked_at, clock):
+                        unchanged, read_after = await hub.account_unchanged(principal, read_after=read_after)
+                        if not unchanged:
+                            return
+                        checked_at = clock.now()
                     yield to_message(event)
                     idle_since = clock.now()
 
 
 def _seconds_until(deadline: datetime | None, now: datetime) -> float:
     return float("inf") if deadline is None else (deadline - now).total_seconds()
+
+
+def _recheck_due(checked_at: datetime, clock: Clock) -> bool:
+    """Whether the stream should read its caller's account again before sending. The guard reads
+    activity and role on every request; a stream is one long request, so it reads them again at each
+    keep-alive and before an event when the last read is older than ``ACCOUNT_RECHECK_SECONDS``
+    (``AlertEventHub.account_unchanged``). A deactivated or demoted account's stream ends there; the
+    client reconnects (and resumes from the log) with whatever its account may now see."""
+    return (clock.now() - checked_at).total_seconds() >= ACCOUNT_RECHECK_SECONDS

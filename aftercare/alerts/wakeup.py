@@ -27,6 +27,8 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from aftercare.db.faults import OutageLog, database_unavailable
+
 log = logging.getLogger("aftercare.alerts.wakeup")
 
 CHANNEL = "aftercare_alert_events"
@@ -78,12 +80,17 @@ class NotifyListener:
 
     async def _run(self, attempted: asyncio.Event) -> None:
         retry = FIRST_RETRY_SECONDS
+        outage = OutageLog(log, "alert stream LISTEN connection")
         while True:
             try:
                 connection = await self._connect()
-            except Exception:
-                log.warning("alert stream: could not open the LISTEN connection", exc_info=True)
+            except Exception as error:
+                if database_unavailable(error):  # one line per outage, not a traceback per attempt
+                    outage.failed(error, retry_in=retry)
+                else:
+                    log.warning("alert stream: could not open the LISTEN connection", exc_info=True)
             else:
+                outage.recovered()
                 try:
                     await self._listen(connection, attempted)
                     log.warning("alert stream: the LISTEN connection closed")

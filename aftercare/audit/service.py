@@ -88,11 +88,25 @@ def row(
 
 
 async def record_staff_read(
-    session: AsyncSession, *, actor: Principal, resource: str, graduate_id: uuid.UUID | None, now: datetime
+    session: AsyncSession,
+    *,
+    actor: Principal,
+    resource: str,
+    graduate_id: uuid.UUID | None,
+    now: datetime,
+    resource_id: str | None = None,
 ) -> None:
     """Staff reads are audited; a graduate reading their own record is not (it is theirs)."""
     if actor.is_staff:
-        await record(session, actor=actor, action="read", resource=resource, graduate_id=graduate_id, now=now)
+        await record(
+            session,
+            actor=actor,
+            action="read",
+            resource=resource,
+            graduate_id=graduate_id,
+            now=now,
+            resource_id=resource_id,
+        )
 
 
 async def commit_staff_read(

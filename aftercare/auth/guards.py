@@ -9,7 +9,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from aftercare.auth.access import GRADUATE_SCOPED, Access, check_reach, check_role
+from aftercare.auth.access import GRADUATE_SCOPED, Access, authorize, check_staff_self
 from aftercare.auth.principal import Principal
 from aftercare.auth.tickets import redeem_ticket
 from aftercare.auth.tokens import read_access_token
@@ -37,23 +37,28 @@ async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], handler
     if handler.opt.get("ticket") and "authorization" not in connection.headers:
         principal = await redeem_stream_ticket(connection)
     else:
-        principal = authenticate(connection, secret=state.settings.jwt_secret, now=state.clock.now())
-    check_role(rule, principal)
+        principal = authenticate(connection, secrets=state.settings.jwt_secrets, now=state.clock.now())
     graduate_id = None
     if rule in GRADUATE_SCOPED:
         graduate_id = connection.path_params.get("graduate_id")
         if not isinstance(graduate_id, uuid.UUID):
             raise Forbidden("route has a graduate rule but no graduate_id")
-    await check_reach(state.engine, principal, graduate_id)
+    # The token says who is calling; role, activity and reach come from the database, now.
+    principal = await authorize(state.engine, principal, rule, graduate_id, now=state.clock.now())
+    check_staff_self(rule, principal, connection.path_params.get("staff_id"))
     connection.scope["user"] = principal
 
 
-def authenticate(connection: ASGIConnection[Any, Any, Any, Any], *, secret: str, now: datetime) -> Principal:
+def authenticate(
+    connection: ASGIConnection[Any, Any, Any, Any], *, secrets: tuple[str, ...], now: datetime
+) -> Principal:
+    """The principal of the bearer token, verified with the current secret or, after a rotation, a
+    previous one (``AFTERCARE_JWT_PREVIOUS_SECRETS``)."""
     header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("send Authorization: Bearer <access token>")
-    principal = _verified.read(token.strip(), secret=secret, now=now)
+    principal = _verified.read(token.strip(), secrets=secrets, now=now)
     if principal is None:
         raise Unauthorized("the access token is invalid or expired")
     return principal
@@ -64,20 +69,25 @@ class _VerifiedTokens:
     request until it expires, and verifying it (PyJWT: parse, HMAC, claims) is about a twentieth of a
     whole plan read. Only a byte-identical token under the same secret is found here, so nothing is
     trusted that was not verified; expiry is checked on every request, as ``read_access_token`` does.
+    Keyed by the secrets it was verified against, so dropping a previous secret forgets what it let in.
     Invalid tokens are never kept. Bounded: the oldest entry goes first."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._known: dict[tuple[str, str], Principal] = {}
+        self._known: dict[tuple[tuple[str, ...], str], Principal] = {}
 
-    def read(self, token: str, *, secret: str, now: datetime) -> Principal | None:
-        key = (secret, token)
+    def read(self, token: str, *, secrets: tuple[str, ...], now: datetime) -> Principal | None:
+        key = (secrets, token)
         known = self._known.get(key)
         if known is not None:
             if known.expires_at is not None and known.expires_at > now:
                 return known
             del self._known[key]
-        principal = read_access_token(token, secret=secret, now=now)
+        principal = None
+        for secret in secrets:
+            principal = read_access_token(token, secret=secret, now=now)
+            if principal is not None:
+                break
         if principal is not None and principal.expires_at is not None:
             if len(self._known) >= self._size:
                 del self._known[next(iter(self._known))]

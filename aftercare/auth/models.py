@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, func
+from sqlalchemy import Boolean, ForeignKey, Index, String, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aftercare.auth.principal import Role
@@ -26,6 +26,8 @@ class User(UUIDPrimaryKey, Base):
     display_name: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    # Staff who opted in to alert e-mail (push/mail.py): alerts and escalations also go to ``email``.
+    email_alerts: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class RefreshToken(Base):

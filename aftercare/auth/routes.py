@@ -23,7 +23,7 @@ class AuthController(Controller):
         "/token",
         operation_id="signIn",
         status_code=200,
-        opt={"access": Access.PUBLIC, "problems": [401, 429]},
+        opt={"access": Access.PUBLIC, "problems": [401, 429, 503]},
     )
     async def sign_in(
         self,
@@ -47,7 +47,7 @@ class AuthController(Controller):
         "/refresh",
         operation_id="refreshTokens",
         status_code=200,
-        opt={"access": Access.PUBLIC, "problems": [401]},
+        opt={"access": Access.PUBLIC, "problems": [401, 503]},
     )
     async def refresh(
         self, data: RefreshRequest, db_session: AsyncSession, settings: Settings, clock: Clock
@@ -58,7 +58,7 @@ class AuthController(Controller):
         "/enroll",
         operation_id="enroll",
         status_code=201,
-        opt={"access": Access.PUBLIC, "problems": [401, 409, 429]},
+        opt={"access": Access.PUBLIC, "problems": [401, 409, 429, 503]},
     )
     async def enroll(
         self,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -13,36 +14,70 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftercare.auth import passwords, tokens
 from aftercare.auth.models import EnrollmentCode, RefreshToken, User
 from aftercare.auth.principal import Principal
-from aftercare.auth.ratelimit import FailureCounter
+from aftercare.auth.ratelimit import EnrollPolicy, FailureStore, SignInPolicy, enroll_wait, sign_in_wait
 from aftercare.auth.schemas import EnrollRequest, Me, TokenPair, TokenRequest
 from aftercare.config import Settings
 from aftercare.db.types import uuid7
 from aftercare.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed
 from aftercare.graduates.models import Graduate
 
+# An enrollment code's first group (``ABCDE-FGHJK``): what someone who saw half a card knows.
+ENROLLMENT_PREFIX_LENGTH = 5
+
 
 @dataclass(frozen=True)
 class LoginLimits:
-    counter: FailureCounter
-    per_account: int
-    per_address: int
-    window_seconds: int
+    """Failed sign-ins and enrollments counted per account, address and code prefix; the policy is
+    in ``auth/ratelimit.py``. Emails and codes are hashed into the keys: the store (Redis) never
+    holds who tried to sign in."""
 
-    async def check(self, email: str, address: str) -> None:
-        for key, limit in (
-            (f"login:acct:{email}", self.per_account),
-            (f"login:addr:{address}", self.per_address),
-        ):
-            count, retry_after = await self.counter.failures(key)
-            if count >= limit:
-                raise TooManyRequests("too many failed sign-ins; try again later", retry_after=retry_after)
+    store: FailureStore
+    sign_in: SignInPolicy = field(default_factory=SignInPolicy)
+    enrollment: EnrollPolicy = field(default_factory=EnrollPolicy)
 
-    async def failed(self, email: str, address: str) -> None:
-        await self.counter.add_failure(f"login:acct:{email}", self.window_seconds)
-        await self.counter.add_failure(f"login:addr:{address}", self.window_seconds)
+    async def check_sign_in(self, email: str, address: str, *, now: datetime) -> None:
+        account, by_address, pair = await self.store.read(_sign_in_keys(email, address), now=now.timestamp())
+        wait, why = sign_in_wait(
+            self.sign_in, account=account, address=by_address, pair=pair, now=now.timestamp()
+        )
+        if wait:
+            raise TooManyRequests(f"{why}; try again in {wait} s", retry_after=wait)
 
-    async def succeeded(self, email: str) -> None:
-        await self.counter.clear(f"login:acct:{email}")
+    async def sign_in_failed(self, email: str, address: str, *, now: datetime) -> None:
+        await self.store.add(
+            _sign_in_keys(email, address), now=now.timestamp(), window_seconds=self.sign_in.window_seconds
+        )
+
+    async def sign_in_succeeded(self, email: str, address: str) -> None:
+        """The right password: the account's budget and this address's failures for it start over
+        (the address's own count does not: a success on one account must not buy tries on others)."""
+        account, _, pair = _sign_in_keys(email, address)
+        await self.store.clear([account, pair])
+
+    async def check_enrollment(self, code: str, address: str, *, now: datetime) -> None:
+        prefix, by_address = await self.store.read(_enroll_keys(code, address), now=now.timestamp())
+        wait, why = enroll_wait(self.enrollment, prefix=prefix, address=by_address)
+        if wait:
+            raise TooManyRequests(f"{why}; try again in {wait} s", retry_after=wait)
+
+    async def enrollment_failed(self, code: str, address: str, *, now: datetime) -> None:
+        await self.store.add(
+            _enroll_keys(code, address), now=now.timestamp(), window_seconds=self.enrollment.window_seconds
+        )
+
+
+def _hashed(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def _sign_in_keys(email: str, address: str) -> list[str]:
+    account = _hashed(email)
+    return [f"login:acct:{account}", f"login:addr:{address}", f"login:pair:{account}:{address}"]
+
+
+def _enroll_keys(code: str, address: str) -> list[str]:
+    prefix = tokens.normalise_enrollment_code(code)[:ENROLLMENT_PREFIX_LENGTH]
+    return [f"enroll:prefix:{_hashed(prefix)}", f"enroll:addr:{address}"]
 
 
 def normalise_email(email: str) -> str:
@@ -59,15 +94,15 @@ async def sign_in(
     now: datetime,
 ) -> TokenPair:
     email = normalise_email(data.email)
-    await limits.check(email, client_address)
+    await limits.check_sign_in(email, client_address, now=now)
     async with session.begin():
         user = await session.scalar(select(User).where(User.email == email))
         ok = passwords.verify_password(user.password_hash if user else None, data.password)
         if not ok or user is None or not user.active:
-            await limits.failed(email, client_address)
+            await limits.sign_in_failed(email, client_address, now=now)
             raise Unauthorized("wrong email or password")
         pair = await _issue_pair(session, user, settings=settings, family_id=uuid7(), now=now)
-    await limits.succeeded(email)
+    await limits.sign_in_succeeded(email, client_address)
     return pair
 
 
@@ -113,14 +148,17 @@ async def enroll(
     if problem:
         raise ValidationFailed.one("password", problem)
     email = normalise_email(data.email)
-    # Guessing codes is throttled like guessing passwords, per client address.
-    await limits.check(f"enroll:{client_address}", client_address)
-    code_hash = tokens.hash_enrollment_code(data.enrollment_code, secret=settings.jwt_secret)
+    # Guessing codes is throttled per code prefix and per client address (auth/ratelimit.py).
+    await limits.check_enrollment(data.enrollment_code, client_address, now=now)
+    # Hashed with every secret still accepted: a code handed out before a rotation keeps working.
+    code_hashes = [tokens.hash_enrollment_code(data.enrollment_code, secret=s) for s in settings.jwt_secrets]
     try:
         async with session.begin():
-            code = await session.scalar(select(EnrollmentCode).where(EnrollmentCode.code_hash == code_hash))
+            code = await session.scalar(
+                select(EnrollmentCode).where(EnrollmentCode.code_hash.in_(code_hashes))
+            )
             if code is None or code.used_at or code.revoked_at or code.expires_at <= now:
-                await limits.failed(f"enroll:{client_address}", client_address)
+                await limits.enrollment_failed(data.enrollment_code, client_address, now=now)
                 raise Unauthorized("the enrollment code is invalid, used or expired")
             claimed = await session.execute(
                 update(EnrollmentCode)

@@ -1,7 +1,8 @@
 """Access tokens (JWT, HS256 pinned), refresh-token and enrollment-code secrets.
 
-Access tokens are short-lived and stateless; what must be revocable at once (deactivated staff) is
-checked against the database per request by the access guard.
+Access tokens are short-lived and stateless; they say who is calling. What must take effect at once
+(a deactivation, a change of role, a reassignment) is read from the database on every request by the
+access guard (``auth/access.py::authorize``); the token's role is only what it was at sign-in.
 """
 
 from __future__ import annotations

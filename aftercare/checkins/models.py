@@ -69,11 +69,17 @@ class HelpRequest(UUIDPrimaryKey, Base):
     __table_args__ = (
         UniqueConstraint("graduate_id", "client_id", name="uq_help_requests_graduate_client"),
         Index("ix_help_requests_graduate_id_at", "graduate_id", "received_at"),
+        # The alert detail: the help requests that raised (or re-opened) an alert, with their words.
+        Index("ix_help_requests_alert_id", "alert_id"),
     )
 
     graduate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("graduates.id", ondelete="CASCADE"))
     client_id: Mapped[uuid.UUID] = mapped_column()
     message: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    # The safety alert the request opened, raised or re-opened (its answer's ``alert_id``).
+    alert_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="SET NULL"), nullable=True
+    )
     received_at: Mapped[datetime] = mapped_column(DateTimeUTC())
     fingerprint: Mapped[str] = mapped_column(String(64))
     stored_response: Mapped[bytes] = mapped_column(LargeBinary)

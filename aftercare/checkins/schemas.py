@@ -134,3 +134,11 @@ class HelpResult(msgspec.Struct, kw_only=True):
     alert_id: uuid.UUID | None
     crisis: CrisisPlan
     message: str
+
+
+class HelpRequest(msgspec.Struct, kw_only=True):
+    """A stored "help now" request as staff read it (in the alert it raised)."""
+
+    id: uuid.UUID
+    received_at: UtcTimestamp
+    message: str | None

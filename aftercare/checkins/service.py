@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.audit import service as audit
@@ -235,11 +236,40 @@ def add_help_request(
             graduate_id=graduate_id,
             client_id=data.client_id,
             message=data.message,
+            alert_id=result.alert_id,
             received_at=result.received_at,
             fingerprint=fingerprint,
             stored_response=result_encoder.encode(result),
         )
     )
+
+
+async def checkins_behind(
+    session: AsyncSession,
+    *,
+    graduate_id: uuid.UUID,
+    checkin_ids: Iterable[uuid.UUID],
+    local_dates: Iterable[date],
+) -> list[schemas.Checkin]:
+    """The graduate's check-ins with these ids or on these local days, oldest day first (an
+    alert's: those its events name and those its evidence cites)."""
+    ids, days = set(checkin_ids), set(local_dates)
+    if not ids and not days:
+        return []
+    rows = await session.scalars(
+        select(Checkin)
+        .where(Checkin.graduate_id == graduate_id, or_(Checkin.id.in_(ids), Checkin.local_date.in_(days)))
+        .order_by(Checkin.local_date)
+    )
+    return [to_schema(row) for row in rows]
+
+
+async def help_requests_for(session: AsyncSession, alert_id: uuid.UUID) -> list[schemas.HelpRequest]:
+    """The help requests that opened, raised or re-opened the alert, oldest first."""
+    rows = await session.scalars(
+        select(HelpRequest).where(HelpRequest.alert_id == alert_id).order_by(HelpRequest.received_at)
+    )
+    return [schemas.HelpRequest(id=row.id, received_at=row.received_at, message=row.message) for row in rows]
 
 
 async def record_missed_day(

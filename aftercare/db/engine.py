@@ -20,10 +20,16 @@ more than a key lookup or a row write, so the statements that cannot wait for a 
 write transaction whose ``BEGIN IMMEDIATE`` has returned, and a ``read_statement``) run inline on the
 event loop instead; see ``_inline``.
 
-PostgreSQL pools without pre-ping: it costs three round trips per checkout (BEGIN, ``;``, ROLLBACK
-through SQLAlchemy's asyncpg adapter), more than the hot reads themselves. A connection the server
-closed fails its next statement instead; SQLAlchemy then invalidates the pool, so after a database
-restart one request per stale connection fails and the next ones reconnect.
+PostgreSQL pooled connections are checked before use with the driver's own knowledge instead of
+SQLAlchemy's ``pool_pre_ping``, which costs three round trips per checkout (BEGIN, ``;``, ROLLBACK
+through SQLAlchemy's asyncpg adapter), more than the hot reads themselves. A server that stops or
+restarts closes its sockets; asyncpg sees the end of the stream on the event loop at once and marks
+the connection closed, so ``_check_out`` finds it closed without a round trip and the pool opens a
+new one: a restart costs no failed request. (A connection that died without a word, as after a
+network partition, still fails its next statement; SQLAlchemy then invalidates the pool and the
+request answers 503, see ``db/faults.py``.) Connection attempts are bounded by
+``CONNECT_TIMEOUT_SECONDS``, and their failures are raised as ``DatabaseUnreachable``, so a request
+while the database is away answers 503 at once instead of waiting or answering 500.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Executable, Row, event
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection, AsyncAdapt_aiosqlite_cursor
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -50,6 +56,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import EMPTY_DICT, await_
 
 from aftercare.config import Settings
+from aftercare.db.faults import DatabaseUnreachable
 
 # Execution option marking a connection whose transaction only reads (see ``read_transaction``).
 READ_ONLY = "aftercare_read_only"
@@ -57,6 +64,9 @@ READ_ONLY = "aftercare_read_only"
 _NO_TRANSACTION = "aftercare_no_transaction"
 _AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 BUSY_TIMEOUT_MS = 5000
+# How long opening a PostgreSQL connection may take before the request answers 503 (asyncpg's own
+# default is a minute, which would hold every request that long while the server is unreachable).
+CONNECT_TIMEOUT_SECONDS = 5.0
 _BEGIN = "aftercare_begin"  # connection-info key: the BEGIN statement the begin event chose
 
 
@@ -88,7 +98,27 @@ def make_engine(settings: Settings, *, url: str | None = None, **kwargs: Any) ->
     # concurrent requests before any churn; the overflow is headroom, not capacity.
     kwargs.setdefault("pool_size", 32)
     kwargs.setdefault("max_overflow", 8)
-    return create_async_engine(url, **kwargs)
+    kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT_SECONDS, **kwargs.get("connect_args", {})}
+    engine = create_async_engine(url, **kwargs)
+    _configure_postgresql(engine)
+    return engine
+
+
+def _configure_postgresql(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except (OSError, TimeoutError) as error:  # refused, unreachable, timed out: asyncpg raises these bare
+            raise DatabaseUnreachable(f"cannot connect to the database: {type(error).__name__}") from error
+
+    @event.listens_for(sync_engine.pool, "checkout")
+    def _check_out(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # The pool discards a connection whose checkout raises this and tries a new one.
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this pooled connection")
 
 
 class _WriterGate:
@@ -120,7 +150,10 @@ class _WriterGate:
         try:
             await_(asyncio.wait_for(self._lock().acquire(), self._timeout))
         except TimeoutError as exc:
-            raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked")) from exc
+            # As SQLite itself would report it (db/faults.py counts it as unavailable: 503).
+            raise OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+            ) from exc
         self._holder = dbapi_connection
 
     def release(self, dbapi_connection: Any) -> None:

@@ -9,5 +9,7 @@ and never commit in a flow's stead, and never call up into a flow.
 - ``amend``: changing a check-in's answers on its day or the next;
 - ``help_now``: "I need help now";
 - ``sweep``: due prompts and reminders, day closes (missed days and silence), escalations, and push
-  delivery; ``worker`` wakes it on a timer, in ``aftercare serve`` or ``aftercare worker``.
+  delivery; ``worker`` wakes it on a timer, in ``aftercare serve`` or ``aftercare worker``;
+- ``response_times``: the supervisors' report of how soon alerts were answered (it reads alerts and,
+  once merged, outreach, so it sits above both slices).
 """

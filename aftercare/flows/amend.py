@@ -72,7 +72,11 @@ async def amend_checkin(
             rules=rules,
         )
         alerts.record(
-            graduate_id=graduate_id, counselor_id=graduate.counselor_id, changes=step.changes, now=now
+            graduate_id=graduate_id,
+            counselor_id=graduate.counselor_id,
+            changes=step.changes,
+            now=now,
+            checkin_id=checkin.id,
         )
         assessment = checkins.wire_assessment(step.assessment)
 

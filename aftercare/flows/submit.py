@@ -465,14 +465,15 @@ def _decide(submission: _Submission, graduate: _Graduate | None, writes: _Writes
         plan=plan.facts,
         rules=graduate.rules,
     )
+    checkin_id = uuid7()
     writes.alerts.record(
         graduate_id=submission.graduate_id,
         counselor_id=graduate.row.counselor_id,
         changes=step.changes,
         now=now,
+        checkin_id=checkin_id,
     )
     assessment = wire_assessment(step.assessment)
-    checkin_id = uuid7()
     answers = {name: getattr(data, name) for name in ANSWER_FIELDS}
     result = schemas.CheckinResult(
         id=checkin_id,

@@ -40,9 +40,11 @@ from aftercare.alerts import service as alerts_service
 from aftercare.alerts.service import AlertChanges
 from aftercare.checkins import service as checkins
 from aftercare.clock import Clock
+from aftercare.db.faults import database_unavailable
 from aftercare.graduates.models import Graduate
 from aftercare.plans.reads import current_plan_body
 from aftercare.program.service import current_rules
+from aftercare.push.mail import MailSender
 from aftercare.push.service import DeliveryReport, NotificationSpec, deliver_due, enqueue_notifications
 from aftercare.push.webpush import PushSender, make_topic
 from aftercare.rules.config import ProgramRules
@@ -131,6 +133,7 @@ async def sweep(
     limit: int = 500,
     sender: PushSender | None = None,
     clock: Clock | None = None,
+    mailer: MailSender | None = None,
 ) -> SweepReport:
     """Act on every schedule row due at ``now`` (claimed ``limit`` at a time until none are left),
     escalate due alerts and, given a ``sender``, deliver due pushes meanwhile. ``clock`` (the
@@ -183,10 +186,17 @@ async def sweep(
             worker_id=worker_id,
             limit=limit,
             report=report,
+            mailer=mailer,
         )
-    finally:
-        if not scheduling.done():
-            scheduling.cancel()
+    except BaseException:
+        # Delivery failed (the database went away, or this task was cancelled): stop the schedule
+        # side and collect its outcome, so its own error is not reported a second time by asyncio
+        # as "Task exception was never retrieved"; the delivery error is the one raised.
+        scheduling.cancel()
+        await asyncio.wait({scheduling})
+        if not scheduling.cancelled():
+            scheduling.exception()
+        raise
     await scheduling  # its exception, if any
     return report
 
@@ -202,6 +212,7 @@ async def _deliver_all(
     worker_id: str,
     limit: int,
     report: SweepReport,
+    mailer: MailSender | None = None,
 ) -> DeliveryReport:
     """Deliver until nothing due is left once the schedule work is done: each round claims until a
     claim comes back short (what failed is rescheduled later than its claim, so a round ends), then
@@ -212,7 +223,14 @@ async def _deliver_all(
         queued.clear()
         last_round = scheduling.done()
         batch = await deliver_due(
-            session_factory, sender, now=start_at, worker_id=worker_id, limit=limit, batches=None, clock=at
+            session_factory,
+            sender,
+            now=start_at,
+            worker_id=worker_id,
+            limit=limit,
+            batches=None,
+            clock=at,
+            mailer=mailer,
         )
         total = DeliveryReport(
             **{name: getattr(total, name) + getattr(batch, name) for name in DeliveryReport.__struct_fields__}
@@ -286,7 +304,9 @@ async def _act_on_batch(
     try:
         async with session_factory() as session, session.begin():
             counts = await _act(session, claimed, now=now, worker_id=worker_id)
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(exc):
+            raise  # not the rows' fault: their leases run out and they are claimed again
         logger.warning("schedule batch of %d rows failed; retrying row by row", len(claimed))
     else:
         _add(report, counts)
@@ -296,6 +316,8 @@ async def _act_on_batch(
             async with session_factory() as session, session.begin():
                 counts = await _act(session, [row], now=now, worker_id=worker_id)
         except Exception as exc:
+            if database_unavailable(exc):
+                raise  # never postpone a sound row by an hour for an outage
             # Ids and the exception's type only: its text may carry a graduate's data.
             logger.error(
                 "schedule row %s (graduate %s, %s) failed with %s; retrying in an hour",

@@ -5,6 +5,11 @@ scheduler runs every job (APScheduler 3.11 has no cross-process coordination), s
 calls the claim-safe ``sweep``. ``misfire_grace_time=None`` runs a late wake-up instead of dropping
 it, ``coalesce`` folds a backlog of missed wake-ups into one, ``max_instances=1`` never overlaps two
 sweeps in one process. Started from a running event loop (``AsyncIOScheduler`` binds to it).
+
+While the database is unavailable (``db/faults.py``) the sweeper backs off, doubling its wait from
+one interval up to ``MAX_BACKOFF_SECONDS``, and logs one line when the outage begins and one when
+it ends, instead of a stack trace per wake-up. Nothing is lost meanwhile: due rows stay due, and
+rows it had claimed come back when their lease runs out.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -20,10 +26,16 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare.clock import Clock
+from aftercare.db.faults import OutageLog, database_unavailable
 from aftercare.flows.sweep import SweepReport, release_leader_lease, sweep
+from aftercare.push.mail import MailSender
 from aftercare.push.webpush import PushSender
 
 logger = logging.getLogger(__name__)
+
+# The longest the sweeper waits between attempts while the database is away: an escalation due
+# during an outage goes out at most this long after the database is back.
+MAX_BACKOFF_SECONDS = 30.0
 
 
 def new_worker_id() -> str:
@@ -43,12 +55,17 @@ class Sweeper:
         interval_seconds: float,
         sender: PushSender | None = None,
         worker_id: str | None = None,
+        mailer: MailSender | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
         self.sender = sender
+        self.mailer = mailer
         self.worker_id = worker_id or new_worker_id()
         self.sweeps = 0
+        self.interval_seconds = interval_seconds
+        self.outage = OutageLog(logger, "sweeper")
+        self._resume_at = 0.0  # time.monotonic() before which a wake-up does nothing (backing off)
         self._running = asyncio.Lock()
         self._scheduler = AsyncIOScheduler(
             timezone=UTC,
@@ -61,6 +78,8 @@ class Sweeper:
         )
 
     async def sweep_once(self) -> SweepReport | None:
+        if time.monotonic() < self._resume_at:
+            return None  # backing off while the database is away
         async with self._running:
             try:
                 report = await sweep(
@@ -69,11 +88,19 @@ class Sweeper:
                     worker_id=self.worker_id,
                     sender=self.sender,
                     clock=self.clock,
+                    mailer=self.mailer,
                 )
-            except Exception:
+            except Exception as error:
                 # The next wake-up tries again; the database still holds every due row.
-                logger.exception("sweep failed")
+                if database_unavailable(error):
+                    wait = min(self.interval_seconds * 2**self.outage.failures, MAX_BACKOFF_SECONDS)
+                    self.outage.failed(error, retry_in=wait)
+                    self._resume_at = time.monotonic() + wait
+                else:
+                    logger.exception("sweep failed")
                 return None
+            self.outage.recovered()
+            self._resume_at = 0.0
             self.sweeps += 1
             if report.claimed or report.escalated:
                 logger.info(
@@ -95,4 +122,10 @@ class Sweeper:
         self._scheduler.shutdown(wait=False)
         async with self._running:  # let a sweep in progress finish
             pass
-        await release_leader_lease(self.session_factory, worker_id=self.worker_id)
+        try:
+            await release_leader_lease(self.session_factory, worker_id=self.worker_id)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            # The lease runs out by itself; a successor waits at most that long.
+            logger.warning("sweeper stopped without releasing its lease: the database is unavailable")

@@ -43,9 +43,17 @@ class GraduateController(Controller):
         clock: Clock,
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         cursor: str | None = Parameter(default=None, max_length=200),
+        needs_reassignment: bool | None = Parameter(
+            default=None, description="true: only graduates whose counselor is deactivated"
+        ),
     ) -> schemas.GraduatePage:
         return await service.list_caseload(
-            db_session, actor=principal, limit=limit, cursor=cursor, now=clock.now()
+            db_session,
+            actor=principal,
+            limit=limit,
+            cursor=cursor,
+            now=clock.now(),
+            needs_reassignment=needs_reassignment,
         )
 
     @get("/{graduate_id:uuid}", operation_id="getGraduate", opt={"access": Access.GRADUATE_READ})

@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime, time, timedelta
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import exists, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.alerts.service import reassign_alerts
 from aftercare.audit import service as audit
 from aftercare.auth import tokens
+from aftercare.auth.access import reach_condition
 from aftercare.auth.models import EnrollmentCode, User
 from aftercare.auth.principal import Principal
 from aftercare.config import Settings
@@ -211,13 +212,23 @@ _CURSORS = Keyset[None](None)  # a caseload sorts by the graduates' UUIDv7 ids a
 
 
 async def list_caseload(
-    session: AsyncSession, *, actor: Principal, limit: int, cursor: str | None, now: datetime
+    session: AsyncSession,
+    *,
+    actor: Principal,
+    limit: int,
+    cursor: str | None,
+    now: datetime,
+    needs_reassignment: bool | None = None,
 ) -> schemas.GraduatePage:
-    """A counselor's caseload, or the whole program for a supervisor, in creation order."""
+    """A counselor's caseload, or the whole program for a supervisor, in creation order.
+    ``needs_reassignment``: only those whose counselor is deactivated (true), or the others (false)."""
     key = _CURSORS.decode(cursor)
     query = select(Graduate).order_by(Graduate.id).limit(limit + 1)
+    if needs_reassignment is not None:
+        orphaned = exists().where(User.id == Graduate.counselor_id, User.active.is_(False))
+        query = query.where(orphaned if needs_reassignment else not_(orphaned))
     if actor.role == "counselor":
-        query = query.where(Graduate.counselor_id == actor.user_id)
+        query = query.where(reach_condition(actor, Graduate.counselor_id, now))
     if key is not None:
         query = query.where(Graduate.id > key.id)  # UUIDv7 ids sort by creation time
     async with session.begin():

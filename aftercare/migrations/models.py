@@ -9,10 +9,12 @@ from aftercare.auth import models as auth_models
 from aftercare.checkins import models as checkin_models
 from aftercare.db.base import Base
 from aftercare.graduates import models as graduate_models
+from aftercare.outreach import models as outreach_models
 from aftercare.plans import models as plan_models
 from aftercare.program import models as program_models
 from aftercare.push import models as push_models
 from aftercare.scheduling import models as scheduling_models
+from aftercare.staff import models as staff_models
 
 metadata = Base.metadata
 
@@ -22,9 +24,11 @@ SLICES = (
     auth_models,
     checkin_models,
     graduate_models,
+    outreach_models,
     plan_models,
     push_models,
     program_models,
     scheduling_models,
+    staff_models,
 )
 __all__ = ["SLICES", "metadata"]

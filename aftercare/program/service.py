@@ -1,18 +1,24 @@
-"""The program's rule configuration: read by every assessment, edited by supervisors."""
+"""The program's rule configuration (read by every assessment) and its on-call rota (read by every
+routing decision); both edited by supervisors, versioned, one row each."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 import msgspec
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.audit import service as audit
+from aftercare.auth.models import User
 from aftercare.auth.principal import Principal
-from aftercare.errors import PreconditionRequired, StaleVersion
-from aftercare.program.models import ProgramRulesRow
+from aftercare.errors import FieldError, NotFound, PreconditionRequired, StaleVersion, ValidationFailed
+from aftercare.program import schemas
+from aftercare.program.models import OnCallRotaRow, ProgramRulesRow
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules
+from aftercare.rules.rota import OnCallRota, on_call_at
 
 PROGRAM_ROW_ID = 1
 
@@ -46,6 +52,14 @@ async def put_rules(
     if if_match is None:
         raise PreconditionRequired("send If-Match with the version you read (GET /v1/program/rules)")
     async with session.begin():
+        await _check_staff(
+            session,
+            (
+                (f"escalation.levels[{k}].staff_ids[{i}]", staff_id)
+                for k, level in enumerate(data.escalation.levels)
+                for i, staff_id in enumerate(level.staff_ids)
+            ),
+        )
         current = await current_rules(session)
         expected = current.version
         if if_match.strip() != "*" and if_match.strip().strip('"') != str(expected):
@@ -76,3 +90,119 @@ async def put_rules(
             now=now,
         )
     return stored
+
+
+async def _check_staff(session: AsyncSession, named: Iterable[tuple[str, uuid.UUID]]) -> None:
+    """422 naming each field whose id is not an active staff member's."""
+    named = list(named)
+    if not named:
+        return
+    active = set(
+        await session.scalars(
+            select(User.id).where(
+                User.id.in_({staff_id for _, staff_id in named}),
+                User.role.in_(("counselor", "supervisor")),
+                User.active.is_(True),
+            )
+        )
+    )
+    errors = [
+        FieldError(field, "not an active staff member") for field, staff_id in named if staff_id not in active
+    ]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _check_version(if_match: str | None, expected: int, what: str) -> None:
+    if if_match is None:
+        raise PreconditionRequired(f"send If-Match with the version you read (GET {what})")
+    if if_match.strip() != "*" and if_match.strip().strip('"') != str(expected):
+        raise StaleVersion(f"at version {expected}; reload and apply your change again")
+
+
+_rota_decoder = msgspec.json.Decoder(OnCallRota)
+
+
+async def current_rota(session: AsyncSession) -> OnCallRota | None:
+    """The stored rota, or None: in the caller's transaction (routing reads it with the alert)."""
+    row = (
+        await session.execute(
+            select(OnCallRotaRow.version, OnCallRotaRow.body).where(OnCallRotaRow.id == PROGRAM_ROW_ID)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return msgspec.structs.replace(msgspec.convert(row.body, OnCallRota), version=row.version)
+
+
+async def get_rota(session: AsyncSession) -> OnCallRota:
+    async with session.begin():
+        rota = await current_rota(session)
+    if rota is None:
+        raise NotFound("the program has no on-call rota")
+    return rota
+
+
+async def put_rota(
+    session: AsyncSession, data: OnCallRota, *, if_match: str | None, actor_id: uuid.UUID, now: datetime
+) -> OnCallRota:
+    """Replace the rota (create it: ``If-Match: "0"`` or ``*``); every id an active staff member."""
+    async with session.begin():
+        await _check_staff(
+            session,
+            [
+                *((f"participants[{i}]", staff_id) for i, staff_id in enumerate(data.participants)),
+                *((f"overrides[{i}].staff_id", o.staff_id) for i, o in enumerate(data.overrides)),
+            ],
+        )
+        current = await current_rota(session)
+        expected = current.version if current is not None else 0
+        _check_version(if_match, expected, "/v1/program/on-call-rota")
+        stored = msgspec.structs.replace(data, version=expected + 1)
+        body = msgspec.to_builtins(msgspec.structs.replace(stored, version=0))
+        if current is None:
+            await session.execute(
+                insert(OnCallRotaRow).values(
+                    id=PROGRAM_ROW_ID, version=expected + 1, body=body, updated_at=now, updated_by=actor_id
+                )
+            )
+        else:
+            changed = await session.execute(
+                update(OnCallRotaRow)
+                .where(OnCallRotaRow.id == PROGRAM_ROW_ID, OnCallRotaRow.version == expected)
+                .values(version=expected + 1, body=body, updated_at=now, updated_by=actor_id)
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                raise StaleVersion("the rota changed meanwhile; reload and apply your change again")
+    return stored
+
+
+async def delete_rota(session: AsyncSession, *, if_match: str | None) -> None:
+    """No rota: nobody is on call, and ``on_call`` levels are skipped."""
+    async with session.begin():
+        current = await current_rota(session)
+        if current is None:
+            raise NotFound("the program has no on-call rota")
+        _check_version(if_match, current.version, "/v1/program/on-call-rota")
+        await session.execute(
+            delete(OnCallRotaRow).where(
+                OnCallRotaRow.id == PROGRAM_ROW_ID, OnCallRotaRow.version == current.version
+            )
+        )
+
+
+
+async def who_is_on_call(session: AsyncSession, *, at: datetime) -> schemas.OnCallAnswer:
+    """``GET /v1/program/on-call?at=``."""
+    async with session.begin():
+        rota = await current_rota(session)
+        rules = await current_rules(session)
+    answer = on_call_at(rota, rules.program, at)
+    return schemas.OnCallAnswer(
+        at=at.astimezone(UTC),
+        staff_id=answer.staff_id,
+        source=answer.source,
+        reason=answer.reason,
+        start=answer.start,
+        end=answer.end,
+    )

@@ -1,7 +1,8 @@
 """Push subscriptions, the inbox, and the delivery outbox.
 
 A ``Notification`` is the record (the recipient's inbox holds it whether or not any push arrived);
-each ``Delivery`` is one notification on its way to one subscription, claimed by a sweeper with a
+each ``Delivery`` is one notification on its way to one subscription (or, by e-mail, to the
+recipient's address), claimed by a sweeper with a
 lease; each ``DeliveryAttempt`` is written before a POST and completed after it, so a worker killed
 mid-send leaves an attempt with outcome ``sending`` behind instead of nothing.
 """
@@ -12,15 +13,19 @@ import uuid
 from datetime import datetime
 from typing import get_args
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aftercare.db.base import Base, UUIDPrimaryKey
 from aftercare.db.checks import one_of
 from aftercare.db.types import DateTimeUTC
-from aftercare.push.schemas import DeliveryStatus, NotificationKind, NotificationStatus
+from aftercare.push.schemas import Channel, DeliveryStatus, NotificationKind, NotificationStatus
 
 KINDS: tuple[NotificationKind, ...] = get_args(NotificationKind)
+# The pushes about an alert (``ref_id`` is the alert's id). Written out as SQL text because a partial
+# index serves only a query that repeats its predicate verbatim (SQLite compares the terms, and a
+# bound parameter matches no literal): the index below and ``service.notifications_about`` share it.
+ABOUT_AN_ALERT = "kind IN ('alert', 'escalation')"
 
 
 class PushSubscription(UUIDPrimaryKey, Base):
@@ -42,6 +47,14 @@ class Notification(UUIDPrimaryKey, Base):
     __table_args__ = (
         # The inbox: a user's notifications newest first, keyset on (created_at, id).
         Index("ix_notifications_user_id_created_at_id", "user_id", "created_at", "id"),
+        # The alert detail: the pushes about one alert (push/service.py::notifications_about). Partial:
+        # prompts and reminders, most of the table, have no use for it.
+        Index(
+            "ix_notifications_alert_ref_id",
+            "ref_id",
+            sqlite_where=text(ABOUT_AN_ALERT),
+            postgresql_where=text(ABOUT_AN_ALERT),
+        ),
         one_of("kind", NotificationKind),
         one_of("status", NotificationStatus),
     )
@@ -70,6 +83,7 @@ class Delivery(UUIDPrimaryKey, Base):
         # The inbox's delivery statuses and "is any delivery of this notification still pending".
         Index("ix_deliveries_notification_id", "notification_id"),
         one_of("status", DeliveryStatus),
+        one_of("channel", Channel),
     )
 
     notification_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
@@ -77,6 +91,8 @@ class Delivery(UUIDPrimaryKey, Base):
     subscription_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("push_subscriptions.id", ondelete="SET NULL"), nullable=True
     )
+    # push: to ``subscription_id``; email: to the recipient's account address, read when it is sent.
+    channel: Mapped[Channel] = mapped_column(String(16), server_default="push")
     status: Mapped[DeliveryStatus] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTimeUTC())

@@ -8,6 +8,10 @@ from typing import Annotated, Literal
 
 import msgspec
 
+# How a delivery travels: web push to one subscription, or e-mail through the SMTP relay (staff who
+# opted in, alerts and escalations only). Routing decides it, so the type is routing's.
+from aftercare.rules.routing import Channel
+
 UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 NotificationKind = Literal[
     "checkin_prompt",
@@ -50,7 +54,8 @@ class SubscriptionCreated(msgspec.Struct):
 
 class DeliveryInfo(msgspec.Struct, kw_only=True):
     id: uuid.UUID
-    subscription_id: uuid.UUID | None
+    subscription_id: uuid.UUID | None  # push: the device; null for e-mail, or a device since removed
+    channel: Channel = "push"
     status: DeliveryStatus
     attempts: int
     last_status_code: int | None
@@ -71,6 +76,37 @@ class NotificationItem(msgspec.Struct, kw_only=True):
     expires_at: UtcTimestamp
     delivered_at: UtcTimestamp | None
     deliveries: list[DeliveryInfo]
+
+
+class DeliveryAttemptInfo(msgspec.Struct, kw_only=True):
+    at: UtcTimestamp
+    status_code: int | None  # the push service's HTTP status or the SMTP reply code; None if none came
+    outcome: str  # delivered, retry, failed, gone; sending: no answer recorded (its worker died)
+    error: str | None = None  # what went wrong, without the message (a timeout, a refusal)
+
+
+class DeliveryHistory(DeliveryInfo, kw_only=True):
+    """A delivery with each of its attempts, oldest first."""
+
+    attempt_log: list[DeliveryAttemptInfo]
+
+
+class SentNotification(msgspec.Struct, kw_only=True):
+    """A notification as staff see it in an alert's story: to whom, how, and how its pushes went.
+    Title and body are left out: they are fixed texts and carry only the severity."""
+
+    id: uuid.UUID
+    kind: NotificationKind
+    recipient_id: uuid.UUID
+    channel: Literal["push"]  # an in-app inbox entry, pushed to each of the recipient's devices
+    channels: list[Channel] = msgspec.field(default_factory=list)
+    """How it went out besides the inbox: ``push`` (the recipient's devices), ``email``; empty: the
+    inbox only (the recipient had no channel when it was sent)."""
+    urgency: str
+    status: NotificationStatus
+    created_at: UtcTimestamp
+    delivered_at: UtcTimestamp | None
+    deliveries: list[DeliveryHistory]
 
 
 class NotificationPage(msgspec.Struct):

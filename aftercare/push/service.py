@@ -31,20 +31,30 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple
 
 import msgspec
-from sqlalchemy import ColumnElement, delete, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare.audit import service as audit
+from aftercare.auth.models import User
 from aftercare.auth.principal import Principal
 from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, NotFound, ValidationFailed
 from aftercare.pagination import Instant, Keyset, before_key
 from aftercare.push import schemas
 from aftercare.push.endpoints import validate_subscription
-from aftercare.push.models import KINDS, Delivery, DeliveryAttempt, Notification, PushSubscription
+from aftercare.push.mail import MailMessage, MailSender
+from aftercare.push.models import (
+    ABOUT_AN_ALERT,
+    KINDS,
+    Delivery,
+    DeliveryAttempt,
+    Notification,
+    PushSubscription,
+)
 from aftercare.push.webpush import MAX_PAYLOAD_BYTES, PushMessage, PushSender, SendResult, backoff_seconds
 from aftercare.push.webpush import validate_topic as _validate_topic
+from aftercare.rules.routing import Channel
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +142,9 @@ class NotificationSpec(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: datetime
     topic: str | None
     status: Literal["pending", "skipped_quiet_hours"] = "pending"
+    channels: tuple[Channel, ...] = ("push",)
+    """How it goes out besides the inbox: ``push`` to each of the user's devices, ``email`` to their
+    account address (staff who opted in; routing decides); none: the inbox only."""
 
 
 async def enqueue_notifications(
@@ -171,7 +184,11 @@ async def enqueue_notifications(
             > MAX_PAYLOAD_BYTES
         ):
             raise ValueError(f"notification payload exceeds {MAX_PAYLOAD_BYTES} bytes")
-    pushed = {item.user_id for item in items if item.status == "pending" and item.expires_at > now}
+    pushed = {
+        item.user_id
+        for item in items
+        if item.status == "pending" and item.expires_at > now and "push" in item.channels
+    }
     devices: dict[uuid.UUID, list[uuid.UUID]] = {}
     if pushed:
         # ix_push_subscriptions_user_id; ordered so deliveries are written in a stable order.
@@ -186,9 +203,13 @@ async def enqueue_notifications(
     for notification_id, item in zip(ids, items, strict=True):
         targets: list[uuid.UUID] = []
         status: str = item.status
+        mail = item.status == "pending" and item.expires_at > now and "email" in item.channels
         if item.status == "pending":
-            targets = devices.get(item.user_id, []) if item.expires_at > now else []
-            status = "expired" if item.expires_at <= now else "pending" if targets else "no_subscription"
+            if item.expires_at > now and "push" in item.channels:
+                targets = devices.get(item.user_id, [])
+            status = (
+                "expired" if item.expires_at <= now else "pending" if targets or mail else "no_subscription"
+            )
         notifications.append(
             {
                 "id": notification_id,
@@ -211,11 +232,15 @@ async def enqueue_notifications(
                 "id": uuid7(),
                 "notification_id": notification_id,
                 "subscription_id": subscription_id,
+                "channel": channel,
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": now,
             }
-            for subscription_id in targets
+            for subscription_id, channel in [
+                *((subscription_id, "push") for subscription_id in targets),
+                *([(None, "email")] if mail else []),
+            ]
         )
     if notifications:
         await session.execute(insert(Notification), notifications)
@@ -237,7 +262,7 @@ class ClaimedDelivery(NamedTuple):
     kind: str
     attempts: int
     expires_at: datetime
-    message: PushMessage
+    message: PushMessage | MailMessage
     claimed_at: datetime
 
 
@@ -278,6 +303,7 @@ async def deliver_due(
     concurrency: int = DEFAULT_CONCURRENCY,
     max_attempts: int = MAX_ATTEMPTS,
     rng: random.Random | None = None,
+    mailer: MailSender | None = None,
 ) -> DeliveryReport:
     """Claim due deliveries ``limit`` at a time (``batches`` claims at most; None: until a claim
     comes back short), send them, record the results. ``worker_id`` must be unique per live process
@@ -291,7 +317,8 @@ async def deliver_due(
     sends go on (so a commit carries hundreds of results, not one). Only the hand-offs live here."""
     rng = rng or random.Random()
     read_clock = clock or (lambda: now)
-    lease = delivery_lease(limit=limit, concurrency=concurrency, timeout=sender.timeout)
+    timeout = max(sender.timeout, mailer.timeout if mailer is not None else 0.0)
+    lease = delivery_lease(limit=limit, concurrency=concurrency, timeout=timeout)
     queue: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
     results: list[tuple[ClaimedDelivery, SendResult]] = []
     arrived = asyncio.Event()
@@ -329,7 +356,7 @@ async def deliver_due(
         while (delivery := await queue.get()) is not None:
             if queue.qsize() < limit:
                 room.set()
-            results.append((delivery, await send_claimed(sender, delivery)))
+            results.append((delivery, await send_claimed(sender, delivery, mailer)))
             arrived.set()
 
     async def senders() -> None:
@@ -428,6 +455,8 @@ async def claim_due(
                     Delivery.id,
                     Delivery.attempts,
                     Delivery.subscription_id,
+                    Delivery.channel,
+                    User.email,
                     Notification.id.label("nid"),
                     Notification.kind,
                     Notification.title,
@@ -442,6 +471,7 @@ async def claim_due(
                     PushSubscription.auth,
                 )
                 .join(Notification, Notification.id == Delivery.notification_id)
+                .join(User, User.id == Notification.user_id)
                 .outerjoin(PushSubscription, PushSubscription.id == Delivery.subscription_id)
                 .where(Delivery.id.in_(claimed))
             )
@@ -451,6 +481,15 @@ async def claim_due(
         for row in rows:
             if row.expires_at <= now:  # never send a stale prompt
                 settled.append(SettledDelivery(row.id, row.nid, "expired", "expired before it could be sent"))
+                continue
+            if row.channel == "email":
+                # The address is the account's now (a changed one is used), never stored in the queue.
+                mail = MailMessage(to=row.email, subject=row.title, body=row.body, path=row.url)
+                to_send.append(
+                    ClaimedDelivery(
+                        row.id, uuid7(), row.nid, row.kind, row.attempts, row.expires_at, mail, now
+                    )
+                )
                 continue
             if row.endpoint is None:
                 settled.append(SettledDelivery(row.id, row.nid, "gone", "the subscription was removed"))
@@ -501,14 +540,21 @@ async def claim_due(
     return Claim(to_send, settled)
 
 
-async def send_claimed(sender: PushSender, delivery: ClaimedDelivery) -> SendResult:
-    """Stage two: POST one claimed delivery to its push service. It is given no session, so no
+async def send_claimed(
+    sender: PushSender, delivery: ClaimedDelivery, mailer: MailSender | None = None
+) -> SendResult:
+    """Stage two: POST one claimed delivery to its push service (or hand an e-mail to the SMTP
+    relay through ``mailer``; without one it fails: this process cannot send e-mail). It is given no session, so no
     transaction or connection is held while a push service takes its time. ``sender`` bounds the
     request by its ``timeout`` and never follows a redirect; the endpoint passed the allow-list when
     it was subscribed; the VAPID header is signed at ``claimed_at``. Never raises for a failed send:
     a bug in one becomes a ``retry`` result, so it cannot strand the leases of the rest of the
     batch."""
     try:
+        if isinstance(delivery.message, MailMessage):
+            if mailer is None:
+                return SendResult(outcome="failed", error="no SMTP relay configured (AFTERCARE_SMTP_URL)")
+            return await mailer.send(delivery.message)
         return await sender.send(delivery.message, delivery.claimed_at)
     except Exception as exc:
         log.exception("push send raised", extra={"delivery_id": str(delivery.delivery_id)})
@@ -822,6 +868,7 @@ async def list_notifications(
             schemas.DeliveryInfo(
                 id=d.id,
                 subscription_id=d.subscription_id,
+                channel=d.channel,
                 status=d.status,
                 attempts=d.attempts,
                 last_status_code=d.last_status_code,
@@ -849,3 +896,70 @@ async def list_notifications(
         ],
         next_cursor=_CURSORS.encode(page[-1].created_at, page[-1].id) if more else None,
     )
+
+
+async def notifications_about(session: AsyncSession, alert_id: uuid.UUID) -> list[schemas.SentNotification]:
+    """Every push about one alert (``ref_id``), oldest first, with its deliveries and their attempts;
+    three statements, the first on the partial index ``ix_notifications_alert_ref_id``."""
+    notifications = list(
+        await session.scalars(
+            select(Notification)
+            .where(Notification.ref_id == str(alert_id), text(ABOUT_AN_ALERT))
+            .order_by(Notification.created_at, Notification.id)
+        )
+    )
+    deliveries = (
+        list(
+            await session.scalars(
+                select(Delivery)
+                .where(Delivery.notification_id.in_([n.id for n in notifications]))
+                .order_by(Delivery.id)
+            )
+        )
+        if notifications
+        else []
+    )
+    attempts: dict[uuid.UUID, list[schemas.DeliveryAttemptInfo]] = {}
+    if deliveries:
+        for attempt in await session.scalars(
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.delivery_id.in_([d.id for d in deliveries]))
+            .order_by(DeliveryAttempt.at, DeliveryAttempt.id)
+        ):
+            attempts.setdefault(attempt.delivery_id, []).append(
+                schemas.DeliveryAttemptInfo(
+                    at=attempt.at,
+                    status_code=attempt.status_code,
+                    outcome=attempt.outcome,
+                    error=attempt.error,
+                )
+            )
+    by_notification: dict[uuid.UUID, list[schemas.DeliveryHistory]] = {}
+    for d in deliveries:
+        by_notification.setdefault(d.notification_id, []).append(
+            schemas.DeliveryHistory(
+                id=d.id,
+                subscription_id=d.subscription_id,
+                channel=d.channel,
+                status=d.status,
+                attempts=d.attempts,
+                last_status_code=d.last_status_code,
+                next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
+                attempt_log=attempts.get(d.id, []),
+            )
+        )
+    return [
+        schemas.SentNotification(
+            id=n.id,
+            kind=n.kind,
+            recipient_id=n.user_id,
+            channel="push",
+            channels=sorted({d.channel for d in deliveries if d.notification_id == n.id}),
+            urgency=n.urgency,
+            status=n.status,
+            created_at=n.created_at,
+            delivered_at=n.delivered_at,
+            deliveries=by_notification.get(n.id, []),
+        )
+        for n in notifications
+    ]

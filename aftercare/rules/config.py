@@ -8,14 +8,27 @@ what ``GET`` returns; the service ignores it on input and takes ``If-Match`` ins
 
 Relative thresholds are z-scores against the graduate's own baseline (see ``aggregates.py``); the
 absolute ones (craving 7 or more, mood 2 or less) are the safety nets the program named.
+
+Besides the rules, the body holds the program's settings (``program``: its time zone and business
+hours) and its response targets per severity (``response_targets``): how soon an alert must be
+acknowledged. The targets are the one source of the escalation waits (``rules/targets.py``
+computes both); ``escalation`` is the policy: ordered levels, each naming whom it notifies and how
+long it has before the next, the first waiting the response target (``rules/routing.py`` walks it).
+The bodies before response targets and before the policy spelled the waits
+``escalation.{critical,high,warning}_minutes`` and the levels ``escalation.max_level``; such a body
+still decodes (a stored row, an old client, a backtest ``--rules`` file), and ``ProgramRules`` reads
+those fields in the new shape (see its docstring). They are never written back.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import uuid
+from typing import Annotated, Literal
 
 import msgspec
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
+
+from aftercare.scheduling.localtime import is_valid_zone
 
 ZScore = Annotated[float, Meta(ge=0.5, le=8.0, description="Standard deviations from the personal baseline")]
 WindowDays = Annotated[int, Meta(ge=1, le=28, description="Local days looked back, today included")]
@@ -189,22 +202,261 @@ class Rules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     combined: CombinedRule = CombinedRule()
 
 
-class Escalation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Minutes an open alert may wait unacknowledged, per severity, before the next level."""
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
+ClockTime = Annotated[
+    str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="Local time of day, HH:MM")
+]
 
-    critical_minutes: Annotated[int, Meta(ge=1, le=1_440)] = 15
-    high_minutes: Minutes = 240
-    warning_minutes: Minutes = 1_440
-    max_level: Annotated[int, Meta(ge=0, le=5, description="Escalation levels after the counselor")] = 2
+
+class BusinessHours(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """When the program's staff are at work, in the program's time zone: the same window
+    ``[start, end)`` on each of ``days``. One window a day, within the day (no overnight hours);
+    holidays are not modelled."""
+
+    days: Annotated[tuple[Weekday, ...], Meta(min_length=1, max_length=7, description="Business days")] = (
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+    )
+    start: ClockTime = "09:00"
+    end: ClockTime = "17:00"
+
+    def __post_init__(self) -> None:
+        _check(len(set(self.days)) == len(self.days), "days must not repeat a day")
+        # HH:MM strings of one width compare as times do.
+        _check(self.end > self.start, "end must be after start (one window within the local day)")
+
+
+class ProgramSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where and when the program works: business days are counted in this zone."""
+
+    timezone: Annotated[
+        str, Meta(min_length=1, max_length=64, description="IANA time zone", examples=["America/Chicago"])
+    ] = "America/Chicago"
+    business_hours: BusinessHours = BusinessHours()
+
+    def __post_init__(self) -> None:
+        _check(is_valid_zone(self.timezone), f"timezone: unknown time zone {self.timezone!r}")
+
+
+TargetMinutes = Annotated[int, Meta(ge=1, le=43_200, description="Minutes of elapsed time, round the clock")]
+BusinessDays = Annotated[
+    int, Meta(ge=1, le=10, description="Business days, in the program's time zone and business hours")
+]
+
+
+class ResponseTarget(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """How soon an alert must be acknowledged: exactly one of ``minutes`` (elapsed time, nights and
+    weekends included) or ``business_days`` (counted in the program's business hours; the precise
+    rule is ``rules/targets.py::add_business_days``)."""
+
+    minutes: TargetMinutes | None = None
+    business_days: BusinessDays | None = None
+
+    def __post_init__(self) -> None:
+        _check(
+            (self.minutes is None) != (self.business_days is None),
+            "give exactly one of minutes or business_days",
+        )
+
+
+# engine.Severity's values (engine.py imports this module, so it cannot be imported from there).
+SeverityName = Literal["warning", "high", "critical"]
+
+
+class ResponseTargets(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Per severity, how soon an open alert must be acknowledged. An alert's ``respond_by`` is its
+    target counted from its opening (or from the raise or re-open that restarted the clock), and the
+    same target is each escalation level's wait."""
+
+    critical: ResponseTarget = ResponseTarget(minutes=15)
+    high: ResponseTarget = ResponseTarget(minutes=240)
+    warning: ResponseTarget = ResponseTarget(business_days=1)
+
+    def of(self, severity: SeverityName) -> ResponseTarget:
+        target: ResponseTarget = getattr(self, severity)
+        return target
+
+
+# What every body before response targets carried, chosen or not (``GET`` returned every field).
+_LEGACY_DEFAULT_MINUTES: dict[SeverityName, int] = {"critical": 15, "high": 240, "warning": 1_440}
+# The old fields' bounds, kept so an old body that decoded before still decodes.
+_LegacyCriticalMinutes = Annotated[
+    int, Meta(ge=1, le=1_440, description="Deprecated: read as response_targets.critical {minutes}")
+]
+_LegacyMinutes = Annotated[
+    int, Meta(ge=1, le=43_200, description="Deprecated: read as response_targets.<severity> {minutes}")
+]
+
+
+EscalationTarget = Literal["assigned", "on_call", "supervisors", "staff"]
+WaitMinutes = Annotated[
+    int, Meta(ge=1, le=10_080, description="Minutes before the next level: at least 1, at most 7 days")
+]
+
+
+class LevelWaits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Per severity, how long a level has before the next one is notified. A severity left out waits
+    its response target (``response_targets``), as the first level always does."""
+
+    critical: WaitMinutes | None = None
+    high: WaitMinutes | None = None
+    warning: WaitMinutes | None = None
+
+    def of(self, severity: SeverityName) -> int | None:
+        minutes: int | None = getattr(self, severity)
+        return minutes
+
+
+class EscalationLevel(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """One level of the escalation policy: whom it notifies, and how long it has before the next.
+
+    ``target``: ``assigned`` (the graduate's counselor, or their cover while they are away),
+    ``on_call`` (whoever the on-call rota names at that instant), ``supervisors`` (every active
+    supervisor) or ``staff`` (the staff members in ``staff_ids``). Anyone away is replaced by their
+    cover. A level none of whose people can be reached is skipped at once (``rules/routing.py``)."""
+
+    target: EscalationTarget
+    staff_ids: Annotated[
+        tuple[uuid.UUID, ...],
+        Meta(max_length=20, description="The people of a `staff` level, and only of one"),
+    ] = ()
+    wait_minutes: LevelWaits | None = None
+
+    def __post_init__(self) -> None:
+        if self.target == "staff":
+            _check(bool(self.staff_ids), "staff_ids: a staff level names at least one staff member")
+            _check(len(set(self.staff_ids)) == len(self.staff_ids), "staff_ids: must not repeat an id")
+        else:
+            _check(not self.staff_ids, f"staff_ids: only a staff level names people, not {self.target}")
+
+
+# The program default: the counselor (or their cover), then whoever is on call, then the supervisors.
+# Without an on-call rota its level is skipped at once, so the supervisors follow the counselor.
+DEFAULT_LEVELS: tuple[EscalationLevel, ...] = (
+    EscalationLevel(target="assigned"),
+    EscalationLevel(target="on_call"),
+    EscalationLevel(target="supervisors"),
+)
+
+
+class Escalation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The escalation policy: ordered ``levels``, notified one after another until the alert is
+    acknowledged (or outreach is recorded on it). The first level is notified as the alert opens (or
+    rises, or re-opens) and waits the severity's response target; each later level waits its
+    ``wait_minutes``. The chain ends at a ``supervisors`` level: nobody is above them, so a level
+    after one could never be reached and is refused. A critical alert nobody acknowledged after the
+    last level's wait starts again at the first level, ``critical_repeats`` times. Then the last
+    level holds: after each of its waits, it is notified again if nobody notified at it can still be
+    reached.
+
+    ``max_level`` and ``*_minutes`` are the old spelling (read on input, never returned):
+    ``max_level: 0`` is the counselor alone, ``max_level: N`` the default levels with
+    ``critical_repeats: N - 1``; the minutes are read as response targets (see ``ProgramRules``)."""
+
+    levels: Annotated[tuple[EscalationLevel, ...], Meta(min_length=1, max_length=10)] = DEFAULT_LEVELS
+    critical_repeats: Annotated[
+        int, Meta(ge=0, le=5, description="Times a critical alert starts again at the first level")
+    ] = 1
+    max_level: Annotated[int, Meta(ge=0, le=5, description="Deprecated: read as levels")] | UnsetType = UNSET
+    critical_minutes: _LegacyCriticalMinutes | UnsetType = UNSET
+    high_minutes: _LegacyMinutes | UnsetType = UNSET
+    warning_minutes: _LegacyMinutes | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        _check(
+            self.levels[0].wait_minutes is None,
+            "levels[0].wait_minutes: the first level waits the severity's response target (response_targets)",
+        )
+        for index, level in enumerate(self.levels[:-1]):
+            _check(
+                level.target != "supervisors",
+                f"levels[{index + 1}]: can never be reached: the chain ends at levels[{index}] (supervisors)",
+            )
+
+    def legacy_minutes(self) -> dict[SeverityName, int]:
+        """The old per-severity waits this body chose: those given and not at their old default."""
+        given: dict[SeverityName, int | UnsetType] = {
+            "critical": self.critical_minutes,
+            "high": self.high_minutes,
+            "warning": self.warning_minutes,
+        }
+        return {
+            severity: minutes
+            for severity, minutes in given.items()
+            if isinstance(minutes, int) and minutes != _LEGACY_DEFAULT_MINUTES[severity]
+        }
+
+    @property
+    def legacy(self) -> bool:
+        return any(
+            value is not UNSET
+            for value in (self.max_level, self.critical_minutes, self.high_minutes, self.warning_minutes)
+        )
+
+    def wait_after(self, level: int, severity: SeverityName) -> int | None:
+        """Minutes level ``level`` has before the next; None: the severity's response target."""
+        waits = self.levels[level].wait_minutes
+        return None if waits is None else waits.of(severity)
 
 
 class ProgramRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The whole body. A body in the old shapes still decodes, and is read so:
+
+    - ``escalation.{critical,high,warning}_minutes``: each minutes value that differs from its old
+      default (15, 240, 1440) becomes that severity's target ``{minutes: N}``; a value equal to its
+      old default is what every saved body carried whether anyone chose it or not, so it takes the
+      new default (warning: 1 business day). A body that sets both an old minutes value and
+      ``response_targets`` other than the defaults is refused: one source of truth.
+    - ``escalation.max_level``: 0 is the counselor alone (``levels: [assigned]``, no repeats); N is
+      the default levels with ``critical_repeats: N - 1`` (the old default, 2, is the new default).
+      A body that sets both ``max_level`` and ``levels`` or ``critical_repeats`` is refused.
+
+    The old fields are then dropped, so ``GET`` returns the new shape only."""
+
     version: Annotated[int, Meta(ge=0, description="Read-only: the stored version (ETag)")] = 0
     rules: Rules = Rules()
+    program: ProgramSettings = ProgramSettings()
+    response_targets: ResponseTargets = ResponseTargets()
     escalation: Escalation = Escalation()
     nudge_after_minutes: Annotated[
         int, Meta(ge=1, le=720, description="Minutes after the daily prompt before the nudge")
     ] = 120
+
+    def __post_init__(self) -> None:
+        escalation = self.escalation
+        if not escalation.legacy:
+            return
+        legacy = escalation.legacy_minutes()
+        _check(
+            not legacy or self.response_targets == ResponseTargets(),
+            "escalation.critical_minutes, high_minutes and warning_minutes are the old form of "
+            "response_targets: send one or the other",
+        )
+        levels, repeats = escalation.levels, escalation.critical_repeats
+        if isinstance(escalation.max_level, int):
+            _check(
+                levels == DEFAULT_LEVELS and repeats == Escalation().critical_repeats,
+                "escalation.max_level is the old form of escalation.levels: send one or the other",
+            )
+            if escalation.max_level == 0:
+                levels, repeats = (EscalationLevel(target="assigned"),), 0
+            else:
+                repeats = escalation.max_level - 1
+        targets = msgspec.structs.replace(
+            self.response_targets,
+            **{severity: ResponseTarget(minutes=minutes) for severity, minutes in legacy.items()},
+        )
+        # Frozen: decoding is the only time this runs, and the body must leave it in the new shape.
+        msgspec.structs.force_setattr(self, "response_targets", targets)
+        msgspec.structs.force_setattr(self, "escalation", Escalation(levels=levels, critical_repeats=repeats))
 
 
 DEFAULT_RULES = ProgramRules()

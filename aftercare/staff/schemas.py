@@ -21,9 +21,18 @@ class StaffCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class StaffPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A supervisor changes any of these; a staff member may change their own ``email_alerts``."""
+
     active: bool | msgspec.UnsetType = msgspec.UNSET
     role: StaffRole | msgspec.UnsetType = msgspec.UNSET
     display_name: DisplayName | msgspec.UnsetType = msgspec.UNSET
+    email_alerts: Annotated[
+        bool | msgspec.UnsetType,
+        msgspec.Meta(
+            description="Alerts and escalations also by e-mail to the account's address (the server must "
+            "have an SMTP relay: AFTERCARE_SMTP_URL)"
+        ),
+    ] = msgspec.UNSET
 
 
 class StaffMember(msgspec.Struct):
@@ -33,8 +42,38 @@ class StaffMember(msgspec.Struct):
     role: StaffRole
     active: bool
     created_at: Annotated[datetime, msgspec.Meta(tz=True)]
+    email_alerts: bool = False
 
 
 class StaffPage(msgspec.Struct):
     items: list[StaffMember]
     next_cursor: str | None
+
+
+UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class AwayCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``PUT /v1/staff/{id}/away``: away from ``from`` until ``until``, ``covering_staff_id`` covering."""
+
+    start: UtcTimestamp = msgspec.field(name="from")
+    end: UtcTimestamp = msgspec.field(name="until")
+    covering_staff_id: uuid.UUID
+    note: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+
+
+class AwayPeriod(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    staff_id: uuid.UUID
+    start: UtcTimestamp = msgspec.field(name="from")
+    end: UtcTimestamp = msgspec.field(name="until")
+    covering_staff_id: uuid.UUID
+    note: str | None
+    created_at: UtcTimestamp
+    created_by: uuid.UUID
+
+
+class AwayPeriods(msgspec.Struct):
+    """A staff member's periods that have not ended, soonest first."""
+
+    items: list[AwayPeriod]

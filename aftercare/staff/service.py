@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,9 +17,10 @@ from aftercare.auth.models import RefreshToken, User
 from aftercare.auth.principal import STAFF_ROLES, Principal
 from aftercare.auth.service import normalise_email
 from aftercare.db.types import uuid7
-from aftercare.errors import Conflict, NotFound, ValidationFailed
+from aftercare.errors import AwayOverlaps, Conflict, Forbidden, NotFound, ValidationFailed
 from aftercare.pagination import Keyset
 from aftercare.staff import schemas
+from aftercare.staff.models import StaffAway
 
 
 def to_schema(user: User) -> schemas.StaffMember:
@@ -29,6 +31,7 @@ def to_schema(user: User) -> schemas.StaffMember:
         role=STAFF_ROLES[user.role],  # staff rows only: a graduate here is a KeyError, not a leak
         active=user.active,
         created_at=user.created_at,  # type: ignore[arg-type]
+        email_alerts=bool(user.email_alerts),
     )
 
 
@@ -47,6 +50,7 @@ async def create_staff(
         display_name=data.display_name,
         active=True,
         created_at=now,
+        email_alerts=False,
     )
     try:
         async with session.begin():
@@ -85,8 +89,23 @@ async def list_staff(session: AsyncSession, *, limit: int, cursor: str | None) -
 
 
 async def patch_staff(
-    session: AsyncSession, staff_id: uuid.UUID, data: schemas.StaffPatch, *, actor: Principal, now: datetime
+    session: AsyncSession,
+    staff_id: uuid.UUID,
+    data: schemas.StaffPatch,
+    *,
+    actor: Principal,
+    now: datetime,
+    email_enabled: bool,
 ) -> schemas.StaffMember:
+    """A supervisor changes anything here; a counselor only their own ``email_alerts`` (the opt-in is
+    theirs to give). Opting in needs a server that can send e-mail (``email_enabled``)."""
+    given = [name for name, value in msgspec.structs.asdict(data).items() if value is not msgspec.UNSET]
+    if actor.role != "supervisor" and (staff_id != actor.user_id or set(given) - {"email_alerts"}):
+        raise Forbidden("a counselor may change only their own email_alerts")
+    if data.email_alerts is True and not email_enabled:
+        raise ValidationFailed.one(
+            "email_alerts", "this server sends no e-mail (AFTERCARE_SMTP_URL is not set)"
+        )
     async with session.begin():
         user = await session.get(User, staff_id, with_for_update=True)
         if user is None or user.role == "graduate":
@@ -124,3 +143,152 @@ async def create_first_user(
     """The CLI's ``users create``: same rules as the API, no token needed."""
     data = schemas.StaffCreate(email=email, password=password, display_name=display_name, role=role)  # type: ignore[arg-type]
     return (await create_staff(session, data, now=now)).id
+
+
+# -- away and cover ------------------------------------------------------------------------------
+
+MAX_AWAY = timedelta(days=366)
+
+
+def _away_schema(period: StaffAway) -> schemas.AwayPeriod:
+    return schemas.AwayPeriod(
+        id=period.id,
+        staff_id=period.staff_id,
+        start=period.starts_at,
+        end=period.ends_at,
+        covering_staff_id=period.covering_staff_id,
+        note=period.note,
+        created_at=period.created_at,
+        created_by=period.created_by,
+    )
+
+
+async def away_at(session: AsyncSession, at: datetime) -> Sequence[StaffAway]:
+    """Every period holding ``at``, in the caller's transaction (routing reads who covers whom)."""
+    return (
+        await session.scalars(select(StaffAway).where(StaffAway.starts_at <= at, StaffAway.ends_at > at))
+    ).all()
+
+
+def _may_manage_away(actor: Principal, staff_id: uuid.UUID) -> None:
+    if actor.role != "supervisor" and actor.user_id != staff_id:
+        raise Forbidden("a counselor sets only their own away periods; a supervisor sets anyone's")
+
+
+async def _lock_staff(session: AsyncSession, staff_id: uuid.UUID) -> User:
+    """The staff member's row, locked: their away periods change one writer at a time, so two
+    overlapping periods can never both pass the overlap check."""
+    user = await session.get(User, staff_id, with_for_update=True)
+    if user is None or user.role == "graduate":
+        raise NotFound("staff member not found")
+    return user
+
+
+async def set_away(
+    session: AsyncSession, staff_id: uuid.UUID, data: schemas.AwayCreate, *, actor: Principal, now: datetime
+) -> tuple[schemas.AwayPeriod, bool]:
+    """``PUT /v1/staff/{id}/away``: a new period (True), or the same one again (False: a retry)."""
+    _may_manage_away(actor, staff_id)
+    start, end = data.start.astimezone(UTC), data.end.astimezone(UTC)
+    if end <= start:
+        raise ValidationFailed.one("until", "must be after from")
+    if end <= now:
+        raise ValidationFailed.one("until", "the period is already over")
+    if end - start > MAX_AWAY:
+        raise ValidationFailed.one("until", "a period lasts at most 366 days")
+    async with session.begin():
+        await _lock_staff(session, staff_id)
+        cover = await session.get(User, data.covering_staff_id)
+        if data.covering_staff_id == staff_id:
+            raise ValidationFailed.one("covering_staff_id", "the cover must be someone else")
+        if cover is None or cover.role == "graduate" or not cover.active:
+            raise ValidationFailed.one("covering_staff_id", "not an active staff member of this program")
+        overlapping = (
+            await session.scalars(  # ix_staff_away_staff_id_starts_at
+                select(StaffAway)
+                .where(StaffAway.staff_id == staff_id, StaffAway.starts_at < end, StaffAway.ends_at > start)
+                .order_by(StaffAway.starts_at)
+            )
+        ).all()
+        for period in overlapping:
+            if (period.starts_at, period.ends_at, period.covering_staff_id, period.note) == (
+                start,
+                end,
+                data.covering_staff_id,
+                data.note,
+            ):
+                return _away_schema(period), False
+        if overlapping:
+            raise AwayOverlaps(overlapping[0].id)
+        period = StaffAway(
+            id=uuid7(),
+            staff_id=staff_id,
+            starts_at=start,
+            ends_at=end,
+            covering_staff_id=data.covering_staff_id,
+            note=data.note,
+            created_at=now,
+            created_by=actor.user_id,
+        )
+        session.add(period)
+        await audit.record(
+            session,
+            actor=actor,
+            action="create",
+            resource="staff_away",
+            graduate_id=None,
+            resource_id=str(period.id),
+            now=now,
+        )
+    return _away_schema(period), True
+
+
+async def list_away(session: AsyncSession, staff_id: uuid.UUID, *, now: datetime) -> schemas.AwayPeriods:
+    async with session.begin():
+        user = await session.get(User, staff_id)
+        if user is None or user.role == "graduate":
+            raise NotFound("staff member not found")
+        rows = (
+            await session.scalars(
+                select(StaffAway)
+                .where(StaffAway.staff_id == staff_id, StaffAway.ends_at > now)
+                .order_by(StaffAway.starts_at)
+            )
+        ).all()
+    return schemas.AwayPeriods(items=[_away_schema(p) for p in rows])
+
+
+async def end_away(
+    session: AsyncSession,
+    staff_id: uuid.UUID,
+    *,
+    away_id: uuid.UUID | None,
+    actor: Principal,
+    now: datetime,
+) -> None:
+    """``DELETE /v1/staff/{id}/away[/{away_id}]``: the period in progress (or ``away_id``) ends now;
+    one that has not begun is removed. Reach returns to the counselor at once; nothing else moves."""
+    _may_manage_away(actor, staff_id)
+    async with session.begin():
+        await _lock_staff(session, staff_id)
+        query = select(StaffAway).where(StaffAway.staff_id == staff_id, StaffAway.ends_at > now)
+        if away_id is None:
+            query = query.where(StaffAway.starts_at <= now)
+        else:
+            query = query.where(StaffAway.id == away_id)
+        period = await session.scalar(query)
+        if period is None:
+            raise NotFound("no away period in progress" if away_id is None else "away period not found")
+        if period.starts_at > now:
+            await session.execute(delete(StaffAway).where(StaffAway.id == period.id))
+        else:
+            period.ends_at = now
+        await audit.record(
+            session,
+            actor=actor,
+            action="delete" if period.starts_at > now else "update",
+            resource="staff_away",
+            graduate_id=None,
+            resource_id=str(period.id),
+            now=now,
+        )

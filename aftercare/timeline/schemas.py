@@ -1,7 +1,7 @@
 """Wire types of a graduate's timeline: one list of everything that happened, newest first.
 
 Each entry names its ``kind`` and carries only the part for that kind. Free text a graduate wrote
-(check-in notes, help messages) and resolution notes stay out: the timeline is for scanning.
+(check-in notes, help messages), resolution notes and outreach notes stay out: the timeline is for scanning.
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from aftercare.alerts.schemas import AlertEventKind
+from aftercare.outreach.schemas import OutreachMethod, OutreachOutcome
 
 UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
-TimelineKind = Literal["checkin", "amendment", "help_request", "alert", "plan_change", "missed_day"]
+TimelineKind = Literal[
+    "checkin", "amendment", "help_request", "alert", "plan_change", "missed_day", "outreach"
+]
 
 
 class CheckinEntry(msgspec.Struct, kw_only=True):
@@ -52,6 +55,15 @@ class PlanChangeEntry(msgspec.Struct, kw_only=True):
     changed_sections: list[str]
 
 
+class OutreachEntry(msgspec.Struct, kw_only=True):
+    outreach_id: uuid.UUID
+    alert_id: uuid.UUID | None
+    method: OutreachMethod
+    outcome: OutreachOutcome
+    recorded_by: uuid.UUID
+    acknowledged_alert: bool
+
+
 class TimelineItem(msgspec.Struct, kw_only=True):
     id: str  # stable per entry: "<kind>:<source id>"
     kind: TimelineKind
@@ -62,6 +74,7 @@ class TimelineItem(msgspec.Struct, kw_only=True):
     help_request: HelpRequestEntry | None = None
     alert: AlertEntry | None = None
     plan_change: PlanChangeEntry | None = None
+    outreach: OutreachEntry | None = None  # at when it happened
 
 
 class TimelinePage(msgspec.Struct):

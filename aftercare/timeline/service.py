@@ -1,8 +1,8 @@
-"""A graduate's timeline: check-ins, amendments, help requests, alert events, plan changes and missed
-days merged into one list in the order they happened, newest first.
+"""A graduate's timeline: check-ins, amendments, help requests, alert events, plan changes, missed
+days and outreach merged into one list in the order they happened, newest first.
 
 Every source is already a table with an immutable instant (a check-in at its arrival, so a late
-sync shows when it came in, labelled with its day). A page asks each source for its next ``limit + 1``
+sync shows when it came in, labelled with its day; outreach when it happened). A page asks each source for its next ``limit + 1``
 entries below the cursor on an index, merges, and keeps ``limit``: the cost of a page does not grow
 with the history. Entries order by (instant, kind, the source's own key), all immutable, so a page
 never skips or repeats one; the cursor carries that triple.
@@ -21,11 +21,13 @@ from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.alerts.models import Alert, AlertEvent
+from aftercare.alerts.schemas import NOTIFICATION_DECISIONS
 from aftercare.audit import service as audit
 from aftercare.auth.principal import Principal
 from aftercare.checkins.models import Checkin, CheckinVersion, HelpRequest, MissedDay
 from aftercare.checkins.service import ANSWER_FIELDS
 from aftercare.errors import InvalidCursor, ValidationFailed
+from aftercare.outreach.models import Outreach
 from aftercare.pagination import Instant, Keyset, before_key
 from aftercare.plans.models import PlanVersion
 from aftercare.timeline import schemas
@@ -161,6 +163,23 @@ def _missed_entry(row: Any) -> Entry:
     return Entry(Position(row.closed_at, 5, uuid.UUID(int=row.local_date.toordinal())), item)
 
 
+def _outreach_entry(row: Any) -> Entry:
+    item = schemas.TimelineItem(
+        id=f"outreach:{row.id}",
+        kind="outreach",
+        at=row.occurred_at,
+        outreach=schemas.OutreachEntry(
+            outreach_id=row.id,
+            alert_id=row.alert_id,
+            method=row.method,
+            outcome=row.outcome,
+            recorded_by=row.recorded_by,
+            acknowledged_alert=row.acknowledged_alert,
+        ),
+    )
+    return Entry(Position(row.occurred_at, 6, row.id), item)
+
+
 def _same_uuid(key: uuid.UUID) -> uuid.UUID:
     return key
 
@@ -214,7 +233,8 @@ SOURCES: tuple[Source, ...] = (
                 Alert.rule,
             )
             .join(Alert, Alert.id == AlertEvent.alert_id)
-            .where(AlertEvent.graduate_id == g)
+            # The graduate's story; who was notified of it is the alert's (GET /v1/alerts/{id}).
+            .where(AlertEvent.graduate_id == g, AlertEvent.kind.not_in(NOTIFICATION_DECISIONS))
         ),
         lambda key: _int_key(key, 2**63 - 1),
         _alert_entry,
@@ -240,6 +260,23 @@ SOURCES: tuple[Source, ...] = (
         lambda g: select(MissedDay.local_date, MissedDay.closed_at).where(MissedDay.graduate_id == g),
         lambda key: date.fromordinal(_int_key(key, date.max.toordinal())),
         _missed_entry,
+    ),
+    Source(
+        6,
+        Outreach.occurred_at,
+        Outreach.id,
+        # The note stays out (see schemas); ix_outreach_graduate_id_occurred_at_id serves the page.
+        lambda g: select(
+            Outreach.id,
+            Outreach.occurred_at,
+            Outreach.alert_id,
+            Outreach.method,
+            Outreach.outcome,
+            Outreach.recorded_by,
+            Outreach.acknowledged_alert,
+        ).where(Outreach.graduate_id == g),
+        _same_uuid,
+        _outreach_entry,
     ),
 )
 

@@ -9,6 +9,8 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from aftercare.alerts.models import AlertEvent
+from aftercare.alerts.stream import read_events
+from aftercare.checkins.models import HelpRequest
 from aftercare.flows.sweep import close_day, escalate_due_alerts
 from aftercare.program.service import current_rules
 from tests.checkins.conftest import Cast
@@ -20,7 +22,10 @@ async def _events(cast: Cast, alert_id: str) -> list[tuple[str, int]]:
     async with cast.program.app.state.session_factory() as session:
         rows = await session.execute(
             select(AlertEvent.kind, AlertEvent.escalation_level)
-            .where(AlertEvent.alert_id == uuid.UUID(alert_id))
+            # The alert's lifecycle; its notification decisions have tests of their own.
+            .where(
+                AlertEvent.alert_id == uuid.UUID(alert_id), AlertEvent.kind.not_in(("notified", "skipped"))
+            )
             .order_by(AlertEvent.id)
         )
         return [(r.kind, r.escalation_level) for r in rows]
@@ -55,7 +60,10 @@ async def test_another_counselor_gets_404_on_the_alert(cast: Cast) -> None:
     assert response.status_code == 404
 
 
-async def test_unacknowledged_alert_escalates_twice_then_stops(cast: Cast) -> None:
+async def test_unacknowledged_alert_walks_the_policy_repeats_once_then_holds(cast: Cast) -> None:
+    # The default policy: the counselor, the on-call (no rota here: skipped at once), the supervisors;
+    # a critical alert starts again once. Nobody here has a device: each level's people have it in
+    # their inbox, and the alert waits at the first level where someone does.
     clock = cast.program.clock
     factory = cast.program.app.state.session_factory
     await cast.submit(TODAY, safety_concern=True)
@@ -65,16 +73,20 @@ async def test_unacknowledged_alert_escalates_twice_then_stops(cast: Cast) -> No
     assert (await cast.alerts())[0]["escalation_level"] == 0
     clock.advance(minutes=2)
     await escalate_due_alerts(factory, now=clock.now())
+    steps = [("escalated", 1), ("escalated", 2)]
+    assert [e for e in await _events(cast, alert["id"]) if e[0] != "opened"] == steps
     clock.advance(minutes=16)
     await escalate_due_alerts(factory, now=clock.now())
+    clock.advance(minutes=16)
+    await escalate_due_alerts(factory, now=clock.now())
+    steps += [("repeated", 0), ("escalated", 1), ("escalated", 2)]
+    assert [e for e in await _events(cast, alert["id"]) if e[0] != "opened"] == steps
+    (after,) = [a for a in await cast.alerts() if a["id"] == alert["id"]]
+    assert (after["escalation_level"], after["escalation_round"]) == (2, 1)
+    # Then the last level holds: looked at again each wait, nothing new while nobody can be reached.
     clock.advance(hours=5)
     await escalate_due_alerts(factory, now=clock.now())
-    (after,) = [a for a in await cast.alerts() if a["id"] == alert["id"]]
-    assert after["escalation_level"] == 2
-    assert [e for e in await _events(cast, alert["id"]) if e[0] == "escalated"] == [
-        ("escalated", 1),
-        ("escalated", 2),
-    ]
+    assert [e for e in await _events(cast, alert["id"]) if e[0] != "opened"] == steps
 
 
 async def test_acknowledged_alert_does_not_escalate(cast: Cast) -> None:
@@ -155,18 +167,18 @@ async def test_program_rules_need_if_match_and_reject_unknown_fields(cast: Cast)
         json={**body, "rules": {**body["rules"], "astrology": {"enabled": True}}},
     )
     assert unknown.status_code == 422
-    body["escalation"]["critical_minutes"] = 10
+    body["response_targets"]["critical"] = {"minutes": 10}
     saved = await client.put(
         "/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": etag}, json=body
     )
     assert saved.status_code == 200, saved.text
-    assert saved.json()["escalation"]["critical_minutes"] == 10
+    assert saved.json()["response_targets"]["critical"] == {"minutes": 10}
     stale = await client.put(
         "/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": etag}, json=body
     )
     assert stale.status_code == 412
     # The program's rules are one shared row: put the defaults back for the tests that follow.
-    body["escalation"]["critical_minutes"] = 15
+    body["response_targets"]["critical"] = {"minutes": 15}
     restored = await client.put(
         "/v1/program/rules", headers={**cast.supervisor.headers, "If-Match": saved.headers["etag"]}, json=body
     )
@@ -202,3 +214,38 @@ async def test_concurrent_help_retries_store_one_request(cast: Cast) -> None:
     )
     assert sorted(r.status_code for r in responses) == [200, 200, 200, 201]
     assert len({r.json()["id"] for r in responses}) == 1
+
+
+async def test_a_refresh_is_an_event_naming_its_checkin_and_not_streamed(cast: Cast) -> None:
+    factory = cast.program.app.state.session_factory
+    first = await cast.submit(TODAY - timedelta(days=1), safety_concern=True)
+    cast.program.clock.advance(minutes=5)
+    second = await cast.submit(TODAY, safety_concern=True)
+    assert first.status_code == second.status_code == 201, second.text
+    (alert,) = [a for a in await cast.alerts() if a["rule"] == "safety"]
+    async with factory() as session:
+        rows = await session.execute(
+            select(AlertEvent.id, AlertEvent.kind, AlertEvent.checkin_id)
+            .where(AlertEvent.kind.not_in(("notified", "skipped")))
+            .where(AlertEvent.alert_id == uuid.UUID(alert["id"]))
+            .order_by(AlertEvent.id)
+        )
+        events = [(r.id, r.kind, str(r.checkin_id)) for r in rows]
+    assert [(kind, checkin) for _, kind, checkin in events] == [
+        ("opened", first.json()["id"]),
+        ("refreshed", second.json()["id"]),
+    ]
+    streamed = await read_events(factory, after=events[0][0] - 1, now=cast.program.clock.now())
+    assert [e.id for e in streamed if str(alert["id"]) in e.data] == [events[0][0]]
+
+
+async def test_a_help_request_names_its_alert(cast: Cast) -> None:
+    response = await cast.program.client.post(
+        f"/v1/graduates/{cast.gid}/help",
+        headers=cast.graduate.headers,
+        json={"client_id": str(uuid.uuid4()), "message": "outside the bar"},
+    )
+    assert response.status_code == 201, response.text
+    async with cast.program.app.state.session_factory() as session:
+        stored = await session.get(HelpRequest, uuid.UUID(response.json()["id"]))
+    assert stored is not None and str(stored.alert_id) == response.json()["alert_id"]

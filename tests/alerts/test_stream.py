@@ -352,6 +352,8 @@ async def test_an_alert_made_on_one_process_reaches_a_stream_on_another(cluster:
         alert = alert_of(message)
         assert alert["id"] == opened["id"] and alert["rule"] == "safety" and alert["status"] == "open"
         assert alert["severity"] == "critical" and alert["graduate_id"] == str(graduate.graduate_id)
+        # The wire alert of the feed, response target included (overdue as of the read).
+        assert alert["respond_by"] > alert["opened_at"] and alert["overdue"] is False
         assert message.id is not None and int(message.id) > 0
         await api.act(opened["id"], "acknowledge", counselor)
         acknowledged = await stream.alert()
@@ -454,6 +456,34 @@ async def test_a_counselor_sees_only_their_caseload_and_not_after_reassignment(
         # The next event on the former counselor's stream is the one of their own graduate: the
         # acknowledgement of the reassigned graduate's alert (an earlier id) never came.
         assert alert_of(await stream.alert())["id"] == staying_alert["id"]
+
+
+async def test_a_demoted_supervisors_stream_ends_and_sends_nothing_more(cluster: Cluster, api: Api) -> None:
+    """The guard reads the role on every request; a stream is one long request, so it reads the role
+    again (at each keep-alive, and before an event when its last read is over a second old) and ends
+    when it changed. The client reconnects with the scope its account now has."""
+    email = unique_email("stream-second-supervisor")
+    created = await api.client.post(
+        "/v1/staff",
+        headers=api.supervisor.headers,
+        json={"email": email, "password": PASSWORD, "display_name": "Second", "role": "supervisor"},
+    )
+    assert created.status_code == 201, created.text
+    second = await api.sign_in(email)
+    graduate = await api.graduate(await api.counselor(api.supervisor))  # in nobody's caseload of theirs
+    async with open_stream(cluster.b, headers=second.headers) as stream:
+        opened = await api.help(graduate)
+        assert alert_of(await stream.alert())["id"] == opened["id"]  # a supervisor sees every alert
+        demoted = await api.client.patch(
+            f"/v1/staff/{second.user_id}", headers=api.supervisor.headers, json={"role": "counselor"}
+        )
+        assert demoted.status_code == 200, demoted.text
+        await asyncio.sleep(1.1)  # past the stream's recheck interval
+        await api.act(opened["id"], "acknowledge", api.supervisor)
+        while (message := await stream.message()) is not None:
+            assert message.event is None, f"an event after the demotion: {message}"
+    async with httpx.AsyncClient(base_url=cluster.b, timeout=WAIT) as client:
+        assert (await client.get("/v1/staff", headers=second.headers)).status_code == 403
 
 
 async def test_the_stream_ends_when_the_access_token_would_expire(cluster: Cluster, api: Api) -> None:

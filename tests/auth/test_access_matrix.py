@@ -32,6 +32,15 @@ EXPECTED: dict[Access, dict[str, int | None]] = {
         "counselor_other": None,
         "supervisor": None,
     },
+    # The matrix names no staff member in the path (a random id): every counselor is someone else.
+    Access.STAFF_SELF: {
+        "anonymous": 401,
+        "graduate_self": 403,
+        "graduate_other": 403,
+        "counselor_own": 403,
+        "counselor_other": 403,
+        "supervisor": None,
+    },
     Access.SUPERVISOR: {
         "anonymous": 401,
         "graduate_self": 403,
@@ -87,6 +96,20 @@ def test_every_route_declares_a_known_rule(app: Litestar) -> None:
         assert rule in EXPECTED, f"{method} {path}: rule {rule} missing from the matrix"
 
 
+# Rules pinned here, so a route cannot quietly widen: a report over every counselor's alerts is for
+# supervisors only (issue 17: response times).
+PINNED: dict[tuple[str, str], Access] = {
+    ("/v1/program/response-times", "GET"): Access.SUPERVISOR,
+    ("/v1/alerts", "GET"): Access.STAFF,
+}
+
+
+def test_pinned_routes_keep_their_rule(app: Litestar) -> None:
+    rules = {(path, method): route_access(handler) for path, method, handler in our_routes(app)}
+    for route, rule in PINNED.items():
+        assert rules.get(route) == rule, route
+
+
 def concrete_path(template: str, graduate_id: uuid.UUID) -> str:
     def fill(match: re.Match[str]) -> str:
         name, _, kind = match.group(1).partition(":")
@@ -117,8 +140,11 @@ async def cast(program: Program) -> dict[str, Any]:
     }
 
 
-async def test_access_matrix(app: Litestar, program: Program, cast: dict[str, Any]) -> None:
-    target: Account = cast["graduate_self"]
+async def walk_matrix(
+    app: Litestar, program: Program, target: Account, callers: dict[str, tuple[Account | None, str]]
+) -> int:
+    """Every route as every caller; ``callers`` maps a label to the account whose token is sent and
+    the column of ``EXPECTED`` it must be answered by. How many requests were checked."""
     assert target.graduate_id is not None
     checked = 0
     for template, method, handler in our_routes(app):
@@ -127,15 +153,14 @@ async def test_access_matrix(app: Litestar, program: Program, cast: dict[str, An
         if handler.opt.get("streams"):
             continue  # covered by the stream's own tests: an allowed call never ends
         path = concrete_path(template, target.graduate_id)
-        for caller in CALLERS:
-            account: Account | None = cast.get(caller)
+        for caller, (account, column) in callers.items():
             headers = account.headers if account else {}
             kwargs: dict[str, Any] = {"headers": headers}
             if method in ("POST", "PUT", "PATCH"):
                 kwargs["json"] = {}
             response = await program.client.request(method, path, **kwargs)
-            expected = EXPECTED[rule][caller]
-            label = f"{method} {template} as {caller}: {response.status_code} {response.text[:200]}"
+            expected = EXPECTED[rule][column]
+            label = f"{method} {template} as {caller} (answered as {column}): {response.status_code} {response.text[:200]}"
             if expected is None:
                 assert response.status_code not in (401, 403), label
                 # A handler may answer 404 for its own resource (no plan yet); never the guard's.
@@ -146,7 +171,133 @@ async def test_access_matrix(app: Litestar, program: Program, cast: dict[str, An
                     assert _refused_graduate(response), label
                 assert response.headers["content-type"].startswith("application/problem+json"), label
             checked += 1
+    return checked
+
+
+async def test_access_matrix(app: Litestar, program: Program, cast: dict[str, Any]) -> None:
+    callers = {caller: (cast.get(caller), caller) for caller in CALLERS}
+    checked = await walk_matrix(app, program, cast["graduate_self"], callers)
     assert checked >= 12 * len(CALLERS) - len(CALLERS)
+
+
+# Routes of one alert. Their rule (STAFF) lets every staff member past the guard; the alert's reach is
+# the handler's to check: its graduate's counselor and supervisors, else 404 as for no alert at all.
+ALERT_EXPECTED: dict[str, int | None] = {
+    "anonymous": 401,
+    "graduate_self": 403,
+    "graduate_other": 403,
+    "counselor_own": None,
+    "counselor_other": 404,
+    "supervisor": None,
+}
+# A valid body for each alert route that takes one, so the reach is what is tested, not the body.
+ALERT_BODIES: dict[str, Any] = {
+    "resolve": lambda: {"note": "checked in by phone"},
+    "outreach": lambda: {"client_id": str(uuid.uuid4()), "method": "call", "outcome": "reached"},
+}
+
+
+async def test_alert_routes_by_owner(app: Litestar, program: Program, cast: dict[str, Any]) -> None:
+    """Every route under ``/v1/alerts/{alert_id}`` against a real alert of ``graduate_self``
+    (whose counselor is ``counselor_own``), by every kind of caller."""
+    target: Account = cast["graduate_self"]
+    opened = await program.client.post(
+        f"/v1/graduates/{target.graduate_id}/checkins",
+        headers=target.headers,
+        json={
+            "client_id": str(uuid.uuid4()),
+            "local_date": "2026-11-24",
+            "mood": 3,
+            "craving": 2,
+            "stress": 3,
+            "used": True,
+            "safety_concern": False,
+        },
+    )
+    assert opened.status_code == 201, opened.text
+    feed = await program.client.get(
+        "/v1/alerts", headers=cast["counselor_own"].headers, params={"graduate_id": str(target.graduate_id)}
+    )
+    (alert,) = feed.json()["items"]
+    routes = [(t, m, h) for t, m, h in our_routes(app) if "{alert_id:uuid}" in t]
+    assert {(t.rsplit("/", 1)[-1], m) for t, m, _ in routes} >= {
+        ("{alert_id:uuid}", "GET"),
+        ("acknowledge", "POST"),
+        ("resolve", "POST"),
+        ("outreach", "POST"),
+    }
+    for template, method, handler in routes:
+        assert route_access(handler) is Access.STAFF, f"{method} {template}"
+        path = template.replace("{alert_id:uuid}", alert["id"])
+        for caller in CALLERS:
+            account: Account | None = cast.get(caller)
+            kwargs: dict[str, Any] = {"headers": account.headers if account else {}}
+            if method == "POST":
+                make_body = ALERT_BODIES.get(template.rsplit("/", 1)[-1])
+                kwargs["json"] = make_body() if make_body else {}
+            response = await program.client.request(method, path, **kwargs)
+            label = f"{method} {template} as {caller}: {response.status_code} {response.text[:200]}"
+            expected = ALERT_EXPECTED[caller]
+            if expected is None:
+                # Allowed through: 200, 201, or a 409 for resolving what another caller resolved.
+                assert response.status_code in (200, 201, 409), label
+            else:
+                assert response.status_code == expected, label
+                assert response.headers["content-type"].startswith("application/problem+json"), label
+                if expected == 404:
+                    assert response.json()["detail"] == "alert not found", label
+
+
+async def test_role_changed_mid_token(app: Litestar, program: Program, cast: dict[str, Any]) -> None:
+    """Tokens issued before a change of role are answered by the role the account has now, on every
+    route: a demoted supervisor as a counselor outside the graduate's caseload (the issue's finding:
+    they kept listing staff, reading every graduate and creating supervisors), a promoted counselor
+    as a supervisor."""
+    supervisor: Account = cast["supervisor"]
+    demoted = await program.staff(supervisor, role="supervisor")
+    promoted = await program.staff(supervisor, role="counselor")
+    for account, role in ((demoted, "counselor"), (promoted, "supervisor")):
+        response = await program.client.patch(
+            f"/v1/staff/{account.user_id}", headers=supervisor.headers, json={"role": role}
+        )
+        assert response.status_code == 200 and response.json()["role"] == role, response.text
+    callers = {
+        "demoted supervisor": (demoted, "counselor_other"),
+        "promoted counselor": (promoted, "supervisor"),
+    }
+    await walk_matrix(app, program, cast["graduate_self"], callers)
+    # The finding's own three steps, with the old token:
+    assert (await program.client.get("/v1/staff", headers=demoted.headers)).status_code == 403
+    listed = await program.client.get("/v1/graduates", headers=demoted.headers)
+    assert listed.status_code == 200 and listed.json()["items"] == []
+    made = await program.client.post(
+        "/v1/staff",
+        headers=demoted.headers,
+        json={
+            "email": "x@example.org",
+            "password": "correct-horse-battery",
+            "display_name": "X",
+            "role": "supervisor",
+        },
+    )
+    assert made.status_code == 403, made.text
+
+
+async def test_reassigned_mid_token(app: Litestar, program: Program, cast: dict[str, Any]) -> None:
+    """Tokens issued before a reassignment: on every route the former counselor is answered as a
+    counselor outside the caseload and the new one as the graduate's own counselor."""
+    supervisor: Account = cast["supervisor"]
+    former: Account = cast["counselor_own"]
+    new = await program.staff(supervisor)
+    target: Account = cast["graduate_self"]
+    response = await program.client.patch(
+        f"/v1/graduates/{target.graduate_id}",
+        headers=supervisor.headers,
+        json={"counselor_id": str(new.user_id)},
+    )
+    assert response.status_code == 200, response.text
+    callers = {"former counselor": (former, "counselor_other"), "new counselor": (new, "counselor_own")}
+    await walk_matrix(app, program, target, callers)
 
 
 async def test_deactivated_staff_token_stops_at_once(program: Program) -> None:
@@ -158,6 +309,58 @@ async def test_deactivated_staff_token_stops_at_once(program: Program) -> None:
     )
     assert response.status_code == 200 and response.json()["active"] is False
     assert (await program.client.get("/v1/graduates", headers=counselor.headers)).status_code == 401
+
+
+async def test_alert_reach_follows_role_and_caseload_mid_token(
+    program: Program, cast: dict[str, Any]
+) -> None:
+    """The alert routes name an alert, not a graduate: their reach is the alert's graduate's
+    caseload as of now. Old tokens of a reassigned-away counselor and of a demoted supervisor no
+    longer see or act on the alert; the new counselor's old token does."""
+    supervisor: Account = cast["supervisor"]
+    target: Account = cast["graduate_self"]
+    helped = await program.client.post(
+        f"/v1/graduates/{target.graduate_id}/help",
+        headers=target.headers,
+        json={"client_id": str(uuid.uuid4())},
+    )
+    assert helped.status_code == 201, helped.text
+    alert_id = next(
+        a["id"]
+        for a in (await program.client.get("/v1/alerts", headers=supervisor.headers)).json()["items"]
+        if a["graduate_id"] == str(target.graduate_id)
+    )
+    former: Account = cast["counselor_own"]
+    new = await program.staff(supervisor)
+    demoted = await program.staff(supervisor, role="supervisor")
+
+    def listed(response: Any) -> bool:
+        return any(a["id"] == alert_id for a in response.json()["items"])
+
+    assert listed(await program.client.get("/v1/alerts", headers=former.headers))
+    assert listed(await program.client.get("/v1/alerts", headers=demoted.headers))
+    assert (
+        await program.client.patch(
+            f"/v1/graduates/{target.graduate_id}",
+            headers=supervisor.headers,
+            json={"counselor_id": str(new.user_id)},
+        )
+    ).status_code == 200
+    assert (
+        await program.client.patch(
+            f"/v1/staff/{demoted.user_id}", headers=supervisor.headers, json={"role": "counselor"}
+        )
+    ).status_code == 200
+    for account in (former, demoted):
+        assert not listed(await program.client.get("/v1/alerts", headers=account.headers))
+        for action, body in (("acknowledge", None), ("resolve", {"note": "x"})):
+            response = await program.client.post(
+                f"/v1/alerts/{alert_id}/{action}", headers=account.headers, json=body
+            )
+            assert response.status_code == 404, response.text
+    assert listed(await program.client.get("/v1/alerts", headers=new.headers))
+    acknowledged = await program.client.post(f"/v1/alerts/{alert_id}/acknowledge", headers=new.headers)
+    assert acknowledged.status_code == 200, acknowledged.text
 
 
 def test_the_audit_log_is_for_supervisors_only(app: Litestar) -> None:

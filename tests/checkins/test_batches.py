@@ -127,7 +127,7 @@ async def stored(cast: Cast, graduate_id: uuid.UUID) -> dict[str, Any]:
             await session.execute(
                 select(Alert.rule, AlertEvent.kind, AlertEvent.severity, AlertEvent.escalation_level)
                 .join(Alert, Alert.id == AlertEvent.alert_id)
-                .where(AlertEvent.graduate_id == graduate_id)
+                .where(AlertEvent.graduate_id == graduate_id, AlertEvent.kind.not_in(("notified", "skipped")))
                 .order_by(AlertEvent.id)
             )
         ).all()

@@ -106,7 +106,12 @@ class Replay:
             rows = await session.execute(
                 select(AlertEvent.kind, AlertEvent.severity, Alert.rule, Alert.reasons)
                 .join(Alert, Alert.id == AlertEvent.alert_id)
-                .where(AlertEvent.graduate_id == self.gid, AlertEvent.id > after)
+                # A refresh (same rule, same severity) is no event of the backtest's.
+                .where(
+                    AlertEvent.graduate_id == self.gid,
+                    AlertEvent.id > after,
+                    AlertEvent.kind.in_(("opened", "raised")),
+                )
                 .order_by(AlertEvent.id)
             )
             return [(local_date, r.rule, r.severity, r.kind, tuple(r.reasons)) for r in rows]

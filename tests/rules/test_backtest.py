@@ -264,6 +264,46 @@ def test_a_bad_rules_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "rules.json: rules.silence.warning_days: must be >= 1" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        # The GET body of today, response targets and program settings included.
+        {
+            "version": 4,
+            "program": {
+                "timezone": "Europe/Berlin",
+                "business_hours": {"days": ["mon"], "start": "08:00", "end": "12:00"},
+            },
+            "response_targets": {"critical": {"minutes": 5}, "warning": {"business_days": 3}},
+            "escalation": {"max_level": 1},
+        },
+        # A rules file saved before response targets existed.
+        {"escalation": {"critical_minutes": 10, "high_minutes": 60, "warning_minutes": 1440, "max_level": 2}},
+    ],
+)
+def test_response_targets_do_not_change_which_alerts_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: dict[str, Any]
+) -> None:
+    status, out = run_cli(tmp_path, GOOD)
+    assert status == 0
+    by_default = out.read_text()
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps(body))
+    status, out = run_cli(tmp_path, GOOD, extra=["--rules", str(rules)])
+    assert status == 0, capsys.readouterr().err
+    assert out.read_text() == by_default != ""
+
+
+def test_a_bad_response_target_in_the_rules_file_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text('{"response_targets": {"high": {"minutes": 0}}}')
+    status, out = run_cli(tmp_path, GOOD, extra=["--rules", str(rules)])
+    assert status == 2 and not out.exists()
+    assert "rules.json: response_targets.high.minutes: must be >= 1" in capsys.readouterr().err
+
+
 def test_the_cli_writes_events_and_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     two = graduate(daily(10, {4: {"used": True}}), gid="g2", days=10)
     status, out = run_cli(tmp_path, GOOD, "", two)

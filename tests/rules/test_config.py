@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from aftercare.rules.config import DEFAULT_RULES, ProgramRules, rules_decoder
+from aftercare.rules.config import DEFAULT_RULES, ProgramRules, ResponseTarget, rules_decoder
 
 RULE_NAMES = {
     "lapse",
@@ -26,14 +26,23 @@ def test_empty_body_is_the_program_default() -> None:
 
 
 def test_defaults_match_the_contract() -> None:
-    body = msgspec.to_builtins(DEFAULT_RULES)
+    body = msgspec.json.decode(msgspec.json.encode(DEFAULT_RULES))
     assert set(body["rules"]) == RULE_NAMES
     assert all(rule["enabled"] is True for rule in body["rules"].values())
+    assert body["program"] == {
+        "timezone": "America/Chicago",
+        "business_hours": {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"},
+    }
+    assert body["response_targets"] == {
+        "critical": {"minutes": 15},
+        "high": {"minutes": 240},
+        "warning": {"business_days": 1},
+    }
+    # The first wait of escalation is the response target; the levels after it wait the same unless
+    # they say otherwise.
     assert body["escalation"] == {
-        "critical_minutes": 15,
-        "high_minutes": 240,
-        "warning_minutes": 1440,
-        "max_level": 2,
+        "levels": [{"target": "assigned"}, {"target": "on_call"}, {"target": "supervisors"}],
+        "critical_repeats": 1,
     }
     assert body["nudge_after_minutes"] == 120
     assert body["rules"]["silence"] == {"enabled": True, "warning_days": 2, "high_days": 4}
@@ -86,6 +95,28 @@ def test_an_unknown_top_level_field_is_refused() -> None:
         (b'{"rules": {"mood_falling": {"absolute_level": 5}}}', "$.rules.mood_falling.absolute_level"),
         (b'{"escalation": {"critical_minutes": 0}}', "$.escalation.critical_minutes"),
         (b'{"escalation": {"max_level": 9}}', "$.escalation.max_level"),
+        (b'{"escalation": {"levels": []}}', "$.escalation.levels"),
+        (
+            b'{"escalation": {"levels": [{"target": "assigned"}, {"target": "on_call", "wait_minutes": {"high": 0}}]}}',
+            "$.escalation.levels[1].wait_minutes.high",
+        ),
+        (
+            b'{"escalation": {"levels": [{"target": "assigned"}, {"target": "on_call", "wait_minutes": {"warning": 10081}}]}}',
+            "$.escalation.levels[1].wait_minutes.warning",
+        ),
+        (b'{"escalation": {"levels": [{"target": "nobody"}]}}', "$.escalation.levels[0].target"),
+        (b'{"escalation": {"critical_repeats": 6}}', "$.escalation.critical_repeats"),
+        (b'{"response_targets": {"critical": {"minutes": 0}}}', "$.response_targets.critical.minutes"),
+        (b'{"response_targets": {"high": {"minutes": -5}}}', "$.response_targets.high.minutes"),
+        (
+            b'{"response_targets": {"warning": {"business_days": 0}}}',
+            "$.response_targets.warning.business_days",
+        ),
+        (b'{"response_targets": {"high": {"hours": 4}}}', "$.response_targets.high"),
+        (b'{"program": {"business_hours": {"days": []}}}', "$.program.business_hours.days"),
+        (b'{"program": {"business_hours": {"days": ["monday"]}}}', "$.program.business_hours.days[0]"),
+        (b'{"program": {"business_hours": {"start": "9:00"}}}', "$.program.business_hours.start"),
+        (b'{"program": {"business_hours": {"end": "24:00"}}}', "$.program.business_hours.end"),
         (b'{"nudge_after_minutes": 100000}', "$.nudge_after_minutes"),
         (b'{"rules": {"safety": {"enabled": "yes"}}}', "$.rules.safety.enabled"),
     ],
@@ -103,6 +134,29 @@ def test_out_of_range_values_are_refused_at_their_path(body: bytes, path: str) -
         (b'{"rules": {"craving_rising": {"z_warning": 3, "z_high": 2}}}', "z_high", "$.rules.craving_rising"),
         (b'{"rules": {"combined": {"score_warning": 6, "score_high": 5}}}', "score_high", "$.rules.combined"),
         (b'{"rules": {"isolation": {"min_days": 5, "window_days": 3}}}', "min_days", "$.rules.isolation"),
+        (
+            b'{"program": {"business_hours": {"start": "17:00", "end": "09:00"}}}',
+            "end must be after start",
+            "$.program.business_hours",
+        ),
+        (
+            b'{"program": {"business_hours": {"start": "09:00", "end": "09:00"}}}',
+            "end must be after start",
+            "$.program.business_hours",
+        ),
+        (
+            b'{"program": {"business_hours": {"days": ["mon", "mon"]}}}',
+            "must not repeat",
+            "$.program.business_hours",
+        ),
+        (b'{"program": {"timezone": "Mars/Olympus"}}', "timezone: unknown time zone", "$.program"),
+        (b'{"program": {"timezone": "../etc/passwd"}}', "timezone: unknown time zone", "$.program"),
+        (
+            b'{"response_targets": {"warning": {"minutes": 60, "business_days": 1}}}',
+            "exactly one of minutes or business_days",
+            "$.response_targets.warning",
+        ),
+        (b'{"response_targets": {"high": {}}}', "exactly one", "$.response_targets.high"),
     ],
 )
 def test_inconsistent_thresholds_are_refused(body: bytes, message: str, path: str) -> None:
@@ -118,3 +172,84 @@ def test_bounds_reach_the_json_schema() -> None:
     assert craving["maximum"] == 8.0
     assert "description" in craving
     assert schema["$defs"]["Rules"]["additionalProperties"] is False
+
+
+# The shape before response targets: what every stored row and old --rules file looks like.
+OLD_DEFAULTS = {"critical_minutes": 15, "high_minutes": 240, "warning_minutes": 1440, "max_level": 2}
+
+
+def test_an_old_body_at_its_defaults_reads_as_the_new_defaults() -> None:
+    # GET returned every field, so a saved body carried the old defaults whether anyone chose them
+    # or not: they mean "the default", which for warnings is now 1 business day.
+    rules = rules_decoder.decode(msgspec.json.encode({"escalation": OLD_DEFAULTS}))
+    assert rules == DEFAULT_RULES
+    assert msgspec.to_builtins(rules)["escalation"] == msgspec.to_builtins(DEFAULT_RULES.escalation)
+
+
+def test_an_old_body_s_chosen_minutes_become_response_targets() -> None:
+    body = {"escalation": {**OLD_DEFAULTS, "critical_minutes": 10, "warning_minutes": 2880, "max_level": 3}}
+    rules = rules_decoder.decode(msgspec.json.encode(body))
+    assert rules.response_targets.critical == ResponseTarget(minutes=10)
+    assert rules.response_targets.high == ResponseTarget(minutes=240)
+    assert rules.response_targets.warning == ResponseTarget(minutes=2880)
+    # max_level 3: the default levels, and a critical alert starts again twice.
+    assert rules.escalation.levels == DEFAULT_RULES.escalation.levels
+    assert rules.escalation.critical_repeats == 2
+    # Never written back in the old form: what GET returns (and the row stores) is the new shape.
+    encoded = msgspec.to_builtins(rules)
+    assert encoded["escalation"]["critical_repeats"] == 2 and "max_level" not in encoded["escalation"]
+    assert encoded["response_targets"]["warning"] == {"minutes": 2880}
+    assert rules_decoder.decode(msgspec.json.encode(encoded)) == rules
+    # The stored row is read with convert, not the decoder: the same translation.
+    assert msgspec.convert(body, ProgramRules) == rules
+
+
+def test_old_minutes_and_new_targets_together_are_refused() -> None:
+    body = {
+        "escalation": {"critical_minutes": 10},
+        "response_targets": {"high": {"minutes": 60}},
+    }
+    with pytest.raises(msgspec.ValidationError, match="old form of response_targets"):
+        rules_decoder.decode(msgspec.json.encode(body))
+    # Old defaults beside new targets say nothing: the new targets stand.
+    body = {"escalation": OLD_DEFAULTS, "response_targets": {"high": {"minutes": 60}}}
+    rules = rules_decoder.decode(msgspec.json.encode(body))
+    assert rules.response_targets.high == ResponseTarget(minutes=60)
+
+
+def test_a_partial_targets_body_keeps_the_other_defaults() -> None:
+    rules = rules_decoder.decode(b'{"response_targets": {"high": {"business_days": 2}}}')
+    assert rules.response_targets.high == ResponseTarget(business_days=2)
+    assert rules.response_targets.critical == DEFAULT_RULES.response_targets.critical
+    assert rules.response_targets.of("warning") == ResponseTarget(business_days=1)
+
+
+def test_an_old_max_level_of_zero_is_the_counselor_alone() -> None:
+    rules = rules_decoder.decode(b'{"escalation": {"max_level": 0}}')
+    assert [level.target for level in rules.escalation.levels] == ["assigned"]
+    assert rules.escalation.critical_repeats == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {"levels": [{"target": "assigned"}, {"target": "supervisors"}, {"target": "on_call"}]},
+            "levels[2]: can never be reached: the chain ends at levels[1] (supervisors)",
+        ),
+        (
+            {"levels": [{"target": "assigned", "wait_minutes": {"critical": 5}}]},
+            "levels[0].wait_minutes: the first level waits the severity's response target",
+        ),
+        ({"levels": [{"target": "staff"}]}, "staff_ids: a staff level names at least one"),
+        (
+            {"levels": [{"target": "on_call", "staff_ids": ["0192f6a0-0000-7000-8000-000000000001"]}]},
+            "staff_ids: only a staff level names people",
+        ),
+        ({"max_level": 1, "critical_repeats": 3}, "max_level is the old form of escalation.levels"),
+    ],
+)
+def test_bad_policies_are_refused(body: dict[str, object], message: str) -> None:
+    with pytest.raises(msgspec.ValidationError) as refused:
+        rules_decoder.decode(msgspec.json.encode({"escalation": body}))
+    assert message in str(refused.value)

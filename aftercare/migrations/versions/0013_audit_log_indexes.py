@@ -1,7 +1,7 @@
 """audit log indexes: GET /v1/audit newest first, whole or by actor
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0014
 Create Date: 2026-12-06 22:30:00
 
 ``GET /v1/audit`` pages the log on (at, id) newest first, optionally for one actor or one graduate.
@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0008"
+# Written after 0008 beside 0009-0012; chained after the head main had when it was merged (0014).
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

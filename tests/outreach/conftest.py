@@ -1,0 +1,3 @@
+from tests.checkins.conftest import cast
+
+__all__ = ["cast"]
