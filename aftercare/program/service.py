@@ -191,7 +191,6 @@ async def delete_rota(session: AsyncSession, *, if_match: str | None) -> None:
         )
 
 
-
 async def who_is_on_call(session: AsyncSession, *, at: datetime) -> schemas.OnCallAnswer:
     """``GET /v1/program/on-call?at=``."""
     async with session.begin():

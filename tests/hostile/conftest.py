@@ -61,11 +61,6 @@ PLAN: dict[str, Any] = {
     "goals": [{"id": "gl1", "text": "Walk every day", "target_date": "2027-03-01"}],
     "crisis_plan": {"steps": ["Call Sam"], "crisis_line": "988"},
 }
-RULES: dict[str, Any] = {
-    "rules": {"lapse": {"enabled": True, "repeat_window_days": 14}},
-    "escalation": {"critical_minutes": 15},
-    "nudge_after_minutes": 120,
-}
 
 
 def browser_keys() -> dict[str, str]:
@@ -121,6 +116,37 @@ class Scene:
     def gid(self) -> uuid.UUID:
         assert self.graduate.graduate_id is not None
         return self.graduate.graduate_id
+
+
+def rules(scene: Scene) -> dict[str, Any]:
+    """A program rules body in the current shape, with a `staff` escalation level."""
+    return {
+        "rules": {"lapse": {"enabled": True, "repeat_window_days": 14}},
+        "escalation": {
+            "levels": [
+                {"target": "staff", "staff_ids": [str(scene.supervisor.user_id)]},
+                {"target": "assigned"},
+                {"target": "supervisors"},
+            ],
+            "critical_repeats": 1,
+        },
+        "program": {
+            "timezone": "America/Chicago",
+            "business_hours": {"days": ["mon", "tue"], "start": "09:00", "end": "17:00"},
+        },
+        "response_targets": {"critical": {"minutes": 15}},
+        "nudge_after_minutes": 120,
+    }
+
+
+def outreach(scene: Scene) -> dict[str, Any]:
+    return {
+        "client_id": str(uuid.uuid4()),
+        "method": "call",
+        "outcome": "reached",
+        "note": "Talked for ten minutes",
+        "occurred_at": "2026-11-24T18:00:00Z",  # T0: the graduate was added then
+    }
 
 
 @dataclass(frozen=True)
@@ -229,11 +255,43 @@ EXAMPLES: dict[str, Example] = {
         lambda s: {"client_id": str(uuid.uuid4()), "message": "please call"},
         201,
     ),
+    # Before resolveAlert: outreach is recorded on an alert still open.
+    "recordAlertOutreach": Example("counselor", "/v1/alerts/{alert}/outreach", outreach, 201),
+    "recordGraduateOutreach": Example("counselor", GRADUATE + "/outreach", outreach, 201),
     "resolveAlert": Example(
         "counselor", "/v1/alerts/{alert}/resolve", lambda s: {"note": "Called, safe"}, 200
     ),
-    "putProgramRules": Example(
-        "supervisor", "/v1/program/rules", lambda s: RULES, 200, headers={"If-Match": "*"}
+    "putProgramRules": Example("supervisor", "/v1/program/rules", rules, 200, headers={"If-Match": "*"}),
+    "putOnCallRota": Example(
+        "supervisor",
+        "/v1/program/on-call-rota",
+        lambda s: {
+            "participants": [str(s.counselor.user_id), str(s.supervisor.user_id)],
+            "starts_on": "2026-11-23",
+            "handoff": "09:00",
+            "rotation": "week",
+            "hours": "always",
+            "overrides": [
+                {
+                    "staff_id": str(s.supervisor.user_id),
+                    "from": "2026-11-25T00:00:00Z",
+                    "until": "2026-11-26T00:00:00Z",
+                }
+            ],
+        },
+        200,
+        headers={"If-Match": "*"},
+    ),
+    "setStaffAway": Example(
+        "supervisor",
+        "/v1/staff/{counselor}/away",
+        lambda s: {
+            "from": "2026-11-24T19:00:00Z",
+            "until": "2026-11-28T19:00:00Z",
+            "covering_staff_id": str(s.supervisor.user_id),
+            "note": "Family leave",
+        },
+        201,
     ),
     "createPushSubscription": Example(
         "graduate",
