@@ -110,20 +110,20 @@ class OnCallRotaController(Controller):
             **{f"overrides[{i}].from": o.start for i, o in enumerate(data.overrides)},
             **{f"overrides[{i}].until": o.end for i, o in enumerate(data.overrides)},
         )
-        rota = await service.put_rota(
-            db_session, data, if_match=if_match, actor_id=principal.user_id, now=clock.now()
-        )
+        rota = await service.put_rota(db_session, data, if_match=if_match, actor=principal, now=clock.now())
         return Response(rota, headers={"ETag": f'"{rota.version}"'})
 
     @delete("/", operation_id="deleteOnCallRota", opt={"access": Access.SUPERVISOR, "problems": [412, 428]})
     async def delete_rota(
         self,
         db_session: AsyncSession,
+        principal: Principal,
+        clock: Clock,
         if_match: Annotated[
             str | None, HeaderParameter(name="If-Match", required=False, max_length=64)
         ] = None,
     ) -> None:
-        await service.delete_rota(db_session, if_match=if_match)
+        await service.delete_rota(db_session, if_match=if_match, actor=principal, now=clock.now())
 
 
 class OnCallController(Controller):

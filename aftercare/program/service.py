@@ -144,9 +144,11 @@ async def get_rota(session: AsyncSession) -> OnCallRota:
 
 
 async def put_rota(
-    session: AsyncSession, data: OnCallRota, *, if_match: str | None, actor_id: uuid.UUID, now: datetime
+    session: AsyncSession, data: OnCallRota, *, if_match: str | None, actor: Principal, now: datetime
 ) -> OnCallRota:
-    """Replace the rota (create it: ``If-Match: "0"`` or ``*``); every id an active staff member."""
+    """Replace the rota (create it: ``If-Match: "0"`` or ``*``); every id an active staff member.
+    Audited like the rules: who is on call decides who is told of an alert."""
+    actor_id = actor.user_id
     async with session.begin():
         await _check_staff(
             session,
@@ -174,10 +176,21 @@ async def put_rota(
             )
             if changed.rowcount != 1:  # type: ignore[attr-defined]
                 raise StaleVersion("the rota changed meanwhile; reload and apply your change again")
+        await audit.record(
+            session,
+            actor=actor,
+            action="update",
+            resource="on_call_rota",
+            graduate_id=None,
+            resource_id=str(stored.version),
+            now=now,
+        )
     return stored
 
 
-async def delete_rota(session: AsyncSession, *, if_match: str | None) -> None:
+async def delete_rota(
+    session: AsyncSession, *, if_match: str | None, actor: Principal, now: datetime
+) -> None:
     """No rota: nobody is on call, and ``on_call`` levels are skipped."""
     async with session.begin():
         current = await current_rota(session)
@@ -188,6 +201,15 @@ async def delete_rota(session: AsyncSession, *, if_match: str | None) -> None:
             delete(OnCallRotaRow).where(
                 OnCallRotaRow.id == PROGRAM_ROW_ID, OnCallRotaRow.version == current.version
             )
+        )
+        await audit.record(
+            session,
+            actor=actor,
+            action="delete",
+            resource="on_call_rota",
+            graduate_id=None,
+            resource_id=str(current.version),
+            now=now,
         )
 
 

@@ -20,7 +20,7 @@ async def _log(program: Program, by: Account, **params: Any) -> list[dict[str, A
     return items
 
 
-async def test_changes_to_staff_rules_and_assignments_are_audited(program: Program) -> None:
+async def test_changes_to_staff_rules_rota_and_assignments_are_audited(program: Program) -> None:
     client = program.client
     supervisor = await program.supervisor()
     counselor = await program.staff(supervisor)
@@ -32,6 +32,17 @@ async def test_changes_to_staff_rules_and_assignments_are_audited(program: Progr
     assert patched.status_code == 200
     rules = await client.put("/v1/program/rules", headers={**supervisor.headers, "If-Match": "*"}, json={})
     assert rules.status_code == 200
+    rota = await client.put(
+        "/v1/program/on-call-rota",
+        headers={**supervisor.headers, "If-Match": "*"},
+        json={"participants": [str(counselor.user_id)], "starts_on": "2026-11-23"},
+    )
+    assert rota.status_code == 200, rota.text
+    version = rota.json()["version"]
+    dropped = await client.delete(
+        "/v1/program/on-call-rota", headers={**supervisor.headers, "If-Match": f'"{version}"'}
+    )
+    assert dropped.status_code == 204, dropped.text
     moved = await client.patch(
         f"/v1/graduates/{graduate.graduate_id}",
         headers=supervisor.headers,
@@ -49,6 +60,8 @@ async def test_changes_to_staff_rules_and_assignments_are_audited(program: Progr
         ("create", "staff", str(other.user_id), None),
         ("update", "staff", str(counselor.user_id), None),
         ("update", "program_rules", str(rules.json()["version"]), None),
+        ("update", "on_call_rota", str(version), None),
+        ("delete", "on_call_rota", str(version), None),
         ("update", "graduate", None, gid),
         ("update", "assignment", str(other.user_id), gid),
     ]
