@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -318,9 +318,29 @@ def fill(scene: Scene, template: str) -> str:
 
 
 @pytest.fixture
-async def scene(program: Program) -> Scene:
+async def scene(program: Program) -> AsyncIterator[Scene]:
+    """The scene; afterwards the program's rules and on-call rota as they were, since the examples
+    change them and the database is shared by the whole run."""
     client = program.client
     supervisor = await program.supervisor()
+    as_supervisor = {**supervisor.headers, "If-Match": "*"}
+    rules_before = (await client.get("/v1/program/rules", headers=supervisor.headers)).json()
+    rota_before = await client.get("/v1/program/on-call-rota", headers=supervisor.headers)
+    yield await _scene(program, supervisor)
+    assert (
+        await client.put("/v1/program/rules", headers=as_supervisor, json=rules_before)
+    ).status_code == 200
+    if rota_before.status_code == 200:
+        restored = await client.put(
+            "/v1/program/on-call-rota", headers=as_supervisor, json=rota_before.json()
+        )
+        assert restored.status_code == 200, restored.text
+    else:
+        await client.delete("/v1/program/on-call-rota", headers=as_supervisor)
+
+
+async def _scene(program: Program, supervisor: Account) -> Scene:
+    client = program.client
     counselor = await program.staff(supervisor)
     graduate = await program.graduate(counselor)
     bare = await program.graduate(counselor)

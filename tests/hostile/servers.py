@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aftercare.push.vapid import generate_keys
+
 AFTERCARE = Path(sys.executable).parent / "aftercare"
 POSTGRES_URL = os.environ.get("AFTERCARE_TEST_POSTGRES_URL")
 ENGINES = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
@@ -68,13 +70,18 @@ def postgres_database() -> Iterator[str]:
         run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+_VAPID_KEY = generate_keys().private_raw_b64()
+
+
 @contextmanager
 def environment(engine: str, data_dir: Path, **extra: str) -> Iterator[dict[str, str]]:
     """``AFTERCARE_*`` for a server of ``engine`` ("sqlite" or "postgres"), and only those."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")},
         "AFTERCARE_DATA_DIR": str(data_dir),
+        # Given, not generated into the data dir: on PostgreSQL every process must share them.
         "AFTERCARE_JWT_SECRET": "hostile-" + "s" * 48,
+        "AFTERCARE_VAPID_PRIVATE_KEY": _VAPID_KEY,
         "AFTERCARE_ACCESS_TOKEN_MINUTES": "120",
         "AFTERCARE_LOG_LEVEL": "WARNING",
         **extra,
