@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from aftercare import __version__
 from aftercare.alerts.routes import AlertController
 from aftercare.alerts.stream import AlertEventHub, StreamConfig
+from aftercare.audit.routes import AuditController
 from aftercare.auth.guards import enforce_access, provide_principal
 from aftercare.auth.ratelimit import EnrollPolicy, SignInPolicy, make_failure_store
 from aftercare.auth.routes import AuthController, MeController, StreamTicketController
@@ -36,6 +37,7 @@ from aftercare.errors import AftercareError
 from aftercare.graduates.routes import GraduateController
 from aftercare.health import HealthController
 from aftercare.http import (
+    JsonRequest,
     RequestContextMiddleware,
     add_security_headers,
     handle_aftercare_error,
@@ -86,6 +88,7 @@ def route_handlers() -> Sequence[Any]:
         TimelineController,
         OutreachController,
         ConsoleController,
+        AuditController,
     ]
 
 
@@ -213,6 +216,7 @@ def create_app(
             render_plugins=[ScalarRenderPlugin()],
         ),
         request_max_body_size=MAX_BODY_BYTES,
+        request_class=JsonRequest,
         lifespan=[lifespan],
         on_startup=list(on_startup),
         signature_types=[Request],

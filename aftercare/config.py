@@ -76,6 +76,8 @@ class Settings:
     # How often each process reads the alert event log. On PostgreSQL a NOTIFY wakes it at once, so
     # this only bounds the delay when a wake-up is lost; on SQLite it is the stream's latency.
     stream_poll_seconds: float = 0.5
+    # From a request's first byte (or the connection's opening) until its body is read, at most.
+    request_read_timeout_seconds: float = 15.0
     # Alert e-mail to staff who opted in (push/mail.py): the relay, the sender, a bound on one send,
     # and where the console is, for the link in the message. No relay: no e-mail channel.
     smtp_url: str | None = None
@@ -155,6 +157,9 @@ class Settings:
             sqlite_synchronous=(get("SQLITE_SYNCHRONOUS") or base.sqlite_synchronous).upper(),
             stream_keepalive_seconds=interval("STREAM_KEEPALIVE_SECONDS", base.stream_keepalive_seconds),
             stream_poll_seconds=interval("STREAM_POLL_SECONDS", base.stream_poll_seconds),
+            request_read_timeout_seconds=interval(
+                "REQUEST_READ_TIMEOUT_SECONDS", base.request_read_timeout_seconds
+            ),
             smtp_url=get("SMTP_URL"),
             smtp_from=get("SMTP_FROM") or base.smtp_from,
             smtp_timeout_seconds=interval("SMTP_TIMEOUT_SECONDS", base.smtp_timeout_seconds),

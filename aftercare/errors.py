@@ -16,6 +16,7 @@ handler, so no service imports Litestar and no route writes its own error body.
      │    ├── AwayOverlaps            /problems/away-overlap      (conflicting_id)
      │    └── Discharged              /problems/discharged
      ├── StaleVersion            412  /problems/stale-version
+     ├── UnsupportedMediaType    415  /problems/unsupported-media-type
      ├── PreconditionRequired    428  /problems/precondition-required
      └── TooManyRequests         429  /problems/too-many-requests (retry_after seconds)
 """
@@ -145,6 +146,14 @@ class StaleVersion(AftercareError):
     status = 412
     type = "/problems/stale-version"
     title = "Stale version"
+
+
+class UnsupportedMediaType(AftercareError):
+    """A request body that does not say it is JSON (``text/plain``, a form): not guessed at."""
+
+    status = 415
+    type = "/problems/unsupported-media-type"
+    title = "Unsupported media type"
 
 
 class PreconditionRequired(AftercareError):

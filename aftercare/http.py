@@ -9,17 +9,20 @@ import logging
 import re
 import time
 import uuid
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import date, datetime
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
     MethodNotAllowedException,
     NotFoundException,
+    SerializationException,
     ValidationException,
 )
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Empty, Message, Receive, Scope, Send
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -27,7 +30,14 @@ from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
 from aftercare.config import Settings
 from aftercare.db.faults import database_unavailable
-from aftercare.errors import AftercareError, FieldError, TooManyRequests, ValidationFailed
+from aftercare.errors import (
+    AftercareError,
+    FieldError,
+    TooManyRequests,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from aftercare.pagination import EARLIEST_YEAR, LATEST_YEAR
 from aftercare.request_context import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
@@ -54,6 +64,97 @@ def caller(request: Request[Principal, Any, Any]) -> tuple[Principal, datetime]:
     principal: Principal = request.scope["user"]
     clock: Clock = request.app.state.clock
     return principal, clock.now()
+
+
+# The one way a NUL can appear in a JSON text is this escape (a raw 0x00 byte in a string is
+# malformed JSON), so bodies without it, nearly all of them, skip the walk for it.
+_NUL_ESCAPE = b"\\u0000"
+_body_decoder = msgspec.json.Decoder()
+# A route whose free text must never be refused for what it contains (``"help now"``) says so with
+# ``opt={CLEANED_TEXT: True}``: its body is read leniently and its schema cleans the text.
+CLEANED_TEXT = "cleaned_text"
+
+
+class JsonRequest(Request[Any, Any, Any]):
+    """The app's request class: it reads a request body as JSON the same way for every route,
+    and answers every way a body can be hostile with a 4xx, never a 500:
+
+    - a body declared as anything but JSON (``text/plain``, a form, no Content-Type): 415;
+    - invalid UTF-8, or nesting deeper than the decoder's recursion limit (about 1,000; a 2 kB
+      body can nest that deep): 400, like any other malformed JSON;
+    - a NUL character (``\\u0000``) in any string or key: 422 naming its JSON path, because
+      PostgreSQL cannot store one in text and both engines must answer alike.
+
+    A route marked ``CLEANED_TEXT`` instead gets invalid UTF-8 replaced (U+FFFD) and keeps its NULs
+    for its schema to clean (``checkins.schemas.HelpCreate``): a message from a person in crisis is
+    stored as well as it can be, never refused for its text.
+    """
+
+    async def json(self) -> Any:
+        if self._json is Empty:
+            if (cached := self._connection_state.json) is not Empty:
+                self._json = cached
+            else:
+                self._json = self._connection_state.json = self._decode(await self.body())
+        return self._json
+
+    def _decode(self, body: bytes) -> Any:
+        media_type = self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if body and media_type != "application/json" and not media_type.endswith("+json"):
+            raise UnsupportedMediaType(
+                f"send the body as application/json, not {media_type or 'without a Content-Type'}"
+            )
+        lenient = bool(self.route_handler.opt.get(CLEANED_TEXT))
+        try:
+            if lenient:
+                value = _body_decoder.decode(body.decode("utf-8", errors="replace") or "null")
+            else:
+                value = _body_decoder.decode(body or b"null")
+        except UnicodeDecodeError as exc:
+            raise SerializationException("JSON is malformed: a string is not valid UTF-8") from exc
+        except RecursionError as exc:
+            raise SerializationException("JSON is malformed: nested too deeply") from exc
+        except msgspec.DecodeError as exc:
+            raise SerializationException(str(exc)) from exc
+        if not lenient and _NUL_ESCAPE in body:
+            try:
+                paths = list(_nul_paths(value, ""))
+            except RecursionError as exc:  # the decoder's limit, less the frames the walk adds
+                raise SerializationException("JSON is malformed: nested too deeply") from exc
+            if paths:
+                message = "must not contain the NUL character (U+0000)"
+                raise ValidationFailed([FieldError(path or "body", message) for path in paths])
+        return value
+
+
+def _nul_paths(value: Any, path: str) -> Iterator[str]:
+    """The JSON paths (``plan.steps[2]``) of the strings and keys in ``value`` that hold a NUL."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                yield inner.replace("\x00", "\\u0000")
+            else:
+                yield from _nul_paths(item, inner)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_paths(item, f"{path}[{index}]")
+
+
+def check_calendar_bounds(**params: date | None) -> None:
+    """Refuse a date or instant query parameter outside the years the service can hold (422 naming
+    each): a day's or a week's arithmetic on 9999-12-31, or a UTC conversion of 0001-01-01T00:00+05:00,
+    would overflow the calendar. Pass them by their wire names: ``check_calendar_bounds(**{"from": start})``."""
+    errors = [
+        FieldError(name, f"must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+        for name, value in params.items()
+        if value is not None and not EARLIEST_YEAR <= value.year <= LATEST_YEAR
+    ]
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def problem_response(status: int, type_: str, title: str, detail: str, **extra: Any) -> Response[Any]:

@@ -39,4 +39,8 @@ def configure_logging(level: str) -> None:
     logging.getLogger("aftercare").setLevel(level)
     # The scheduler logs every job run at INFO: once every few seconds is noise, not news.
     logging.getLogger("apscheduler").setLevel("WARNING")
+    # These log statements with their parameters (a note, a name, an email) at DEBUG or INFO, so
+    # they stay quiet even when the service's own lines are wanted at DEBUG.
+    for chatty in ("aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool"):
+        logging.getLogger(chatty).setLevel("WARNING")
     logging.getLogger("uvicorn.access").disabled = True

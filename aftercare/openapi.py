@@ -57,6 +57,7 @@ _DESCRIPTIONS = {
     "409": "Conflict with the stored state",
     "412": "Stale version (If-Match)",
     "413": "Request body over 64 KiB",
+    "415": "Request body not sent as application/json",
     "422": "Validation failed; errors name each field",
     "428": "If-Match required",
     "429": "Too many requests; see Retry-After",
@@ -90,7 +91,7 @@ def build_openapi(app: Litestar) -> dict[str, Any]:
             responses.pop("400", None)  # Litestar's own validation shape: we answer 422 instead
             codes = ["422", "413"] if "requestBody" in operation else ["422"]
             if "requestBody" in operation:
-                codes.append("400")
+                codes += ["400", "415"]
             rule, extra_problems = handlers.get(operation.get("operationId", ""), (None, ()))
             if rule is not Access.PUBLIC:
                 # The guard reads the account on every request: any of these can find the database away.

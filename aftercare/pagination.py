@@ -13,6 +13,8 @@ sort value, which both issues the list's cursors and takes them back:
     outreach                  when it happened (``occurred_at``)     ``Instant``
     check-ins                 local day                              ``date``
     plan versions             version (the id is the graduate's)     a bounded ``int``
+    plan templates            place in the files (id: uuid5 of name) a bounded ``int``
+    audit events              instant recorded                       ``Instant``
     timeline                  (instant, source's rank)               ``tuple[Instant, Rank]``
     caseload, by ``risk``     ("risk", risk order, silent since)     ``tuple[Literal, int, date]``
     caseload, by ``last_...`` ("last_checkin", silent since)         ``tuple[Literal, date]``

@@ -17,7 +17,10 @@ from aftercare.db.types import DateTimeUTC
 class AuditEvent(UUIDPrimaryKey, Base):
     __tablename__ = "audit_events"
     __table_args__ = (
+        # GET /v1/audit: newest first (at, id), whole log or by actor or graduate (audit.service.list_events).
         Index("ix_audit_events_graduate_id_at", "graduate_id", "at"),
+        Index("ix_audit_events_at_id", "at", "id"),
+        Index("ix_audit_events_actor_id_at_id", "actor_id", "at", "id"),
         one_of("actor_role", ActorRole),
     )
 

@@ -1,6 +1,6 @@
 """Failed sign-ins and enrollments, counted so an attacker is slowed and the owner is not locked out.
 
-The policy (docs/RELIABILITY-auth-faults.md), CAPTCHA-free:
+The policy (docs/RELIABILITY.md), CAPTCHA-free:
 
 Sign-in, per account and per client address:
   * **an address that has not failed for an account is never held back by that account's other

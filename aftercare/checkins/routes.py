@@ -16,7 +16,7 @@ from aftercare.checkins import schemas, service
 from aftercare.clock import Clock
 from aftercare.config import Settings
 from aftercare.flows import amend, help_now, submit
-from aftercare.http import caller
+from aftercare.http import CLEANED_TEXT, caller, check_calendar_bounds
 from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
@@ -82,6 +82,7 @@ class CheckinController(Controller):
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> schemas.CheckinPage:
+        check_calendar_bounds(**{"from": start, "to": end})
         return await service.list_checkins(
             db_session,
             graduate_id=graduate_id,
@@ -93,7 +94,12 @@ class CheckinController(Controller):
             now=clock.now(),
         )
 
-    @post("/help", operation_id="requestHelp", opt={"access": Access.GRADUATE_SELF, "problems": [409]})
+    # CLEANED_TEXT: a person in crisis is never refused for what their phone put in the message.
+    @post(
+        "/help",
+        operation_id="requestHelp",
+        opt={"access": Access.GRADUATE_SELF, "problems": [409], CLEANED_TEXT: True},
+    )
     async def request_help(
         self,
         graduate_id: UUID,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
@@ -99,9 +100,32 @@ class CheckinPage(msgspec.Struct):
     next_cursor: str | None
 
 
+HELP_MESSAGE_MAX_CHARS = 2000
+# What a help message cannot usefully hold: NUL (PostgreSQL refuses it in text) and the other C0
+# control characters but tab, newline and carriage return.
+_UNWANTED_IN_MESSAGE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 class HelpCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A cry for help is never refused for its text: the message is cleaned, not validated. The
+    route reads it leniently (``http.CLEANED_TEXT``: invalid UTF-8 becomes U+FFFD) and decoding
+    drops control characters and cuts it at ``HELP_MESSAGE_MAX_CHARS``."""
+
     client_id: uuid.UUID
-    message: Note | None = None
+    message: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                description="Free text, never refused for its content: stored without control "
+                f"characters (but tab and line breaks) and cut at {HELP_MESSAGE_MAX_CHARS:,} characters"
+            ),
+        ]
+        | None
+    ) = None
+
+    def __post_init__(self) -> None:
+        if self.message is not None:
+            self.message = _UNWANTED_IN_MESSAGE.sub("", self.message)[:HELP_MESSAGE_MAX_CHARS]
 
 
 class HelpResult(msgspec.Struct, kw_only=True):

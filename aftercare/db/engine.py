@@ -76,6 +76,9 @@ def make_engine(settings: Settings, *, url: str | None = None, **kwargs: Any) ->
     # the stdlib encoder costs about ten times as much.
     kwargs.setdefault("json_serializer", _json_text)
     kwargs.setdefault("json_deserializer", msgspec.json.decode)
+    # A database error's text carries its statement's parameters by default: a note, a name or an
+    # email would reach any log line that records the exception. The statement is enough to debug.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         settings.ensure_data_dir()
         # Write transactions and lone reads run their statements on the loop's thread (``_inline``);

@@ -20,7 +20,7 @@ from aftercare.errors import Discharged
 from aftercare.graduates.service import lock_graduate
 from aftercare.plans import reads as plans
 from aftercare.program.service import current_rules
-from aftercare.rules.aggregates import Aggregates
+from aftercare.rules.aggregates import Aggregates, facts_of
 from aftercare.rules.plan_facts import plan_facts
 from aftercare.rules.step import checkin_step
 from aftercare.scheduling.localtime import local_today, zone
@@ -46,6 +46,14 @@ async def amend_checkin(
         checkin = await checkins.lock_for_amending(
             session, graduate_id=graduate_id, checkin_id=checkin_id, timezone=graduate.timezone, now=now
         )
+        if all(getattr(checkin, name) == value for name, value in changes.items()):
+            # Nothing to change: most often the phone's retry of an amendment that was stored but
+            # whose answer was lost. It gets the check-in as it stands; no second version, no audit.
+            plan = await plans.current_plan_body(session, graduate_id)
+            return schemas.CheckinResult(
+                **msgspec.structs.asdict(checkins.to_schema(checkin)),
+                support=checkins.support_for(plan, facts_of(checkin), crisis_line),
+            )
         if changes.get("triggers") or changes.get("coping_used"):
             checkins.check_plan_refs(
                 await plans.known_plan_ids(session, graduate_id),

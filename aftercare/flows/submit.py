@@ -385,7 +385,7 @@ async def _read_checkins(
         {
             "graduate_ids": list(graduates),
             "client_ids": sorted({s.data.client_id for s in batch}),
-            "earliest": min(s.data.local_date for s in batch) - timedelta(days=WINDOW_DAYS - 1),
+            "earliest": _days_before(min(s.data.local_date for s in batch), WINDOW_DAYS - 1),
         },
     )
     for row in rows:
@@ -394,6 +394,12 @@ async def _read_checkins(
         graduate.days[row.local_date] = row.id
         if row.stored_response is not None:
             graduate.client_ids[row.client_id] = (row.fingerprint, row.stored_response)
+
+
+def _days_before(day: date, days: int) -> date:
+    """``day`` less ``days``, or the calendar's first day: a ``local_date`` is read before it is
+    checked (the replay check comes first), and 0001-01-01 less a window would overflow."""
+    return day - timedelta(days=days) if day.toordinal() > days else date.min
 
 
 @dataclass

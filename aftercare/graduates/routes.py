@@ -15,6 +15,7 @@ from aftercare.clock import Clock
 from aftercare.config import Settings
 from aftercare.flows import profile
 from aftercare.graduates import schemas, service
+from aftercare.http import check_calendar_bounds
 from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
@@ -31,6 +32,7 @@ class GraduateController(Controller):
         settings: Settings,
         clock: Clock,
     ) -> schemas.GraduateCreated:
+        check_calendar_bounds(discharge_date=data.discharge_date)
         return await service.create_graduate(
             db_session, data, actor=principal, settings=settings, now=clock.now()
         )
@@ -94,6 +96,7 @@ class GraduateController(Controller):
         principal: Principal,
         clock: Clock,
     ) -> schemas.Graduate:
+        check_calendar_bounds(discharge_date=data.discharge_date or None)
         return await profile.patch_graduate(db_session, graduate_id, data, actor=principal, now=clock.now())
 
     @post(

@@ -13,6 +13,7 @@ from aftercare.auth.access import Access
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
 from aftercare.flows import outreach as flow
+from aftercare.http import check_calendar_bounds
 from aftercare.outreach import schemas, service
 from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -36,6 +37,7 @@ class OutreachController(Controller):
         principal: Principal,
         clock: Clock,
     ) -> Response[schemas.Outreach]:
+        check_calendar_bounds(occurred_at=data.occurred_at)
         record, replayed = await flow.record_alert_outreach(
             db_session, alert_id=alert_id, data=data, actor=principal, now=clock.now()
         )
@@ -54,6 +56,7 @@ class OutreachController(Controller):
         principal: Principal,
         clock: Clock,
     ) -> Response[schemas.Outreach]:
+        check_calendar_bounds(occurred_at=data.occurred_at)
         record, replayed = await flow.record_graduate_outreach(
             db_session, graduate_id=graduate_id, data=data, actor=principal, now=clock.now()
         )

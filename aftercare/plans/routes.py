@@ -108,5 +108,9 @@ class PlanTemplateController(Controller):
     tags = ["plans"]
 
     @get("/", operation_id="listPlanTemplates", opt={"access": Access.STAFF})
-    async def list_templates(self) -> schemas.PlanTemplatePage:
-        return service.list_templates()
+    async def list_templates(
+        self,
+        limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+        cursor: str | None = Parameter(default=None, max_length=200),
+    ) -> schemas.PlanTemplatePage:
+        return service.list_templates(limit=limit, cursor=cursor)

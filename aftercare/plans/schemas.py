@@ -179,7 +179,7 @@ class PlanVersionPage(_Wire, frozen=True, kw_only=True):
 
 
 class PlanTemplatePage(_Wire, frozen=True, kw_only=True):
-    """``GET /v1/plan-templates``: every template on one page (they are few)."""
+    """``GET /v1/plan-templates``: the program's templates, in the order of their files."""
 
     items: list[PlanTemplate]
     next_cursor: str | None = None

@@ -349,5 +349,30 @@ async def get_version(
     return _plan(graduate_id, schemas.plan_body_decoder.decode(row[0]), version=version, at=row[1], by=row[2])
 
 
-def list_templates() -> schemas.PlanTemplatePage:
-    return schemas.PlanTemplatePage(items=templates.load_templates())
+# Templates page in their documented order (file name, then place in the file). Their key is that
+# position and a name-based UUID of their id, so a cursor names the template it ends at: after a
+# release that reorders them, an old cursor no longer matches and is refused, not misread.
+_TEMPLATE_CURSORS = Keyset[int](Annotated[int, msgspec.Meta(ge=0, le=10_000)])
+_TEMPLATE_KEYS = uuid.UUID("0197a3b0-6c1e-7d2a-9f4e-5b8c1d2e3f40")
+
+
+def _template_key(template: schemas.PlanTemplate) -> uuid.UUID:
+    return uuid.uuid5(_TEMPLATE_KEYS, template.id)
+
+
+def list_templates(*, limit: int, cursor: str | None) -> schemas.PlanTemplatePage:
+    every = templates.load_templates()
+    key = _TEMPLATE_CURSORS.decode(cursor)
+    start = 0
+    if key is not None:
+        if key.sort_value >= len(every) or _template_key(every[key.sort_value]) != key.id:
+            raise InvalidCursor()
+        start = key.sort_value + 1
+    page = every[start : start + limit]
+    more = start + limit < len(every)
+    return schemas.PlanTemplatePage(
+        items=page,
+        next_cursor=_TEMPLATE_CURSORS.encode(start + len(page) - 1, _template_key(page[-1]))
+        if more
+        else None,
+    )

@@ -19,7 +19,13 @@ from aftercare.plans.schemas import (
     PlanBody,
     Schedule,
 )
-from aftercare.scheduling.recurrence import RuleError, parse_start_local, validate_rrule
+from aftercare.scheduling.recurrence import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    RuleError,
+    parse_start_local,
+    validate_rrule,
+)
 
 
 class PlanIds(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,7 +43,12 @@ def validate_plan(plan: PlanBody, *, validated: PlanBody | None = None) -> None:
     half a millisecond each), and most edits leave the schedules alone.
     """
     known_good = {_schedule_key(s) for _, s, _ in _scheduled(validated)} if validated is not None else set()
-    errors = [*_duplicate_ids(plan), *_unknown_coping_refs(plan), *_schedule_problems(plan, known_good)]
+    errors = [
+        *_duplicate_ids(plan),
+        *_unknown_coping_refs(plan),
+        *_schedule_problems(plan, known_good),
+        *_goal_dates(plan),
+    ]
     if errors:
         raise ValidationFailed(errors)
 
@@ -92,6 +103,16 @@ def _unknown_coping_refs(plan: PlanBody) -> Iterator[FieldError]:
                 yield FieldError(
                     f"triggers[{t_index}].coping_skill_ids[{r_index}]", f"unknown coping skill id {ref!r}"
                 )
+
+
+def _goal_dates(plan: PlanBody) -> Iterator[FieldError]:
+    # The years a schedule may start in (``recurrence``): a goal in the year 1 or
+    # 9999 is a typo, and the calendar's very ends overflow the first arithmetic done on them.
+    for index, goal in enumerate(plan.goals):
+        if goal.target_date is not None and not EARLIEST_YEAR <= goal.target_date.year <= LATEST_YEAR:
+            yield FieldError(
+                f"goals[{index}].target_date", f"must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}"
+            )
 
 
 def _schedule_key(schedule: Schedule) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from aftercare.auth.access import Access
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
 from aftercare.flows.response_times import response_times
+from aftercare.http import check_calendar_bounds
 from aftercare.program import schemas, service
 from aftercare.rules.config import ProgramRules
 from aftercare.rules.rota import OnCallRota
@@ -47,9 +48,7 @@ class ProgramRulesController(Controller):
         ] = None,
     ) -> Response[ProgramRules]:
         return _with_etag(
-            await service.put_rules(
-                db_session, data, if_match=if_match, actor_id=principal.user_id, now=clock.now()
-            )
+            await service.put_rules(db_session, data, if_match=if_match, actor=principal, now=clock.now())
         )
 
 
@@ -74,6 +73,7 @@ class ResponseTimesController(Controller):
             ),
         ] = None,
     ) -> schemas.ResponseTimes:
+        check_calendar_bounds(**{"from": start, "to": end})
         return await response_times(db_session, start=start, end=end, actor=principal, now=clock.now())
 
 
@@ -105,20 +105,25 @@ class OnCallRotaController(Controller):
     ) -> Response[OnCallRota]:
         """Create (``If-Match: "0"`` or ``*``) or replace the rota; every staff id must be an active
         staff member's (422 naming it)."""
-        rota = await service.put_rota(
-            db_session, data, if_match=if_match, actor_id=principal.user_id, now=clock.now()
+        check_calendar_bounds(
+            starts_on=data.starts_on,
+            **{f"overrides[{i}].from": o.start for i, o in enumerate(data.overrides)},
+            **{f"overrides[{i}].until": o.end for i, o in enumerate(data.overrides)},
         )
+        rota = await service.put_rota(db_session, data, if_match=if_match, actor=principal, now=clock.now())
         return Response(rota, headers={"ETag": f'"{rota.version}"'})
 
     @delete("/", operation_id="deleteOnCallRota", opt={"access": Access.SUPERVISOR, "problems": [412, 428]})
     async def delete_rota(
         self,
         db_session: AsyncSession,
+        principal: Principal,
+        clock: Clock,
         if_match: Annotated[
             str | None, HeaderParameter(name="If-Match", required=False, max_length=64)
         ] = None,
     ) -> None:
-        await service.delete_rota(db_session, if_match=if_match)
+        await service.delete_rota(db_session, if_match=if_match, actor=principal, now=clock.now())
 
 
 class OnCallController(Controller):
@@ -134,4 +139,5 @@ class OnCallController(Controller):
     ) -> schemas.OnCallAnswer:
         """Who is on call at ``at``: an override holding it, else the rota's shift (outside business
         hours when the rota says so); nobody, with the reason, otherwise."""
+        check_calendar_bounds(at=at)
         return await service.who_is_on_call(db_session, at=at or clock.now())

@@ -11,7 +11,9 @@ import msgspec
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftercare.audit import service as audit
 from aftercare.auth.models import User
+from aftercare.auth.principal import Principal
 from aftercare.errors import FieldError, NotFound, PreconditionRequired, StaleVersion, ValidationFailed
 from aftercare.program import schemas
 from aftercare.program.models import OnCallRotaRow, ProgramRulesRow
@@ -42,9 +44,11 @@ async def get_rules(session: AsyncSession) -> ProgramRules:
 
 
 async def put_rules(
-    session: AsyncSession, data: ProgramRules, *, if_match: str | None, actor_id: uuid.UUID, now: datetime
+    session: AsyncSession, data: ProgramRules, *, if_match: str | None, actor: Principal, now: datetime
 ) -> ProgramRules:
-    """Replace the rules; ``If-Match`` with the current version is required (a stale one: 412)."""
+    """Replace the rules; ``If-Match`` with the current version is required (a stale one: 412).
+    Audited: which supervisor changed the program's rules, to which version."""
+    actor_id = actor.user_id
     if if_match is None:
         raise PreconditionRequired("send If-Match with the version you read (GET /v1/program/rules)")
     async with session.begin():
@@ -76,6 +80,15 @@ async def put_rules(
             )
             if changed.rowcount != 1:  # type: ignore[attr-defined]
                 raise StaleVersion("the rules changed meanwhile; reload and apply your change again")
+        await audit.record(
+            session,
+            actor=actor,
+            action="update",
+            resource="program_rules",
+            graduate_id=None,
+            resource_id=str(stored.version),
+            now=now,
+        )
     return stored
 
 
@@ -131,9 +144,11 @@ async def get_rota(session: AsyncSession) -> OnCallRota:
 
 
 async def put_rota(
-    session: AsyncSession, data: OnCallRota, *, if_match: str | None, actor_id: uuid.UUID, now: datetime
+    session: AsyncSession, data: OnCallRota, *, if_match: str | None, actor: Principal, now: datetime
 ) -> OnCallRota:
-    """Replace the rota (create it: ``If-Match: "0"`` or ``*``); every id an active staff member."""
+    """Replace the rota (create it: ``If-Match: "0"`` or ``*``); every id an active staff member.
+    Audited like the rules: who is on call decides who is told of an alert."""
+    actor_id = actor.user_id
     async with session.begin():
         await _check_staff(
             session,
@@ -161,10 +176,21 @@ async def put_rota(
             )
             if changed.rowcount != 1:  # type: ignore[attr-defined]
                 raise StaleVersion("the rota changed meanwhile; reload and apply your change again")
+        await audit.record(
+            session,
+            actor=actor,
+            action="update",
+            resource="on_call_rota",
+            graduate_id=None,
+            resource_id=str(stored.version),
+            now=now,
+        )
     return stored
 
 
-async def delete_rota(session: AsyncSession, *, if_match: str | None) -> None:
+async def delete_rota(
+    session: AsyncSession, *, if_match: str | None, actor: Principal, now: datetime
+) -> None:
     """No rota: nobody is on call, and ``on_call`` levels are skipped."""
     async with session.begin():
         current = await current_rota(session)
@@ -175,6 +201,15 @@ async def delete_rota(session: AsyncSession, *, if_match: str | None) -> None:
             delete(OnCallRotaRow).where(
                 OnCallRotaRow.id == PROGRAM_ROW_ID, OnCallRotaRow.version == current.version
             )
+        )
+        await audit.record(
+            session,
+            actor=actor,
+            action="delete",
+            resource="on_call_rota",
+            graduate_id=None,
+            resource_id=str(current.version),
+            now=now,
         )
 
 

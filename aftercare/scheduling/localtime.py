@@ -8,6 +8,8 @@ fall-back overlap takes the first instant (``fold=0``). Everything here is pure.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -21,7 +23,22 @@ def zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r}") from exc
 
 
+@cache
+def iana_zone_names() -> frozenset[str]:
+    """The IANA zone names a graduate may live in: the ``tzdata`` package's list (the project's own
+    copy of the database), less ``Factory``, a placeholder zone whose abbreviation reads "-00".
+
+    Whatever else the system's zone directory holds is not a zone name a client can mean:
+    ``localtime`` (the server's own zone, whatever that is), ``posixrules``, and the ``posix/`` and
+    ``right/`` (leap-second) copies."""
+    names = resources.files("tzdata").joinpath("zones").read_text().split()
+    return frozenset(names) - {"Factory"}
+
+
 def is_valid_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA zone a client may set (``iana_zone_names``) that loads."""
+    if name not in iana_zone_names():
+        return False
     try:
         zone(name)
     except ValueError:

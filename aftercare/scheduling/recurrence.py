@@ -50,8 +50,8 @@ _REFUSED_PARTS = {
 }
 _LAST_ORDINAL = date.max.toordinal()
 # Keeps every date computed from start_local (weeks before it, the year after it) on the calendar.
-_EARLIEST_YEAR = 1900
-_LATEST_YEAR = 9000
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 9000
 
 
 class RuleError(ValueError):
@@ -82,8 +82,8 @@ def parse_start_local(text: str) -> datetime:
         start = datetime.strptime(text, "%Y-%m-%dT%H:%M")
     except ValueError as exc:
         raise RuleError(f"start_local {text!r} is not a real date and time") from exc
-    if not _EARLIEST_YEAR <= start.year <= _LATEST_YEAR:
-        raise RuleError(f"start_local must be in the years {_EARLIEST_YEAR} to {_LATEST_YEAR}")
+    if not EARLIEST_YEAR <= start.year <= LATEST_YEAR:
+        raise RuleError(f"start_local must be in the years {EARLIEST_YEAR} to {LATEST_YEAR}")
     return start
 
 

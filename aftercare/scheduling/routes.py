@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftercare.auth.access import Access
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
+from aftercare.http import check_calendar_bounds
 from aftercare.scheduling import schemas, service
 
 
@@ -37,6 +38,7 @@ class ReminderController(Controller):
             ),
         ] = None,
     ) -> schemas.ReminderList:
+        check_calendar_bounds(**{"from": start, "to": end})
         items = await service.list_reminders(
             db_session, graduate_id, start=start, end=end, now=clock.now(), actor=principal
         )

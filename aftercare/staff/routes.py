@@ -12,6 +12,7 @@ from aftercare.auth.access import Access
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
 from aftercare.config import Settings
+from aftercare.http import check_calendar_bounds
 from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from aftercare.staff import schemas, service
 
@@ -23,9 +24,9 @@ class StaffController(Controller):
 
     @post("/", operation_id="createStaff", opt={"problems": [409]})
     async def create_staff(
-        self, data: schemas.StaffCreate, db_session: AsyncSession, clock: Clock
+        self, data: schemas.StaffCreate, db_session: AsyncSession, principal: Principal, clock: Clock
     ) -> schemas.StaffMember:
-        return await service.create_staff(db_session, data, now=clock.now())
+        return await service.create_staff(db_session, data, now=clock.now(), actor=principal)
 
     @get("/", operation_id="listStaff")
     async def list_staff(
@@ -68,6 +69,7 @@ class StaffController(Controller):
         """The staff member themselves or a supervisor: away from ``from`` until ``until``, with a
         cover who gets the caseload's new alerts and reaches it for exactly the period. 201 for a new
         period, 200 for the same one again; one that overlaps another: 409 ``/problems/away-overlap``."""
+        check_calendar_bounds(**{"from": data.start, "until": data.end})
         period, created = await service.set_away(db_session, staff_id, data, actor=principal, now=clock.now())
         return Response(period, status_code=201 if created else 200)
 

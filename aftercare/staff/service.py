@@ -36,8 +36,9 @@ def to_schema(user: User) -> schemas.StaffMember:
 
 
 async def create_staff(
-    session: AsyncSession, data: schemas.StaffCreate, *, now: datetime
+    session: AsyncSession, data: schemas.StaffCreate, *, now: datetime, actor: Principal | None = None
 ) -> schemas.StaffMember:
+    """A new staff account; audited as the act of ``actor`` (None: the CLI or the demo, "system")."""
     problem = passwords.password_problem(data.password)
     if problem:
         raise ValidationFailed.one("password", problem)
@@ -54,6 +55,16 @@ async def create_staff(
     try:
         async with session.begin():
             session.add(user)
+            await session.flush()  # the unique email is checked here, before the audit row
+            await audit.record(
+                session,
+                actor=actor,
+                action="create",
+                resource="staff",
+                graduate_id=None,
+                now=now,
+                resource_id=str(user.id),
+            )
     except IntegrityError as exc:
         raise Conflict("an account with this email already exists") from exc
     return to_schema(user)
@@ -107,6 +118,15 @@ async def patch_staff(
         for name, value in msgspec.structs.asdict(data).items():
             if value is not msgspec.UNSET:
                 setattr(user, name, value)
+        await audit.record(
+            session,
+            actor=actor,
+            action="update",
+            resource="staff",
+            graduate_id=None,
+            now=now,
+            resource_id=str(user.id),
+        )
         if data.active is False:
             # Access tokens stop at once (the guard checks `active`); refresh tokens die here.
             await session.execute(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftercare.auth.access import Access
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
+from aftercare.http import check_calendar_bounds
 from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from aftercare.timeline import schemas, service
 
@@ -35,6 +36,7 @@ class TimelineController(Controller):
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> schemas.TimelinePage:
+        check_calendar_bounds(**{"from": start, "to": end})
         return await service.graduate_timeline(
             db_session,
             graduate_id,

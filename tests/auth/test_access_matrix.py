@@ -394,3 +394,9 @@ async def test_alert_reach_follows_role_and_caseload_mid_token(
     assert listed(await program.client.get("/v1/alerts", headers=new.headers))
     acknowledged = await program.client.post(f"/v1/alerts/{alert_id}/acknowledge", headers=new.headers)
     assert acknowledged.status_code == 200, acknowledged.text
+
+
+def test_the_audit_log_is_for_supervisors_only(app: Litestar) -> None:
+    """GET /v1/audit joins the matrix above through its rule; pinned here so it cannot widen quietly."""
+    rules = {(path, method): route_access(handler) for path, method, handler in our_routes(app)}
+    assert rules[("/v1/audit", "GET")] is Access.SUPERVISOR
