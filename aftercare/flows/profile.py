@@ -54,5 +54,16 @@ async def patch_graduate(
         await audit.record(
             session, actor=actor, action="update", resource="graduate", graduate_id=graduate_id, now=now
         )
+        if "counselor_id" in given:
+            # Who may see this graduate's record changed: its own row, naming the new counselor.
+            await audit.record(
+                session,
+                actor=actor,
+                action="update",
+                resource="assignment",
+                graduate_id=graduate_id,
+                resource_id=str(given["counselor_id"]),
+                now=now,
+            )
     # Committed.
     return graduates.to_schema(graduate, now=now)

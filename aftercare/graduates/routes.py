@@ -59,7 +59,9 @@ class GraduateController(Controller):
                 required=False,
                 min_length=1,
                 max_length=200,
-                pattern=r"^[^\x00-\x1f\x7f]*$",  # no control characters (PostgreSQL refuses NUL in text)
+                # No control characters (PostgreSQL refuses NUL in text), and no U+FFFD: what a byte
+                # that is not UTF-8 decodes to, which no display name holds.
+                pattern=r"^[^\x00-\x1f\x7f\ufffd]*$",
                 description="A display-name prefix, ignoring case and accents.",
             ),
         ] = None,
