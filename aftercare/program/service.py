@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 from sqlalchemy import delete, insert, select, update
@@ -48,7 +49,6 @@ async def put_rules(
 ) -> ProgramRules:
     """Replace the rules; ``If-Match`` with the current version is required (a stale one: 412).
     Audited: which supervisor changed the program's rules, to which version."""
-    actor_id = actor.user_id
     if if_match is None:
         raise PreconditionRequired("send If-Match with the version you read (GET /v1/program/rules)")
     async with session.begin():
@@ -62,31 +62,16 @@ async def put_rules(
         )
         current = await current_rules(session)
         expected = current.version
-        if if_match.strip() != "*" and if_match.strip().strip('"') != str(expected):
-            raise StaleVersion(f"the rules are at version {expected}; reload and apply your change again")
+        _check_version(if_match, expected, path="/v1/program/rules", noun="the rules are")
         stored = msgspec.structs.replace(data, version=expected + 1)
-        body = msgspec.to_builtins(msgspec.structs.replace(stored, version=0))
-        if expected == 0:
-            await session.execute(
-                insert(ProgramRulesRow).values(
-                    id=PROGRAM_ROW_ID, version=1, body=body, updated_at=now, updated_by=actor_id
-                )
-            )
-        else:
-            changed = await session.execute(
-                update(ProgramRulesRow)
-                .where(ProgramRulesRow.id == PROGRAM_ROW_ID, ProgramRulesRow.version == expected)
-                .values(version=expected + 1, body=body, updated_at=now, updated_by=actor_id)
-            )
-            if changed.rowcount != 1:  # type: ignore[attr-defined]
-                raise StaleVersion("the rules changed meanwhile; reload and apply your change again")
-        await audit.record(
+        await _store_version(
             session,
+            ProgramRulesRow,
+            expected=expected,
+            body=msgspec.to_builtins(msgspec.structs.replace(stored, version=0)),
             actor=actor,
-            action="update",
             resource="program_rules",
-            graduate_id=None,
-            resource_id=str(stored.version),
+            what="the rules",
             now=now,
         )
     return stored
@@ -113,11 +98,48 @@ async def _check_staff(session: AsyncSession, named: Iterable[tuple[str, uuid.UU
         raise ValidationFailed(errors)
 
 
-def _check_version(if_match: str | None, expected: int, what: str) -> None:
+def _check_version(if_match: str | None, expected: int, *, path: str, noun: str) -> None:
+    """``If-Match`` must name the version read (or be ``*``): 428 without it, 412 when it is stale."""
     if if_match is None:
-        raise PreconditionRequired(f"send If-Match with the version you read (GET {what})")
+        raise PreconditionRequired(f"send If-Match with the version you read (GET {path})")
     if if_match.strip() != "*" and if_match.strip().strip('"') != str(expected):
-        raise StaleVersion(f"at version {expected}; reload and apply your change again")
+        raise StaleVersion(f"{noun} at version {expected}; reload and apply your change again")
+
+
+async def _store_version(
+    session: AsyncSession,
+    row: type[ProgramRulesRow] | type[OnCallRotaRow],
+    *,
+    expected: int,
+    body: dict[str, Any],
+    actor: Principal,
+    resource: str,
+    what: str,
+    now: datetime,
+) -> None:
+    """Write version ``expected + 1`` of a one-row program document (the rules, the rota): an insert
+    at version 0, else a compare-and-set on ``expected``, so two writers holding the same
+    ``If-Match`` never both win (412); and the audit row naming the version."""
+    values = {"version": expected + 1, "body": body, "updated_at": now, "updated_by": actor.user_id}
+    if expected == 0:
+        await session.execute(insert(row).values(id=PROGRAM_ROW_ID, **values))
+    else:
+        changed = await session.execute(
+            update(row).where(row.id == PROGRAM_ROW_ID, row.version == expected).values(**values)
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleVersion(
+                f"{resource.replace('_', ' ')} changed meanwhile; reload and apply your change again"
+            )
+    await audit.record(
+        session,
+        actor=actor,
+        action="update",
+        resource=resource,
+        graduate_id=None,
+        resource_id=str(expected + 1),
+        now=now,
+    )
 
 
 _rota_decoder = msgspec.json.Decoder(OnCallRota)
@@ -148,7 +170,6 @@ async def put_rota(
 ) -> OnCallRota:
     """Replace the rota (create it: ``If-Match: "0"`` or ``*``); every id an active staff member.
     Audited like the rules: who is on call decides who is told of an alert."""
-    actor_id = actor.user_id
     async with session.begin():
         await _check_staff(
             session,
@@ -159,30 +180,16 @@ async def put_rota(
         )
         current = await current_rota(session)
         expected = current.version if current is not None else 0
-        _check_version(if_match, expected, "/v1/program/on-call-rota")
+        _check_version(if_match, expected, path="/v1/program/on-call-rota", noun="the rota is")
         stored = msgspec.structs.replace(data, version=expected + 1)
-        body = msgspec.to_builtins(msgspec.structs.replace(stored, version=0))
-        if current is None:
-            await session.execute(
-                insert(OnCallRotaRow).values(
-                    id=PROGRAM_ROW_ID, version=expected + 1, body=body, updated_at=now, updated_by=actor_id
-                )
-            )
-        else:
-            changed = await session.execute(
-                update(OnCallRotaRow)
-                .where(OnCallRotaRow.id == PROGRAM_ROW_ID, OnCallRotaRow.version == expected)
-                .values(version=expected + 1, body=body, updated_at=now, updated_by=actor_id)
-            )
-            if changed.rowcount != 1:  # type: ignore[attr-defined]
-                raise StaleVersion("the rota changed meanwhile; reload and apply your change again")
-        await audit.record(
+        await _store_version(
             session,
+            OnCallRotaRow,
+            expected=expected,
+            body=msgspec.to_builtins(msgspec.structs.replace(stored, version=0)),
             actor=actor,
-            action="update",
             resource="on_call_rota",
-            graduate_id=None,
-            resource_id=str(stored.version),
+            what="the rota",
             now=now,
         )
     return stored
@@ -196,7 +203,7 @@ async def delete_rota(
         current = await current_rota(session)
         if current is None:
             raise NotFound("the program has no on-call rota")
-        _check_version(if_match, current.version, "/v1/program/on-call-rota")
+        _check_version(if_match, current.version, path="/v1/program/on-call-rota", noun="the rota is")
         await session.execute(
             delete(OnCallRotaRow).where(
                 OnCallRotaRow.id == PROGRAM_ROW_ID, OnCallRotaRow.version == current.version
