@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from litestar import Controller, Response, delete, get, put
 from litestar.params import HeaderParameter, QueryParameter
@@ -18,9 +18,12 @@ from aftercare.program import schemas, service
 from aftercare.rules.config import ProgramRules
 from aftercare.rules.rota import OnCallRota
 
+Document = TypeVar("Document", ProgramRules, OnCallRota)
 
-def _with_etag(rules: ProgramRules) -> Response[ProgramRules]:
-    return Response(rules, headers={"ETag": f'"{rules.version}"'})
+
+def _with_etag(document: Document) -> Response[Document]:
+    """A versioned program document with its version as the ETag, for the next write's If-Match."""
+    return Response(document, headers={"ETag": f'"{document.version}"'})
 
 
 class ProgramRulesController(Controller):
@@ -85,7 +88,7 @@ class OnCallRotaController(Controller):
     async def get_rota(self, db_session: AsyncSession) -> Response[OnCallRota]:
         """The rota; 404 if the program has none."""
         rota = await service.get_rota(db_session)
-        return Response(rota, headers={"ETag": f'"{rota.version}"'})
+        return _with_etag(rota)
 
     @put(
         "/",
@@ -111,7 +114,7 @@ class OnCallRotaController(Controller):
             **{f"overrides[{i}].until": o.end for i, o in enumerate(data.overrides)},
         )
         rota = await service.put_rota(db_session, data, if_match=if_match, actor=principal, now=clock.now())
-        return Response(rota, headers={"ETag": f'"{rota.version}"'})
+        return _with_etag(rota)
 
     @delete("/", operation_id="deleteOnCallRota", opt={"access": Access.SUPERVISOR, "problems": [412, 428]})
     async def delete_rota(
