@@ -43,7 +43,7 @@ from aftercare.rules.engine import WINDOW_DAYS, PlanFacts, assess_silence
 from aftercare.rules.lifecycle import AlertChange, AlertState, advance, apply_hits, close_handled
 from aftercare.rules.plan_facts import plan_facts
 from aftercare.rules.step import checkin_step
-from aftercare.scheduling.localtime import at_local_time, local_today, zone
+from aftercare.scheduling.localtime import at_local_time, is_valid_zone, local_today, zone
 
 DEFAULT_CHECKIN_TIME = time(19, 0)
 DEFAULT_RESOLVE_AFTER_DAYS = 2
@@ -283,11 +283,10 @@ def parse_history(text: str, *, where: str, seen: set[str]) -> History | list[st
     if line.graduate in seen:
         problems.append(("graduate", f"graduate {line.graduate!r} appears twice"))
     seen.add(line.graduate)
-    try:
-        tz: ZoneInfo | None = zone(line.timezone)
-    except ValueError as exc:
-        tz = None
-        problems.append(("timezone", str(exc)))
+    # The API's rule: an IANA name a client may mean, never ``localtime`` or a ``posix/`` copy.
+    tz: ZoneInfo | None = zone(line.timezone) if is_valid_zone(line.timezone) else None
+    if tz is None:
+        problems.append(("timezone", f"unknown time zone {line.timezone!r}"))
     if line.end_date < line.start_date:
         problems.append(("end_date", "must not be before start_date"))
     plan, ids = _plan(line.plan, problems)

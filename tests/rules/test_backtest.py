@@ -193,6 +193,9 @@ def with_checkin(n: int, **answers: Any) -> str:
             "cohort.jsonl:2: timezone: required",
         ),
         (bad(timezone="Mars/Olympus"), "cohort.jsonl:2: timezone: unknown time zone"),
+        # Loadable by zoneinfo on most hosts, but the server's own zone, not one a history can mean.
+        (bad(timezone="localtime"), "cohort.jsonl:2: timezone: unknown time zone"),
+        (bad(timezone="posix/Europe/Berlin"), "cohort.jsonl:2: timezone: unknown time zone"),
         (with_checkin(0, local_date=day(25)), "cohort.jsonl:2: checkins[0].local_date: outside"),
         (with_checkin(1, local_date=day(1)), "cohort.jsonl:2: checkins[1].local_date: a second check-in"),
         (GOOD, "cohort.jsonl:2: graduate: graduate 'g1' appears twice"),
