@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
@@ -479,6 +478,10 @@ def test_check_ins_after_today_in_the_window_are_ignored() -> None:
 
 
 def test_cost_does_not_grow_with_history() -> None:
+    """The engine reads a bounded window and a running state of fixed shape, so a graduate's
+    thousandth day costs what their fiftieth did. Shown by what it is given, not by a stopwatch
+    (timings belong to ``bench/``: a loaded machine makes a timed test flaky)."""
+
     def history(days: int) -> tuple[list[CheckinFacts], Aggregates]:
         # The same weekly pattern, so the two windows ask the engine the same questions.
         checkins = steady(days)
@@ -487,18 +490,17 @@ def test_cost_does_not_grow_with_history() -> None:
             aggregates = fold(aggregates, c)
         return checkins[-WINDOW_DAYS:], aggregates
 
-    def seconds(window: list[CheckinFacts], aggregates: Aggregates) -> float:
-        start = time.perf_counter()
-        for _ in range(100):
-            assess(window, aggregates, PLAN, DEFAULT_RULES)
-        return time.perf_counter() - start
+    def fixed_shape(value: object) -> bool:
+        """Only scalars and structs of scalars: nothing that can grow with the days folded in."""
+        if isinstance(value, msgspec.Struct):
+            return all(fixed_shape(getattr(value, name)) for name in value.__struct_fields__)
+        return value is None or isinstance(value, int | float | date)
 
     short, long = history(56), history(1050)
     assert len(short[0]) == len(long[0]) == WINDOW_DAYS
+    assert long[1].count == 1049
+    assert fixed_shape(long[1])
     assert run(steady(56)).hits == run(steady(1050)).hits == ()
-    best_short = min(seconds(*short) for _ in range(5))
-    best_long = min(seconds(*long) for _ in range(5))
-    assert best_long < best_short * 1.5
 
 
 # --- silence ----------------------------------------------------------------------------------
