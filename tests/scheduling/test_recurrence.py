@@ -123,6 +123,11 @@ def test_start_local_must_be_a_real_local_date_time(start_local: str, message: s
     assert message in problem
 
 
+# These guard against walking the calendar (dateutil takes seconds to reach year 9999), not for
+# speed, which bench/ measures: a bound a loaded 2-core machine meets with room to spare.
+NOT_A_WALK = 1.0
+
+
 @pytest.mark.parametrize(
     "rrule",
     [
@@ -140,7 +145,7 @@ def test_rules_that_never_or_rarely_match_are_refused_fast(rrule: str) -> None:
     problem = validate_rrule(rrule, START)
     elapsed = time.perf_counter() - began
     assert problem == "the rule has no occurrence in the year after start_local"
-    assert elapsed < 0.05
+    assert elapsed < NOT_A_WALK
 
 
 def test_a_rare_but_valid_rule_expands_a_far_window_fast() -> None:
@@ -149,14 +154,14 @@ def test_a_rare_but_valid_rule_expands_a_far_window_fast() -> None:
     began = time.perf_counter()
     found = occurrences(rule, "2043-06-01T19:00", NEW_YORK, utc(2050, 1, 1), utc(2050, 2, 5))
     assert found == []
-    assert time.perf_counter() - began < 0.05
+    assert time.perf_counter() - began < NOT_A_WALK
 
 
 def test_a_window_decades_after_start_costs_the_window_not_the_history() -> None:
     began = time.perf_counter()
     found = occurrences("FREQ=DAILY", START, NEW_YORK, utc(2090, 6, 1), utc(2090, 7, 6))
     assert len(found) == 35
-    assert time.perf_counter() - began < 0.05
+    assert time.perf_counter() - began < NOT_A_WALK
 
 
 # --- expansion: agrees with dateutil where dateutil is safe --------------------------------------
