@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftercare.auth.access import Access
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
+from aftercare.http import check_calendar_bounds
 from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from aftercare.push import schemas, service
 from aftercare.push.runtime import PushRuntime
@@ -91,4 +92,5 @@ class InboxController(Controller):
     async def mark_all_read(
         self, data: schemas.MarkRead, db_session: AsyncSession, principal: Principal, clock: Clock
     ) -> schemas.NotificationsRead:
+        check_calendar_bounds(before=data.before)
         return await service.mark_all_read(db_session, principal, before=data.before, now=clock.now())
