@@ -19,6 +19,7 @@ from aftercare.auth.access import GRADUATE_NOT_FOUND, Access
 from aftercare.auth.guards import route_access
 from aftercare.push import service as push
 from tests.conftest import Account, Program
+from tests.hostile.conftest import browser_keys
 
 CALLERS = ("anonymous", "graduate_self", "graduate_other", "counselor_own", "counselor_other", "supervisor")
 
@@ -436,6 +437,12 @@ async def test_own_notifications_and_devices_by_owner(
             ],
             now=now,
         )
+    device = await program.client.post(
+        "/v1/push/subscriptions",
+        headers=target.headers,
+        json={"endpoint": f"https://fcm.googleapis.com/fcm/send/{uuid.uuid4().hex}", "keys": browser_keys()},
+    )
+    assert device.status_code == 201, device.text
     path = f"/v1/me/notifications/{notification_id}/read"
     for caller in CALLERS:
         if caller == "graduate_self":
@@ -460,3 +467,5 @@ async def test_own_notifications_and_devices_by_owner(
     assert [item["id"] for item in inbox.json()["items"]] == [str(notification_id)]  # nobody else read it
     mine = await program.client.post(path, headers=target.headers)
     assert mine.status_code == 200 and mine.json()["read_at"] is not None, mine.text
+    devices = await program.client.get("/v1/push/subscriptions", headers=target.headers)
+    assert [d["id"] for d in devices.json()["items"]] == [device.json()["id"]], devices.text

@@ -5,13 +5,16 @@ is set (a change, enrollment, staff creation, the CLI's first supervisor)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+import jwt
 import pytest
 from sqlalchemy import func, select
 
 from aftercare.audit.models import AuditEvent
 from aftercare.auth import passwords
+from aftercare.config import Settings
 from aftercare.errors import ValidationFailed
 from aftercare.staff.service import create_first_user
 from tests.conftest import PASSWORD, Program, unique_email
@@ -251,3 +254,26 @@ async def test_logout_all_ends_every_session(program: Program) -> None:
     assert (await _refresh(program, colleague["refresh_token"])).status_code == 200
     assert await _me(program, supervisor.token) == 200
     assert (await program.client.post("/v1/auth/logout-all")).status_code == 401
+
+
+async def test_a_token_from_before_generations_stays_good_until_the_account_signs_out(
+    program: Program, settings: Settings
+) -> None:
+    """Access tokens issued before migration 0017 carry no ``gen``: read as generation 0, where every
+    account starts, so the upgrade signs nobody out; signing out everywhere ends them like the rest."""
+    supervisor = await program.supervisor()
+    now = program.clock.now()
+    legacy = jwt.encode(
+        {
+            "sub": str(supervisor.user_id),
+            "role": "supervisor",
+            "typ": "access",
+            "iat": int(now.timestamp()),
+            "exp": int((now + timedelta(minutes=15)).timestamp()),
+        },
+        settings.jwt_secret,
+        algorithm="HS256",
+    )
+    assert await _me(program, legacy) == 200
+    assert (await program.client.post("/v1/auth/logout-all", headers=_bearer(legacy))).status_code == 204
+    assert await _me(program, legacy) == 401
