@@ -99,6 +99,13 @@ class Forbidden(AftercareError):
     title = "Forbidden"
 
 
+class WrongPassword(Forbidden):
+    """The current password given to confirm an act on one's own account is not the account's."""
+
+    type = "/problems/wrong-password"
+    title = "Wrong password"
+
+
 class NotFound(AftercareError):
     status = 404
     type = "/problems/not-found"

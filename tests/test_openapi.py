@@ -109,6 +109,7 @@ def test_every_list_declares_the_400_of_a_cursor_it_did_not_issue(document: dict
         "/v1/graduates/{graduate_id}/timeline",
         "/v1/me/notifications",
         "/v1/plan-templates",
+        "/v1/push/subscriptions",
         "/v1/staff",
     }
     for path, op in lists.items():
@@ -117,7 +118,9 @@ def test_every_list_declares_the_400_of_a_cursor_it_did_not_issue(document: dict
 
 def test_token_endpoints_are_public_and_the_rest_needs_a_bearer(document: dict[str, Any]) -> None:
     for path, method, op in _operations(document):
-        public = path.startswith(
+        # Signing out: the refresh token in the body is the credential (its access token may have
+        # expired); signing out everywhere (/v1/auth/logout-all) needs a bearer like the rest.
+        public = path == "/v1/auth/logout" or path.startswith(
             ("/v1/auth/token", "/v1/auth/refresh", "/v1/auth/enroll", "/health/", "/v1/push/vapid-public-key")
         )
         assert bool(op.get("security")) is not public, (path, method)

@@ -185,9 +185,9 @@ class AlertEventHub:
         self._task: asyncio.Task[None] | None = None
         self._last = 0
         self.listener: NotifyListener | None = None
-        # The subscribed accounts' (active, role), read for all of them at once (``account_unchanged``),
-        # and when (time.monotonic()).
-        self._accounts: dict[uuid.UUID, tuple[bool, str]] = {}
+        # The subscribed accounts' (active, role, token generation), read for all of them at once
+        # (``account_unchanged``), and when (time.monotonic()).
+        self._accounts: dict[uuid.UUID, tuple[bool, str, int]] = {}
         self._accounts_read_at = float("-inf")
         self._accounts_lock = asyncio.Lock()
 
@@ -226,7 +226,8 @@ class AlertEventHub:
             self._subscriptions.discard(subscription)
 
     async def account_unchanged(self, principal: Principal, *, read_after: float) -> tuple[bool, float]:
-        """Whether ``principal``'s account is still active with the role its stream was opened with,
+        """Whether ``principal``'s account is still active with the role and token generation its
+        stream was opened with (a password change or a sign-out everywhere ends the stream),
         by a read of the account taken after ``read_after`` (``time.monotonic()``); and when that
         read was taken, for the stream's next check.
 
@@ -242,12 +243,15 @@ class AlertEventHub:
                 read_at = time.monotonic()
                 async with self.session_factory() as session:
                     rows = await session.execute(
-                        select(User.id, User.active, User.role).where(User.id.in_(users))
+                        select(User.id, User.active, User.role, User.token_generation).where(
+                            User.id.in_(users)
+                        )
                     )
-                self._accounts = {row.id: (bool(row.active), row.role) for row in rows}
+                self._accounts = {row.id: (bool(row.active), row.role, row.token_generation) for row in rows}
                 self._accounts_read_at = read_at
-            active, role = self._accounts.get(principal.user_id, (False, ""))
-            return active and role == principal.role, self._accounts_read_at
+            active, role, generation = self._accounts.get(principal.user_id, (False, "", -1))
+            unchanged = active and role == principal.role and generation == principal.token_generation
+            return unchanged, self._accounts_read_at
 
     async def poll_once(self) -> int:
         """Read what is new and hand it to every subscription; returns how many entries were read."""

@@ -133,11 +133,14 @@ _users, _graduates = table_of(User), table_of(Graduate)
 # construction and its cache key each time. Both are one primary-key lookup of the account (plus,
 # for staff on a graduate's route, one of the graduate by primary key and its counselor's cover now,
 # in the same statement).
-_account = select(_users.c.active, _users.c.role).where(_users.c.id == bindparam("user_id"))
+_account = select(_users.c.active, _users.c.role, _users.c.token_generation).where(
+    _users.c.id == bindparam("user_id")
+)
 _account_and_graduate = (
     select(
         _users.c.active,
         _users.c.role,
+        _users.c.token_generation,
         _graduates.c.id,
         _graduates.c.counselor_id,
         cover_of(_graduates.c.counselor_id, bindparam("now")).label("cover_id"),
@@ -155,6 +158,8 @@ async def authorize(
 
     * the account must still be active (401 if not: deactivated staff, or a graduate whose sign-in
       was replaced by a re-enrollment after a lost phone);
+    * the token must be of the account's current generation (401 if not: the password was changed,
+      or the owner signed out everywhere, after it was issued);
     * the role is the account's current one, not the token's: a supervisor demoted to counselor
       loses supervisor rights on their next request, a counselor promoted gains them (403 for a role
       that may never do this);
@@ -178,6 +183,10 @@ async def authorize(
     row: Any = rows[0] if rows else None
     if row is None or not row.active:
         raise Unauthorized("this account is deactivated")
+    if row.token_generation != token.token_generation:
+        raise Unauthorized(
+            "this sign-in has ended (password changed or signed out everywhere); sign in again"
+        )
     principal = token
     if row.role != token.role:
         role = ROLES[row.role]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, false, func
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aftercare.auth.principal import Role
@@ -28,6 +28,10 @@ class User(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC())
     # Staff who opted in to alert e-mail (push/mail.py): alerts and escalations also go to ``email``.
     email_alerts: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # Written into each access token (``gen``) and compared by the access guard on every request: a
+    # password change or a sign-out everywhere raises it, so the access tokens issued before stop at
+    # once instead of living out their minutes (auth/access.py::authorize).
+    token_generation: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class RefreshToken(Base):

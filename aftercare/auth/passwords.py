@@ -1,59 +1,28 @@
-"""Password hashing (argon2id) and the password policy."""
+"""Password hashing (argon2id) and the password policy, the one check every place that sets a
+password runs: enrollment, staff creation (the API and ``aftercare users create``) and a change."""
 
 from __future__ import annotations
+
+from functools import cache
+from importlib import resources
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 256
+MAX_PASSWORD_LENGTH = 128
+# An email's local part shorter than this is not looked for inside a password: "al@..." would
+# refuse every passphrase with "al" in it, and a guesser gains little from two letters.
+MIN_LOCAL_PART_SEARCHED = 4
 
-# The most common passwords of breach corpora that are long enough to pass the length rule; an
-# attacker tries these first, so they are refused outright.
-COMMON_PASSWORDS = frozenset(
-    {
-        "1234567890",
-        "12345678910",
-        "123456789a",
-        "1q2w3e4r5t",
-        "1qaz2wsx3edc",
-        "0987654321",
-        "qwertyuiop",
-        "qwerty1234",
-        "qwerty12345",
-        "qwerty123456",
-        "password12",
-        "password123",
-        "password1234",
-        "passw0rd123",
-        "iloveyou12",
-        "iloveyou123",
-        "football123",
-        "baseball123",
-        "welcome123",
-        "welcome1234",
-        "letmein123",
-        "monkey1234",
-        "dragon1234",
-        "sunshine12",
-        "princess12",
-        "abcdefghij",
-        "abc1234567",
-        "aaaaaaaaaa",
-        "1111111111",
-        "0000000000",
-        "zaq12wsxcde",
-        "changeme123",
-        "administrator",
-        "superman123",
-        "trustno1234",
-        "recovery123",
-        "sobriety123",
-        "aftercare123",
-        "aftercare1",
-        "onedayatatime",
-    }
-)
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The bundled list (``common_passwords.txt``; its header names the source and licence), read
+    once: the passwords of breach corpora an attacker tries first, lower case."""
+    text = resources.files(__package__).joinpath("common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(line for line in map(str.strip, text.splitlines()) if line and not line.startswith("#"))
+
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # A hash of a random password, verified when the account does not exist so that response time
@@ -61,13 +30,22 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 _DUMMY_HASH = _hasher.hash("not-a-real-password-0f3c9a")
 
 
-def password_problem(password: str) -> str | None:
-    """Why ``password`` is refused, or None if it is acceptable."""
+def password_problem(password: str, *, email: str) -> str | None:
+    """Why ``password`` is refused for the account ``email``, or None if it is acceptable. The
+    message names no part of either: it goes into a response, which may be logged."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"must be at least {MIN_PASSWORD_LENGTH} characters"
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"must be at most {MAX_PASSWORD_LENGTH} characters"
-    if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
+    lowered, address = password.lower(), email.strip().lower()
+    local_part = address.partition("@")[0]
+    if (
+        address in lowered
+        or lowered == local_part
+        or (len(local_part) >= MIN_LOCAL_PART_SEARCHED and local_part in lowered)
+    ):
+        return "must not contain your email address or its name part"
+    if lowered in common_passwords() or len(set(password)) < 4:
         return "is too common; choose a passphrase of your own"
     return None
 

@@ -29,6 +29,9 @@ class Principal(msgspec.Struct, frozen=True):
     role: Role
     graduate_id: uuid.UUID | None = None
     expires_at: datetime | None = None
+    # The account's ``token_generation`` when the token was issued; the guard refuses a token whose
+    # generation the account has moved past (a password change, a sign-out everywhere).
+    token_generation: int = 0
 
     @property
     def is_staff(self) -> bool:

@@ -1,4 +1,4 @@
-"""Sign-in, refresh, enrollment, the caller's profile and stream tickets."""
+"""Sign-in, refresh, enrollment, sign-out, the caller's profile and password, and stream tickets."""
 
 from __future__ import annotations
 
@@ -8,10 +8,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftercare.auth import service, tickets
 from aftercare.auth.access import Access
 from aftercare.auth.principal import Principal
-from aftercare.auth.schemas import EnrollRequest, Me, RefreshRequest, StreamTicket, TokenPair, TokenRequest
+from aftercare.auth.schemas import (
+    EnrollRequest,
+    LogoutRequest,
+    Me,
+    PasswordChange,
+    RefreshRequest,
+    StreamTicket,
+    TokenPair,
+    TokenRequest,
+)
 from aftercare.auth.service import LoginLimits
 from aftercare.clock import Clock
 from aftercare.config import Settings
+from aftercare.flows.me import my_profile
 from aftercare.http import client_address
 
 
@@ -78,6 +88,26 @@ class AuthController(Controller):
             now=clock.now(),
         )
 
+    @post(
+        "/logout",
+        operation_id="signOut",
+        status_code=204,
+        opt={"access": Access.PUBLIC, "problems": [503]},
+    )
+    async def logout(self, data: LogoutRequest, db_session: AsyncSession, clock: Clock) -> None:
+        await service.logout(db_session, data.refresh_token, now=clock.now())
+
+    # Every session of the account ends, this one's access token too: opt "ends_sessions" tells the
+    # access-matrix walk to sign its caller in again.
+    @post(
+        "/logout-all",
+        operation_id="signOutEverywhere",
+        status_code=204,
+        opt={"access": Access.SIGNED_IN, "ends_sessions": True},
+    )
+    async def logout_all(self, db_session: AsyncSession, principal: Principal, clock: Clock) -> None:
+        await service.logout_all(db_session, principal, now=clock.now())
+
 
 class MeController(Controller):
     path = "/v1/me"
@@ -85,7 +115,33 @@ class MeController(Controller):
 
     @get("/", operation_id="getMe", opt={"access": Access.SIGNED_IN})
     async def me(self, db_session: AsyncSession, principal: Principal) -> Me:
-        return await service.my_profile(db_session, principal)
+        return await my_profile(db_session, principal)
+
+    @post(
+        "/password",
+        operation_id="changeMyPassword",
+        status_code=200,
+        opt={"access": Access.SIGNED_IN, "problems": [429]},
+    )
+    async def change_password(
+        self,
+        request: Request,
+        data: PasswordChange,
+        db_session: AsyncSession,
+        principal: Principal,
+        settings: Settings,
+        login_limits: LoginLimits,
+        clock: Clock,
+    ) -> TokenPair:
+        return await service.change_password(
+            db_session,
+            principal,
+            data,
+            settings=settings,
+            limits=login_limits,
+            client_address=client_address(request, settings),
+            now=clock.now(),
+        )
 
 
 class StreamTicketController(Controller):

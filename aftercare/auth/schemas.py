@@ -28,6 +28,17 @@ class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):
     password: Password
 
 
+class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
+    current_password: Password
+    # The policy (length 10-128, not the email, not a common password) is checked by the service,
+    # the one rule for every place a password is set (auth/passwords.py::password_problem).
+    new_password: Password
+
+
+class LogoutRequest(msgspec.Struct, forbid_unknown_fields=True):
+    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
 class TokenPair(msgspec.Struct):
     access_token: str
     refresh_token: str
@@ -38,12 +49,14 @@ class TokenPair(msgspec.Struct):
     graduate_id: uuid.UUID | None = None
 
 
-class Me(msgspec.Struct):
+class Me(msgspec.Struct, kw_only=True):
     user_id: uuid.UUID
     email: str
     role: Role
     display_name: str
     graduate_id: uuid.UUID | None = None
+    unread_count: int
+    """How many of the caller's notifications (``GET /v1/me/notifications``) are unread."""
 
 
 class StreamTicket(msgspec.Struct):

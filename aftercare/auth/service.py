@@ -1,4 +1,12 @@
-"""Sign-in, refresh-token rotation and enrollment. Each act is one transaction."""
+"""Sign-in, refresh-token rotation, enrollment, password change and sign-out. Each act is one
+transaction.
+
+Ending sessions: a refresh-token family is one sign-in (one device). ``logout`` revokes the family of
+the token it is given; its access token lives out its minutes (it names no family, and checking one
+on every request would cost a query). ``logout_all`` and ``change_password`` revoke every family of
+the account and raise its ``token_generation``, so every access token issued before stops at once
+too (the guard compares it on every request); ``change_password`` answers with a fresh pair, a new
+family, for the device that changed it: the only session left."""
 
 from __future__ import annotations
 
@@ -7,18 +15,19 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftercare.audit import service as audit
 from aftercare.auth import passwords, tokens
-from aftercare.auth.models import EnrollmentCode, RefreshToken, User
+from aftercare.auth.models import EnrollmentCode, RefreshToken, StreamTicket, User
 from aftercare.auth.principal import Principal
 from aftercare.auth.ratelimit import EnrollPolicy, FailureStore, SignInPolicy, enroll_wait, sign_in_wait
-from aftercare.auth.schemas import EnrollRequest, Me, TokenPair, TokenRequest
+from aftercare.auth.schemas import EnrollRequest, Me, PasswordChange, TokenPair, TokenRequest
 from aftercare.config import Settings
 from aftercare.db.types import uuid7
-from aftercare.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed
+from aftercare.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed, WrongPassword
 from aftercare.graduates.models import Graduate
 
 # An enrollment code's first group (``ABCDE-FGHJK``): what someone who saw half a card knows.
@@ -144,10 +153,10 @@ async def enroll(
     client_address: str,
     now: datetime,
 ) -> TokenPair:
-    problem = passwords.password_problem(data.password)
+    email = normalise_email(data.email)
+    problem = passwords.password_problem(data.password, email=email)
     if problem:
         raise ValidationFailed.one("password", problem)
-    email = normalise_email(data.email)
     # Guessing codes is throttled per code prefix and per client address (auth/ratelimit.py).
     await limits.check_enrollment(data.enrollment_code, client_address, now=now)
     # Hashed with every secret still accepted: a code handed out before a rotation keeps working.
@@ -198,7 +207,117 @@ async def enroll(
         raise Conflict("an account with this email already exists") from exc
 
 
-async def my_profile(session: AsyncSession, principal: Principal) -> Me:
+async def change_password(
+    session: AsyncSession,
+    principal: Principal,
+    data: PasswordChange,
+    *,
+    settings: Settings,
+    limits: LoginLimits,
+    client_address: str,
+    now: datetime,
+) -> TokenPair:
+    """Set a new password after checking the current one; every session ends (see the module
+    docstring) and the caller gets a fresh pair. Wrong current passwords count against the account's
+    sign-in budget (``LoginLimits``): a stolen access token buys no more guesses than the sign-in
+    form. The hashing (argon2, CPU-bound and slow by design) runs outside any transaction; the write
+    is a compare-and-set on the hash it verified, so of two changes racing, one wins and the other
+    is told its current password is no longer right."""
+    async with session.begin():
+        user = await session.get(User, principal.user_id)
+        if user is None or not user.active:
+            raise Unauthorized("this account is deactivated")
+        email, verified_hash = user.email, user.password_hash
+    await limits.check_sign_in(email, client_address, now=now)
+    if not passwords.verify_password(verified_hash, data.current_password):
+        await limits.sign_in_failed(email, client_address, now=now)
+        raise WrongPassword("the current password is not right")
+    problem = passwords.password_problem(data.new_password, email=email)
+    if problem:
+        raise ValidationFailed.one("new_password", problem)
+    new_hash = passwords.hash_password(data.new_password)
+    async with session.begin():
+        changed = await session.execute(
+            update(User)
+            .where(User.id == principal.user_id, User.password_hash == verified_hash, User.active)
+            .values(password_hash=new_hash, token_generation=User.token_generation + 1)
+            .returning(User.id)
+            .execution_options(synchronize_session=False)
+        )
+        if changed.scalar_one_or_none() is None:
+            raise WrongPassword("the password was changed meanwhile; sign in again")
+        await _end_sessions(session, principal.user_id, now=now)
+        await audit.record(
+            session,
+            actor=principal,
+            action="update",
+            resource="password",
+            graduate_id=principal.graduate_id,
+            now=now,
+            resource_id=str(principal.user_id),
+        )
+        # Read again: the pair carries the generation the update above gave the account.
+        user = await session.get(User, principal.user_id, populate_existing=True)
+        assert user is not None  # the update above found it, under this transaction's lock
+        pair = await _issue_pair(
+            session, user, settings=settings, family_id=uuid7(), now=now, graduate_id=principal.graduate_id
+        )
+    await limits.sign_in_succeeded(email, client_address)
+    return pair
+
+
+async def logout(session: AsyncSession, refresh_token: str, *, now: datetime) -> None:
+    """Revoke the sign-in (family) ``refresh_token`` belongs to. Answers alike whether or not the
+    token is known, spent or revoked already: signing out twice is not an error, and the answer
+    tells a holder of a guessed token nothing."""
+    token_hash = tokens.hash_token(refresh_token)
+    async with session.begin():
+        family = select(RefreshToken.family_id).where(RefreshToken.token_hash == token_hash).scalar_subquery()
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def logout_all(session: AsyncSession, principal: Principal, *, now: datetime) -> None:
+    """Sign the caller out everywhere, this device included: every refresh-token family revoked,
+    every access token refused from the next request on."""
+    async with session.begin():
+        await session.execute(
+            update(User)
+            .where(User.id == principal.user_id)
+            .values(token_generation=User.token_generation + 1)
+            .execution_options(synchronize_session=False)
+        )
+        await _end_sessions(session, principal.user_id, now=now)
+        await audit.record(
+            session,
+            actor=principal,
+            action="delete",
+            resource="sessions",
+            graduate_id=principal.graduate_id,
+            now=now,
+            resource_id=str(principal.user_id),
+        )
+
+
+async def _end_sessions(session: AsyncSession, user_id: uuid.UUID, *, now: datetime) -> None:
+    """Revoke every refresh-token family of the account (ix_refresh_tokens_user_id) and drop its
+    unspent stream tickets, which would otherwise open a stream within their minute. The caller
+    raises ``token_generation`` in the same transaction, which ends the access tokens."""
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(delete(StreamTicket).where(StreamTicket.user_id == user_id))
+
+
+async def my_profile(session: AsyncSession, principal: Principal, *, unread_count: int) -> Me:
+    """The caller's profile, in the caller's transaction; ``unread_count`` is the inbox's (push)."""
     user = await session.get(User, principal.user_id)
     if user is None:
         raise Unauthorized("unknown account")
@@ -208,6 +327,7 @@ async def my_profile(session: AsyncSession, principal: Principal) -> Me:
         role=user.role,  # type: ignore[arg-type]
         display_name=user.display_name,
         graduate_id=principal.graduate_id,
+        unread_count=unread_count,
     )
 
 
@@ -222,7 +342,9 @@ async def _issue_pair(
 ) -> TokenPair:
     if user.role == "graduate" and graduate_id is None:
         graduate_id = await session.scalar(select(Graduate.id).where(Graduate.user_id == user.id))
-    principal = Principal(user_id=user.id, role=user.role, graduate_id=graduate_id)
+    principal = Principal(
+        user_id=user.id, role=user.role, graduate_id=graduate_id, token_generation=user.token_generation
+    )
     lifetime = timedelta(minutes=settings.access_token_minutes)
     access = tokens.issue_access_token(principal, secret=settings.jwt_secret, now=now, lifetime=lifetime)
     secret = tokens.new_secret_token()

@@ -39,8 +39,9 @@ async def redeem_ticket(
 ) -> Principal | None:
     """The principal a valid, unused ticket stands for (the ticket is spent), else None.
 
-    The role is read from the account now, not remembered from the issue; whether the account is
-    still active is the access guard's check, as for every staff request."""
+    The role and token generation are read from the account now, not remembered from the issue
+    (a sign-out everywhere deletes the account's unspent tickets); whether the account is still
+    active is the access guard's check, as for every staff request."""
     async with session.begin():
         row = (
             await session.execute(
@@ -56,8 +57,15 @@ async def redeem_ticket(
         ).one_or_none()
         if row is None:
             return None
-        role = await session.scalar(select(User.role).where(User.id == row.user_id))
-    if role is None:
+        account = (
+            await session.execute(select(User.role, User.token_generation).where(User.id == row.user_id))
+        ).one_or_none()
+    if account is None:
         return None
     issued_at = row.expires_at - TICKET_LIFETIME
-    return Principal(user_id=row.user_id, role=role, expires_at=issued_at + token_lifetime)
+    return Principal(
+        user_id=row.user_id,
+        role=account.role,
+        expires_at=issued_at + token_lifetime,
+        token_generation=account.token_generation,
+    )

@@ -1,8 +1,10 @@
 """Access tokens (JWT, HS256 pinned), refresh-token and enrollment-code secrets.
 
 Access tokens are short-lived and stateless; they say who is calling. What must take effect at once
-(a deactivation, a change of role, a reassignment) is read from the database on every request by the
-access guard (``auth/access.py::authorize``); the token's role is only what it was at sign-in.
+(a deactivation, a change of role, a reassignment, a password change or a sign-out everywhere, which
+raise the account's token generation past the ``gen`` the token carries) is read from the database on
+every request by the access guard (``auth/access.py::authorize``); the token's role is only what it
+was at sign-in.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def issue_access_token(principal: Principal, *, secret: str, now: datetime, life
         "sub": str(principal.user_id),
         "role": principal.role,
         "typ": "access",
+        "gen": principal.token_generation,
         "iat": int(now.timestamp()),
         "exp": int((now + lifetime).timestamp()),
     }
@@ -51,11 +54,16 @@ def read_access_token(token: str, *, secret: str, now: datetime) -> Principal | 
         if claims["typ"] != "access" or claims["exp"] <= now.timestamp():
             return None
         gid = claims.get("gid")
+        # Tokens issued before generations existed carry none: generation 0, where every account began.
+        generation = claims.get("gen", 0)
+        if type(generation) is not int:
+            return None
         return Principal(
             user_id=uuid.UUID(claims["sub"]),
             role=ROLES[claims["role"]],
             graduate_id=uuid.UUID(gid) if gid else None,
             expires_at=datetime.fromtimestamp(claims["exp"], tz=now.tzinfo),
+            token_generation=generation,
         )
     except (jwt.PyJWTError, ValueError, KeyError, TypeError):
         return None

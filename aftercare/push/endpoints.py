@@ -142,3 +142,17 @@ def validate_subscription(
     if auth_raw is None or len(auth_raw) != 16:
         errors.append(FieldError("keys.auth", "must be URL-safe base64 of 16 bytes"))
     return errors
+
+
+def push_service_origin(endpoint: str) -> str:
+    """The push service a stored endpoint belongs to, as a Web origin: ``scheme://host``, with
+    ``:port`` only when it is not the scheme's default (the form of AFTERCARE_PUSH_ALLOWED_ORIGINS).
+    What a device list may show: the rest of the URL is a capability (whoever knows it can push to
+    the device) and never leaves the server. Endpoints were checked when stored, so this parses."""
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6, which urlsplit gives without its brackets
+        host = f"[{host}]"
+    port = parts.port
+    shown_port = f":{port}" if port is not None and port != _DEFAULT_PORTS.get(parts.scheme) else ""
+    return f"{parts.scheme}://{host}{shown_port}"

@@ -26,6 +26,8 @@ KINDS: tuple[NotificationKind, ...] = get_args(NotificationKind)
 # index serves only a query that repeats its predicate verbatim (SQLite compares the terms, and a
 # bound parameter matches no literal): the index below and ``service.notifications_about`` share it.
 ABOUT_AN_ALERT = "kind IN ('alert', 'escalation')"
+# A notification nobody has read yet; the predicate of the unread index, repeated by its queries.
+UNREAD = "read_at IS NULL"
 
 
 class PushSubscription(UUIDPrimaryKey, Base):
@@ -40,6 +42,10 @@ class PushSubscription(UUIDPrimaryKey, Base):
     expiration_time: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC())
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC())
+    # When a push service last accepted (2xx) or refused (any other answer, or none) a push to this
+    # device; kept by push/service.py::record_results for the caller's device list.
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
 
 
 class Notification(UUIDPrimaryKey, Base):
@@ -54,6 +60,16 @@ class Notification(UUIDPrimaryKey, Base):
             "ref_id",
             sqlite_where=text(ABOUT_AN_ALERT),
             postgresql_where=text(ABOUT_AN_ALERT),
+        ),
+        # Unread notifications only: GET /v1/me's unread_count and the inbox's ?unread=true
+        # (push/service.py::unread_count, list_notifications) read these rows, never the read history.
+        Index(
+            "ix_notifications_unread_user_id_created_at_id",
+            "user_id",
+            "created_at",
+            "id",
+            sqlite_where=text(UNREAD),
+            postgresql_where=text(UNREAD),
         ),
         one_of("kind", NotificationKind),
         one_of("status", NotificationStatus),
@@ -73,6 +89,7 @@ class Notification(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC())
     status: Mapped[NotificationStatus] = mapped_column(String(24))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+    read_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
 
 
 class Delivery(UUIDPrimaryKey, Base):

@@ -1,4 +1,5 @@
-"""Push subscriptions, the VAPID public key, and the caller's notification inbox."""
+"""Push subscriptions (the caller's devices), the VAPID public key, and the caller's notification
+inbox with its read state."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftercare.auth.access import Access
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock
+from aftercare.http import check_calendar_bounds
 from aftercare.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from aftercare.push import schemas, service
 from aftercare.push.runtime import PushRuntime
@@ -37,6 +39,16 @@ class PushController(Controller):
             db_session, principal, data, allowed_origins=push.allowed_origins, now=clock.now()
         )
 
+    @get("/subscriptions", operation_id="listMyPushSubscriptions", opt={"access": Access.SIGNED_IN})
+    async def list_subscriptions(
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+        cursor: str | None = Parameter(default=None, max_length=200),
+    ) -> schemas.DevicePage:
+        return await service.list_subscriptions(db_session, principal, limit=limit, cursor=cursor)
+
     @delete(
         "/subscriptions/{subscription_id:uuid}",
         operation_id="deletePushSubscription",
@@ -59,5 +71,26 @@ class InboxController(Controller):
         principal: Principal,
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         cursor: str | None = Parameter(default=None, max_length=200),
+        unread: bool = Parameter(default=False, description="true: only notifications not read yet"),
     ) -> schemas.NotificationPage:
-        return await service.list_notifications(db_session, principal, limit=limit, cursor=cursor)
+        return await service.list_notifications(
+            db_session, principal, limit=limit, cursor=cursor, unread=unread
+        )
+
+    @post(
+        "/{notification_id:uuid}/read",
+        operation_id="markMyNotificationRead",
+        status_code=200,
+        opt={"access": Access.SIGNED_IN},
+    )
+    async def mark_read(
+        self, notification_id: UUID, db_session: AsyncSession, principal: Principal, clock: Clock
+    ) -> schemas.NotificationRead:
+        return await service.mark_read(db_session, principal, notification_id, now=clock.now())
+
+    @post("/read", operation_id="markMyNotificationsRead", status_code=200, opt={"access": Access.SIGNED_IN})
+    async def mark_all_read(
+        self, data: schemas.MarkRead, db_session: AsyncSession, principal: Principal, clock: Clock
+    ) -> schemas.NotificationsRead:
+        check_calendar_bounds(before=data.before)
+        return await service.mark_all_read(db_session, principal, before=data.before, now=clock.now())

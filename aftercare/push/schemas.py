@@ -75,7 +75,46 @@ class NotificationItem(msgspec.Struct, kw_only=True):
     created_at: UtcTimestamp
     expires_at: UtcTimestamp
     delivered_at: UtcTimestamp | None
+    read_at: UtcTimestamp | None
+    """When the recipient marked it read; null while unread."""
     deliveries: list[DeliveryInfo]
+
+
+class NotificationRead(msgspec.Struct, kw_only=True):
+    """``POST /v1/me/notifications/{id}/read``: the notification and when it was first read."""
+
+    id: uuid.UUID
+    read_at: UtcTimestamp
+
+
+class MarkRead(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /v1/me/notifications/read``: every notification created at or before ``before``."""
+
+    before: UtcTimestamp
+
+
+class NotificationsRead(msgspec.Struct):
+    marked: int
+    """How many notifications this call marked read (those read already are not counted)."""
+
+
+class Device(msgspec.Struct, kw_only=True):
+    """One of the caller's push subscriptions, as ``GET /v1/push/subscriptions`` shows it."""
+
+    id: uuid.UUID
+    origin: str
+    """The push service, ``scheme://host[:port]`` (e.g. ``https://fcm.googleapis.com``); never the
+    endpoint URL, which lets whoever knows it push to the device."""
+    created_at: UtcTimestamp
+    last_success_at: UtcTimestamp | None
+    """When its push service last accepted a push to it; null if it never has."""
+    last_failure_at: UtcTimestamp | None
+    """When its push service last refused a push to it or did not answer in time; null if never."""
+
+
+class DevicePage(msgspec.Struct):
+    items: list[Device]
+    next_cursor: str | None
 
 
 class DeliveryAttemptInfo(msgspec.Struct, kw_only=True):

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple
 
 import msgspec
-from sqlalchemy import ColumnElement, delete, exists, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, bindparam, delete, exists, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -42,11 +42,12 @@ from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, NotFound, ValidationFailed
 from aftercare.pagination import Instant, Keyset, before_key
 from aftercare.push import schemas
-from aftercare.push.endpoints import validate_subscription
+from aftercare.push.endpoints import push_service_origin, validate_subscription
 from aftercare.push.mail import MailMessage, MailSender
 from aftercare.push.models import (
     ABOUT_AN_ALERT,
     KINDS,
+    UNREAD,
     Delivery,
     DeliveryAttempt,
     Notification,
@@ -604,28 +605,26 @@ async def record_results(
         delivered = [(job, result) for job, result in sent if result.outcome == "delivered"]
         for status_code in {result.status for _, result in delivered}:
             ids = [job.delivery_id for job, result in delivered if result.status == status_code]
-            notification_ids = (
-                (
-                    await session.execute(
-                        update(Delivery)
-                        .where(Delivery.id.in_(ids), Delivery.lease_owner == worker_id)
-                        .values(
-                            status="delivered",
-                            attempts=Delivery.attempts + 1,
-                            lease_owner=None,
-                            lease_until=None,
-                            last_status_code=status_code,
-                            last_error=None,
-                        )
-                        .returning(Delivery.notification_id)
-                        .execution_options(synchronize_session=False)
+            recorded = (
+                await session.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(ids), Delivery.lease_owner == worker_id)
+                    .values(
+                        status="delivered",
+                        attempts=Delivery.attempts + 1,
+                        lease_owner=None,
+                        lease_until=None,
+                        last_status_code=status_code,
+                        last_error=None,
                     )
+                    .returning(Delivery.notification_id, Delivery.subscription_id)
+                    .execution_options(synchronize_session=False)
                 )
-                .scalars()
-                .all()
-            )
-            counts["delivered"] += len(notification_ids)
-            counts["lease_lost"] += len(ids) - len(notification_ids)
+            ).all()
+            counts["delivered"] += len(recorded)
+            counts["lease_lost"] += len(ids) - len(recorded)
+            notification_ids = [notification_id for notification_id, _ in recorded]
+            await _devices_answered(session, {s for _, s in recorded if s is not None}, success=True, now=now)
             await session.execute(
                 update(Notification)
                 .where(Notification.id.in_(set(notification_ids)), Notification.status != "delivered")
@@ -693,11 +692,28 @@ async def _record_undelivered(
         )
     if status == "gone" and row.subscription_id is not None:
         await session.execute(delete(PushSubscription).where(PushSubscription.id == row.subscription_id))
+    elif row.subscription_id is not None:
+        await _devices_answered(session, {row.subscription_id}, success=False, now=now)
     if status in ("failed", "gone", "expired"):
         await _settle_undelivered(
             session, [job.notification_id], "expired" if status == "expired" else "failed"
         )
     return status
+
+
+async def _devices_answered(
+    session: AsyncSession, subscription_ids: set[uuid.UUID], *, success: bool, now: datetime
+) -> None:
+    """Stamp when these devices' push service last took a push (``success``) or did not (any other
+    answer, or none in time): what ``GET /v1/push/subscriptions`` shows of each device."""
+    if subscription_ids:
+        column = "last_success_at" if success else "last_failure_at"
+        await session.execute(
+            update(PushSubscription)
+            .where(PushSubscription.id.in_(subscription_ids))
+            .values({column: now})
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def _settle_undelivered(
@@ -829,6 +845,41 @@ async def unsubscribe(
         )
 
 
+_DEVICE_CURSORS = Keyset[None](None)  # subscriptions sort by their UUIDv7 id alone, so by creation
+
+
+async def list_subscriptions(
+    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
+) -> schemas.DevicePage:
+    """The caller's own devices, oldest first (ix_push_subscriptions_user_id). Each shows its push
+    service's origin and never the endpoint: whoever knows the endpoint URL can push to the device."""
+    key = _DEVICE_CURSORS.decode(cursor)
+    query = (
+        select(PushSubscription)
+        .where(PushSubscription.user_id == principal.user_id)
+        .order_by(PushSubscription.id)
+        .limit(limit + 1)
+    )
+    if key is not None:
+        query = query.where(PushSubscription.id > key.id)
+    async with session.begin():
+        rows = list((await session.scalars(query)).all())
+    page, more = rows[:limit], len(rows) > limit
+    return schemas.DevicePage(
+        items=[
+            schemas.Device(
+                id=row.id,
+                origin=push_service_origin(row.endpoint),
+                created_at=row.created_at,
+                last_success_at=row.last_success_at,
+                last_failure_at=row.last_failure_at,
+            )
+            for row in page
+        ],
+        next_cursor=_DEVICE_CURSORS.encode(None, page[-1].id) if more else None,
+    )
+
+
 # -- the inbox ------------------------------------------------------------------------------------
 
 
@@ -836,9 +887,10 @@ _CURSORS = Keyset[datetime](Instant)  # the inbox's keys: (created_at, id)
 
 
 async def list_notifications(
-    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
+    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None, unread: bool = False
 ) -> schemas.NotificationPage:
-    """The caller's inbox, newest first, each with its deliveries' status and attempts."""
+    """The caller's inbox, newest first, each with its deliveries' status and attempts; ``unread``:
+    only those not read yet. A cursor stays good across the filter: the keys are the same."""
     key = _CURSORS.decode(cursor)
     query = (
         select(Notification)
@@ -846,7 +898,9 @@ async def list_notifications(
         .order_by(Notification.created_at.desc(), Notification.id.desc())
         .limit(limit + 1)
     )
-    if key is not None:  # a range scan of ix_notifications_user_id_created_at_id
+    if unread:  # ix_notifications_unread_user_id_created_at_id: the predicate repeats the index's
+        query = query.where(text(UNREAD))
+    if key is not None:  # a range scan of ix_notifications_user_id_created_at_id (or the unread one)
         query = query.where(before_key(Notification.created_at, Notification.id, key.sort_value, key.id))
     async with session.begin():
         rows = list((await session.scalars(query)).all())
@@ -890,12 +944,68 @@ async def list_notifications(
                 created_at=n.created_at,
                 expires_at=n.expires_at,
                 delivered_at=n.delivered_at,
+                read_at=n.read_at,
                 deliveries=by_notification.get(n.id, []),
             )
             for n in page
         ],
         next_cursor=_CURSORS.encode(page[-1].created_at, page[-1].id) if more else None,
     )
+
+
+# A count over the partial index ix_notifications_unread_user_id_created_at_id, which holds unread
+# rows only: it costs what is unread, not the inbox's history. Built once (GET /v1/me runs it).
+UNREAD_COUNT = (
+    select(func.count())
+    .select_from(Notification)
+    .where(Notification.user_id == bindparam("user_id"), text(UNREAD))
+)
+
+
+async def unread_count(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """How many of the user's notifications are unread, in the caller's transaction."""
+    return int(await session.scalar(UNREAD_COUNT, {"user_id": user_id}) or 0)
+
+
+async def mark_read(
+    session: AsyncSession, principal: Principal, notification_id: uuid.UUID, *, now: datetime
+) -> schemas.NotificationRead:
+    """Mark one of the caller's notifications read. Idempotent: read again, it keeps the instant it
+    was first read. Anyone else's, or none, is a 404."""
+    async with session.begin():
+        await session.execute(
+            update(Notification)
+            .where(
+                Notification.id == notification_id,
+                Notification.user_id == principal.user_id,
+                Notification.read_at.is_(None),
+            )
+            .values(read_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        read_at = await session.scalar(
+            select(Notification.read_at).where(
+                Notification.id == notification_id, Notification.user_id == principal.user_id
+            )
+        )
+    if read_at is None:
+        raise NotFound("notification not found")
+    return schemas.NotificationRead(id=notification_id, read_at=read_at)
+
+
+async def mark_all_read(
+    session: AsyncSession, principal: Principal, *, before: datetime, now: datetime
+) -> schemas.NotificationsRead:
+    """Mark every unread notification of the caller created at or before ``before`` read (the app
+    passes the newest it has shown, so one that arrives meanwhile stays unread); how many."""
+    async with session.begin():
+        marked = await session.execute(
+            update(Notification)
+            .where(Notification.user_id == principal.user_id, text(UNREAD), Notification.created_at <= before)
+            .values(read_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return schemas.NotificationsRead(marked=marked.rowcount)  # type: ignore[attr-defined]
 
 
 async def notifications_about(session: AsyncSession, alert_id: uuid.UUID) -> list[schemas.SentNotification]:

@@ -39,12 +39,13 @@ async def create_staff(
     session: AsyncSession, data: schemas.StaffCreate, *, now: datetime, actor: Principal | None = None
 ) -> schemas.StaffMember:
     """A new staff account; audited as the act of ``actor`` (None: the CLI or the demo, "system")."""
-    problem = passwords.password_problem(data.password)
+    email = normalise_email(data.email)
+    problem = passwords.password_problem(data.password, email=email)
     if problem:
         raise ValidationFailed.one("password", problem)
     user = User(
         id=uuid7(),
-        email=normalise_email(data.email),
+        email=email,
         password_hash=passwords.hash_password(data.password),
         role=data.role,
         display_name=data.display_name,

@@ -519,6 +519,31 @@ async def test_a_demoted_supervisors_stream_ends_and_sends_nothing_more(cluster:
         assert (await client.get("/v1/staff", headers=second.headers)).status_code == 403
 
 
+async def test_signing_out_everywhere_ends_an_open_stream(cluster: Cluster, api: Api) -> None:
+    """Signing out everywhere (as a password change does) raises the account's token generation; the
+    stream reads it with the role and ends, sending nothing more, and its token is refused."""
+    email = unique_email("stream-signing-out")
+    created = await api.client.post(
+        "/v1/staff",
+        headers=api.supervisor.headers,
+        json={"email": email, "password": PASSWORD, "display_name": "Leaving", "role": "supervisor"},
+    )
+    assert created.status_code == 201, created.text
+    leaving = await api.sign_in(email)
+    graduate = await api.graduate(await api.counselor(api.supervisor))
+    async with open_stream(cluster.b, headers=leaving.headers) as stream:
+        opened = await api.help(graduate)
+        assert alert_of(await stream.alert())["id"] == opened["id"]
+        signed_out = await api.client.post("/v1/auth/logout-all", headers=leaving.headers)
+        assert signed_out.status_code == 204, signed_out.text
+        await asyncio.sleep(1.1)  # past the stream's recheck interval
+        await api.act(opened["id"], "acknowledge", api.supervisor)
+        while (message := await stream.message()) is not None:
+            assert message.event is None, f"an event after signing out: {message}"
+    async with httpx.AsyncClient(base_url=cluster.b, timeout=WAIT) as client:
+        assert (await client.get("/v1/me", headers=leaving.headers)).status_code == 401
+
+
 async def test_the_stream_ends_when_the_access_token_would_expire(cluster: Cluster, api: Api) -> None:
     token = issue_access_token(
         Principal(user_id=api.supervisor.user_id, role="supervisor"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,9 @@ from litestar import Litestar
 
 from aftercare.auth.access import GRADUATE_NOT_FOUND, Access
 from aftercare.auth.guards import route_access
+from aftercare.push import service as push
 from tests.conftest import Account, Program
+from tests.hostile.conftest import browser_keys
 
 CALLERS = ("anonymous", "graduate_self", "graduate_other", "counselor_own", "counselor_other", "supervisor")
 
@@ -155,7 +158,9 @@ async def walk_matrix(
     app: Litestar, program: Program, target: Account, callers: dict[str, tuple[Account | None, str]]
 ) -> int:
     """Every route as every caller; ``callers`` maps a label to the account whose token is sent and
-    the column of ``EXPECTED`` it must be answered by. How many requests were checked."""
+    the column of ``EXPECTED`` it must be answered by. How many requests were checked. A route that
+    ends every session of its caller (``opt["ends_sessions"]``: signing out everywhere) is walked
+    like any other, and a caller it let through signs in again for the routes after it."""
     assert target.graduate_id is not None
     checked = 0
     for template, method, handler in our_routes(app):
@@ -182,6 +187,9 @@ async def walk_matrix(
                 if expected == 404:
                     assert _refused_graduate(response), label
                 assert response.headers["content-type"].startswith("application/problem+json"), label
+            if handler.opt.get("ends_sessions") and account is not None and response.is_success:
+                assert (await program.client.get("/v1/me", headers=account.headers)).status_code == 401
+                account.token = (await program.sign_in(account.email))["access_token"]
             checked += 1
     return checked
 
@@ -400,3 +408,64 @@ def test_the_audit_log_is_for_supervisors_only(app: Litestar) -> None:
     """GET /v1/audit joins the matrix above through its rule; pinned here so it cannot widen quietly."""
     rules = {(path, method): route_access(handler) for path, method, handler in our_routes(app)}
     assert rules[("/v1/audit", "GET")] is Access.SUPERVISOR
+
+
+async def test_own_notifications_and_devices_by_owner(
+    app: Litestar, program: Program, cast: dict[str, Any]
+) -> None:
+    """The caller's inbox and devices (rule SIGNED_IN, so every signed-in caller gets past the guard):
+    marking ``graduate_self``'s notification read is theirs alone, anyone else gets 404 as for no
+    notification at all; marking all read and listing devices reach only the caller's own rows."""
+    target: Account = cast["graduate_self"]
+    now = program.clock.now()
+    async with app.state.session_factory() as session, session.begin():
+        [notification_id] = await push.enqueue_notifications(
+            session,
+            [
+                push.NotificationSpec(
+                    user_id=target.user_id,
+                    kind="checkin_prompt",
+                    title="Daily check-in",
+                    body="How was today?",
+                    url=None,
+                    tag=None,
+                    ref_id=None,
+                    urgency="normal",
+                    expires_at=now + timedelta(hours=1),
+                    topic=None,
+                )
+            ],
+            now=now,
+        )
+    device = await program.client.post(
+        "/v1/push/subscriptions",
+        headers=target.headers,
+        json={"endpoint": f"https://fcm.googleapis.com/fcm/send/{uuid.uuid4().hex}", "keys": browser_keys()},
+    )
+    assert device.status_code == 201, device.text
+    path = f"/v1/me/notifications/{notification_id}/read"
+    for caller in CALLERS:
+        if caller == "graduate_self":
+            continue
+        account: Account | None = cast.get(caller)
+        headers = account.headers if account else {}
+        response = await program.client.post(path, headers=headers)
+        label = f"POST {path} as {caller}: {response.status_code} {response.text[:200]}"
+        assert response.status_code == (401 if account is None else 404), label
+        assert response.headers["content-type"].startswith("application/problem+json"), label
+        if account is not None:
+            assert response.json()["detail"] == "notification not found", label
+            marked = await program.client.post(
+                "/v1/me/notifications/read", headers=headers, json={"before": "2100-01-01T00:00:00Z"}
+            )
+            assert marked.status_code == 200, marked.text
+            devices = await program.client.get("/v1/push/subscriptions", headers=headers)
+            assert devices.status_code == 200 and devices.json()["items"] == [], devices.text
+    inbox = await program.client.get(
+        "/v1/me/notifications", headers=target.headers, params={"unread": "true"}
+    )
+    assert [item["id"] for item in inbox.json()["items"]] == [str(notification_id)]  # nobody else read it
+    mine = await program.client.post(path, headers=target.headers)
+    assert mine.status_code == 200 and mine.json()["read_at"] is not None, mine.text
+    devices = await program.client.get("/v1/push/subscriptions", headers=target.headers)
+    assert [d["id"] for d in devices.json()["items"]] == [device.json()["id"]], devices.text

@@ -244,3 +244,38 @@ async def test_an_unreachable_redis_is_503_not_500(
     await limits.store.close()
     assert response.status_code == 503, response.text
     assert int(response.headers["retry-after"]) > 0
+
+
+async def test_wrong_current_passwords_are_403_then_limited_like_sign_in(
+    program: Program, clock: FixedClock
+) -> None:
+    """``POST /v1/me/password`` with a wrong current password: 403 ``/problems/wrong-password``, each
+    counted against the account as a failed sign-in, so a stolen access token buys no more guesses
+    than the sign-in form: after the free failures (3 here) 429 with Retry-After, the right password
+    included, until the wait is over; the password is unchanged throughout."""
+    supervisor = await program.supervisor()
+    address = _address()
+    headers = {**supervisor.headers, **address}
+
+    async def change(current: str) -> Any:
+        return await program.client.post(
+            "/v1/me/password",
+            headers=headers,
+            json={"current_password": current, "new_password": "a new and long passphrase"},
+        )
+
+    for _ in range(3):
+        refused = await change(WRONG)
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["type"] == "/problems/wrong-password"
+    _assert_429(await change(WRONG), retry_after=1)
+    _assert_429(await change(PASSWORD), retry_after=1)
+    # The same budget as the sign-in form: from this address the account's sign-in waits too.
+    _assert_429(await _sign_in(program, supervisor.email, PASSWORD, address), retry_after=1)
+    clock.advance(seconds=1)
+    changed = await change(PASSWORD)
+    assert changed.status_code == 200, changed.text
+    assert (
+        await _sign_in(program, supervisor.email, "a new and long passphrase", _address())
+    ).status_code == 200

@@ -105,8 +105,10 @@ class Scene:
     counselor: Account
     graduate: Account  # has a plan, yesterday's check-in and an open safety alert
     bare_graduate: Account  # enrolled, no plan yet
+    leaving: Account  # a counselor whose password the example changes, ending their sessions
     enrollment_code: str  # of a graduate not yet enrolled
     refresh_token: str  # the supervisor's
+    spare_refresh_token: str  # the supervisor's too, of another sign-in: the example signs it out
     checkin_id: str
     alert_id: str
     subscription_id: str
@@ -293,6 +295,18 @@ EXAMPLES: dict[str, Example] = {
         },
         201,
     ),
+    "changeMyPassword": Example(
+        "leaving",
+        "/v1/me/password",
+        lambda s: {"current_password": PASSWORD, "new_password": "a kettle on the windowsill"},
+        200,
+    ),
+    "signOut": Example(
+        "anonymous", "/v1/auth/logout", lambda s: {"refresh_token": s.spare_refresh_token}, 204
+    ),
+    "markMyNotificationsRead": Example(
+        "graduate", "/v1/me/notifications/read", lambda s: {"before": "2026-11-24T18:00:00Z"}, 200
+    ),
     "createPushSubscription": Example(
         "graduate",
         "/v1/push/subscriptions",
@@ -367,6 +381,7 @@ async def _scene(program: Program, supervisor: Account) -> Scene:
     )
     assert waiting.status_code == 201, waiting.text
     signed_in = await program.sign_in(supervisor.email)
+    spare = await program.sign_in(supervisor.email)
     subscribed = await client.post(
         "/v1/push/subscriptions",
         headers=graduate.headers,
@@ -379,8 +394,10 @@ async def _scene(program: Program, supervisor: Account) -> Scene:
         counselor=counselor,
         graduate=graduate,
         bare_graduate=bare,
+        leaving=await program.staff(supervisor),
         enrollment_code=waiting.json()["enrollment_code"],
         refresh_token=signed_in["refresh_token"],
+        spare_refresh_token=spare["refresh_token"],
         checkin_id=yesterday.json()["id"],
         alert_id=helped.json()["alert_id"],
         subscription_id=subscribed.json()["id"],
