@@ -386,6 +386,32 @@ class Site:
         assert items, f"no open alert for {person.name}"
         return items[0]
 
+    async def add_staff(self, name: str, role: str = "counselor") -> Person:
+        """A new staff member, made by the supervisor through the API (a test's own people)."""
+        email = f"{name.split()[0].lower()}-{uuid.uuid4().hex[:8]}@clinic.test"
+        response = await self.call(
+            self.seeded.dana,
+            "POST",
+            "/v1/staff",
+            json={"email": email, "password": PASSWORD, "display_name": name, "role": role},
+        )
+        assert response.status_code == 201, response.text
+        return Person(email, name, uuid.UUID(response.json()["id"]))
+
+    async def add_graduate(self, name: str, counselor: Person) -> uuid.UUID:
+        response = await self.call(
+            self.seeded.dana,
+            "POST",
+            "/v1/graduates",
+            json={
+                "display_name": name,
+                "timezone": "America/Chicago",
+                "counselor_id": str(counselor.user_id),
+            },
+        )
+        assert response.status_code == 201, response.text
+        return uuid.UUID(response.json()["id"])
+
     def travel(self, seconds: float) -> None:
         self.clock_file.write_text(str(seconds))
 
@@ -404,7 +430,9 @@ def _screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
+# One server and one browser for every module here: seeding three months of check-ins is the slow
+# part, and each test makes (or names) the people it changes.
+@pytest.fixture(scope="package")
 async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
     _require_browser()
     data_dir = tmp_path_factory.mktemp("console")
@@ -444,7 +472,7 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
 # -- the browser -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def browser(site: Site) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
@@ -512,3 +540,22 @@ async def screenshot(site: Site, page: Any, name: str, *, full_page: bool = True
     path = site.screenshots / f"{name}.png"
     await page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+AXE = Path(__file__).with_name("vendor") / "axe-core" / "axe.min.js"
+TABLET = {"width": 820, "height": 1180}
+
+
+async def check_accessibility(page: Any) -> None:
+    """axe-core (vendored, never served by the app) on the page as it stands: no serious or
+    critical violation of WCAG 2 A/AA. It is evaluated through the DevTools protocol, which the
+    page's Content-Security-Policy does not govern, so the console's policy stays as strict."""
+    if not await page.evaluate("() => typeof window.axe === 'object'"):
+        await page.evaluate(AXE.read_text())
+    result = await page.evaluate(
+        """() => axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+            .then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                               nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)})))"""
+    )
+    serious = [v for v in result if v["impact"] in ("serious", "critical")]
+    assert not serious, serious
