@@ -133,6 +133,14 @@ export class Store {
     }
   }
 
+  /** Active staff other than `exceptId`, by name: who can cover or be on call (supervisors only
+   * know them: the staff list is theirs). */
+  activeStaff(exceptId = null) {
+    return [...this.staff.values()]
+      .filter((member) => member.active && member.id !== exceptId)
+      .sort((a, b) => a.display_name.localeCompare(b.display_name));
+  }
+
   staffName(id) {
     if (!id) return "";
     if (id === this.me?.user_id) return "you";
