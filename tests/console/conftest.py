@@ -498,8 +498,17 @@ async def open_tab(site: Site, browser: Any) -> AsyncIterator[OpenTab]:
     Content-Security-Policy or Trusted Types violation."""
     tabs: list[tuple[Any, Tab]] = []
 
-    async def open_(path: str = "/console", person: Person | None = None) -> Tab:
-        context = await browser.new_context(base_url=site.base, viewport=VIEWPORT, service_workers="block")
+    async def open_(
+        path: str = "/console",
+        person: Person | None = None,
+        *,
+        service_workers: bool = False,
+    ) -> Tab:
+        # Service workers only where a test is about them (browser push): elsewhere they would
+        # outlive the test in the browser and answer for the next one.
+        context = await browser.new_context(
+            base_url=site.base, viewport=VIEWPORT, service_workers="allow" if service_workers else "block"
+        )
         page = await context.new_page()
         tab = Tab(page, [])
         page.on("pageerror", lambda error: tab.problems.append(f"page error: {error}"))

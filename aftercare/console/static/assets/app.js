@@ -45,6 +45,12 @@ class ConsoleApp {
   start() {
     document.addEventListener("click", (event) => this.followLink(event));
     window.addEventListener("popstate", () => this.render());
+    // A click on a push notification, passed on by the service worker (sw.js): shown here, in the
+    // open console, which keeps its sign-in.
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.addEventListener("message", (event) => this.openFromWorker(event.data));
+      navigator.serviceWorker.startMessages();
+    }
     this.render();
   }
 
@@ -54,6 +60,12 @@ class ConsoleApp {
     if (!link || link.target || link.origin !== window.location.origin || !link.pathname.startsWith("/console")) return;
     event.preventDefault();
     this.navigate(link.pathname + link.search);
+  }
+
+  openFromWorker(message) {
+    if (message?.type !== "open" || typeof message.url !== "string") return;
+    const url = new URL(message.url, window.location.origin);
+    if (url.origin === window.location.origin && url.pathname.startsWith("/console")) this.navigate(url.pathname + url.search);
   }
 
   navigate(path, { replace = false } = {}) {

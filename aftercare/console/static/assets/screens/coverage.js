@@ -1,11 +1,13 @@
-// Coverage: who hears of an alert. Everyone sees who is on call now (GET /v1/program/on-call) and
-// their own away periods (GET /v1/staff/{id}/away) with a button to end or cancel each. Setting a period needs a cover chosen from the staff list,
+// Coverage: who hears of an alert. Everyone sees who is on call now (GET /v1/program/on-call),
+// turns on this browser's notifications, and sees their own away periods (GET /v1/staff/{id}/away)
+// with a button to end or cancel each. Setting a period needs a cover chosen from the staff list,
 // which the API shows to supervisors only (GET /v1/staff), so supervisors set periods here for
 // anyone, themselves included; they also edit the on-call rota (screens/rota.js).
 
 import { ApiError } from "../api.js";
 import { field, fill, h, showMessage, statusArea } from "../dom.js";
 import { exactTime, instantFromLocalInput, localInputValue } from "../format.js";
+import { notificationsCard } from "../notifications.js";
 import { rotaCard } from "./rota.js";
 
 const REASONS = {
@@ -207,7 +209,7 @@ export async function render(ctx) {
   fill(
     ctx.main,
     h("div", { class: "page-head" }, h("h1", { tabindex: "-1" }, "Coverage"), h("p", { class: "summary" }, "Who hears of an alert, and when")),
-    h("div", { class: "two-columns" }, h("div", { class: "stack" }, onCall), awayCard(ctx)),
+    h("div", { class: "two-columns" }, h("div", { class: "stack" }, onCall, notificationsCard(ctx)), awayCard(ctx)),
     rota,
   );
   return undefined;
