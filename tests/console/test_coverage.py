@@ -160,6 +160,26 @@ async def test_a_supervisor_makes_and_edits_the_rota_and_everyone_sees_who_is_on
     stored = (await site.call(site.seeded.dana, "GET", ROTA)).json()
     assert stored["participants"] == [str(tariq.user_id), str(mina.user_id)]
     assert (stored["rotation"], stored["handoff"], stored["version"]) == ("day", "00:00", 2)
+
+    # An override (a swap): Mina instead, from an hour ago for three hours, wins over the rota.
+    await rota.get_by_role("button", name="Add override").click()
+    override = rota.locator(".rota-override")
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
+    await override.get_by_label("On call instead").select_option(label="Mina Ortiz")
+    await override.get_by_label("From").fill(local_input(start))
+    await override.get_by_label("Until").fill(local_input(start + timedelta(hours=3)))
+    await rota.get_by_role("button", name="Save rota").click()
+    await expect(rota.get_by_role("alert")).to_have_text("Saved. This is version 3 of the rota.")
+    await on_call_is(page, mina, "Mina Ortiz is on call until")
+    await expect(page.locator("#on-call-now")).to_contain_text("An override in the rota puts them on call.")
+    overrides = (await site.call(site.seeded.dana, "GET", ROTA)).json()["overrides"]
+    assert overrides == [
+        {
+            "staff_id": str(mina.user_id),
+            "from": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "until": (start + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    ]
     await screenshot(site, page, "10-coverage-rota")
     await check_accessibility(page)
     await page.set_viewport_size(TABLET)
@@ -168,7 +188,7 @@ async def test_a_supervisor_makes_and_edits_the_rota_and_everyone_sees_who_is_on
     # A counselor sees who is on call now too (as "a colleague": names are the supervisors'), and
     # no rota to edit.
     counselor = (await open_tab("/console/coverage", site.seeded.chris)).page
-    await on_call_is(counselor, tariq, "A colleague is on call until")
+    await on_call_is(counselor, mina, "A colleague is on call until")
     await expect(counselor.locator(".rota-card")).to_have_count(0)
 
 
