@@ -135,6 +135,7 @@ async def test_a_supervisor_finds_graduates_needing_reassignment_and_loads_more(
     assert requests.last()["cursor"], requests.last()
     assert requests.last()["search"] == ["Zed Kim"]
     await expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+    await expect(rows.nth(50).locator("th a")).to_be_focused()  # the keyboard goes on where it was
     names = await rows.locator("th a").all_inner_texts()
     assert len(set(names)) == 55  # nothing repeated across the pages
 

@@ -231,3 +231,14 @@ async def test_a_rota_saved_meanwhile_in_another_session_is_not_overwritten(
     await expect(second.get_by_label("Handoff time")).to_have_value("08:30")
     await expect(second.get_by_label("Hours")).to_have_value("always")
     await expect(second.locator("li.rota-participant")).to_have_count(2)
+
+    # Deleting is guarded the same way, and asks once more on the page (no browser dialog).
+    await second.get_by_role("button", name="Delete rota…").click()
+    await second.get_by_role("button", name="Yes, delete the rota").click()
+    await expect(second.locator(".rota-card").get_by_role("alert")).to_have_text(
+        "The rota is deleted: nobody is on call until a new one is made."
+    )
+    await expect(second.locator("#on-call-now .on-call-who")).to_have_text(
+        "Nobody is on call: the program has no on-call rota."
+    )
+    assert (await site.call(site.seeded.dana, "GET", ROTA)).status_code == 404

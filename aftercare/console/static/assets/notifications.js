@@ -7,7 +7,7 @@
 import { ApiError } from "./api.js";
 import { fill, h, showMessage, statusArea } from "./dom.js";
 
-export const WORKER_URL = "/console/sw.js";
+const WORKER_URL = "/console/sw.js";
 const SCOPE = "/console/";
 // Registering a worker is a Trusted Types sink: the console's policy (CSP `trusted-types
 // aftercare-worker`) is made here, once, and admits the console's own worker and nothing else.
@@ -31,12 +31,12 @@ function within(promise, ms) {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
-export function pushSupported() {
+function pushSupported() {
   return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
 }
 
 /** The VAPID key as the bytes `pushManager.subscribe` wants (it is URL-safe base64). */
-export function keyBytes(base64url) {
+function keyBytes(base64url) {
   const base64 = base64url.replaceAll("-", "+").replaceAll("_", "/").padEnd(Math.ceil(base64url.length / 4) * 4, "=");
   return Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
 }
@@ -62,7 +62,7 @@ async function existingSubscription() {
 
 /** Turns notifications on for this browser and the signed-in staff member; throws PushProblem
  * with the sentence to show. */
-export async function turnOnNotifications(api) {
+async function turnOnNotifications(api) {
   if (!pushSupported()) throw new PushProblem("This browser cannot show notifications from the console.");
   const permission = await Notification.requestPermission();
   if (permission !== "granted") {

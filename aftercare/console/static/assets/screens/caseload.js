@@ -30,7 +30,7 @@ export function riskBadge(level) {
 }
 
 /** A graduate whose counselor was deactivated: their caseload waits for a supervisor to hand it on. */
-export function needsReassignment(graduate, staff) {
+function needsReassignment(graduate, staff) {
   return Boolean(graduate.counselor_id) && staff.get(graduate.counselor_id)?.active === false;
 }
 
@@ -185,10 +185,13 @@ export async function render(ctx) {
     try {
       const page = await store.loadCaseload(query(), { cursor: append ? nextCursor : null });
       if (ticket !== loading || !ctx.current()) return;
+      const firstNew = shown.length;
       shown = append ? [...shown, ...page.items] : page.items;
       nextCursor = page.next_cursor;
       showMessage(message, "");
       draw();
+      // The button may be gone with the last page: keyboard focus goes on to the first new row.
+      if (append && !nextCursor) body.querySelectorAll("tr")[firstNew]?.querySelector("a")?.focus();
     } catch (error) {
       if (ticket !== loading || !ctx.current()) return;
       showMessage(message, `The caseload could not be loaded: ${error?.detail || error?.message || "try again"}.`, "error");

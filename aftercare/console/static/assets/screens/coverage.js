@@ -4,7 +4,7 @@
 // which the API shows to supervisors only (GET /v1/staff), so supervisors set periods here for
 // anyone, themselves included; they also edit the on-call rota (screens/rota.js).
 
-import { ApiError } from "../api.js";
+import { ApiError, problemText } from "../api.js";
 import { field, fill, h, showMessage, statusArea } from "../dom.js";
 import { exactTime, instantFromLocalInput, localInputValue } from "../format.js";
 import { notificationsCard } from "../notifications.js";
@@ -14,13 +14,6 @@ const REASONS = {
   no_rota: "Nobody is on call: the program has no on-call rota.",
   business_hours: "Nobody is on call now: in business hours each counselor answers for their own caseload.",
 };
-
-function problemText(error) {
-  if (error instanceof ApiError && error.errors.length) {
-    return error.errors.map((e) => `${e.field.replaceAll("_", " ")}: ${e.message}`).join("; ");
-  }
-  return error?.detail || error?.message || "the server refused the change";
-}
 
 async function onCallCard(ctx) {
   const { api, store } = ctx;
@@ -72,10 +65,6 @@ function awayCard(ctx) {
     fill(cover, h("option", { value: "" }, "Choose a colleague"), store.activeStaff(person).map((member) => h("option", { value: member.id }, member.display_name)));
   }
 
-  function personName(id) {
-    return id === me ? "You" : store.staffName(id);
-  }
-
   async function drawList() {
     let periods;
     try {
@@ -102,7 +91,7 @@ function awayCard(ctx) {
                 { class: "away-when" },
                 `${exactTime(period.from)} – ${exactTime(period.until)}`,
               ),
-              h("span", { class: "away-cover" }, "Covered by ", h("strong", {}, personName(period.covering_staff_id))),
+              h("span", { class: "away-cover" }, "Covered by ", h("strong", {}, store.staffName(period.covering_staff_id))),
               period.note ? h("span", { class: "away-note" }, period.note) : null,
               h(
                 "button",
@@ -163,7 +152,8 @@ function awayCard(ctx) {
     try {
       const body = { from, until, covering_staff_id: cover.value, ...(note.value.trim() ? { note: note.value.trim() } : {}) };
       await api.request("PUT", `/v1/staff/${encodeURIComponent(person)}/away`, { body });
-      showMessage(message, `Saved: ${personName(person).toLowerCase() === "you" ? "you are" : `${personName(person)} is`} away from ${exactTime(from)} until ${exactTime(until)}, covered by ${store.staffName(cover.value)}.`, "success");
+      const who = person === me ? "you are" : `${store.staffName(person)} is`;
+      showMessage(message, `Saved: ${who} away from ${exactTime(from)} until ${exactTime(until)}, covered by ${store.staffName(cover.value)}.`, "success");
       ctx.announce("Away period saved.");
       end.value = "";
       note.value = "";

@@ -3,7 +3,7 @@
 // If-Match with the version the form was loaded from; a 412 means someone saved in between: the
 // form keeps the edits, says so, and overwrites nothing.
 
-import { ApiError } from "../api.js";
+import { ApiError, problemText } from "../api.js";
 import { field, fill, h, showMessage, statusArea, uid } from "../dom.js";
 import { instantFromLocalInput, localInputValue } from "../format.js";
 
@@ -36,7 +36,7 @@ function draftOf(rota) {
 }
 
 /** The PUT body from the form's state. */
-export function rotaBody(draft) {
+function rotaBody(draft) {
   return {
     participants: draft.participants,
     rotation: draft.rotation,
@@ -251,10 +251,7 @@ export async function rotaCard(ctx, { onSaved }) {
         save.disabled = false;
         confirmRemove.disabled = false;
         if (error instanceof ApiError && error.status === 412) await conflict(version);
-        else {
-          const detail = error instanceof ApiError && error.errors.length ? error.errors.map((e) => `${e.field}: ${e.message}`).join("; ") : error?.detail || error?.message;
-          showMessage(message, `Not saved: ${detail || "the server refused the change"}.`, "error");
-        }
+        else showMessage(message, `Not saved: ${problemText(error)}.`, "error");
       }
     }
 
