@@ -131,6 +131,20 @@ async def test_turning_on_notifications_and_a_push_shown_without_names(site: Sit
         notification["data"],
     )
     assert target == f"{site.base}/console/alerts/{alert['id']}"
+    # With the console open, the worker's click handler posts {type: "open", url} to it (a click
+    # itself cannot be made from here): the console shows the alert in place, still signed in.
+    await page.evaluate("() => { window.sameDocument = true; }")
+    await page.evaluate(
+        """(url) => navigator.serviceWorker.dispatchEvent(new MessageEvent("message", {data: {type: "open", url}}))""",
+        target,
+    )
+    await expect(page).to_have_url(target)
+    await expect(page.get_by_role("heading", name="Safety concern", level=1)).to_be_visible()
+    await expect(page.locator(".alert-hero-graduate")).to_contain_text(
+        priya.name
+    )  # signed in: the API answers
+    # In place: no reload, which would have forgotten the sign-in.
+    assert await page.evaluate("() => window.sameDocument === true")
 
 
 async def test_a_notification_click_never_leaves_the_console(site: Site, open_tab: OpenTab) -> None:
