@@ -4,7 +4,7 @@
 // form keeps the edits, says so, and overwrites nothing.
 
 import { ApiError, problemText } from "../api.js";
-import { field, fill, h, showMessage, statusArea, uid } from "../dom.js";
+import { field, fill, h, showMessage, statusArea } from "../dom.js";
 import { instantFromLocalInput, localInputValue } from "../format.js";
 
 const PATH = "/v1/program/on-call-rota";
@@ -72,7 +72,7 @@ export async function rotaCard(ctx, { onSaved }) {
     const draft = draftOf(rota);
     const version = rota?.version ?? 0;
     const participants = h("ol", { class: "rota-participants", "aria-label": "On call in this order" });
-    const addChoice = h("select", { id: uid("rota-add") });
+    const addChoice = h("select");
     const overrides = h("div", { class: "rota-overrides" });
 
     function drawParticipants() {
