@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from aftercare.alerts import service as alerts_service
 from aftercare.alerts.models import Alert
@@ -46,7 +46,7 @@ from aftercare.graduates.schemas import GraduateCreate
 from aftercare.staff import service as staff_service
 from aftercare.staff.schemas import StaffCreate
 from tests.alerts.test_stream import free_port, stop, wait_until_live
-from tests.conftest import PASSWORD
+from tests.conftest import BACKENDS, PASSWORD, POSTGRES_URL
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The flags the machine notes give for Debian's Chromium here: no sandbox as root, and nothing that
@@ -112,9 +112,14 @@ def _history(back: int) -> tuple[int, int, int, float, bool]:
     return 4 - (back % 5 == 0), 2 + (back % 3 == 0), 3 + (back % 4 == 0), 7.0 + (back % 2) * 0.5, False
 
 
-async def _seed(database_url: str, data_dir: Path) -> Seeded:
+def _connect_args(schema: str | None) -> dict[str, Any]:
+    """On PostgreSQL, the test's own schema first on the search path (serve.py does the same)."""
+    return {"connect_args": {"server_settings": {"search_path": schema}}} if schema else {}
+
+
+async def _seed(database_url: str, schema: str | None, data_dir: Path) -> Seeded:
     settings = Settings(data_dir=data_dir, jwt_secret=SECRET)
-    engine = make_engine(settings, url=database_url)
+    engine = make_engine(settings, url=database_url, **_connect_args(schema))
     await migrate(engine)
     factory = make_session_factory(engine)
     now = datetime.now(UTC)
@@ -430,14 +435,30 @@ def _screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-# One server and one browser for every module here: seeding three months of check-ins is the slow
-# part, and each test makes (or names) the people it changes.
-@pytest.fixture(scope="package")
-async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
+async def _schema(database_url: str, data_dir: Path, statement: str) -> None:
+    admin = make_engine(Settings(data_dir=data_dir), url=database_url)
+    async with admin.begin() as conn:
+        await conn.execute(text(statement))
+    await admin.dispose()
+
+
+# One server and one browser for every module here, per database engine (SQLite; PostgreSQL too when
+# AFTERCARE_TEST_POSTGRES_URL is set): seeding three months of check-ins is the slow part, and each
+# test makes (or names) the people it changes.
+@pytest.fixture(scope="package", params=BACKENDS)
+async def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Site]:
     _require_browser()
     data_dir = tmp_path_factory.mktemp("console")
-    database_url = f"sqlite+aiosqlite:///{data_dir / 'console.db'}"
-    seeded = await _seed(database_url, data_dir)
+    schema: str | None = None
+    if request.param == "sqlite":
+        database_url = f"sqlite+aiosqlite:///{data_dir / 'console.db'}"
+    else:
+        assert POSTGRES_URL
+        database_url, schema = POSTGRES_URL, f"console_{uuid.uuid4().hex[:12]}"
+        await _schema(database_url, data_dir, f'CREATE SCHEMA "{schema}"')
+    seeded = await _seed(database_url, schema, data_dir)
     clock_file = data_dir / "clock-offset"
     clock_file.write_text("0")
     port = free_port()
@@ -449,6 +470,7 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
         "AFTERCARE_LOG_LEVEL": "WARNING",
         "AFTERCARE_STREAM_POLL_SECONDS": "0.1",
         "CONSOLE_CLOCK_FILE": str(clock_file),
+        **({"CONSOLE_SCHEMA": schema} if schema else {}),
     }
     process = _start_app(port, env, data_dir / "server.log")
     proxy = Proxy(port)
@@ -467,6 +489,8 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
     finally:
         await proxy.stop()
         stop(process)
+        if schema:
+            await _schema(database_url, data_dir, f'DROP SCHEMA "{schema}" CASCADE')
 
 
 # -- the browser -----------------------------------------------------------------------------------
