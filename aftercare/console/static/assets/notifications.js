@@ -113,6 +113,7 @@ export function notificationsCard(ctx) {
     box.dataset.state = kind;
     fill(state, text);
     button.hidden = kind === "on" || kind === "unsupported";
+    fill(button, kind === "found" ? "Send my alerts to this browser" : "Turn on notifications");
   }
 
   button.addEventListener("click", async () => {
@@ -135,7 +136,9 @@ export function notificationsCard(ctx) {
     show("off", Notification.permission === "denied" ? "Notifications are blocked for this site in the browser's settings." : "Notifications are off for this browser.");
     existingSubscription()
       .then((subscription) => {
-        if (subscription) show("on", "Notifications are on: this browser shows an alert even when the console is closed.");
+        // Whose it is the server knows, not the browser: on a shared computer it may be the last
+        // person's. Sending it again makes it the signed-in person's.
+        if (subscription) show("found", "Notifications are on for this browser. If someone else used it before you, send your alerts here.");
       })
       .catch(() => null);
   }
