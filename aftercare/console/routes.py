@@ -3,11 +3,14 @@
 ``/console`` and every ``/console/...`` path that is not an asset answer with ``index.html``: the
 console routes on the client (``/console/alerts/{id}``, the link in every staff push, is a page of
 its own after a reload too). Assets live under ``/console/assets/`` and are read from the package
-once; an asset that is not there is a 404 like any unknown path.
+once; an asset that is not there is a 404 like any unknown path. ``/console/sw.js`` is the service
+worker that shows staff push notifications, with ``Service-Worker-Allowed: /console/``.
 
 Every answer carries a strict Content-Security-Policy: scripts, styles and connections from this
-origin only, no inline script or style, no ``eval``, and Trusted Types with no policy, so a string
-can never be written into the page as HTML (names and notes are always set as text).
+origin only, no inline script or style, no ``eval``, and Trusted Types with one policy, so a string
+can never be written into the page as HTML (names and notes are always set as text). That policy,
+``WORKER_POLICY``, makes exactly one script URL: the service worker's (``notifications.js``), since
+registering a worker is a script-URL sink too.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ from aftercare.errors import NotFound
 
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = "assets"
+# The service worker (browser push for staff) lives at the console's root, not under assets/: a
+# worker's scope is at most the folder it is served from, and it must cover every /console page.
+WORKER = "sw.js"
+WORKER_HEADERS = {"Service-Worker-Allowed": "/console/"}
+WORKER_POLICY = "aftercare-worker"
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -40,7 +48,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "form-action 'self'",
         "frame-ancestors 'none'",
         "require-trusted-types-for 'script'",
-        "trusted-types 'none'",
+        f"trusted-types {WORKER_POLICY}",
     )
 )
 SECURITY_HEADERS = {
@@ -81,10 +89,10 @@ def _files() -> dict[str, Asset]:
     }
 
 
-def _answer(request: Request, asset: Asset) -> Response[bytes]:
+def _answer(request: Request, asset: Asset, extra: dict[str, str] | None = None) -> Response[bytes]:
     # no-cache: revalidate every time (the ETag makes that a 304), so an upgrade is seen at once
-    # without versioned file names.
-    headers = {**SECURITY_HEADERS, "ETag": asset.etag, "Cache-Control": "no-cache"}
+    # without versioned file names (the browser also checks a worker for updates this way).
+    headers = {**SECURITY_HEADERS, **(extra or {}), "ETag": asset.etag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == asset.etag:
         return Response(b"", status_code=304, headers=headers)
     return Response(asset.body, media_type=asset.media_type, headers=headers)
@@ -115,6 +123,11 @@ class ConsoleController(Controller):
     @get("/console/{path:path}", operation_id="consolePath")
     async def page_or_asset(self, request: Request, path: str) -> Response[bytes]:
         relative = path.strip("/")
+        if relative == WORKER:
+            worker = _files().get(WORKER)
+            if worker is None:
+                raise NotFound("the console is not installed with this package")
+            return _answer(request, worker, WORKER_HEADERS)
         if relative == ASSETS or relative.startswith(f"{ASSETS}/"):
             asset = _files().get(relative)
             if asset is None:

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from aftercare.alerts import service as alerts_service
 from aftercare.alerts.models import Alert
@@ -46,7 +46,7 @@ from aftercare.graduates.schemas import GraduateCreate
 from aftercare.staff import service as staff_service
 from aftercare.staff.schemas import StaffCreate
 from tests.alerts.test_stream import free_port, stop, wait_until_live
-from tests.conftest import PASSWORD
+from tests.conftest import BACKENDS, PASSWORD, POSTGRES_URL
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The flags the machine notes give for Debian's Chromium here: no sandbox as root, and nothing that
@@ -112,9 +112,14 @@ def _history(back: int) -> tuple[int, int, int, float, bool]:
     return 4 - (back % 5 == 0), 2 + (back % 3 == 0), 3 + (back % 4 == 0), 7.0 + (back % 2) * 0.5, False
 
 
-async def _seed(database_url: str, data_dir: Path) -> Seeded:
+def _connect_args(schema: str | None) -> dict[str, Any]:
+    """On PostgreSQL, the test's own schema first on the search path (serve.py does the same)."""
+    return {"connect_args": {"server_settings": {"search_path": schema}}} if schema else {}
+
+
+async def _seed(database_url: str, schema: str | None, data_dir: Path) -> Seeded:
     settings = Settings(data_dir=data_dir, jwt_secret=SECRET)
-    engine = make_engine(settings, url=database_url)
+    engine = make_engine(settings, url=database_url, **_connect_args(schema))
     await migrate(engine)
     factory = make_session_factory(engine)
     now = datetime.now(UTC)
@@ -386,6 +391,32 @@ class Site:
         assert items, f"no open alert for {person.name}"
         return items[0]
 
+    async def add_staff(self, name: str, role: str = "counselor") -> Person:
+        """A new staff member, made by the supervisor through the API (a test's own people)."""
+        email = f"{name.split()[0].lower()}-{uuid.uuid4().hex[:8]}@clinic.test"
+        response = await self.call(
+            self.seeded.dana,
+            "POST",
+            "/v1/staff",
+            json={"email": email, "password": PASSWORD, "display_name": name, "role": role},
+        )
+        assert response.status_code == 201, response.text
+        return Person(email, name, uuid.UUID(response.json()["id"]))
+
+    async def add_graduate(self, name: str, counselor: Person) -> uuid.UUID:
+        response = await self.call(
+            self.seeded.dana,
+            "POST",
+            "/v1/graduates",
+            json={
+                "display_name": name,
+                "timezone": "America/Chicago",
+                "counselor_id": str(counselor.user_id),
+            },
+        )
+        assert response.status_code == 201, response.text
+        return uuid.UUID(response.json()["id"])
+
     def travel(self, seconds: float) -> None:
         self.clock_file.write_text(str(seconds))
 
@@ -404,12 +435,30 @@ def _screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
+async def _schema(database_url: str, data_dir: Path, statement: str) -> None:
+    admin = make_engine(Settings(data_dir=data_dir), url=database_url)
+    async with admin.begin() as conn:
+        await conn.execute(text(statement))
+    await admin.dispose()
+
+
+# One server and one browser for every module here, per database engine (SQLite; PostgreSQL too when
+# AFTERCARE_TEST_POSTGRES_URL is set): seeding three months of check-ins is the slow part, and each
+# test makes (or names) the people it changes.
+@pytest.fixture(scope="package", params=BACKENDS)
+async def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Site]:
     _require_browser()
     data_dir = tmp_path_factory.mktemp("console")
-    database_url = f"sqlite+aiosqlite:///{data_dir / 'console.db'}"
-    seeded = await _seed(database_url, data_dir)
+    schema: str | None = None
+    if request.param == "sqlite":
+        database_url = f"sqlite+aiosqlite:///{data_dir / 'console.db'}"
+    else:
+        assert POSTGRES_URL
+        database_url, schema = POSTGRES_URL, f"console_{uuid.uuid4().hex[:12]}"
+        await _schema(database_url, data_dir, f'CREATE SCHEMA "{schema}"')
+    seeded = await _seed(database_url, schema, data_dir)
     clock_file = data_dir / "clock-offset"
     clock_file.write_text("0")
     port = free_port()
@@ -421,6 +470,7 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
         "AFTERCARE_LOG_LEVEL": "WARNING",
         "AFTERCARE_STREAM_POLL_SECONDS": "0.1",
         "CONSOLE_CLOCK_FILE": str(clock_file),
+        **({"CONSOLE_SCHEMA": schema} if schema else {}),
     }
     process = _start_app(port, env, data_dir / "server.log")
     proxy = Proxy(port)
@@ -439,12 +489,14 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
     finally:
         await proxy.stop()
         stop(process)
+        if schema:
+            await _schema(database_url, data_dir, f'DROP SCHEMA "{schema}" CASCADE')
 
 
 # -- the browser -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def browser(site: Site) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
@@ -470,8 +522,17 @@ async def open_tab(site: Site, browser: Any) -> AsyncIterator[OpenTab]:
     Content-Security-Policy or Trusted Types violation."""
     tabs: list[tuple[Any, Tab]] = []
 
-    async def open_(path: str = "/console", person: Person | None = None) -> Tab:
-        context = await browser.new_context(base_url=site.base, viewport=VIEWPORT, service_workers="block")
+    async def open_(
+        path: str = "/console",
+        person: Person | None = None,
+        *,
+        service_workers: bool = False,
+    ) -> Tab:
+        # Service workers only where a test is about them (browser push): elsewhere they would
+        # outlive the test in the browser and answer for the next one.
+        context = await browser.new_context(
+            base_url=site.base, viewport=VIEWPORT, service_workers="allow" if service_workers else "block"
+        )
         page = await context.new_page()
         tab = Tab(page, [])
         page.on("pageerror", lambda error: tab.problems.append(f"page error: {error}"))
@@ -512,3 +573,22 @@ async def screenshot(site: Site, page: Any, name: str, *, full_page: bool = True
     path = site.screenshots / f"{name}.png"
     await page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+AXE = Path(__file__).with_name("vendor") / "axe-core" / "axe.min.js"
+TABLET = {"width": 820, "height": 1180}
+
+
+async def check_accessibility(page: Any) -> None:
+    """axe-core (vendored, never served by the app) on the page as it stands: no serious or
+    critical violation of WCAG 2 A/AA. It is evaluated through the DevTools protocol, which the
+    page's Content-Security-Policy does not govern, so the console's policy stays as strict."""
+    if not await page.evaluate("() => typeof window.axe === 'object'"):
+        await page.evaluate(AXE.read_text())
+    result = await page.evaluate(
+        """() => axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+            .then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                               nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)})))"""
+    )
+    serious = [v for v in result if v["impact"] in ("serious", "critical")]
+    assert not serious, serious

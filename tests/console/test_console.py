@@ -212,32 +212,6 @@ async def test_the_alert_page_from_a_push_link_records_outreach_and_resolves(
     assert [o["method"] for o in stored["outreach"]] == ["call"]
 
 
-async def test_the_caseload_lists_every_graduate_in_reach_and_searches_by_name(
-    site: Site, open_tab: OpenTab
-) -> None:
-    page = (await open_tab("/console/caseload", site.seeded.chris)).page
-    rows = page.locator("table.caseload-table tbody tr")
-    mine = [g for g in site.seeded.graduates.values() if g.name != "Morgan Lee"]
-    await expect(rows).to_have_count(len(mine))
-    await screenshot(site, page, "05-caseload")
-    search = page.get_by_label("Search by name")
-    await search.fill("jor")
-    await expect(rows).to_have_count(1)
-    await expect(rows.first.locator("th a")).to_have_text("Jordan Miles")
-    await search.fill("ri")  # the start of any word: Riley Adams, Sam Rivera
-    await expect(rows).to_have_count(2)
-    assert sorted(await rows.locator("th a").all_inner_texts()) == ["Riley Adams", "Sam Rivera"]
-    await search.fill("zz")
-    await expect(page.get_by_text("No graduate matches this search.")).to_be_visible()
-    await search.fill("")
-    await page.get_by_role("button", name="Graduate").click()  # sort by name, A to Z
-    names = await rows.locator("th a").all_inner_texts()
-    assert names == sorted(names, key=str.lower)
-    await expect(page.locator("th[aria-sort='ascending']")).to_have_count(1)
-    await rows.locator("th a", has_text="Jordan Miles").click()
-    await expect(page.get_by_role("heading", name="Jordan Miles", level=1)).to_be_visible()
-
-
 async def test_the_graduate_chart_plots_each_check_in_over_30_and_90_days(
     site: Site, open_tab: OpenTab
 ) -> None:

@@ -41,6 +41,8 @@ async def test_every_console_path_is_the_page_with_a_strict_policy(
     assert directives["connect-src"] == "'self'"
     assert directives["frame-ancestors"] == "'none'"
     assert directives["require-trusted-types-for"] == "'script'"
+    # One policy, for the service worker's URL; no duplicates, so no second policy by that name.
+    assert directives["trusted-types"] == "aftercare-worker"
     assert "unsafe" not in policy
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["referrer-policy"] == "no-referrer"
@@ -72,6 +74,19 @@ async def test_assets_are_served_with_their_types(client: httpx.AsyncClient) -> 
         etag = response.headers["etag"]
         again = await client.get(path, headers={"If-None-Match": etag})
         assert again.status_code == 304 and again.content == b""
+
+
+async def test_the_service_worker_is_served_for_the_whole_console(client: httpx.AsyncClient) -> None:
+    response = await client.get("/console/sw.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["service-worker-allowed"] == "/console/"  # its scope covers every page
+    assert response.content == (STATIC / "sw.js").read_bytes()
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe" not in policy  # the worker runs under it too
+    assert (
+        await client.get("/console/sw.js", headers={"If-None-Match": response.headers["etag"]})
+    ).status_code == 304
 
 
 @pytest.mark.parametrize("path", ["/console/assets/missing.js", "/console/assets/", "/console/assets/vendor"])

@@ -16,6 +16,15 @@ export class ApiError extends Error {
   }
 }
 
+/** What went wrong, for a sentence that starts "Not saved: ": each field the server named with its
+ * message, else the problem's detail. */
+export function problemText(error) {
+  if (error instanceof ApiError && error.errors.length) {
+    return error.errors.map((e) => `${e.field.replaceAll("_", " ")}: ${e.message}`).join("; ");
+  }
+  return error?.detail || error?.message || "the server refused the change";
+}
+
 // Refresh this long before the access token's expiry, so a request rarely meets a 401.
 const REFRESH_MARGIN_MS = 30_000;
 const MAX_PAGES = 50;

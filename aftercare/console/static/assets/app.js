@@ -8,6 +8,7 @@ import { Store } from "./store.js";
 import { SEVERITY, ruleLabel } from "./format.js";
 import * as alertScreen from "./screens/alert.js";
 import * as caseloadScreen from "./screens/caseload.js";
+import * as coverageScreen from "./screens/coverage.js";
 import * as feedScreen from "./screens/feed.js";
 import * as graduateScreen from "./screens/graduate.js";
 import * as notFoundScreen from "./screens/not-found.js";
@@ -20,6 +21,7 @@ const ROUTES = [
   { pattern: new RegExp(`^/console/alerts/${UUID}/?$`), screen: alertScreen, nav: "alerts", params: ["alertId"] },
   { pattern: new RegExp("^/console/caseload/?$"), screen: caseloadScreen, nav: "caseload" },
   { pattern: new RegExp(`^/console/graduates/${UUID}/?$`), screen: graduateScreen, nav: "caseload", params: ["graduateId"] },
+  { pattern: new RegExp("^/console/coverage/?$"), screen: coverageScreen, nav: "coverage" },
 ];
 // If the stream cannot open (a proxy that buffers, a network that drops it), show the feed anyway.
 const FEED_WITHOUT_STREAM_MS = 4000;
@@ -43,6 +45,12 @@ class ConsoleApp {
   start() {
     document.addEventListener("click", (event) => this.followLink(event));
     window.addEventListener("popstate", () => this.render());
+    // A click on a push notification, passed on by the service worker (sw.js): shown here, in the
+    // open console, which keeps its sign-in.
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.addEventListener("message", (event) => this.openFromWorker(event.data));
+      navigator.serviceWorker.startMessages();
+    }
     this.render();
   }
 
@@ -52,6 +60,12 @@ class ConsoleApp {
     if (!link || link.target || link.origin !== window.location.origin || !link.pathname.startsWith("/console")) return;
     event.preventDefault();
     this.navigate(link.pathname + link.search);
+  }
+
+  openFromWorker(message) {
+    if (message?.type !== "open" || typeof message.url !== "string") return;
+    const url = new URL(message.url, window.location.origin);
+    if (url.origin === window.location.origin && url.pathname.startsWith("/console")) this.navigate(url.pathname + url.search);
   }
 
   navigate(path, { replace = false } = {}) {
@@ -206,6 +220,7 @@ class ConsoleApp {
           { "aria-label": "Main" },
           h("a", { href: "/console/alerts", "data-nav": "alerts" }, "Alerts", h("span", { class: "count", id: "nav-alert-count", hidden: true })),
           h("a", { href: "/console/caseload", "data-nav": "caseload" }, "Caseload"),
+          h("a", { href: "/console/coverage", "data-nav": "coverage" }, "Coverage"),
         ),
         h("div", { class: "live-status", id: "stream-status", "data-stream-status": "connecting", role: "status" }, "Connecting…"),
         h(

@@ -115,3 +115,16 @@ export function lastCheckinText(lastDate, timeZone) {
   if (days === 1) return { text: "Yesterday", days: 1 };
   return { text: `${days} days ago`, days };
 }
+
+/** An instant as the value of an `<input type="datetime-local">`: this browser's wall-clock time. */
+export function localInputValue(iso) {
+  const date = new Date(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+/** A `datetime-local` value (this browser's wall-clock time) as an RFC 3339 instant in UTC. */
+export function instantFromLocalInput(value) {
+  const date = new Date(value); // a date-time without an offset is read as local time
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}

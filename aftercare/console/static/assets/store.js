@@ -2,6 +2,9 @@
 // kept current by the stream; graduates and staff by id, for names. Screens read it and subscribe to
 // its changes; only the API and the stream write it.
 
+// A screenful: the caseload asks for more with "Load more" rather than fetching everyone.
+const CASELOAD_PAGE = 50;
+
 export class Store {
   constructor(api) {
     this.api = api;
@@ -75,10 +78,21 @@ export class Store {
     const missing = [...new Set(ids)].filter((id) => !this.graduates.has(id));
     if (missing.length === 0) return;
     if (missing.length > 3 && !this.caseloadLoaded) {
-      await this.loadCaseload().catch(() => null);
+      // Many names at once (the feed's first load): the whole caseload in a few pages is cheaper.
+      await this.api
+        .all("/v1/graduates")
+        .then((items) => {
+          this.remember(items);
+          this.caseloadLoaded = true;
+        })
+        .catch(() => null);
     }
     await Promise.all(missing.filter((id) => !this.graduates.has(id)).map((id) => this.graduate(id).catch(() => null)));
     this.emit({ kind: "names" });
+  }
+
+  remember(graduates) {
+    for (const graduate of graduates) this.graduates.set(graduate.id, graduate);
   }
 
   async graduate(id, { fresh = false } = {}) {
@@ -96,24 +110,35 @@ export class Store {
     return this.graduateRequests.get(id);
   }
 
-  // PLUG-IN POINT (caseload sort, filters and search on the server): when GET /v1/graduates takes
-  // sort=risk|last_checkin|open_alerts|name, risk_level, status, has_open_alerts and q, pass them
-  // through `query` here and let screens/caseload.js send its controls instead of sorting locally.
-  async loadCaseload(query = {}) {
-    const items = await this.api.all("/v1/graduates", query);
-    for (const graduate of items) this.graduates.set(graduate.id, graduate);
-    this.caseloadLoaded = true;
-    return items;
+  /**
+   * One page of the caseload in the server's order: `query` holds GET /v1/graduates's `sort`,
+   * `search` (a name prefix), `needs_reassignment` and the other filters; `cursor` the page to
+   * continue from. Returns {items, next_cursor}.
+   */
+  async loadCaseload(query = {}, { cursor = null, limit = CASELOAD_PAGE } = {}) {
+    const page = await this.api.get("/v1/graduates", { ...query, limit, ...(cursor ? { cursor } : {}) });
+    this.remember(page.items);
+    return page;
   }
 
-  /** Staff names (supervisors may list staff; a counselor knows only themself). */
-  async loadStaff() {
-    if (this.api.role !== "supervisor" || this.staff.size) return;
+  /** Staff names (supervisors may list staff; a counselor knows only themself). `fresh`: again,
+   * for screens that choose among them (a colleague added or deactivated since sign-in). */
+  async loadStaff({ fresh = false } = {}) {
+    if (this.api.role !== "supervisor" || (this.staff.size && !fresh)) return;
     try {
-      for (const member of await this.api.all("/v1/staff")) this.staff.set(member.id, member);
+      const members = await this.api.all("/v1/staff");
+      this.staff = new Map(members.map((member) => [member.id, member]));
     } catch {
       // names are a convenience: without them the console says "a colleague"
     }
+  }
+
+  /** Active staff other than `exceptId`, by name: who can cover or be on call (supervisors only
+   * know them: the staff list is theirs). */
+  activeStaff(exceptId = null) {
+    return [...this.staff.values()]
+      .filter((member) => member.active && member.id !== exceptId)
+      .sort((a, b) => a.display_name.localeCompare(b.display_name));
   }
 
   staffName(id) {
