@@ -111,6 +111,7 @@ def test_every_list_declares_the_400_of_a_cursor_it_did_not_issue(document: dict
         "/v1/plan-templates",
         "/v1/push/subscriptions",
         "/v1/staff",
+        "/v1/staff/colleagues",
     }
     for path, op in lists.items():
         assert "cursor" in op["responses"]["400"]["description"], path
@@ -157,7 +158,7 @@ def test_wire_schemas_keep_msgspec_bounds(schema_app: Litestar, document: dict[s
 
 
 def test_list_parameters_are_bounded(document: dict[str, Any]) -> None:
-    for path in ("/v1/graduates", "/v1/staff"):
+    for path in ("/v1/graduates", "/v1/staff", "/v1/staff/colleagues"):
         params = {p["name"]: p for p in document["paths"][path]["get"]["parameters"]}
         limit = params["limit"]["schema"]
         assert (limit.get("minimum"), limit.get("maximum"), limit.get("default")) == (1, 200, 50)

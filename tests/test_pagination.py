@@ -106,6 +106,7 @@ LISTINGS = {
     ),
     "caseload_by_name": Listing("/v1/graduates", tied="display_name", params=(("sort", "name"),)),
     "staff": Listing("/v1/staff", as_supervisor=True),
+    "colleagues": Listing("/v1/staff/colleagues"),
     "plan_versions": Listing("/v1/graduates/{gid}/plan/versions", key="version"),
     "timeline": Listing("/v1/graduates/{gid}/timeline", tied="at"),
     "notifications": Listing("/v1/me/notifications", tied="created_at"),

@@ -37,6 +37,17 @@ class StaffController(Controller):
     ) -> schemas.StaffPage:
         return await service.list_staff(db_session, limit=limit, cursor=cursor)
 
+    @get("/colleagues", operation_id="listColleagues", opt={"access": Access.STAFF})
+    async def list_colleagues(
+        self,
+        db_session: AsyncSession,
+        limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+        cursor: str | None = Parameter(default=None, max_length=200),
+    ) -> schemas.ColleaguePage:
+        """Active staff, names and roles only, for every staff member: who can cover an away
+        period. The full list with e-mails and settings stays the supervisors' (``listStaff``)."""
+        return await service.list_colleagues(db_session, limit=limit, cursor=cursor)
+
     @patch("/{staff_id:uuid}", operation_id="updateStaff", opt={"access": Access.STAFF_SELF})
     async def update_staff(
         self,

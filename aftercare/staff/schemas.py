@@ -50,6 +50,20 @@ class StaffPage(msgspec.Struct):
     next_cursor: str | None
 
 
+class Colleague(msgspec.Struct):
+    """What any staff member may know of another: enough to choose a cover, nothing more (no
+    e-mail, no settings)."""
+
+    id: uuid.UUID
+    display_name: str
+    role: StaffRole
+
+
+class ColleaguePage(msgspec.Struct):
+    items: list[Colleague]
+    next_cursor: str | None
+
+
 UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 
 

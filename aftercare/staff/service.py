@@ -75,18 +75,34 @@ _CURSORS = Keyset[None](None)  # staff sort by their UUIDv7 id alone, so by crea
 
 
 async def list_staff(session: AsyncSession, *, limit: int, cursor: str | None) -> schemas.StaffPage:
+    page, next_cursor = await _staff_page(session, limit=limit, cursor=cursor, active_only=False)
+    return schemas.StaffPage(items=[to_schema(u) for u in page], next_cursor=next_cursor)
+
+
+async def list_colleagues(session: AsyncSession, *, limit: int, cursor: str | None) -> schemas.ColleaguePage:
+    """Active staff as any staff member sees them: a counselor going away chooses a cover here."""
+    page, next_cursor = await _staff_page(session, limit=limit, cursor=cursor, active_only=True)
+    return schemas.ColleaguePage(
+        items=[
+            schemas.Colleague(id=u.id, display_name=u.display_name, role=STAFF_ROLES[u.role]) for u in page
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+async def _staff_page(
+    session: AsyncSession, *, limit: int, cursor: str | None, active_only: bool
+) -> tuple[list[User], str | None]:
     key = _CURSORS.decode(cursor)
     query = select(User).where(User.role != "graduate").order_by(User.id).limit(limit + 1)
+    if active_only:
+        query = query.where(User.active.is_(True))
     if key is not None:
         query = query.where(User.id > key.id)
     async with session.begin():
         rows = list((await session.scalars(query)).all())
     page = rows[:limit]
-    more = len(rows) > limit
-    return schemas.StaffPage(
-        items=[to_schema(u) for u in page],
-        next_cursor=_CURSORS.encode(None, page[-1].id) if more else None,
-    )
+    return page, _CURSORS.encode(None, page[-1].id) if len(rows) > limit else None
 
 
 async def patch_staff(

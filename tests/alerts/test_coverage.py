@@ -397,3 +397,40 @@ async def test_a_hanging_relay_does_not_delay_the_next_level(
     assert detail["escalation_level"] == 1
     attempts = [a for n in detail["notifications"] for d in n["deliveries"] for a in d["attempt_log"]]
     assert attempts and all(a["outcome"] == "retry" and "0.5 s" in a["error"] for a in attempts)
+
+
+async def test_a_counselor_chooses_a_cover_among_active_colleagues_and_learns_nothing_more(
+    cast: Cast,
+) -> None:
+    """A counselor going away picks their own cover: ``GET /v1/staff/colleagues`` gives every staff
+    member the active colleagues' names and roles, never their e-mail or settings."""
+    client = cast.program.client
+    cover = await cast.program.staff(cast.supervisor)
+    gone = await cast.program.staff(cast.supervisor)
+    deactivated = await client.patch(
+        f"/v1/staff/{gone.user_id}", headers=cast.supervisor.headers, json={"active": False}
+    )
+    assert deactivated.status_code == 200
+
+    listed = await client.get("/v1/staff/colleagues", headers=cast.counselor.headers)
+    assert listed.status_code == 200
+    items = listed.json()["items"]
+    by_id = {item["id"]: item for item in items}
+    assert {str(cast.counselor.user_id), str(cover.user_id), str(cast.supervisor.user_id)} <= set(by_id)
+    assert str(gone.user_id) not in by_id
+    assert str(cast.graduate.user_id) not in by_id
+    assert all(set(item) == {"id", "display_name", "role"} for item in items)
+    assert by_id[str(cast.supervisor.user_id)]["role"] == "supervisor"
+
+    away = await client.put(
+        f"/v1/staff/{cast.counselor.user_id}/away",
+        headers=cast.counselor.headers,
+        json={
+            "from": cast.program.clock.now().isoformat(),
+            "until": (cast.program.clock.now() + timedelta(days=2)).isoformat(),
+            "covering_staff_id": str(cover.user_id),
+        },
+    )
+    assert away.status_code == 201, away.text
+    graduate = await client.get("/v1/staff/colleagues", headers=cast.graduate.headers)
+    assert graduate.status_code == 403

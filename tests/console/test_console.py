@@ -150,9 +150,9 @@ async def test_a_dropped_stream_resumes_without_losing_an_event(site: Site, open
     )
     await expect(card(page, missed["id"])).to_be_visible()
     await expect(card(page, first["id"])).to_have_attribute("data-status", "acknowledged")
-    # A counselor cannot list staff (GET /v1/staff is for supervisors), so the name is not shown.
+    # A counselor knows colleagues by name (GET /v1/staff/colleagues): the supervisor is named.
     await expect(card(page, first["id"]).locator(".alert-card-status")).to_contain_text(
-        "Acknowledged by a colleague"
+        "Acknowledged by Dana Whitfield"
     )
     # Resumed from the last event seen, on a new ticket, not reloaded; nothing shown twice.
     resumed = [url for url in streams if "last_event_id=" in url]

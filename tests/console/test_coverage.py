@@ -81,20 +81,32 @@ async def test_a_supervisor_sets_an_away_period_with_a_cover_and_the_counselor_s
         (str(ezra.user_id), start.isoformat().replace("+00:00", "Z"), end.isoformat().replace("+00:00", "Z"))
     ]
 
-    # Noor's own session: the period is listed (the cover's name is the supervisors' to see), and
-    # Noor cancels it before it begins.
+    # Noor's own session: the period is listed with the cover's name (colleagues' names are every
+    # staff member's to see), Noor cancels it before it begins and marks herself away again, choosing
+    # the cover herself: a counselor chooses no one but herself.
     mine = (await open_tab("/console/coverage", noor)).page
     listed = mine.locator("li.away-item")
     await expect(mine.get_by_role("heading", name="Your away periods")).to_be_visible()
     await expect(listed).to_have_count(1)
-    await expect(listed.locator(".away-cover")).to_have_text("Covered by a colleague")
-    await expect(mine.get_by_text("a supervisor sets the period and your cover")).to_be_visible()
+    await expect(listed.locator(".away-cover")).to_have_text("Covered by Ezra Cole")
     await screenshot(site, mine, "09-coverage-counselor")
     await check_accessibility(mine)
     await listed.get_by_role("button", name="Cancel: away").click()
     await expect(mine.get_by_role("alert")).to_have_text("The away period is cancelled.")
     await expect(listed).to_have_count(0)
     assert (await site.call(noor, "GET", f"/v1/staff/{noor.user_id}/away")).json()["items"] == []
+
+    own_form = mine.locator(".away-form")
+    await expect(own_form.get_by_label("Staff member")).to_have_count(0)
+    await own_form.get_by_label("Away from").fill(local_input(start))
+    await own_form.get_by_label("Until").fill(local_input(end))
+    await own_form.get_by_label("Cover", exact=True).select_option(label="Ezra Cole")
+    await own_form.get_by_role("button", name="Mark away").click()
+    await expect(mine.get_by_role("alert").filter(has_text="Saved:")).to_contain_text("you are away from")
+    await expect(listed).to_have_count(1)
+    await expect(listed.locator(".away-cover")).to_have_text("Covered by Ezra Cole")
+    own = (await site.call(noor, "GET", f"/v1/staff/{noor.user_id}/away")).json()["items"]
+    assert [p["covering_staff_id"] for p in own] == [str(ezra.user_id)]
 
 
 async def test_a_counselor_ends_an_away_period_in_progress(site: Site, open_tab: OpenTab) -> None:
@@ -185,10 +197,9 @@ async def test_a_supervisor_makes_and_edits_the_rota_and_everyone_sees_who_is_on
     await page.set_viewport_size(TABLET)
     await screenshot(site, page, "10-coverage-rota-tablet", full_page=False)
 
-    # A counselor sees who is on call now too (as "a colleague": names are the supervisors'), and
-    # no rota to edit.
+    # A counselor sees who is on call now too, by name, and no rota to edit.
     counselor = (await open_tab("/console/coverage", site.seeded.chris)).page
-    await on_call_is(counselor, mina, "A colleague is on call until")
+    await on_call_is(counselor, mina, "Mina Ortiz is on call until")
     await expect(counselor.locator(".rota-card")).to_have_count(0)
 
 

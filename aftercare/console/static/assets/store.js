@@ -121,20 +121,22 @@ export class Store {
     return page;
   }
 
-  /** Staff names (supervisors may list staff; a counselor knows only themself). `fresh`: again,
-   * for screens that choose among them (a colleague added or deactivated since sign-in). */
+  /** Staff names: supervisors read the staff list, counselors their active colleagues (names and
+   * roles only). `fresh`: again, for screens that choose among them (a colleague added or
+   * deactivated since sign-in). */
   async loadStaff({ fresh = false } = {}) {
-    if (this.api.role !== "supervisor" || (this.staff.size && !fresh)) return;
+    if (this.staff.size && !fresh) return;
+    const supervisor = this.api.role === "supervisor";
     try {
-      const members = await this.api.all("/v1/staff");
-      this.staff = new Map(members.map((member) => [member.id, member]));
+      const members = await this.api.all(supervisor ? "/v1/staff" : "/v1/staff/colleagues");
+      // Colleagues are active by definition: the list leaves the others out.
+      this.staff = new Map(members.map((member) => [member.id, { active: true, ...member }]));
     } catch {
       // names are a convenience: without them the console says "a colleague"
     }
   }
 
-  /** Active staff other than `exceptId`, by name: who can cover or be on call (supervisors only
-   * know them: the staff list is theirs). */
+  /** Active staff other than `exceptId`, by name: who can cover or be on call. */
   activeStaff(exceptId = null) {
     return [...this.staff.values()]
       .filter((member) => member.active && member.id !== exceptId)

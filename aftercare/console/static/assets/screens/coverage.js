@@ -1,8 +1,8 @@
 // Coverage: who hears of an alert. Everyone sees who is on call now (GET /v1/program/on-call),
 // turns on this browser's notifications, and sees their own away periods (GET /v1/staff/{id}/away)
-// with a button to end or cancel each. Setting a period needs a cover chosen from the staff list,
-// which the API shows to supervisors only (GET /v1/staff), so supervisors set periods here for
-// anyone, themselves included; they also edit the on-call rota (screens/rota.js).
+// with a button to end or cancel each. A counselor marks themself away with a cover chosen among
+// their active colleagues (GET /v1/staff/colleagues); supervisors set periods for anyone from the
+// staff list (GET /v1/staff) and edit the on-call rota (screens/rota.js).
 
 import { ApiError, problemText } from "../api.js";
 import { field, fill, h, showMessage, statusArea } from "../dom.js";
@@ -126,7 +126,8 @@ function awayCard(ctx) {
     h(
       "div",
       { class: "form-row" },
-      field("Staff member", whoControl),
+      // A counselor may set only their own periods (the API's rule), so only supervisors choose.
+      supervisor ? field("Staff member", whoControl) : null,
       field("Away from", start),
       field("Until", end),
       field("Cover", cover, "Gets the caseload's new alerts and can open its graduates for exactly this period."),
@@ -174,13 +175,7 @@ function awayCard(ctx) {
     message,
     h("h3", { id: "away-list-title", class: "form-title" }, "Now and to come"),
     list,
-    supervisor
-      ? form
-      : h(
-          "p",
-          { class: "message message-info" },
-          "To go away, a supervisor sets the period and your cover here: choosing a cover needs the staff list, which only supervisors can see. You can end or cancel your own periods above.",
-        ),
+    form,
   );
   drawList();
   return box;
