@@ -33,6 +33,7 @@ from aftercare.clock import Clock, SystemClock
 from aftercare.config import Settings
 from aftercare.console.routes import ConsoleController
 from aftercare.db.engine import make_engine, make_session_factory
+from aftercare.doses.routes import DoseController
 from aftercare.errors import AftercareError
 from aftercare.graduates.routes import GraduateController
 from aftercare.health import HealthController
@@ -76,6 +77,7 @@ def route_handlers() -> Sequence[Any]:
         PlanController,
         PlanTemplateController,
         CheckinController,
+        DoseController,
         AlertController,
         StreamTicketController,
         ProgramRulesController,

@@ -76,6 +76,13 @@ class NotificationItem(msgspec.Struct, kw_only=True):
     expires_at: UtcTimestamp
     delivered_at: UtcTimestamp | None
     deliveries: list[DeliveryInfo]
+    medication_id: Annotated[
+        str | None, msgspec.Meta(description="a medication reminder's dose: the plan medication's id")
+    ] = None
+    scheduled_for: Annotated[
+        UtcTimestamp | None,
+        msgspec.Meta(description="a medication reminder's dose: its instant (for POST .../doses)"),
+    ] = None
 
 
 class DeliveryAttemptInfo(msgspec.Struct, kw_only=True):
