@@ -56,6 +56,7 @@ from aftercare.program.routes import (
     ProgramRulesController,
     ResponseTimesController,
 )
+from aftercare.progress.routes import ProgressController
 from aftercare.push.routes import InboxController, PushController
 from aftercare.push.runtime import PushRuntime
 from aftercare.scheduling.routes import ReminderController
@@ -85,6 +86,7 @@ def route_handlers() -> Sequence[Any]:
         OnCallRotaController,
         OnCallController,
         ReminderController,
+        ProgressController,
         PushController,
         InboxController,
         TimelineController,

@@ -406,6 +406,19 @@ async def list_reminders(
     return past + future
 
 
+async def next_reminders(
+    session: AsyncSession, graduate_id: uuid.UUID, *, now: datetime, count: int
+) -> list[schemas.Reminder]:
+    """The graduate's next ``count`` prompts and reminders (within ``MAX_REMINDER_RANGE``), as the
+    reminders list shows them; in the caller's transaction, unaudited (the caller audits its read)."""
+    graduate = (
+        await session.execute(select(*SCHEDULE_COLUMNS).where(Graduate.id == graduate_id))
+    ).one_or_none()
+    if graduate is None:
+        raise NotFound("graduate not found")
+    return (await _planned(session, graduate, start=now, end=now + MAX_REMINDER_RANGE))[:count]
+
+
 async def _planned(
     session: AsyncSession, graduate: Any, *, start: datetime, end: datetime
 ) -> list[schemas.Reminder]:
