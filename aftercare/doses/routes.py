@@ -33,6 +33,7 @@ class DoseController(Controller):
         principal: Principal,
         clock: Clock,
     ) -> Response[schemas.Dose]:
+        check_calendar_bounds(scheduled_for=data.scheduled_for, at=data.at)
         dose, replayed = await doses.record_dose(
             db_session, graduate_id=graduate_id, data=data, actor=principal, now=clock.now()
         )
