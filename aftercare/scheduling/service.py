@@ -416,11 +416,23 @@ async def next_reminders(
     ).one_or_none()
     if graduate is None:
         raise NotFound("graduate not found")
-    return (await _planned(session, graduate, start=now, end=now + MAX_REMINDER_RANGE))[:count]
+    found: list[schemas.Reminder] = []
+    # Two days hold at least a prompt and a nudge or two, so the short span mostly suffices and the
+    # planner expands two days, not thirty-five.
+    for span in (timedelta(days=2), MAX_REMINDER_RANGE):
+        found = await _planned(session, graduate, start=now, end=now + span)
+        if len(found) >= count:
+            break
+    return found[:count]
+
+
+class _PlannedGraduate(CheckedInGraduate, Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
 
 
 async def _planned(
-    session: AsyncSession, graduate: Any, *, start: datetime, end: datetime
+    session: AsyncSession, graduate: _PlannedGraduate, *, start: datetime, end: datetime
 ) -> list[schemas.Reminder]:
     """The future in ``[start, end)``, from the planner the sweeper uses, in the graduate's zone now
     (a change is never dated ahead: the zone of today is the zone of every day to come)."""

@@ -184,3 +184,38 @@ async def test_the_api_gives_the_backtests_alerts(program: Program) -> None:
     assert stored, "the history must open an alert for the comparison to mean something"
     # Filled in where every dose came first; the late dose's day and the answered days stay as given.
     assert filled == {START + timedelta(days=i): i < 11 and i != LATE_DOSE_DAY for i in range(DAYS)}
+
+
+async def test_a_dose_after_the_checkin_counts_only_once_the_checkin_is_amended(program: Program) -> None:
+    cast = await make_cast(program)  # two medications a day: 08:00 and 21:00 (tests.doses.conftest)
+
+    async def day_after_amending(day: date, evening: str) -> tuple[bool, bool, Any]:
+        """Check in (noon), then mark the day's doses (the evening one ``evening``), then amend."""
+
+        async def filled() -> bool:
+            async with program.app.state.session_factory() as session:
+                return bool(
+                    await session.scalar(
+                        select(Checkin.took_medication_from_doses).where(
+                            Checkin.graduate_id == cast.gid, Checkin.local_date == day
+                        )
+                    )
+                )
+
+        checkin = await cast.checkin(day)
+        assert checkin.status_code == 201, checkin.text
+        before = await filled()
+        assert (await cast.dose("med-am", _utc(day, 14))).status_code == 201
+        assert (
+            await cast.dose("med-pm", _utc(day + timedelta(days=1), 3), status=evening)
+        ).status_code == 201
+        url = f"/v1/graduates/{cast.gid}/checkins/{checkin.json()['id']}"
+        amended = await cast.client.patch(url, headers=cast.graduate.headers, json={"mood": 3})
+        assert amended.status_code == 200, amended.text
+        return before, await filled(), amended.json()["took_medication"]
+
+    # Both doses taken after the check-in: the day is not judged again until the amendment reads them.
+    assert await day_after_amending(date(2026, 11, 24), "taken") == (False, True, None)
+    # The evening dose skipped: not every dose was taken, so the day stays unanswered.
+    program.clock.advance(days=1)
+    assert await day_after_amending(date(2026, 11, 25), "skipped") == (False, False, None)
