@@ -18,7 +18,15 @@ from aftercare.outreach.schemas import OutreachMethod, OutreachOutcome
 
 UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 TimelineKind = Literal[
-    "checkin", "amendment", "help_request", "alert", "plan_change", "missed_day", "outreach", "dose"
+    "checkin",
+    "amendment",
+    "help_request",
+    "alert",
+    "plan_change",
+    "missed_day",
+    "outreach",
+    "dose",
+    "timezone_change",
 ]
 
 
@@ -73,6 +81,10 @@ class DoseEntry(msgspec.Struct, kw_only=True):
     taken_at: Annotated[UtcTimestamp, msgspec.Meta(description="when taken or skipped, as the graduate said")]
 
 
+class TimezoneChangeEntry(msgspec.Struct, kw_only=True):
+    timezone: Annotated[str, msgspec.Meta(description="the zone the graduate lives by from ``at`` on")]
+
+
 class TimelineItem(msgspec.Struct, kw_only=True):
     id: str  # stable per entry: "<kind>:<source id>"
     kind: TimelineKind
@@ -85,6 +97,7 @@ class TimelineItem(msgspec.Struct, kw_only=True):
     plan_change: PlanChangeEntry | None = None
     outreach: OutreachEntry | None = None  # at when it happened
     dose: DoseEntry | None = None  # at its arrival, labelled with the dose's local day
+    timezone_change: TimezoneChangeEntry | None = None  # at the moment it took effect
     local_time: Annotated[
         str,
         msgspec.Meta(

@@ -1,5 +1,5 @@
 """A graduate's timeline: check-ins, amendments, help requests, alert events, plan changes, missed
-days, outreach and doses merged into one list in the order they happened, newest first.
+days, outreach, doses and time-zone changes merged into one list in the order they happened, newest first.
 
 Every source is already a table with an immutable instant (a check-in at its arrival, so a late
 sync shows when it came in, labelled with its day; outreach when it happened). A page asks each source for its next ``limit + 1``
@@ -28,7 +28,7 @@ from aftercare.checkins.models import Checkin, CheckinVersion, HelpRequest, Miss
 from aftercare.checkins.service import ANSWER_FIELDS
 from aftercare.doses.models import Dose
 from aftercare.errors import InvalidCursor, ValidationFailed
-from aftercare.graduates.models import Graduate
+from aftercare.graduates.models import Graduate, TimezoneChange
 from aftercare.graduates.zones import zone_history
 from aftercare.outreach.models import Outreach
 from aftercare.pagination import Instant, Keyset, before_key
@@ -201,6 +201,16 @@ def _dose_entry(row: Any) -> Entry:
     return Entry(Position(row.received_at, 7, row.id), item)
 
 
+def _timezone_entry(row: Any) -> Entry:
+    item = schemas.TimelineItem(
+        id=f"timezone_change:{row.id}",
+        kind="timezone_change",
+        at=row.effective_from,
+        timezone_change=schemas.TimezoneChangeEntry(timezone=row.timezone),
+    )
+    return Entry(Position(row.effective_from, 8, row.id), item)
+
+
 def _same_uuid(key: uuid.UUID) -> uuid.UUID:
     return key
 
@@ -315,6 +325,17 @@ SOURCES: tuple[Source, ...] = (
         ).where(Dose.graduate_id == g),
         _same_uuid,
         _dose_entry,
+    ),
+    Source(
+        8,
+        TimezoneChange.effective_from,
+        TimezoneChange.id,
+        # ix_timezone_changes_graduate_id_effective_from serves the page (a graduate moves rarely).
+        lambda g: select(TimezoneChange.id, TimezoneChange.effective_from, TimezoneChange.timezone).where(
+            TimezoneChange.graduate_id == g
+        ),
+        _same_uuid,
+        _timezone_entry,
     ),
 )
 

@@ -153,6 +153,16 @@ async def test_the_timeline_shows_each_day_in_its_own_zone(program: Program) -> 
         f"/v1/graduates/{graduate.graduate_id}/timeline", headers=counselor.headers
     )
     assert response.status_code == 200, response.text
+    moves = [
+        (i["timezone_change"]["timezone"], i["at"], i["local_time"])
+        for i in response.json()["items"]
+        if i["kind"] == "timezone_change"
+    ]
+    # The move in the zone it starts; the enrollment's zone at enrollment.
+    assert moves == [
+        ("America/Los_Angeles", "2026-11-25T17:00:00Z", "2026-11-25T09:00"),
+        ("America/Chicago", "2026-11-24T18:00:00Z", "2026-11-24T12:00"),
+    ]
     shown = [
         (i["local_date"], i["local_time"], i["utc_offset"])
         for i in response.json()["items"]

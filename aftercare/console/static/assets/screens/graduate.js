@@ -248,6 +248,8 @@ function timelineEntry(item, store) {
       .join(": ");
   } else if (item.kind === "missed_day") {
     title = `No check-in for ${calendarDate(item.local_date)}`;
+  } else if (item.kind === "timezone_change") {
+    title = `Time zone now ${item.timezone_change?.timezone ?? "changed"}`;
   } else if (item.kind === "dose") {
     const dose = item.dose ?? {};
     title = `Dose ${dose.status === "skipped" ? "skipped" : "taken"} for ${calendarDate(item.local_date)}`;
