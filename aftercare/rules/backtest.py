@@ -50,7 +50,7 @@ from aftercare.rules.lifecycle import AlertChange, AlertState, advance, apply_hi
 from aftercare.rules.plan_facts import plan_facts
 from aftercare.rules.step import checkin_step
 from aftercare.scheduling.localtime import at_local_time, local_today, zone
-from aftercare.scheduling.recurrence import occurrences
+from aftercare.scheduling.recurrence import EARLIEST_YEAR, LATEST_YEAR, occurrences
 
 DEFAULT_CHECKIN_TIME = time(19, 0)
 DEFAULT_RESOLVE_AFTER_DAYS = 2
@@ -386,6 +386,13 @@ def _doses(
             continue
         at = dose.scheduled_for
         schedule = medication.schedule
+        if (
+            not EARLIEST_YEAR <= at.year <= LATEST_YEAR
+        ):  # no schedule reaches there; the window would overflow
+            problems.append(
+                (f"{path}.scheduled_for", f"must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+            )
+            continue
         if at not in occurrences(schedule.rrule, schedule.start_local, tz, at, at + timedelta(seconds=1)):
             problems.append((f"{path}.scheduled_for", "not a dose of this medication's schedule"))
             continue

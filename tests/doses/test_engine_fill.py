@@ -133,12 +133,14 @@ def test_the_backtest_reads_doses_and_refuses_bad_ones() -> None:
             "status": "taken",
             "received_at": z(_utc(START + timedelta(days=14), 14)),
         },
+        {"medication_id": "med-am", "scheduled_for": "9999-12-31T23:59:59Z", "status": "taken"},
     ]
     assert parse_history(json.dumps(bad), where="cohort:1", seen=set()) == [
         "cohort:1: doses[11].medication_id: unknown id 'aspirin': not a medication of the plan",
         "cohort:1: doses[12].scheduled_for: not a dose of this medication's schedule",
         "cohort:1: doses[13].scheduled_for: a second record of this dose (doses[0])",
         "cohort:1: doses[14].received_at: outside the dose's local day and the next",
+        "cohort:1: doses[15].scheduled_for: must lie between the years 1900 and 9000",
     ]
 
 
