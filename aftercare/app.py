@@ -33,6 +33,7 @@ from aftercare.clock import Clock, SystemClock
 from aftercare.config import Settings
 from aftercare.console.routes import ConsoleController
 from aftercare.db.engine import make_engine, make_session_factory
+from aftercare.doses.routes import DoseController
 from aftercare.errors import AftercareError
 from aftercare.graduates.routes import GraduateController
 from aftercare.health import HealthController
@@ -55,6 +56,7 @@ from aftercare.program.routes import (
     ProgramRulesController,
     ResponseTimesController,
 )
+from aftercare.progress.routes import ProgressController
 from aftercare.push.routes import InboxController, PushController
 from aftercare.push.runtime import PushRuntime
 from aftercare.scheduling.routes import ReminderController
@@ -76,6 +78,7 @@ def route_handlers() -> Sequence[Any]:
         PlanController,
         PlanTemplateController,
         CheckinController,
+        DoseController,
         AlertController,
         StreamTicketController,
         ProgramRulesController,
@@ -83,6 +86,7 @@ def route_handlers() -> Sequence[Any]:
         OnCallRotaController,
         OnCallController,
         ReminderController,
+        ProgressController,
         PushController,
         InboxController,
         TimelineController,

@@ -12,6 +12,7 @@ handler, so no service imports Litestar and no route writes its own error body.
      ├── NotFound                404  /problems/not-found
      ├── Conflict                409  /problems/conflict
      │    ├── CheckinExists           /problems/checkin-exists
+ │    ├── DoseExists              /problems/dose-exists       (dose_id)
      │    ├── IdempotencyConflict     /problems/idempotency-conflict
      │    ├── AwayOverlaps            /problems/away-overlap      (conflicting_id)
      │    └── Discharged              /problems/discharged
@@ -121,6 +122,13 @@ class Conflict(AftercareError):
 class CheckinExists(Conflict):
     type = "/problems/checkin-exists"
     title = "A check-in exists for this day"
+
+
+class DoseExists(Conflict):
+    """A second record of one dose (another ``client_id``); ``dose_id`` names the first."""
+
+    type = "/problems/dose-exists"
+    title = "This dose is recorded already"
 
 
 class IdempotencyConflict(Conflict):

@@ -210,6 +210,22 @@ LATER_ROWS: list[tuple[str, str, dict[str, Any]]] = [
             "fingerprint": "x",
         },
     ),
+    (
+        "doses",
+        "graduate_id",
+        {
+            "id": uuid.uuid4(),
+            "graduate_id": GRADUATE,
+            "client_id": uuid.uuid4(),
+            "medication_id": "med-1",
+            "scheduled_for": T0,
+            "local_date": T0.date(),
+            "status": "taken",
+            "at": T0,
+            "received_at": T0,
+            "fingerprint": "x",
+        },
+    ),
 ]
 VALUE_CHECKS = sorted(
     (table.name, constraint.name)

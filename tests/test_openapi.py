@@ -104,6 +104,7 @@ def test_every_list_declares_the_400_of_a_cursor_it_did_not_issue(document: dict
         "/v1/audit",
         "/v1/graduates",
         "/v1/graduates/{graduate_id}/checkins",
+        "/v1/graduates/{graduate_id}/doses",
         "/v1/graduates/{graduate_id}/outreach",
         "/v1/graduates/{graduate_id}/plan/versions",
         "/v1/graduates/{graduate_id}/timeline",

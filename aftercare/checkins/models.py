@@ -7,7 +7,18 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aftercare.db.base import Base, UUIDPrimaryKey
@@ -35,6 +46,9 @@ class Checkin(UUIDPrimaryKey, Base):
     used: Mapped[bool] = mapped_column(Boolean)
     attended_support: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     took_medication: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    took_medication_from_doses: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """``took_medication`` was left unanswered and the day's doses were all marked taken before the
+    check-in arrived, so the engine read it as true (``rules.doses.with_doses``); the answer stays null."""
     isolating: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     triggers: Mapped[list[str]] = mapped_column(JSONDoc)
     coping_used: Mapped[list[str]] = mapped_column(JSONDoc)

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import or_, select
+from sqlalchemy import case, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare.audit import service as audit
@@ -71,7 +71,11 @@ WINDOW_COLUMNS = (
     _checkins.c.sleep_hours,
     _checkins.c.used,
     _checkins.c.attended_support,
-    _checkins.c.took_medication,
+    # As the engine judged it: an unanswered day whose doses were all marked taken is a yes
+    # (``rules.doses``), so a later day's window reads it as the backtest's does.
+    case((_checkins.c.took_medication_from_doses, true()), else_=_checkins.c.took_medication).label(
+        "took_medication"
+    ),
     _checkins.c.isolating,
     _checkins.c.triggers,
     _checkins.c.coping_used,

@@ -16,11 +16,13 @@ from aftercare.audit import service as audit
 from aftercare.auth.principal import Principal
 from aftercare.checkins import schemas
 from aftercare.checkins import service as checkins
+from aftercare.doses.service import taken_by_day
 from aftercare.errors import Discharged
 from aftercare.graduates.service import lock_graduate
 from aftercare.plans import reads as plans
 from aftercare.program.service import current_rules
 from aftercare.rules.aggregates import Aggregates, facts_of
+from aftercare.rules.doses import day_doses
 from aftercare.rules.plan_facts import plan_facts
 from aftercare.rules.step import checkin_step
 from aftercare.scheduling.localtime import local_today, zone
@@ -63,6 +65,13 @@ async def amend_checkin(
         plan = await plans.current_plan_body(session, graduate_id)
         rules = await current_rules(session)
         earlier = await checkins.window_before(session, graduate_id, checkin.local_date)
+        medications = plan.medications if plan is not None else []
+        # The amendment is a new arrival: it reads the day's doses known by now (``rules.doses``).
+        taken = (
+            await taken_by_day(await session.connection(), [graduate_id], [checkin.local_date])
+            if medications
+            else {}
+        )
         alerts = await AlertChanges.load(session, [graduate_id], rules)
 
         # Decide: the same step as a submission, on the baseline from before this day.
@@ -75,6 +84,9 @@ async def amend_checkin(
             plan=plan_facts(plan),
             rules=rules,
             on=local_today(now, zone(graduate.timezone)),
+            doses=day_doses(
+                medications, checkin.local_date, taken.get((graduate_id, checkin.local_date), ())
+            ),
         )
         alerts.record(
             graduate_id=graduate_id,
@@ -88,6 +100,7 @@ async def amend_checkin(
         # Write.
         await alerts.write(session)
         checkins.store_assessment(checkin, assessment, now=now)
+        checkin.took_medication_from_doses = step.checkin.took_medication != facts.took_medication
         if checkin.local_date == graduate.last_checkin_date:
             # The latest day: its answers are the last folded, so fold the amended ones instead.
             graduate.aggregates = msgspec.to_builtins(step.aggregates)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftercare.audit import service as audit
 from aftercare.auth.principal import Principal
 from aftercare.flows.discharge import discharge, local_day, readmit
-from aftercare.graduates import schemas
+from aftercare.graduates import schemas, zones
 from aftercare.graduates import service as graduates
 from aftercare.plans.reads import current_plan_body
 from aftercare.program.service import current_rules
@@ -27,15 +27,19 @@ async def patch_graduate(
     *,
     actor: Principal,
     now: datetime,
-) -> schemas.Graduate:
+) -> schemas.GraduateDetail:
     given = graduates.patch_fields(data, actor=actor)  # 403 before anything is read
     async with session.begin():
         # Read: the graduate, locked (their check-ins, alerts and sweeps wait for this change).
         graduate = await graduates.lock_graduate(session, graduate_id)
         status = given.pop("status", graduate.status)
+        moved = given.get("timezone", graduate.timezone) != graduate.timezone
 
         # Decide and write: the fields, then what the status (or a discharge date that has begun) means.
         await graduates.apply_patch(session, graduate, given, now=now)
+        if moved:
+            # Kept with when it was reported: days before it keep reading in the old zone.
+            await zones.record_timezone(session, graduate_id, graduate.timezone, now=now)
         if graduate.status == "active" and (
             status == "discharged"
             or (graduate.discharge_date is not None and graduate.discharge_date <= local_day(graduate, now))
@@ -65,5 +69,6 @@ async def patch_graduate(
                 resource_id=str(given["counselor_id"]),
                 now=now,
             )
+        history = await zones.latest_changes(session, graduate_id)
     # Committed.
-    return graduates.to_schema(graduate, now=now)
+    return graduates.to_detail(graduate, history, now=now)

@@ -7,7 +7,9 @@ concurrent submissions are written in batches (``db.batching``), one transaction
 1. lock the batch's graduates, in id order (two batches never wait for each other in a cycle), and
    read with them what scheduling needs, their plan versions and the program rules;
 2. read, in one statement, the check-ins that decide each submission: a replay of its
-   ``client_id``, one already stored for its day, and the engine's window before that day;
+   ``client_id``, one already stored for its day, and the engine's window before that day; and,
+   for graduates whose plan has medications, the doses marked taken on those days (``rules.doses``:
+   they answer an unanswered ``took_medication``);
 3. decide each submission in arrival order, in memory, with the step the backtest runs too
    (``rules.step.checkin_step``: window, assess, lifecycle, fold): a phone syncing three offline
    days in one batch sees its own earlier days and the alerts they opened, and a retry sees its
@@ -56,6 +58,7 @@ from aftercare.db.base import table_of
 from aftercare.db.batching import Batcher, BatchFunction, batcher_for
 from aftercare.db.engine import make_session_factory
 from aftercare.db.types import uuid7
+from aftercare.doses.service import taken_by_day
 from aftercare.errors import AftercareError, CheckinExists, Discharged, IdempotencyConflict, NotFound
 from aftercare.graduates.models import Graduate, silence_start
 from aftercare.plans.models import Plan
@@ -66,6 +69,7 @@ from aftercare.program.service import PROGRAM_ROW_ID
 from aftercare.request_context import current_request_id
 from aftercare.rules.aggregates import Aggregates, CheckinFacts, facts_of
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules
+from aftercare.rules.doses import day_doses
 from aftercare.rules.engine import WINDOW_DAYS, PlanFacts, RiskLevel
 from aftercare.rules.plan_facts import plan_facts
 from aftercare.rules.step import checkin_step
@@ -199,6 +203,7 @@ async def _write_batch(
     async with factory() as session, session.begin():
         graduates = await _lock_graduates(session, sorted({s.graduate_id for s in batch}))
         await _read_checkins(session, batch, graduates)
+        await _read_doses(session, batch, graduates)
         rules = next(iter(graduates.values())).rules if graduates else DEFAULT_RULES
         writes = _Writes(alerts=await AlertChanges.load(session, graduates, rules))
         outcomes: list[Submitted | Exception] = []
@@ -277,6 +282,7 @@ class _Graduate:
     days: dict[date, uuid.UUID] = field(default_factory=dict)
     client_ids: dict[uuid.UUID, tuple[str, bytes]] = field(default_factory=dict)  # -> (fingerprint, response)
     new_days: set[date] = field(default_factory=set)
+    taken: dict[date, set[str]] = field(default_factory=dict)  # medications with a dose marked taken, by day
     # The caseload's: the latest day's assessment level, and the risk with this batch's alerts.
     last_assessed_level: RiskLevel = "low"
     risk_level: RiskLevel = "low"
@@ -396,6 +402,24 @@ async def _read_checkins(
             graduate.client_ids[row.client_id] = (row.fingerprint, row.stored_response)
 
 
+async def _read_doses(
+    session: AsyncSession, batch: list[_Submission], graduates: dict[uuid.UUID, _Graduate]
+) -> None:
+    """The doses marked taken on the batch's days, for the graduates whose plan has medications (the
+    others, most of them, cost nothing)."""
+    medicated = {
+        graduate_id
+        for graduate_id, graduate in graduates.items()
+        if graduate.plan.body is not None and graduate.plan.body.medications
+    }
+    days = {s.data.local_date for s in batch if s.graduate_id in medicated}
+    if not days:
+        return
+    found = await taken_by_day(await session.connection(), medicated, days)
+    for (graduate_id, day), medications in found.items():
+        graduates[graduate_id].taken[day] = medications
+
+
 def _days_before(day: date, days: int) -> date:
     """``day`` less ``days``, or the calendar's first day: a ``local_date`` is read before it is
     checked (the replay check comes first), and 0001-01-01 less a window would overflow."""
@@ -469,6 +493,7 @@ def _decide(submission: _Submission, graduate: _Graduate | None, writes: _Writes
     if data.triggers or data.coping_used:
         check_plan_refs(plan.known, data.triggers, data.coping_used)
     facts = facts_of(data)
+    medications = plan.body.medications if plan.body is not None else []
     step = checkin_step(
         facts,
         earlier=graduate.window,
@@ -477,6 +502,7 @@ def _decide(submission: _Submission, graduate: _Graduate | None, writes: _Writes
         plan=plan.facts,
         rules=graduate.rules,
         on=local_today(now, zone(graduate.row.timezone)),
+        doses=day_doses(medications, data.local_date, graduate.taken.get(data.local_date, ())),
     )
     checkin_id = uuid7()
     writes.alerts.record(
@@ -511,6 +537,7 @@ def _decide(submission: _Submission, graduate: _Graduate | None, writes: _Writes
             "updated_at": now,
             "version": 1,
             **answers,
+            "took_medication_from_doses": step.checkin.took_medication != facts.took_medication,
             "risk_score": assessment.risk_score,
             "risk_level": assessment.risk_level,
             "reasons": assessment.reasons,
@@ -534,7 +561,7 @@ def _decide(submission: _Submission, graduate: _Graduate | None, writes: _Writes
     graduate.risk_level = writes.alerts.risk_level(submission.graduate_id, graduate.last_assessed_level)
     graduate.aggregates = step.aggregates
     graduate.updated_at = now
-    graduate.window.append(facts)
+    graduate.window.append(step.checkin)
     graduate.days[data.local_date] = checkin_id
     graduate.client_ids[data.client_id] = (submission.fingerprint, stored_response)
     graduate.new_days.add(data.local_date)

@@ -47,7 +47,13 @@ from aftercare.graduates.models import Graduate
 from aftercare.plans.reads import current_plan_body
 from aftercare.program.service import current_rules
 from aftercare.push.mail import MailSender
-from aftercare.push.service import DeliveryReport, NotificationSpec, deliver_due, enqueue_notifications
+from aftercare.push.service import (
+    DeliveryReport,
+    NotificationSpec,
+    deliver_due,
+    dose_of,
+    enqueue_notifications,
+)
 from aftercare.push.webpush import PushSender, make_topic
 from aftercare.rules.config import ProgramRules
 from aftercare.rules.engine import assess_silence
@@ -91,6 +97,8 @@ _CLAIMED = (
     Schedule.title,
     Schedule.deadline,
     Schedule.status,
+    Schedule.item_id,
+    Schedule.event_at,
 )
 _BODIES = {
     "checkin_prompt": "How was today? It takes a minute.",
@@ -499,6 +507,8 @@ def _notification(row: _Row, *, user_id: uuid.UUID) -> NotificationSpec:
         expires_at=row.deadline,
         topic=make_topic(_TOPIC_KIND[row.kind], str(user_id), row.local_date.isoformat()),
         status="skipped_quiet_hours" if row.status == "skipped_quiet_hours" else "pending",
+        # The dose, for the app to mark it: the plan's id of the medication, never its name.
+        dose=dose_of(row.item_id, row.event_at) if row.kind == "medication_reminder" else None,
     )
 
 

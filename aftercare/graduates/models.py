@@ -135,3 +135,21 @@ class Graduate(UUIDPrimaryKey, Base):
     """The risk level of the latest day's assessment: the caseload's risk when no alert is active."""
     open_alerts: Mapped[int] = mapped_column(Integer, default=0)
     """Open and acknowledged alerts."""
+
+
+class TimezoneChange(UUIDPrimaryKey, Base):
+    """A time zone the graduate reported (at enrollment, and each change since): which zone was in
+    force when, so a past day's times read in the zone the graduate lived by then."""
+
+    __tablename__ = "timezone_changes"
+    # The graduate view's history (newest first) and the zone in force at an instant.
+    __table_args__ = (
+        Index("ix_timezone_changes_graduate_id_effective_from", "graduate_id", "effective_from"),
+    )
+
+    graduate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("graduates.id", ondelete="CASCADE"))
+    timezone: Mapped[str] = mapped_column(String(64))
+    effective_from: Mapped[datetime] = mapped_column(DateTimeUTC())
+    """The instant from which the zone is in force: the report itself (the API takes no back-dated
+    change), kept apart from ``reported_at`` so an import or a correction can say otherwise."""
+    reported_at: Mapped[datetime] = mapped_column(DateTimeUTC())

@@ -86,7 +86,7 @@ class GraduateController(Controller):
     @get("/{graduate_id:uuid}", operation_id="getGraduate", opt={"access": Access.GRADUATE_READ})
     async def get_graduate(
         self, graduate_id: UUID, db_session: AsyncSession, principal: Principal, clock: Clock
-    ) -> schemas.Graduate:
+    ) -> schemas.GraduateDetail:
         return await service.get_graduate(db_session, graduate_id, actor=principal, now=clock.now())
 
     @patch("/{graduate_id:uuid}", operation_id="updateGraduate", opt={"access": Access.GRADUATE_READ})
@@ -97,7 +97,7 @@ class GraduateController(Controller):
         db_session: AsyncSession,
         principal: Principal,
         clock: Clock,
-    ) -> schemas.Graduate:
+    ) -> schemas.GraduateDetail:
         check_calendar_bounds(discharge_date=data.discharge_date or None)
         return await profile.patch_graduate(db_session, graduate_id, data, actor=principal, now=clock.now())
 

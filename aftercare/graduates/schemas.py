@@ -92,6 +92,30 @@ class Graduate(msgspec.Struct, kw_only=True):
     open_alerts: Annotated[int, msgspec.Meta(description="Open and acknowledged alerts.")]
 
 
+class TimezoneChange(msgspec.Struct, kw_only=True):
+    timezone: str
+    effective_from: Annotated[
+        UtcTimestamp,
+        msgspec.Meta(
+            description="from this instant the zone is in force: past times read in it; prompts and "
+            "reminders not yet sent follow it at once"
+        ),
+    ]
+    reported_at: UtcTimestamp
+
+
+class GraduateDetail(Graduate, kw_only=True):
+    """One graduate (``GET``/``PATCH /v1/graduates/{id}``): the profile with its zone's history."""
+
+    timezone_history: Annotated[
+        list[TimezoneChange],
+        msgspec.Meta(
+            description="The zones the graduate reported (at enrollment, then each change), newest "
+            "first; the latest 20."
+        ),
+    ]
+
+
 class GraduateCreated(Graduate, kw_only=True):
     enrollment_code: str
     enrollment_code_expires_at: UtcTimestamp

@@ -19,7 +19,7 @@ from aftercare.auth.principal import Principal
 from aftercare.config import Settings
 from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, Forbidden, InvalidCursor, NotFound, ValidationFailed
-from aftercare.graduates import schemas
+from aftercare.graduates import schemas, zones
 from aftercare.graduates.models import RISK_ORDER, Graduate, name_key, silence_start
 from aftercare.pagination import Key, Keyset, after_key, before_key
 from aftercare.program.service import current_rules
@@ -189,6 +189,7 @@ async def create_graduate(
         )
         session.add(graduate)
         await session.flush()
+        await zones.record_timezone(session, graduate.id, data.timezone, now=now)
         code, expires_at = await _new_enrollment_code(session, graduate.id, settings=settings, now=now)
         # A new graduate has no plan yet: the daily prompt, its nudge and the day close only.
         await replan_graduate(
@@ -226,15 +227,24 @@ async def reissue_enrollment_code(
 
 async def get_graduate(
     session: AsyncSession, graduate_id: uuid.UUID, *, actor: Principal, now: datetime
-) -> schemas.Graduate:
+) -> schemas.GraduateDetail:
     async with session.begin():
         graduate = await session.get(Graduate, graduate_id)
         if graduate is None:
             raise NotFound("graduate not found")
+        history = await zones.latest_changes(session, graduate_id)
         await audit.record_staff_read(
             session, actor=actor, resource="graduate", graduate_id=graduate_id, now=now
         )
-    return to_schema(graduate, now=now)
+    return to_detail(graduate, history, now=now)
+
+
+def to_detail(
+    graduate: Graduate, history: list[schemas.TimezoneChange], *, now: datetime
+) -> schemas.GraduateDetail:
+    return schemas.GraduateDetail(
+        **msgspec.structs.asdict(to_schema(graduate, now=now)), timezone_history=history
+    )
 
 
 def patch_fields(data: schemas.GraduatePatch, *, actor: Principal) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from aftercare.audit import models as audit_models
 from aftercare.auth import models as auth_models
 from aftercare.checkins import models as checkin_models
 from aftercare.db.base import Base
+from aftercare.doses import models as dose_models
 from aftercare.graduates import models as graduate_models
 from aftercare.outreach import models as outreach_models
 from aftercare.plans import models as plan_models
@@ -23,6 +24,7 @@ SLICES = (
     audit_models,
     auth_models,
     checkin_models,
+    dose_models,
     graduate_models,
     outreach_models,
     plan_models,

@@ -90,6 +90,9 @@ class Notification(UUIDPrimaryKey, Base):
     status: Mapped[NotificationStatus] = mapped_column(String(24))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
     read_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+    # A medication reminder's dose, which the app marks taken or skipped (``POST .../doses``).
+    medication_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
 
 
 class Delivery(UUIDPrimaryKey, Base):

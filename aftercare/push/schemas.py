@@ -78,6 +78,13 @@ class NotificationItem(msgspec.Struct, kw_only=True):
     read_at: UtcTimestamp | None
     """When the recipient marked it read; null while unread."""
     deliveries: list[DeliveryInfo]
+    medication_id: Annotated[
+        str | None, msgspec.Meta(description="a medication reminder's dose: the plan medication's id")
+    ] = None
+    scheduled_for: Annotated[
+        UtcTimestamp | None,
+        msgspec.Meta(description="a medication reminder's dose: its instant (for POST .../doses)"),
+    ] = None
 
 
 class NotificationRead(msgspec.Struct, kw_only=True):

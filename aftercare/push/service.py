@@ -90,14 +90,44 @@ class DeliveryReport(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def payload_for(
-    *, kind: str, title: str, body: str, url: str | None, tag: str | None, notification_id: uuid.UUID
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    url: str | None,
+    tag: str | None,
+    notification_id: uuid.UUID,
+    dose: Dose | None = None,
 ) -> bytes:
     """The push body the service worker shows: exactly these fields, nothing read from elsewhere,
     so what reaches a lock screen is what the caller chose to say. ``id`` lets the device drop a
-    repeat of an at-least-once delivery."""
-    return msgspec.json.encode(
-        {"type": kind, "title": title, "body": body, "url": url, "tag": tag, "id": str(notification_id)}
-    )
+    repeat of an at-least-once delivery. A medication reminder also carries its ``dose``, for the
+    app to mark it taken or skipped (``POST .../doses``); the app shows neither field."""
+    payload: dict[str, object] = {
+        "type": kind,
+        "title": title,
+        "body": body,
+        "url": url,
+        "tag": tag,
+        "id": str(notification_id),
+    }
+    if dose is not None:
+        payload.update(medication_id=dose.medication_id, scheduled_for=dose.scheduled_for)
+    return msgspec.json.encode(payload)
+
+
+class Dose(msgspec.Struct, frozen=True):
+    """The dose a medication reminder is about: the plan medication's id and the dose's instant."""
+
+    medication_id: str
+    scheduled_for: datetime
+
+
+def dose_of(medication_id: str | None, scheduled_for: datetime | None) -> Dose | None:
+    """The stored columns as a ``Dose``, or None for a notification that is about none."""
+    if medication_id is None or scheduled_for is None:
+        return None
+    return Dose(medication_id, scheduled_for)
 
 
 def _check_notification(
@@ -146,6 +176,8 @@ class NotificationSpec(msgspec.Struct, frozen=True, kw_only=True):
     channels: tuple[Channel, ...] = ("push",)
     """How it goes out besides the inbox: ``push`` to each of the user's devices, ``email`` to their
     account address (staff who opted in; routing decides); none: the inbox only."""
+    dose: Dose | None = None
+    """A medication reminder's dose."""
 
 
 async def enqueue_notifications(
@@ -180,6 +212,7 @@ async def enqueue_notifications(
                     url=item.url,
                     tag=item.tag,
                     notification_id=notification_id,
+                    dose=item.dose,
                 )
             )
             > MAX_PAYLOAD_BYTES
@@ -226,6 +259,8 @@ async def enqueue_notifications(
                 "expires_at": item.expires_at,
                 "created_at": now,
                 "status": status,
+                "medication_id": item.dose.medication_id if item.dose else None,
+                "scheduled_for": item.dose.scheduled_for if item.dose else None,
             }
         )
         deliveries.extend(
@@ -467,6 +502,8 @@ async def claim_due(
                     Notification.urgency,
                     Notification.topic,
                     Notification.expires_at,
+                    Notification.medication_id,
+                    Notification.scheduled_for,
                     PushSubscription.endpoint,
                     PushSubscription.p256dh,
                     PushSubscription.auth,
@@ -502,6 +539,7 @@ async def claim_due(
                 url=row.url,
                 tag=row.tag,
                 notification_id=row.nid,
+                dose=dose_of(row.medication_id, row.scheduled_for),
             )
             try:
                 message = PushMessage(
@@ -945,6 +983,8 @@ async def list_notifications(
                 expires_at=n.expires_at,
                 delivered_at=n.delivered_at,
                 read_at=n.read_at,
+                medication_id=n.medication_id,
+                scheduled_for=n.scheduled_for,
                 deliveries=by_notification.get(n.id, []),
             )
             for n in page

@@ -5,6 +5,10 @@ burden, before it applies it. So this runs the service's own pure engine (``fold
 ``assess_silence``) and alert lifecycle (``apply_hits``) over JSON Lines histories, with no database,
 no network and no clock. The contract's "Backtest" section is the specification.
 
+Doses (the line's ``doses``) are read as the API reads them (``rules.doses``): a check-in that
+leaves ``took_medication`` unanswered counts it as true when every dose its day's plan schedules was
+marked taken by the check-in's arrival (a dose's ``received_at``, else its ``at``, else its time).
+
 Time is simulated as the sweeper and the API see it: a check-in takes effect at its arrival
 (``received_at``, else its day's ``checkin_time``), and at each local day's window close the silence
 rule looks at the run of days without a check-in received by then. So a check-in synced two days late
@@ -34,16 +38,19 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from aftercare.checkins.schemas import Mood, Note, PlanRefs, Scale, SleepHours, UtcTimestamp
+from aftercare.doses.schemas import DoseStatus
 from aftercare.errors import ValidationFailed
-from aftercare.plans.schemas import PlanBody, plan_body_decoder
+from aftercare.plans.schemas import Id, Medication, PlanBody, plan_body_decoder
 from aftercare.plans.validation import PlanIds, plan_ids, validate_plan
 from aftercare.rules.aggregates import Aggregates, CheckinFacts, facts_of
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules, rules_decoder
+from aftercare.rules.doses import DayDoses, day_doses
 from aftercare.rules.engine import WINDOW_DAYS, PlanFacts, assess_silence
 from aftercare.rules.lifecycle import AlertChange, AlertState, advance, apply_hits, close_handled
 from aftercare.rules.plan_facts import plan_facts
 from aftercare.rules.step import checkin_step
 from aftercare.scheduling.localtime import at_local_time, is_valid_zone, local_today, zone
+from aftercare.scheduling.recurrence import EARLIEST_YEAR, LATEST_YEAR, occurrences
 
 DEFAULT_CHECKIN_TIME = time(19, 0)
 DEFAULT_RESOLVE_AFTER_DAYS = 2
@@ -79,6 +86,18 @@ class CheckinRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     received_at: UtcTimestamp | None = None
 
 
+class DoseRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One dose of a history: the contract's ``POST .../doses`` body (no ``client_id`` needed), with
+    ``received_at`` (default: ``at``, else ``scheduled_for``): when the service heard of it."""
+
+    medication_id: Id
+    scheduled_for: UtcTimestamp
+    status: DoseStatus
+    at: UtcTimestamp | None = None
+    client_id: uuid.UUID | None = None
+    received_at: UtcTimestamp | None = None
+
+
 class GraduateLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     graduate: Annotated[str, msgspec.Meta(min_length=1)]
     timezone: str
@@ -89,6 +108,7 @@ class GraduateLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Decoded apart so its errors carry the ``plan.`` prefix and go through the plan slice's validation.
     # (An empty Raw: no plan given; msgspec cannot put Raw in a union with None.)
     plan: msgspec.Raw = msgspec.Raw()
+    doses: list[DoseRecord] = []
 
 
 class Arrival(msgspec.Struct, frozen=True):
@@ -96,6 +116,14 @@ class Arrival(msgspec.Struct, frozen=True):
 
     at: datetime
     checkin: CheckinFacts
+
+
+class DoseArrival(msgspec.Struct, frozen=True):
+    """A dose marked taken, and the instant it reached the service (skipped ones change nothing)."""
+
+    at: datetime
+    local_date: date
+    medication_id: str
 
 
 class History(msgspec.Struct, frozen=True):
@@ -107,6 +135,14 @@ class History(msgspec.Struct, frozen=True):
     end_date: date
     plan: PlanFacts | None
     arrivals: list[Arrival]
+    medications: tuple[Medication, ...] = ()
+    taken: dict[date, list[DoseArrival]] = msgspec.field(default_factory=dict)
+    """The doses marked taken, by their local day."""
+
+    def doses_at(self, day: date, at: datetime) -> DayDoses:
+        """Local ``day``'s doses as known at ``at`` (a dose arriving at the same instant counts)."""
+        taken = (d.medication_id for d in self.taken.get(day, ()) if d.at <= at)
+        return day_doses(self.medications, day, taken)
 
 
 class AlertEvent(msgspec.Struct, frozen=True):
@@ -289,7 +325,7 @@ def parse_history(text: str, *, where: str, seen: set[str]) -> History | list[st
         problems.append(("timezone", f"unknown time zone {line.timezone!r}"))
     if line.end_date < line.start_date:
         problems.append(("end_date", "must not be before start_date"))
-    plan, ids = _plan(line.plan, problems)
+    body, plan, ids = _plan(line.plan, problems)
     prompt = time.fromisoformat(line.checkin_time) if line.checkin_time else DEFAULT_CHECKIN_TIME
     arrivals: list[Arrival] = []
     days_seen: dict[date, int] = {}
@@ -319,30 +355,87 @@ def parse_history(text: str, *, where: str, seen: set[str]) -> History | list[st
             problems.append((f"{path}.received_at", "before its local day begins"))
         arrival = checkin.received_at or at_local_time(checkin.local_date, prompt, tz)
         arrivals.append(Arrival(at=arrival, checkin=facts_of(checkin)))
+    taken = _doses(line.doses, body, tz, problems) if tz is not None else []
     if problems or tz is None:
         return [f"{where}: {field}: {message}" for field, message in problems]
     # Same-instant ties fall back to the day, so the order never depends on the input's order.
     arrivals.sort(key=lambda a: (a.at, a.checkin.local_date))
-    return History(line.graduate, tz, line.start_date, line.end_date, plan, arrivals)
+    medications = tuple(body.medications) if body is not None else ()
+    by_day: dict[date, list[DoseArrival]] = {}
+    for dose in taken:
+        by_day.setdefault(dose.local_date, []).append(dose)
+    return History(line.graduate, tz, line.start_date, line.end_date, plan, arrivals, medications, by_day)
+
+
+def _doses(
+    records: list[DoseRecord], plan: PlanBody | None, tz: ZoneInfo, problems: list[tuple[str, str]]
+) -> list[DoseArrival]:
+    """The doses marked taken, checked as ``POST .../doses`` checks them: a medication of the plan, an
+    occurrence of its schedule, heard of within the dose's local day or the next, once per dose."""
+    medications = {m.id: m for m in plan.medications} if plan is not None else {}
+    taken: list[DoseArrival] = []
+    seen: dict[tuple[str, datetime], int] = {}
+    for i, dose in enumerate(records):
+        path = f"doses[{i}]"
+        medication = medications.get(dose.medication_id)
+        if medication is None:
+            problems.append(
+                (f"{path}.medication_id", f"unknown id {dose.medication_id!r}: not a medication of the plan")
+            )
+            continue
+        at = dose.scheduled_for
+        schedule = medication.schedule
+        if (
+            not EARLIEST_YEAR <= at.year <= LATEST_YEAR
+        ):  # no schedule reaches there; the window would overflow
+            problems.append(
+                (f"{path}.scheduled_for", f"must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+            )
+            continue
+        if at not in occurrences(schedule.rrule, schedule.start_local, tz, at, at + timedelta(seconds=1)):
+            problems.append((f"{path}.scheduled_for", "not a dose of this medication's schedule"))
+            continue
+        if (dose.medication_id, at) in seen:
+            problems.append(
+                (
+                    f"{path}.scheduled_for",
+                    f"a second record of this dose (doses[{seen[(dose.medication_id, at)]}])",
+                )
+            )
+        seen.setdefault((dose.medication_id, at), i)
+        local_date = local_today(at, tz)
+        received = dose.received_at or dose.at or at
+        opens = at_local_time(local_date, MIDNIGHT, tz)
+        if not opens <= received < at_local_time(local_date + 2 * ONE_DAY, MIDNIGHT, tz):
+            problems.append((f"{path}.received_at", "outside the dose's local day and the next"))
+        elif dose.at is not None and not opens <= dose.at <= received:
+            problems.append(
+                (f"{path}.at", "must lie between the start of the dose's local day and its arrival")
+            )
+        elif dose.status == "taken":
+            taken.append(DoseArrival(received, local_date, dose.medication_id))
+    return taken
 
 
 _NO_IDS = PlanIds(trigger_ids=frozenset(), coping_skill_ids=frozenset())
 
 
-def _plan(raw: msgspec.Raw, problems: list[tuple[str, str]]) -> tuple[PlanFacts | None, PlanIds]:
+def _plan(
+    raw: msgspec.Raw, problems: list[tuple[str, str]]
+) -> tuple[PlanBody | None, PlanFacts | None, PlanIds]:
     if not raw or bytes(raw) == b"null":
-        return None, _NO_IDS
+        return None, None, _NO_IDS
     try:
         body: PlanBody = plan_body_decoder.decode(raw)
     except msgspec.ValidationError as exc:
         problems.append(_decode_problem(exc, "plan"))
-        return None, _NO_IDS
+        return None, None, _NO_IDS
     try:
         validate_plan(body)
     except ValidationFailed as exc:
         problems.extend((_join("plan", e.field), e.message) for e in exc.errors)
-        return None, _NO_IDS
-    return plan_facts(body), plan_ids(body)
+        return None, None, _NO_IDS
+    return body, plan_facts(body), plan_ids(body)
 
 
 def _earlier(received: dict[int, CheckinFacts], checkin: CheckinFacts) -> Iterator[CheckinFacts]:
@@ -387,8 +480,9 @@ def replay_graduate(history: History, rules: ProgramRules, resolve_after_days: i
                 plan=plan,
                 rules=rules,
                 on=arrived_on,
+                doses=history.doses_at(arrival.checkin.local_date, arrival.at),
             )
-            received[arrival.checkin.local_date.toordinal()] = arrival.checkin
+            received[arrival.checkin.local_date.toordinal()] = step.checkin
             aggregates, alerts = step.aggregates, step.alerts
             changes.extend(step.changes)
             arrival = next(pending, None)

@@ -16,6 +16,7 @@ import msgspec
 
 from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
 from aftercare.rules.config import ProgramRules
+from aftercare.rules.doses import NO_DOSES, DayDoses, with_doses
 from aftercare.rules.engine import WINDOW_DAYS, Assessment, PlanFacts, assess
 from aftercare.rules.lifecycle import AlertChange, AlertState, advance, apply_hits
 
@@ -23,6 +24,9 @@ from aftercare.rules.lifecycle import AlertChange, AlertState, advance, apply_hi
 class Step(msgspec.Struct, frozen=True, kw_only=True):
     """What one check-in did."""
 
+    checkin: CheckinFacts
+    """The check-in as judged: with its day's doses read in (``rules.doses.with_doses``). Later days'
+    windows hold this, not the bare answers."""
     assessment: Assessment
     changes: list[AlertChange]
     """Opened, raised and updated alerts, in the order the lifecycle decided them."""
@@ -52,13 +56,16 @@ def checkin_step(
     plan: PlanFacts,
     rules: ProgramRules,
     on: date,
+    doses: DayDoses = NO_DOSES,
 ) -> Step:
-    """Assess ``checkin`` on its window and the baseline before it, apply the hits to ``alerts``
-    (keyed by rule) as of ``on`` (the graduate's local day at its arrival: later than its own day
-    for a late sync), fold it into the baseline."""
+    """Read the day's ``doses`` into ``checkin``, assess it on its window and the baseline before it,
+    apply the hits to ``alerts`` (keyed by rule) as of ``on`` (the graduate's local day at its
+    arrival: later than its own day for a late sync), fold it into the baseline."""
+    checkin = with_doses(checkin, doses)
     assessment = assess(window_for(checkin, earlier), aggregates, plan, rules)
     changes = apply_hits(alerts, assessment.hits, local_date=checkin.local_date, on=on)
     return Step(
+        checkin=checkin,
         assessment=assessment,
         changes=changes,
         alerts=advance(alerts, changes),

@@ -7,6 +7,8 @@ fall-back overlap takes the first instant (``fold=0``). Everything here is pure.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from importlib import resources
@@ -85,3 +87,24 @@ def utc_offset_text(at: datetime, tz: ZoneInfo) -> str:
     sign = "-" if minutes < 0 else "+"
     hours, mins = divmod(abs(minutes), 60)
     return f"{sign}{hours:02d}:{mins:02d}"
+
+
+class ZoneHistory:
+    """The zones a graduate lived by, each from an instant: which one was in force when.
+
+    Before the first known change the first zone holds (the history begins at enrollment, and
+    nothing of the graduate is older); with no history at all, ``current``."""
+
+    def __init__(self, changes: Iterable[tuple[datetime, str]], *, current: str) -> None:
+        self._changes = sorted(changes)
+        self._current = current
+
+    def name_at(self, at: datetime) -> str:
+        if not self._changes:
+            return self._current
+        starts = [start for start, _ in self._changes]
+        return self._changes[max(0, bisect_right(starts, at) - 1)][1]
+
+    def at(self, at: datetime) -> ZoneInfo:
+        """The zone in force at instant ``at``."""
+        return zone(self.name_at(at))

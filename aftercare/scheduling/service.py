@@ -27,6 +27,7 @@ from aftercare.db.base import table_of
 from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, NotFound, ValidationFailed
 from aftercare.graduates.models import Graduate
+from aftercare.graduates.zones import zone_history
 from aftercare.plans.reads import current_plan_body
 from aftercare.plans.schemas import PlanBody
 from aftercare.program.service import current_rules
@@ -380,7 +381,6 @@ async def list_reminders(
         ).one_or_none()
         if graduate is None:
             raise NotFound("graduate not found")
-        tz = zone(graduate.timezone)
         past: list[schemas.Reminder] = []
         if start < now and graduate.user_id is not None:
             recorded = await session.execute(
@@ -393,25 +393,70 @@ async def list_reminders(
                 )
                 .order_by(Notification.created_at, Notification.id)
             )
-            past = [_reminder(row.kind, row.created_at, row.title, row.status, tz) for row in recorded]
-        future: list[schemas.Reminder] = []
-        if end > now:
-            schedule = schedule_of(
-                graduate, nudge_after_minutes=(await current_rules(session)).nudge_after_minutes
-            )
-            plan = await current_plan_body(session, graduate_id)
-            occurrences = plan_occurrences(
-                schedule,
-                items_from_plan(plan) if plan is not None else (),
-                start=max(start, now),
-                end=end,
-                checked_in_dates=checked_in(graduate.last_checkin_date),
-            )
-            future = [_reminder(o.kind, o.due_at, o.title, o.status, tz) for o in occurrences]
+            # Each in the zone in force when it was sent: a day before a move keeps its own times.
+            zones = await zone_history(session, graduate_id, current=graduate.timezone)
+            past = [
+                _reminder(row.kind, row.created_at, row.title, row.status, zones.at(row.created_at))
+                for row in recorded
+            ]
+        future = await _planned(session, graduate, start=max(start, now), end=end) if end > now else []
         await audit.record_staff_read(
             session, actor=actor, resource="reminders", graduate_id=graduate_id, now=now
         )
     return past + future
+
+
+async def next_reminders(
+    session: AsyncSession, graduate_id: uuid.UUID, *, now: datetime, count: int
+) -> list[schemas.Reminder]:
+    """The graduate's next ``count`` prompts and reminders (within ``MAX_REMINDER_RANGE``), as the
+    reminders list shows them; in the caller's transaction, unaudited (the caller audits its read)."""
+    graduate = (
+        await session.execute(select(*SCHEDULE_COLUMNS).where(Graduate.id == graduate_id))
+    ).one_or_none()
+    if graduate is None:
+        raise NotFound("graduate not found")
+    found: list[schemas.Reminder] = []
+    # Two days hold at least a prompt and a nudge or two, so the short span mostly suffices and the
+    # planner expands two days, not thirty-five.
+    for span in (timedelta(days=2), MAX_REMINDER_RANGE):
+        found = await _planned(session, graduate, start=now, end=now + span)
+        if len(found) >= count:
+            break
+    return found[:count]
+
+
+class _PlannedGraduate(CheckedInGraduate, Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
+async def _planned(
+    session: AsyncSession, graduate: _PlannedGraduate, *, start: datetime, end: datetime
+) -> list[schemas.Reminder]:
+    """The future in ``[start, end)``, from the planner the sweeper uses, in the graduate's zone now
+    (a change is never dated ahead: the zone of today is the zone of every day to come)."""
+    schedule = schedule_of(graduate, nudge_after_minutes=(await current_rules(session)).nudge_after_minutes)
+    plan = await current_plan_body(session, graduate.id)
+    # The days whose prompt or nudge the sweeper has handled already: those before its row's day
+    # (a row names its stream's next unhandled occurrence). After a move west, today may come round
+    # again in the new zone; it is not prompted twice, so it is not listed either.
+    rows = await session.execute(
+        select(Schedule.stream, Schedule.local_date).where(
+            Schedule.graduate_id == graduate.id, Schedule.stream.in_(DAILY_STREAMS)
+        )
+    )
+    handled = frozenset(key for row in rows for key in _handled_days(row.stream, row.local_date))
+    occurrences = plan_occurrences(
+        schedule,
+        items_from_plan(plan) if plan is not None else (),
+        start=start,
+        end=end,
+        checked_in_dates=checked_in(graduate.last_checkin_date),
+        handled_keys=handled,
+    )
+    tz = zone(graduate.timezone)
+    return [_reminder(o.kind, o.due_at, o.title, o.status, tz) for o in occurrences]
 
 
 def _reminder_range(

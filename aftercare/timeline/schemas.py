@@ -13,11 +13,20 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from aftercare.alerts.schemas import AlertEventKind
+from aftercare.doses.schemas import DoseStatus
 from aftercare.outreach.schemas import OutreachMethod, OutreachOutcome
 
 UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 TimelineKind = Literal[
-    "checkin", "amendment", "help_request", "alert", "plan_change", "missed_day", "outreach"
+    "checkin",
+    "amendment",
+    "help_request",
+    "alert",
+    "plan_change",
+    "missed_day",
+    "outreach",
+    "dose",
+    "timezone_change",
 ]
 
 
@@ -64,6 +73,18 @@ class OutreachEntry(msgspec.Struct, kw_only=True):
     acknowledged_alert: bool
 
 
+class DoseEntry(msgspec.Struct, kw_only=True):
+    dose_id: uuid.UUID
+    medication_id: str
+    scheduled_for: UtcTimestamp
+    status: DoseStatus
+    taken_at: Annotated[UtcTimestamp, msgspec.Meta(description="when taken or skipped, as the graduate said")]
+
+
+class TimezoneChangeEntry(msgspec.Struct, kw_only=True):
+    timezone: Annotated[str, msgspec.Meta(description="the zone the graduate lives by from ``at`` on")]
+
+
 class TimelineItem(msgspec.Struct, kw_only=True):
     id: str  # stable per entry: "<kind>:<source id>"
     kind: TimelineKind
@@ -75,6 +96,17 @@ class TimelineItem(msgspec.Struct, kw_only=True):
     alert: AlertEntry | None = None
     plan_change: PlanChangeEntry | None = None
     outreach: OutreachEntry | None = None  # at when it happened
+    dose: DoseEntry | None = None  # at its arrival, labelled with the dose's local day
+    timezone_change: TimezoneChangeEntry | None = None  # at the moment it took effect
+    local_time: Annotated[
+        str,
+        msgspec.Meta(
+            description="``at`` on the graduate's clock, in the zone they lived by then (a day before "
+            "a move reads in the old zone)",
+            examples=["2026-11-24T19:00"],
+        ),
+    ] = ""
+    utc_offset: Annotated[str, msgspec.Meta(examples=["-06:00"])] = ""
 
 
 class TimelinePage(msgspec.Struct):

@@ -1,5 +1,5 @@
 """A graduate's timeline: check-ins, amendments, help requests, alert events, plan changes, missed
-days and outreach merged into one list in the order they happened, newest first.
+days, outreach, doses and time-zone changes merged into one list in the order they happened, newest first.
 
 Every source is already a table with an immutable instant (a check-in at its arrival, so a late
 sync shows when it came in, labelled with its day; outreach when it happened). A page asks each source for its next ``limit + 1``
@@ -26,10 +26,14 @@ from aftercare.audit import service as audit
 from aftercare.auth.principal import Principal
 from aftercare.checkins.models import Checkin, CheckinVersion, HelpRequest, MissedDay
 from aftercare.checkins.service import ANSWER_FIELDS
+from aftercare.doses.models import Dose
 from aftercare.errors import InvalidCursor, ValidationFailed
+from aftercare.graduates.models import Graduate, TimezoneChange
+from aftercare.graduates.zones import zone_history
 from aftercare.outreach.models import Outreach
 from aftercare.pagination import Instant, Keyset, before_key
 from aftercare.plans.models import PlanVersion
+from aftercare.scheduling.localtime import utc_offset_text
 from aftercare.timeline import schemas
 
 # Free text stays out of the timeline (see schemas); everything else a check-in holds staff may see.
@@ -180,6 +184,33 @@ def _outreach_entry(row: Any) -> Entry:
     return Entry(Position(row.occurred_at, 6, row.id), item)
 
 
+def _dose_entry(row: Any) -> Entry:
+    item = schemas.TimelineItem(
+        id=f"dose:{row.id}",
+        kind="dose",
+        at=row.received_at,
+        local_date=row.local_date,
+        dose=schemas.DoseEntry(
+            dose_id=row.id,
+            medication_id=row.medication_id,
+            scheduled_for=row.scheduled_for,
+            status=row.status,
+            taken_at=row.at,
+        ),
+    )
+    return Entry(Position(row.received_at, 7, row.id), item)
+
+
+def _timezone_entry(row: Any) -> Entry:
+    item = schemas.TimelineItem(
+        id=f"timezone_change:{row.id}",
+        kind="timezone_change",
+        at=row.effective_from,
+        timezone_change=schemas.TimezoneChangeEntry(timezone=row.timezone),
+    )
+    return Entry(Position(row.effective_from, 8, row.id), item)
+
+
 def _same_uuid(key: uuid.UUID) -> uuid.UUID:
     return key
 
@@ -278,6 +309,34 @@ SOURCES: tuple[Source, ...] = (
         _same_uuid,
         _outreach_entry,
     ),
+    Source(
+        7,
+        Dose.received_at,
+        Dose.id,
+        # ix_doses_graduate_id_received_at_id serves the page.
+        lambda g: select(
+            Dose.id,
+            Dose.received_at,
+            Dose.local_date,
+            Dose.medication_id,
+            Dose.scheduled_for,
+            Dose.status,
+            Dose.at,
+        ).where(Dose.graduate_id == g),
+        _same_uuid,
+        _dose_entry,
+    ),
+    Source(
+        8,
+        TimezoneChange.effective_from,
+        TimezoneChange.id,
+        # ix_timezone_changes_graduate_id_effective_from serves the page (a graduate moves rarely).
+        lambda g: select(TimezoneChange.id, TimezoneChange.effective_from, TimezoneChange.timezone).where(
+            TimezoneChange.graduate_id == g
+        ),
+        _same_uuid,
+        _timezone_entry,
+    ),
 )
 
 
@@ -343,6 +402,22 @@ async def _fill_checkin_answers(session: AsyncSession, items: Sequence[schemas.T
             )
 
 
+async def _fill_local_times(
+    session: AsyncSession, graduate_id: uuid.UUID, items: Sequence[schemas.TimelineItem]
+) -> None:
+    """Each entry's instant on the graduate's clock, in the zone in force at it."""
+    if not items:
+        return
+    current = await session.scalar(select(Graduate.timezone).where(Graduate.id == graduate_id))
+    if current is None:
+        return
+    zones = await zone_history(session, graduate_id, current=current)
+    for item in items:
+        tz = zones.at(item.at)
+        item.local_time = item.at.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+        item.utc_offset = utc_offset_text(item.at, tz)
+
+
 async def graduate_timeline(
     session: AsyncSession,
     graduate_id: uuid.UUID,
@@ -370,6 +445,7 @@ async def graduate_timeline(
         entries.sort(key=lambda e: (e.position.at, e.position.rank, e.position.key), reverse=True)
         page = entries[:limit]
         await _fill_checkin_answers(session, [e.item for e in page])
+        await _fill_local_times(session, graduate_id, [e.item for e in page])
         await audit.record_staff_read(
             session, actor=actor, resource="timeline", graduate_id=graduate_id, now=now
         )

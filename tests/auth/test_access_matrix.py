@@ -115,6 +115,11 @@ def test_every_route_declares_a_known_rule(app: Litestar) -> None:
 PINNED: dict[tuple[str, str], Access] = {
     ("/v1/program/response-times", "GET"): Access.SUPERVISOR,
     ("/v1/alerts", "GET"): Access.STAFF,
+    # Issue 22: the graduate records their own doses (staff never write them); progress and the
+    # dose list are the graduate's and their staff's to read.
+    ("/v1/graduates/{graduate_id:uuid}/doses", "POST"): Access.GRADUATE_SELF,
+    ("/v1/graduates/{graduate_id:uuid}/doses", "GET"): Access.GRADUATE_READ,
+    ("/v1/graduates/{graduate_id:uuid}/progress", "GET"): Access.GRADUATE_READ,
 }
 
 

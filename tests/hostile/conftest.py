@@ -55,7 +55,14 @@ PLAN: dict[str, Any] = {
     ],
     "warning_signs": [{"id": "ws1", "description": "Skipping meals"}],
     "medications": [
-        {"id": "md1", "name": "Naltrexone", "dose": "50 mg", "schedule": dict(SCHEDULE), "remind": True}
+        # Daily since before T0, so today's 08:00 dose can be recorded (recordDose).
+        {
+            "id": "md1",
+            "name": "Naltrexone",
+            "dose": "50 mg",
+            "schedule": {"rrule": "FREQ=DAILY", "start_local": "2026-11-01T08:00", "duration_minutes": 5},
+            "remind": True,
+        }
     ],
     "support_contacts": [{"id": "sc1", "name": "Sam", "relation": "sponsor", "phone": "+1 555 0100"}],
     "goals": [{"id": "gl1", "text": "Walk every day", "target_date": "2027-03-01"}],
@@ -255,6 +262,18 @@ EXAMPLES: dict[str, Example] = {
         "graduate",
         GRADUATE + "/help",
         lambda s: {"client_id": str(uuid.uuid4()), "message": "please call"},
+        201,
+    ),
+    "recordDose": Example(
+        "graduate",
+        GRADUATE + "/doses",
+        lambda s: {
+            "client_id": str(uuid.uuid4()),
+            "medication_id": "md1",
+            "scheduled_for": "2026-11-24T14:00:00Z",  # 08:00 in Chicago on TODAY
+            "status": "taken",
+            "at": "2026-11-24T14:05:00Z",
+        },
         201,
     ),
     # Before resolveAlert: outreach is recorded on an alert still open.

@@ -80,11 +80,13 @@ async def test_every_kind_of_entry_newest_first(cast: Cast, clock: FixedClock) -
         ("amendment", None),
         ("checkin", None),
         ("checkin", None),
+        # Enrollment's zone and the first plan, both at T0 (a tie goes by the source's rank).
+        ("timezone_change", None),
         ("plan_change", None),
     ]
     ats = [i["at"] for i in items]
     assert ats == sorted(ats, reverse=True)
-    missed, acked, opened, helped, amendment, today, late, plan = items
+    missed, acked, opened, helped, amendment, today, late, moved, plan = items
     assert missed["local_date"] == (TODAY - timedelta(days=1)).isoformat()
     assert acked["alert"]["actor_id"] == str(cast.counselor.user_id)
     assert opened["alert"]["rule"] == "safety" and opened["alert"]["severity"] == "critical"
@@ -103,6 +105,7 @@ async def test_every_kind_of_entry_newest_first(cast: Cast, clock: FixedClock) -
     )
     assert amendment["amendment"]["changed_fields"] == ["craving"]  # note text changed too, but is not shown
     assert amendment["amendment"]["version"] == 2 and amendment["amendment"]["risk_level"] is not None
+    assert moved["timezone_change"] == {"timezone": "America/Chicago"} and moved["local_time"][11:] == "12:00"
     assert plan["plan_change"]["version"] == 1 and plan["plan_change"]["author_role"] == "counselor"
     assert "triggers" in plan["plan_change"]["changed_sections"]
     assert len({i["id"] for i in items}) == len(items)

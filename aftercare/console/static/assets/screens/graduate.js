@@ -248,6 +248,12 @@ function timelineEntry(item, store) {
       .join(": ");
   } else if (item.kind === "missed_day") {
     title = `No check-in for ${calendarDate(item.local_date)}`;
+  } else if (item.kind === "timezone_change") {
+    title = `Time zone now ${item.timezone_change?.timezone ?? "changed"}`;
+  } else if (item.kind === "dose") {
+    const dose = item.dose ?? {};
+    title = `Dose ${dose.status === "skipped" ? "skipped" : "taken"} for ${calendarDate(item.local_date)}`;
+    detail = dose.medication_id ? `Medication ${dose.medication_id}, due ${exactTime(dose.scheduled_for)}` : null;
   } else {
     title = humanize(item.kind);
   }

@@ -1,0 +1,1 @@
+"""Doses: a graduate's record of each scheduled medication dose, taken or skipped."""
