@@ -5,7 +5,7 @@ ordinary for one graduate and alarming for another. ``fold`` keeps an exponentia
 variance (span about 28 days) per measure, and an exponentially weighted rate per yes/no answer, in O(1)
 per check-in, so the engine's cost never grows with a graduate's history.
 
-Seven choices keep the baseline honest:
+Eight choices keep the baseline honest:
 
 - Early on the weight is ``1/(n+1)`` (a plain running mean), so a baseline forms within days.
 - ``baseline`` blends the variance (and the yes/no rates) with a population prior worth a few
@@ -27,6 +27,10 @@ Seven choices keep the baseline honest:
   ("2 of the last 3 days", the mean of 4 days) alarm on every swing. Each measure keeps how often two
   consecutive days deviate on the same side of the mean, the sign concordance, which gives the
   person's day-to-day correlation (``Baseline.rho``) without being moved by how far a wild day goes.
+- **A normal the recent days are not part of.** Clipping and the mean's step limit slow a prodrome's
+  way into the baseline but do not stop it: a slide of one to three weeks is a third to half absorbed
+  by the day before a lapse. The four scales are also kept as they stood 7 to 13 days before the
+  newest check-in (``Aggregates.reference``), for the engine to judge the last week against.
 
 Aggregates are a JSON column: ``aggregates_encoder``/``aggregates_decoder`` round-trip them.
 """

@@ -33,7 +33,9 @@ people alarmed most). A deviation is measured against the spread of the measure'
 and for days that carry over into the next (``Baseline.rho``) "2 of the last 3 days", the mean of a
 few days and "k of n days" are judged as the fewer independent days they are worth (``_vif``,
 ``_tail_carried``). In a mean of days each day counts at most 2.5 spreads, so one wild day in
-heavy-tailed answers cannot make a span look held.
+heavy-tailed answers cannot make a span look held. ``combined`` judges the scales against their
+normal of a week or two ago (``_Day.reference``), which a prodrome of a week or two is not yet part
+of, moved towards today's by the person's day-to-day carry-over.
 """
 
 from __future__ import annotations
