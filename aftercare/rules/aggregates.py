@@ -5,7 +5,7 @@ ordinary for one graduate and alarming for another. ``fold`` keeps an exponentia
 variance (span about 28 days) per measure, and an exponentially weighted rate per yes/no answer, in O(1)
 per check-in, so the engine's cost never grows with a graduate's history.
 
-Seven choices keep the baseline honest:
+Eight choices keep the baseline honest:
 
 - Early on the weight is ``1/(n+1)`` (a plain running mean), so a baseline forms within days.
 - ``baseline`` blends the variance (and the yes/no rates) with a population prior worth a few
@@ -27,6 +27,10 @@ Seven choices keep the baseline honest:
   ("2 of the last 3 days", the mean of 4 days) alarm on every swing. Each measure keeps how often two
   consecutive days deviate on the same side of the mean, the sign concordance, which gives the
   person's day-to-day correlation (``Baseline.rho``) without being moved by how far a wild day goes.
+- **A normal the recent days are not part of.** Clipping and the mean's step limit slow a prodrome's
+  way into the baseline but do not stop it: a slide of one to three weeks is a third to half absorbed
+  by the day before a lapse. The four scales are also kept as they stood 7 to 13 days before the
+  newest check-in (``Aggregates.reference``), for the engine to judge the last week against.
 
 Aggregates are a JSON column: ``aggregates_encoder``/``aggregates_decoder`` round-trip them.
 """
@@ -59,6 +63,11 @@ SLOW_ALPHA = 2 / (SLOW_SPAN_DAYS + 1)
 PRIOR_RHO = 0.2
 PRIOR_PAIRS = 12
 RHO_MAX = 0.8
+# A prodrome of a week or two is folded into a 28-day baseline as it happens and hides itself: by
+# the day before a lapse about half of its deviation has become the person's "normal". The scales
+# are also kept as they stood at least this many days (and less than twice as many) before the
+# newest check-in, so the recent days can be judged against a normal they are not part of.
+REFERENCE_LAG_DAYS = 7
 
 
 class CheckinFacts(msgspec.Struct, frozen=True, kw_only=True):
@@ -130,6 +139,16 @@ class CoMovement(msgspec.Struct, frozen=True, array_like=True):
     expected: float = 0.5
 
 
+class Reference(msgspec.Struct, frozen=True, array_like=True):
+    """The four scales as they stood after the check-in of ``taken_on`` (see ``REFERENCE_LAG_DAYS``)."""
+
+    taken_on: date
+    craving: Scale
+    mood: Scale
+    stress: Scale
+    sleep: Scale
+
+
 class Measure(msgspec.Struct, frozen=True):
     """How one measure is read: its population prior, the smallest spread believed, clipping."""
 
@@ -186,6 +205,10 @@ class Aggregates(msgspec.Struct, frozen=True, kw_only=True):
     isolating: Stat = Stat()
     uncoped_triggers: Stat = Stat()
     co_movement: CoMovement = CoMovement()
+    # The scales as they stood REFERENCE_LAG_DAYS to twice that many days ago (``reference``), and
+    # the newer snapshot that will take its place (``pending``): None until there is one.
+    reference: Reference | None = None
+    pending: Reference | None = None
 
 
 aggregates_encoder = msgspec.json.Encoder()
@@ -282,10 +305,15 @@ def fold(
         _update_scale(aggregates.sleep, SLEEP, checkin.sleep_hours, follows=follows),
     )
     craving, mood, stress, sleep = scales
+    newest = checkin.local_date if last is None else max(last, checkin.local_date)
+    reference, pending = aggregates.reference, aggregates.pending
+    if pending is None or (newest - pending.taken_on).days >= REFERENCE_LAG_DAYS:
+        reference = pending or reference
+        pending = Reference(newest, craving, mood, stress, sleep)
     return msgspec.structs.replace(
         aggregates,
         count=aggregates.count + 1,
-        last_checkin_date=checkin.local_date if last is None else max(last, checkin.local_date),
+        last_checkin_date=newest,
         folded_date=checkin.local_date,
         streak_days=streak,
         craving=craving,
@@ -303,6 +331,8 @@ def fold(
             float(uncoped_triggers(checkin, trigger_coping or {})),
         ),
         co_movement=_update_co_movement(aggregates.co_movement, scales),
+        reference=reference,
+        pending=pending,
     )
 
 

@@ -113,7 +113,10 @@ class SupportDropoffRule(_Rule, frozen=True, kw_only=True, forbid_unknown_fields
 
     window_days: WindowDays = 7
     min_missed: DayCount = 2
-    max_chance: Chance = 0.05
+    # As strict as the other count rules (1-2%): at 5%, judged afresh every day over a rolling week,
+    # it alarmed regular attenders every few weeks and was the least telling rule on all three
+    # synthetic cohorts (docs/ENGINE.md).
+    max_chance: Chance = 0.01
 
 
 class MedicationMissedRule(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -164,14 +167,14 @@ class CombinedRule(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True)
     window_days: WindowDays = 7
     signal_min: Annotated[
         float, Meta(ge=0.1, le=3.0, description="Strength (a z-score) at which one signal counts")
-    ] = 1.1
+    ] = 1.35
     min_signals: Annotated[int, Meta(ge=2, le=8, description="Deviating signals needed at once")] = 2
     score_warning: Annotated[
         float, Meta(ge=0.5, le=24.0, description="Summed strength of the counting signals for a warning")
-    ] = 3.0
+    ] = 3.8
     score_high: Annotated[
         float, Meta(ge=0.5, le=24.0, description="Summed strength of the counting signals for high")
-    ] = 6.5
+    ] = 7.0
     single_strength: Annotated[
         float,
         Meta(
@@ -180,7 +183,7 @@ class CombinedRule(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True)
             description="Strength at which one deviating signal alone is a warning (strengths reach at "
             "most 3, so above 3 turns this off)",
         ),
-    ] = 2.7
+    ] = 2.95
     min_warnings: Annotated[
         int, Meta(ge=2, le=6, description="Other rules' warnings at once that make a combined high")
     ] = 2

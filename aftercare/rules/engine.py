@@ -33,7 +33,9 @@ people alarmed most). A deviation is measured against the spread of the measure'
 and for days that carry over into the next (``Baseline.rho``) "2 of the last 3 days", the mean of a
 few days and "k of n days" are judged as the fewer independent days they are worth (``_vif``,
 ``_tail_carried``). In a mean of days each day counts at most 2.5 spreads, so one wild day in
-heavy-tailed answers cannot make a span look held.
+heavy-tailed answers cannot make a span look held. ``combined`` judges the scales against their
+normal of a week or two ago (``_Day.reference``), which a prodrome of a week or two is not yet part
+of, moved towards today's by the person's day-to-day carry-over.
 """
 
 from __future__ import annotations
@@ -301,6 +303,26 @@ class _Day:
         """The baseline, once there is enough history for deviations from it to mean something."""
         base = self.baseline(measure)
         return base if base is not None and base.n >= WARMUP else None
+
+    def reference(self, measure: Measure) -> Baseline | None:
+        """The normal the recent days are judged against in ``combined``: the baseline as it stood a
+        week or two ago (``Aggregates.reference``), which the recent days are not part of, its mean
+        moved towards today's by the person's day-to-day carry-over (``rho``). For someone whose
+        days are independent the recent days say nothing about their normal, and a prodrome of a
+        week or two must not be absorbed into it before the lapse; for someone with slow swings the
+        recent level is, to that extent, their normal, or every swing would read as a slide. The
+        current baseline while there is no snapshot with enough answers yet."""
+        name = "reference:" + measure.name
+        if name not in self._baselines:
+            snapshot = self.before.reference
+            then = None if snapshot is None else baseline(getattr(snapshot, measure.name), measure)
+            now = self.relative(measure)
+            if then is None or then.n < WARMUP or now is None:
+                self._baselines[name] = now
+            else:
+                mean = then.mean + now.rho * (now.mean - then.mean)
+                self._baselines[name] = msgspec.structs.replace(then, mean=mean)
+        return self._baselines[name]
 
     def support_counts(self) -> bool:
         return self.plan.support_sessions_per_week != 0
@@ -655,7 +677,9 @@ def _signals(day: _Day, rules: ProgramRules) -> list[_Signal]:
     look_back = day.within(max(cfg.span_days, cfg.window_days))
     week_first = day.today - timedelta(days=cfg.window_days - 1)
     for kind in (_CRAVING, _MOOD, _STRESS, _SLEEP):
-        base = day.relative(kind.measure)
+        # Against the normal of a week or two ago (``_Day.reference``): a prodrome of a week or two
+        # is otherwise half absorbed into the baseline by the day before the lapse, and hides itself.
+        base = day.reference(kind.measure)
         if base is None:
             continue
         # Each answer's deviation (as ``_z``, inlined: this is the engine's innermost loop) is worked

@@ -11,7 +11,9 @@ from aftercare.rules.aggregates import (
     CRAVING,
     ISOLATING,
     MOOD,
+    REFERENCE_LAG_DAYS,
     SLEEP,
+    STRESS,
     Aggregates,
     CheckinFacts,
     aggregates_decoder,
@@ -129,7 +131,8 @@ def test_aggregates_round_trip_through_json() -> None:
 
 
 def test_state_stays_the_same_size_however_long_the_history() -> None:
-    short = fold_all([checkin(i, craving=i % 7) for i in range(10)])
+    # From a month on (when the two snapshots of the scales, ``reference`` and ``pending``, exist).
+    short = fold_all([checkin(i, craving=i % 7) for i in range(30)])
     long = fold_all([checkin(i, craving=i % 7) for i in range(1000)])
     # Only the digits grow: counts, and floats printed to full precision.
     assert abs(len(aggregates_encoder.encode(long)) - len(aggregates_encoder.encode(short))) < 80
@@ -235,3 +238,35 @@ def test_scales_that_move_together_are_seen_to() -> None:
     )
     assert co_movement(together.co_movement) > 0.6
     assert co_movement(apart.co_movement) < 0.1
+
+
+def test_the_reference_is_the_scales_as_they_stood_one_to_two_weeks_before() -> None:
+    aggregates = Aggregates()
+    for i in range(40):
+        aggregates = fold(aggregates, checkin(i, craving=i % 4))
+        newest = D0 + timedelta(days=i)
+        if i < REFERENCE_LAG_DAYS:
+            assert aggregates.reference is None
+            continue
+        assert aggregates.reference is not None
+        age = (newest - aggregates.reference.taken_on).days
+        assert REFERENCE_LAG_DAYS <= age < 2 * REFERENCE_LAG_DAYS
+    # The snapshot is the scales as they were after its day's check-in, not as they are now.
+    snapshot = aggregates.reference
+    assert snapshot is not None
+    taken = (snapshot.taken_on - D0).days
+    assert snapshot.craving == fold_all([checkin(i, craving=i % 4) for i in range(taken + 1)]).craving
+
+
+def test_a_prodrome_moves_the_reference_less_than_the_baseline() -> None:
+    # Ten days of rising stress after six steady weeks: the current baseline has taken some of it in,
+    # the snapshot of a week or more ago has not.
+    steady = fold_all([checkin(i) for i in range(42)])
+    rising = fold_all([checkin(42 + i, stress=4 + i // 2) for i in range(10)], steady)
+    now, then = baseline(rising.stress, STRESS), baseline(rising.reference.stress, STRESS)  # type: ignore[union-attr]
+    assert now is not None and then is not None
+    assert then.mean < 3.1  # the first day of the rise at most
+    assert now.mean > then.mean + 0.5
+    # Several days into a gap the snapshot is older, never newer, than a week.
+    gap = fold(rising, checkin(60))
+    assert gap.reference is not None and (D0 + timedelta(days=60) - gap.reference.taken_on).days >= 7
