@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftercare.audit import service as audit
 from aftercare.auth import passwords, tokens
 from aftercare.auth.models import EnrollmentCode, RefreshToken, User
 from aftercare.auth.principal import Principal
@@ -191,11 +192,35 @@ async def enroll(
                     )
             graduate.user_id = user.id
             graduate.updated_at = now
-            return await _issue_pair(
+            pair = await _issue_pair(
                 session, user, settings=settings, family_id=uuid7(), now=now, graduate_id=graduate.id
             )
+            # The record that this account is this graduate's: an erasure finds every account the
+            # graduate ever had by it, the ones a re-enrollment replaced too.
+            await audit.record(
+                session,
+                actor=Principal(user_id=user.id, role="graduate", graduate_id=graduate.id),
+                action="create",
+                resource="account",
+                graduate_id=graduate.id,
+                resource_id=str(user.id),
+                now=now,
+            )
+            return pair
     except IntegrityError as exc:
         raise Conflict("an account with this email already exists") from exc
+
+
+async def end_sign_in(session: AsyncSession, user_id: uuid.UUID, *, now: datetime) -> None:
+    """Stop an account signing in, in the caller's transaction: inactive, so its access tokens fail
+    at the guard on their next request (it reads the account each time), and every refresh token
+    revoked."""
+    await session.execute(update(User).where(User.id == user_id).values(active=False))
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
 
 
 async def my_profile(session: AsyncSession, principal: Principal) -> Me:

@@ -397,8 +397,12 @@ async def list_caseload(
     (``SORTS``), filtered; keyset-paged on the sort's columns and the id over an index that matches."""
     sort = SORTS[query.sort]
     key = sort.cursors.decode(cursor)
-    # A counselor's own caseload, and an away colleague's while they cover it.
-    scope = [reach_condition(actor, Graduate.counselor_id, now)] if actor.role == "counselor" else []
+    # A counselor's own caseload, and an away colleague's while they cover it; never an erased
+    # graduate's tombstone (few rows: a filter on the sort's index scan, not an index of its own).
+    scope = [
+        Graduate.erased_at.is_(None),
+        *([reach_condition(actor, Graduate.counselor_id, now)] if actor.role == "counselor" else []),
+    ]
     ids_in_order = Graduate.id if sort.ascending else Graduate.id.desc()
     columns_in_order = [c if sort.ascending else c.desc() for c in sort.columns]
     async with session.begin():

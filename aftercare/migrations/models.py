@@ -10,6 +10,7 @@ from aftercare.checkins import models as checkin_models
 from aftercare.db.base import Base
 from aftercare.graduates import models as graduate_models
 from aftercare.outreach import models as outreach_models
+from aftercare.personal_data import models as personal_data_models
 from aftercare.plans import models as plan_models
 from aftercare.program import models as program_models
 from aftercare.push import models as push_models
@@ -25,6 +26,7 @@ SLICES = (
     checkin_models,
     graduate_models,
     outreach_models,
+    personal_data_models,
     plan_models,
     push_models,
     program_models,
