@@ -125,7 +125,7 @@ async def erase_graduate(
 ) -> schemas.DeletionRequest:
     async with session.begin():
         # Read: the graduate, locked (their check-ins, sweeps and requests wait, then find them gone).
-        graduate = await lock_graduate(session, graduate_id)
+        graduate = await lock_graduate(session, graduate_id, erased=True)
         if graduate.erased_at is not None:
             tombstone = await requests.tombstone_of(session, graduate_id)
             if tombstone is None:

@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from aftercare.audit import service as audit
 from aftercare.auth.principal import Principal
-from aftercare.errors import NotFound
 from aftercare.flows.personal_data import SECTIONS, Subject, subject_of
 from aftercare.graduates.service import lock_graduate
 
@@ -34,9 +33,7 @@ async def start_export(session: AsyncSession, *, actor: Principal, now: datetime
     """Whose data the caller's export holds, once the export is recorded; 404 for an erased record."""
     assert actor.graduate_id is not None  # Access.GRADUATE: a graduate's token names their record
     async with session.begin():
-        graduate = await lock_graduate(session, actor.graduate_id)
-        if graduate.erased_at is not None:
-            raise NotFound("graduate not found")
+        graduate = await lock_graduate(session, actor.graduate_id)  # 404 once erased
         subject = await subject_of(session, graduate)
         await audit.record(
             session, actor=actor, action="export", resource="graduate", graduate_id=graduate.id, now=now

@@ -33,11 +33,13 @@ SUPERVISOR_ONLY_FIELDS = ("counselor_id",)
 SCHEDULE_FIELDS = {"timezone", "checkin_time", "quiet_hours", "status"}
 
 
-async def lock_graduate(session: AsyncSession, graduate_id: uuid.UUID) -> Graduate:
+async def lock_graduate(session: AsyncSession, graduate_id: uuid.UUID, *, erased: bool = False) -> Graduate:
     """The graduate's row, locked until the caller's transaction ends (a check-in flow's first
-    read: the graduate's acts queue here one after another); 404 if there is none."""
+    read: the graduate's acts queue here one after another); 404 if there is none, or if their data
+    was erased (an act that passed the guard just before the erasure finds them gone once it has the
+    lock). ``erased``: the tombstone is found too (the erasure itself)."""
     graduate = await session.get(Graduate, graduate_id, with_for_update=True)
-    if graduate is None:
+    if graduate is None or (graduate.erased_at is not None and not erased):
         raise NotFound("graduate not found")
     return graduate
 

@@ -17,15 +17,18 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aftercare.auth.principal import Principal
+from aftercare.checkins.models import Checkin, CheckinVersion, HelpRequest
+from aftercare.checkins.schemas import CheckinCreate, HelpCreate
 from aftercare.clock import FixedClock
 from aftercare.config import Settings
 from aftercare.errors import NotFound
-from aftercare.flows import export, personal_data
+from aftercare.flows import export, help_now, personal_data, submit
 from aftercare.flows.sweep import sweep
 from tests.conftest import PASSWORD, Account, Program
 from tests.fakes.push_service import FakePushService
@@ -566,8 +569,6 @@ async def test_a_program_that_keeps_clinical_answers_keeps_the_scores_without_th
         )
         assert restored.status_code == 200, restored.text
 
-    from aftercare.checkins.models import Checkin, CheckinVersion
-
     async with engine.connect() as connection:
         [kept] = (await connection.execute(select(Checkin).where(Checkin.graduate_id == scene.gid))).all()
         [version] = (
@@ -609,3 +610,61 @@ async def test_erasure_finds_every_account_the_graduate_ever_had(
     )
     assert erased.status_code == 200, erased.text
     assert await rows_holding(engine, [*person.secrets(), *emails]) == []
+
+
+async def test_acts_that_passed_the_guard_before_the_erasure_find_the_graduate_gone(
+    program: Program, engine: AsyncEngine
+) -> None:
+    """The guard let them in while the account still existed; they take the graduate's lock after
+    the erasure committed, and must write nothing: help (otherwise never refused), a check-in, an
+    export."""
+    supervisor = await program.supervisor()
+    counselor = await program.staff(supervisor)
+    graduate = await program.graduate(counselor, display_name="Late Arrival")
+    assert graduate.graduate_id is not None
+    erased = await program.client.post(
+        f"/v1/graduates/{graduate.graduate_id}/erase",
+        headers=supervisor.headers,
+        json={"reason": "legal_order"},
+    )
+    assert erased.status_code == 200, erased.text
+    actor = Principal(user_id=graduate.user_id, role="graduate", graduate_id=graduate.graduate_id)
+    now = program.clock.now()
+    factory = program.app.state.session_factory
+    async with factory() as session:
+        with pytest.raises(NotFound):
+            await help_now.request_help(
+                session,
+                graduate_id=graduate.graduate_id,
+                data=HelpCreate(client_id=uuid.uuid4(), message="late"),
+                actor=actor,
+                crisis_line="988",
+                now=now,
+            )
+    with pytest.raises(NotFound):
+        await submit.submit_checkin(
+            engine,
+            graduate_id=graduate.graduate_id,
+            data=msgspec.convert(
+                {
+                    "client_id": str(uuid.uuid4()),
+                    "local_date": TODAY.isoformat(),
+                    "mood": 3,
+                    "craving": 3,
+                    "stress": 3,
+                    "used": False,
+                    "safety_concern": False,
+                },
+                CheckinCreate,
+            ),
+            actor=actor,
+            crisis_line="988",
+            now=now,
+        )
+    async with factory() as session:
+        with pytest.raises(NotFound):
+            await export.start_export(session, actor=actor, now=now)
+    async with engine.connect() as connection:
+        for model in (Checkin, HelpRequest):
+            rows = await connection.execute(select(model.id).where(model.graduate_id == graduate.graduate_id))
+            assert rows.all() == []
