@@ -2,9 +2,10 @@
 erasure (``POST /v1/graduates/{id}/erase``), each one transaction.
 
 The request ends the graduate's sign-in at once (the account inactive, its refresh tokens revoked,
-its devices forgotten) and tells their counselor, or the counselor's cover while they are away, or
-the supervisors when neither can be reached, with a notice that names nobody. The record stays as it
-is until a supervisor erases it.
+its devices forgotten), discharges them (``flows/discharge.py``: no more prompts, reminders or day
+closes, so no silence alerts about someone who has left; critical alerts stay open) and tells their
+counselor, or the counselor's cover while they are away, or the supervisors when neither can be
+reached, with a notice that names nobody. The record stays until a supervisor erases it.
 
 Erasure removes or overwrites the graduate's personal data in every table (``flows/personal_data.py``
 says what, table by table) and leaves a tombstone: who erased, when, and a reason code. A supervisor
@@ -25,6 +26,7 @@ from aftercare.auth.principal import Principal
 from aftercare.auth.service import end_sign_in
 from aftercare.errors import NotFound, ValidationFailed
 from aftercare.flows import personal_data
+from aftercare.flows.discharge import discharge
 from aftercare.graduates.service import lock_graduate
 from aftercare.personal_data import schemas
 from aftercare.personal_data import service as requests
@@ -56,6 +58,11 @@ async def request_deletion(
         request = requests.add_request(session, graduate_id=graduate.id, reason=data.reason, now=now)
         await end_sign_in(session, actor.user_id, now=now)
         await forget_devices(session, actor.user_id)
+        if graduate.status == "active":
+            await discharge(session, graduate, now=now)
+            await audit.record(
+                session, actor=actor, action="update", resource="graduate", graduate_id=graduate.id, now=now
+            )
         await enqueue_notifications(
             session,
             [_notice(request.id, user_id, channels, now=now) for user_id, channels in recipients],

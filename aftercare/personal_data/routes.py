@@ -49,8 +49,9 @@ class MyDataController(Controller):
         "/deletion-request",
         operation_id="requestDeletion",
         opt={"access": Access.GRADUATE},
-        description="Ask for all of the caller's data to be erased. Signing in stops at once; the "
-        "counselor (or their cover, or the supervisors) is told, and a supervisor erases the data.",
+        description="Ask for all of the caller's data to be erased. Signing in stops at once and the "
+        "graduate is discharged; the counselor (or their cover, or the supervisors) is told, and a "
+        "supervisor erases the data.",
     )
     async def request_deletion(
         self,

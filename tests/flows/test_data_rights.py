@@ -30,6 +30,7 @@ from aftercare.config import Settings
 from aftercare.errors import NotFound
 from aftercare.flows import export, help_now, personal_data, submit
 from aftercare.flows.sweep import sweep
+from aftercare.scheduling.models import Schedule
 from tests.conftest import PASSWORD, Account, Program
 from tests.fakes.push_service import FakePushService
 from tests.push.conftest import StartPushService
@@ -355,6 +356,12 @@ async def test_a_deletion_request_ends_sign_in_and_tells_the_counselor_without_a
     assert refreshed.status_code == 401
     signed_in = await client.post("/v1/auth/token", json={"email": person.email, "password": PASSWORD})
     assert signed_in.status_code == 401
+
+    # Discharged: no more prompts, reminders or day closes (no silence alerts about someone who left).
+    profile = await client.get(f"/v1/graduates/{scene.gid}", headers=scene.counselor.headers)
+    assert profile.json()["status"] == "discharged"
+    async with program.app.state.session_factory() as session:
+        assert list(await session.scalars(select(Schedule.id).where(Schedule.graduate_id == scene.gid))) == []
 
     # The counselor hears of it, with no name and no graduate id.
     inbox = await client.get("/v1/me/notifications", headers=scene.counselor.headers)
