@@ -49,6 +49,7 @@ from aftercare.http import (
 from aftercare.logs import configure_logging
 from aftercare.metrics import MetricsController
 from aftercare.outreach.routes import OutreachController
+from aftercare.personal_data.routes import DeletionRequestController, ErasureController, MyDataController
 from aftercare.plans.routes import PlanController, PlanTemplateController
 from aftercare.program.routes import (
     OnCallController,
@@ -93,6 +94,9 @@ def route_handlers() -> Sequence[Any]:
         OutreachController,
         ConsoleController,
         AuditController,
+        MyDataController,
+        DeletionRequestController,
+        ErasureController,
     ]
 
 

@@ -226,6 +226,21 @@ LATER_ROWS: list[tuple[str, str, dict[str, Any]]] = [
             "fingerprint": "x",
         },
     ),
+    (
+        "deletion_requests",
+        "graduate_id",
+        {
+            "id": uuid.uuid4(),
+            "graduate_id": GRADUATE,
+            "status": "completed",
+            "requested_at": T0,
+            "requested_by_graduate": True,
+            "erased_at": T0,
+            "erased_by": COUNSELOR,
+            "erasure_reason": "graduate_request",
+            "kept_clinical_answers": False,
+        },
+    ),
 ]
 VALUE_CHECKS = sorted(
     (table.name, constraint.name)
@@ -298,6 +313,8 @@ def _checks_at_0008() -> dict[str, dict[str, set[str]]]:
     # Added by 0015.
     for column in ("risk_level", "last_assessed_level"):
         del checks["graduates"][f"ck_graduates_{column}"]
+    # Added by 0020.
+    checks["notifications"]["ck_notifications_kind"] -= {"deletion_request"}
     return checks
 
 

@@ -102,6 +102,7 @@ def test_every_list_declares_the_400_of_a_cursor_it_did_not_issue(document: dict
     assert set(lists) == {
         "/v1/alerts",
         "/v1/audit",
+        "/v1/deletion-requests",
         "/v1/graduates",
         "/v1/graduates/{graduate_id}/checkins",
         "/v1/graduates/{graduate_id}/doses",

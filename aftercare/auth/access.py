@@ -7,6 +7,7 @@ test walks every route, so a new route cannot ship without one.
     rule              graduate             counselor                 supervisor
     PUBLIC            yes                  yes                       yes          (no token needed)
     SIGNED_IN         yes                  yes                       yes
+    GRADUATE          yes (own record)     403                       403
     STAFF             403                  yes                       yes
     STAFF_SELF        403                  own staff_id, else 403    yes
     SUPERVISOR        403                  403                       yes
@@ -14,7 +15,8 @@ test walks every route, so a new route cannot ship without one.
     GRADUATE_READ     own id, else 404     own caseload, else 404    any existing
     GRADUATE_STAFF    403                  own caseload, else 404    any existing
 
-A graduate id that does not exist is a 404 for everyone; one outside the caller's reach is a 404
+A graduate id that does not exist, or whose data was erased (``graduates.erased_at``), is a 404 for
+everyone; one outside the caller's reach is a 404
 too, so the answer never reveals that the record exists.
 
 A counselor's caseload (``can_reach``) is the graduates assigned to them and, while a colleague is
@@ -34,7 +36,7 @@ from enum import StrEnum
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, ScalarSelect, bindparam, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import QueryableAttribute
 
@@ -50,6 +52,7 @@ from aftercare.staff.models import StaffAway
 class Access(StrEnum):
     PUBLIC = "public"
     SIGNED_IN = "signed_in"
+    GRADUATE = "graduate"
     STAFF = "staff"
     STAFF_SELF = "staff_self"
     SUPERVISOR = "supervisor"
@@ -63,6 +66,7 @@ GRADUATE_SCOPED = (Access.GRADUATE_SELF, Access.GRADUATE_READ, Access.GRADUATE_S
 
 _ROLES_ALLOWED: dict[Access, frozenset[str]] = {
     Access.SIGNED_IN: frozenset({"graduate", "counselor", "supervisor"}),
+    Access.GRADUATE: frozenset({"graduate"}),
     Access.STAFF: frozenset({"counselor", "supervisor"}),
     Access.STAFF_SELF: frozenset({"counselor", "supervisor"}),
     Access.SUPERVISOR: frozenset({"supervisor"}),
@@ -145,7 +149,11 @@ _account_and_graduate = (
         _graduates.c.counselor_id,
         cover_of(_graduates.c.counselor_id, bindparam("now")).label("cover_id"),
     )
-    .select_from(_users.outerjoin(_graduates, _graduates.c.id == bindparam("graduate_id")))
+    .select_from(
+        _users.outerjoin(
+            _graduates, and_(_graduates.c.id == bindparam("graduate_id"), _graduates.c.erased_at.is_(None))
+        )
+    )
     .where(_users.c.id == bindparam("user_id"))
 )
 

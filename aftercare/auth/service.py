@@ -200,9 +200,21 @@ async def enroll(
                     )
             graduate.user_id = user.id
             graduate.updated_at = now
-            return await _issue_pair(
+            pair = await _issue_pair(
                 session, user, settings=settings, family_id=uuid7(), now=now, graduate_id=graduate.id
             )
+            # The record that this account is this graduate's: an erasure finds every account the
+            # graduate ever had by it, the ones a re-enrollment replaced too.
+            await audit.record(
+                session,
+                actor=Principal(user_id=user.id, role="graduate", graduate_id=graduate.id),
+                action="create",
+                resource="account",
+                graduate_id=graduate.id,
+                resource_id=str(user.id),
+                now=now,
+            )
+            return pair
     except IntegrityError as exc:
         raise Conflict("an account with this email already exists") from exc
 
@@ -301,6 +313,18 @@ async def logout_all(session: AsyncSession, principal: Principal, *, now: dateti
             now=now,
             resource_id=str(principal.user_id),
         )
+
+
+async def end_sign_in(session: AsyncSession, user_id: uuid.UUID, *, now: datetime) -> None:
+    """Stop an account signing in, in the caller's transaction (a deletion request, an erasure):
+    inactive, its access tokens refused from the next request on, every session ended."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(active=False, token_generation=User.token_generation + 1)
+        .execution_options(synchronize_session=False)
+    )
+    await _end_sessions(session, user_id, now=now)
 
 
 async def _end_sessions(session: AsyncSession, user_id: uuid.UUID, *, now: datetime) -> None:

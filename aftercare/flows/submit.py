@@ -318,7 +318,9 @@ _lock_graduates_statement = (
         select(_rules.c.version).where(_RULES_ROW).scalar_subquery().label("rules_version"),
         select(cast(_rules.c.body, Text)).where(_RULES_ROW).scalar_subquery().label("rules_body"),
     )
-    .where(_graduates.c.id.in_(bindparam("graduate_ids", expanding=True)))
+    # An erased graduate is not found (404), also by a submission that passed the guard just before
+    # the erasure committed: PostgreSQL checks the locked row's new version against this again.
+    .where(_graduates.c.id.in_(bindparam("graduate_ids", expanding=True)), _graduates.c.erased_at.is_(None))
     .order_by(_graduates.c.id)
     .with_for_update(of=_graduates)
 )

@@ -135,6 +135,9 @@ class Graduate(UUIDPrimaryKey, Base):
     """The risk level of the latest day's assessment: the caseload's risk when no alert is active."""
     open_alerts: Mapped[int] = mapped_column(Integer, default=0)
     """Open and acknowledged alerts."""
+    erased_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(), nullable=True)
+    """Set when a supervisor erased the graduate's personal data (``flows/erasure.py``): the row is a
+    tombstone (its id keeps the audit log's rows meaning something) that no route reaches again."""
 
 
 class TimezoneChange(UUIDPrimaryKey, Base):

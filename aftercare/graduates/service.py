@@ -33,11 +33,13 @@ SUPERVISOR_ONLY_FIELDS = ("counselor_id",)
 SCHEDULE_FIELDS = {"timezone", "checkin_time", "quiet_hours", "status"}
 
 
-async def lock_graduate(session: AsyncSession, graduate_id: uuid.UUID) -> Graduate:
+async def lock_graduate(session: AsyncSession, graduate_id: uuid.UUID, *, erased: bool = False) -> Graduate:
     """The graduate's row, locked until the caller's transaction ends (a check-in flow's first
-    read: the graduate's acts queue here one after another); 404 if there is none."""
+    read: the graduate's acts queue here one after another); 404 if there is none, or if their data
+    was erased (an act that passed the guard just before the erasure finds them gone once it has the
+    lock). ``erased``: the tombstone is found too (the erasure itself)."""
     graduate = await session.get(Graduate, graduate_id, with_for_update=True)
-    if graduate is None:
+    if graduate is None or (graduate.erased_at is not None and not erased):
         raise NotFound("graduate not found")
     return graduate
 
@@ -407,8 +409,12 @@ async def list_caseload(
     (``SORTS``), filtered; keyset-paged on the sort's columns and the id over an index that matches."""
     sort = SORTS[query.sort]
     key = sort.cursors.decode(cursor)
-    # A counselor's own caseload, and an away colleague's while they cover it.
-    scope = [reach_condition(actor, Graduate.counselor_id, now)] if actor.role == "counselor" else []
+    # A counselor's own caseload, and an away colleague's while they cover it; never an erased
+    # graduate's tombstone (few rows: a filter on the sort's index scan, not an index of its own).
+    scope = [
+        Graduate.erased_at.is_(None),
+        *([reach_condition(actor, Graduate.counselor_id, now)] if actor.role == "counselor" else []),
+    ]
     ids_in_order = Graduate.id if sort.ascending else Graduate.id.desc()
     columns_in_order = [c if sort.ascending else c.desc() for c in sort.columns]
     async with session.begin():

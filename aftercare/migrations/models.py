@@ -11,6 +11,7 @@ from aftercare.db.base import Base
 from aftercare.doses import models as dose_models
 from aftercare.graduates import models as graduate_models
 from aftercare.outreach import models as outreach_models
+from aftercare.personal_data import models as personal_data_models
 from aftercare.plans import models as plan_models
 from aftercare.program import models as program_models
 from aftercare.push import models as push_models
@@ -27,6 +28,7 @@ SLICES = (
     dose_models,
     graduate_models,
     outreach_models,
+    personal_data_models,
     plan_models,
     push_models,
     program_models,

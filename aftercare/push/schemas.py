@@ -21,6 +21,7 @@ NotificationKind = Literal[
     "medication_reminder",
     "alert",
     "escalation",
+    "deletion_request",
 ]
 NotificationStatus = Literal[
     "pending", "delivered", "failed", "no_subscription", "skipped_quiet_hours", "expired"

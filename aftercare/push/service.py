@@ -918,6 +918,13 @@ async def list_subscriptions(
     )
 
 
+async def forget_devices(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Delete every subscription of ``user_id`` in the caller's transaction (an account that stopped
+    signing in): nothing more reaches its devices; queued deliveries lose their subscription and are
+    settled as ``gone`` when next claimed."""
+    await session.execute(delete(PushSubscription).where(PushSubscription.user_id == user_id))
+
+
 # -- the inbox ------------------------------------------------------------------------------------
 
 

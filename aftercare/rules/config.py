@@ -240,6 +240,13 @@ class ProgramSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
         str, Meta(min_length=1, max_length=64, description="IANA time zone", examples=["America/Chicago"])
     ] = "America/Chicago"
     business_hours: BusinessHours = BusinessHours()
+    erasure_keeps_clinical_answers: Annotated[
+        bool,
+        Meta(
+            description="When a graduate's data is erased, keep their check-in scores (without notes "
+            "or plan item ids) for the program's statistics; false (default): they are deleted too"
+        ),
+    ] = False
 
     def __post_init__(self) -> None:
         _check(is_valid_zone(self.timezone), f"timezone: unknown time zone {self.timezone!r}")

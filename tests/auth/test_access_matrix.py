@@ -27,6 +27,15 @@ CALLERS = ("anonymous", "graduate_self", "graduate_other", "counselor_own", "cou
 EXPECTED: dict[Access, dict[str, int | None]] = {
     Access.PUBLIC: dict.fromkeys(CALLERS),
     Access.SIGNED_IN: {"anonymous": 401, **dict.fromkeys(CALLERS[1:])},
+    # A graduate's own record, named by their token (their export, their deletion request).
+    Access.GRADUATE: {
+        "anonymous": 401,
+        "graduate_self": None,
+        "graduate_other": None,
+        "counselor_own": 403,
+        "counselor_other": 403,
+        "supervisor": 403,
+    },
     Access.STAFF: {
         "anonymous": 401,
         "graduate_self": 403,
@@ -120,6 +129,12 @@ PINNED: dict[tuple[str, str], Access] = {
     ("/v1/graduates/{graduate_id:uuid}/doses", "POST"): Access.GRADUATE_SELF,
     ("/v1/graduates/{graduate_id:uuid}/doses", "GET"): Access.GRADUATE_READ,
     ("/v1/graduates/{graduate_id:uuid}/progress", "GET"): Access.GRADUATE_READ,
+    # Data rights (issue 22): only the graduate exports or asks to erase their own data; only a
+    # supervisor lists the requests and erases.
+    ("/v1/me/export", "GET"): Access.GRADUATE,
+    ("/v1/me/deletion-request", "POST"): Access.GRADUATE,
+    ("/v1/deletion-requests", "GET"): Access.SUPERVISOR,
+    ("/v1/graduates/{graduate_id:uuid}/erase", "POST"): Access.SUPERVISOR,
 }
 
 

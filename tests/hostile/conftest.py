@@ -336,6 +336,13 @@ EXAMPLES: dict[str, Example] = {
         },
         201,
     ),
+    # Last, and by the bare graduate: accepted, they end that graduate's sign-in and erase them.
+    "requestDeletion": Example(
+        "bare_graduate", "/v1/me/deletion-request", lambda s: {"confirm": True, "reason": "Moving away"}, 201
+    ),
+    "eraseGraduate": Example(
+        "supervisor", "/v1/graduates/{bare}/erase", lambda s: {"reason": "graduate_request"}, 200
+    ),
 }
 
 

@@ -39,6 +39,7 @@ class Target:
     base_url: str
     tokens: dict[str, str]
     path_parameters: dict[str, str]
+    path_parameters_of: dict[str, dict[str, str]]  # by operation path, where it differs
     cases: dict[str, int] = field(default_factory=dict)
 
 
@@ -71,6 +72,8 @@ def _cast(base_url: str) -> Target:
     enrolled = {"enrollment_code": made["enrollment_code"], "email": "grad@fuzz.test", "password": PASSWORD}
     graduate = ok("POST", "/v1/auth/enroll", enrolled)["access_token"]
     gid = made["id"]
+    # Erased by the supervisor's fuzzing of the erasure, so that the graduate above stays for the rest.
+    spare = ok("POST", "/v1/graduates", {"display_name": "S", "timezone": "Europe/Oslo"}, counselor)["id"]
     ok("POST", f"/v1/graduates/{gid}/plan", {"template_id": "iop-standard"}, counselor)
     helped = ok("POST", f"/v1/graduates/{gid}/help", {"client_id": str(uuid.uuid4())}, graduate)
     today = helped["received_at"][:10]
@@ -87,6 +90,7 @@ def _cast(base_url: str) -> Target:
             "staff_id": counselor_id,
             "version": "1",
         },
+        {"/v1/graduates/{graduate_id}/erase": {"graduate_id": spare}},
     )
 
 
@@ -98,6 +102,7 @@ def schema() -> Any:
 def _fuzz(operation: Any, target: Target, role: str, mode: GenerationMode) -> int:
     names = {p.name for p in operation.path_parameters}
     fixed = {name: value for name, value in target.path_parameters.items() if name in names}
+    fixed.update(target.path_parameters_of.get(operation.path, {}))
     headers = {"Authorization": f"Bearer {target.tokens[role]}"} if role in target.tokens else {}
     sent = 0
 
@@ -119,9 +124,14 @@ def _fuzz(operation: Any, target: Target, role: str, mode: GenerationMode) -> in
     return sent
 
 
-# Signing out everywhere ends every session of the role, its token included: fuzzed after the
-# rest, so that they are not all answered 401.
-ENDS_SESSIONS = {("POST", "/v1/auth/logout-all")}
+# Signing out everywhere ends every session of the role, its token included, and a graduate's
+# accepted deletion request ends their sign-in for good: fuzzed after the rest, in this order, so
+# that the rest are not all answered 401.
+ENDS_SESSIONS = (("POST", "/v1/auth/logout-all"), ("POST", "/v1/me/deletion-request"))
+
+
+def _session_end_rank(operation: tuple[str, str]) -> int:
+    return ENDS_SESSIONS.index(operation) + 1 if operation in ENDS_SESSIONS else 0
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -130,7 +140,7 @@ def test_every_operation_as_every_role_meets_every_check(schema: Any, target: Ta
     operations = sent = 0
     in_order = sorted(
         (result.ok() for result in schema.get_all_operations()),
-        key=lambda operation: (operation.method.upper(), operation.path) in ENDS_SESSIONS,
+        key=lambda operation: _session_end_rank((operation.method.upper(), operation.path)),
     )
     for operation in in_order:
         if operation.path == "/v1/alerts/stream":

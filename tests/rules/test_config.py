@@ -32,6 +32,8 @@ def test_defaults_match_the_contract() -> None:
     assert body["program"] == {
         "timezone": "America/Chicago",
         "business_hours": {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"},
+        # Issue 22: an erasure deletes check-in scores too unless the program keeps them.
+        "erasure_keeps_clinical_answers": False,
     }
     assert body["response_targets"] == {
         "critical": {"minutes": 15},
