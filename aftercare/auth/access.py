@@ -44,6 +44,7 @@ from aftercare.db.base import table_of
 from aftercare.db.engine import read_statement
 from aftercare.errors import Forbidden, NotFound, Unauthorized
 from aftercare.graduates.models import Graduate
+from aftercare.i18n import _, locale_of
 from aftercare.staff.models import StaffAway
 
 
@@ -58,7 +59,7 @@ class Access(StrEnum):
     GRADUATE_STAFF = "graduate_staff"
 
 
-GRADUATE_NOT_FOUND = "graduate not found"
+GRADUATE_NOT_FOUND = _("graduate not found")
 GRADUATE_SCOPED = (Access.GRADUATE_SELF, Access.GRADUATE_READ, Access.GRADUATE_STAFF)
 
 _ROLES_ALLOWED: dict[Access, frozenset[str]] = {
@@ -75,7 +76,7 @@ _ROLES_ALLOWED: dict[Access, frozenset[str]] = {
 def check_role(rule: Access, principal: Principal) -> None:
     """403 for a role that may never use a route of this rule."""
     if rule is not Access.PUBLIC and principal.role not in _ROLES_ALLOWED[rule]:
-        raise Forbidden(f"a {principal.role} may not do this")
+        raise Forbidden(_("a %(role)s may not do this", role=principal.role))
 
 
 def check_staff_self(rule: Access, principal: Principal, staff_id: object) -> None:
@@ -134,6 +135,12 @@ _users, _graduates = table_of(User), table_of(Graduate)
 # for staff on a graduate's route, one of the graduate by primary key and its counselor's cover now,
 # in the same statement).
 _account = select(_users.c.active, _users.c.role).where(_users.c.id == bindparam("user_id"))
+# A graduate's account with their language (problems are written in it: ``http.reader_locale``).
+_graduate_account = (
+    select(_users.c.active, _users.c.role, _graduates.c.locale)
+    .select_from(_users.outerjoin(_graduates, _graduates.c.id == bindparam("graduate_id")))
+    .where(_users.c.id == bindparam("user_id"))
+)
 _account_and_graduate = (
     select(
         _users.c.active,
@@ -168,22 +175,27 @@ async def authorize(
     and staff; a token whose account did (impossible through the API) is refused as stale.
     """
     staff_route_with_graduate = token.is_staff and graduate_id is not None
-    rows = await read_statement(
-        engine,
-        _account_and_graduate if staff_route_with_graduate else _account,
-        {"user_id": token.user_id, "graduate_id": graduate_id, "now": now}
-        if staff_route_with_graduate
-        else {"user_id": token.user_id},
-    )
+    if staff_route_with_graduate:
+        statement, values = (
+            _account_and_graduate,
+            {"user_id": token.user_id, "graduate_id": graduate_id, "now": now},
+        )
+    elif token.is_staff:
+        statement, values = _account, {"user_id": token.user_id}
+    else:
+        statement, values = _graduate_account, {"user_id": token.user_id, "graduate_id": token.graduate_id}
+    rows = await read_statement(engine, statement, values)
     row: Any = rows[0] if rows else None
     if row is None or not row.active:
-        raise Unauthorized("this account is deactivated")
+        raise Unauthorized(_("this account is deactivated"))
     principal = token
+    if not token.is_staff and row.locale is not None:
+        principal = msgspec.structs.replace(token, locale=locale_of(row.locale))
     if row.role != token.role:
         role = ROLES[row.role]
         if (role == "graduate") != (token.role == "graduate"):
-            raise Unauthorized("this token no longer matches its account; sign in again")
-        principal = msgspec.structs.replace(token, role=role)
+            raise Unauthorized(_("this token no longer matches its account; sign in again"))
+        principal = msgspec.structs.replace(principal, role=role)
     check_role(rule, principal)
     if graduate_id is None:
         return principal

@@ -5,6 +5,8 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from aftercare.i18n import _
+
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 
@@ -64,11 +66,11 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password-0f3c9a")
 def password_problem(password: str) -> str | None:
     """Why ``password`` is refused, or None if it is acceptable."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"must be at least {MIN_PASSWORD_LENGTH} characters"
+        return _("must be at least %(count)d characters", count=MIN_PASSWORD_LENGTH)
     if len(password) > MAX_PASSWORD_LENGTH:
-        return f"must be at most {MAX_PASSWORD_LENGTH} characters"
+        return _("must be at most %(count)d characters", count=MAX_PASSWORD_LENGTH)
     if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
-        return "is too common; choose a passphrase of your own"
+        return _("is too common; choose a passphrase of your own")
     return None
 
 
