@@ -169,10 +169,11 @@ async def authorize(
       reaches their caseload by the graduate's current ``counselor_id``, so a reassignment takes
       effect on the next request (404 if not, so the answer never reveals that the record exists).
 
-    A graduate's own id is in the token and needs no query: an account is bound to one graduate when
+    A graduate's own id is in the token and needs no check: an account is bound to one graduate when
     it enrolls and never rebound (a re-enrollment makes a new account and deactivates the old one),
-    so for an active account the token's id is the database's. Roles never cross between graduate
-    and staff; a token whose account did (impossible through the API) is refused as stale.
+    so for an active account the token's id is the database's. The same statement reads that
+    graduate's ``locale`` as stored now: their problems are written in it. Roles never cross between
+    graduate and staff; a token whose account did (impossible through the API) is refused as stale.
     """
     staff_route_with_graduate = token.is_staff and graduate_id is not None
     if staff_route_with_graduate:

@@ -147,3 +147,22 @@ async def test_before_sign_in_accept_language_chooses_and_staff_read_english(pro
     assert staff_problem.json()["errors"] == [
         {"field": "timezone", "message": "unknown IANA time zone 'Mars/Olympus'"}
     ]
+
+
+async def test_the_reminders_list_shows_a_spanish_graduate_what_their_phone_will_show(
+    program: Program,
+) -> None:
+    supervisor = await program.supervisor()
+    counselor = await program.staff(supervisor)
+    graduate = await program.graduate(counselor, locale="es")
+
+    response = await program.client.get(
+        f"/v1/graduates/{graduate.graduate_id}/reminders", headers=graduate.headers
+    )
+
+    assert response.status_code == 200, response.text
+    titles = {item["kind"]: item["title"] for item in response.json()["items"]}
+    assert titles == {
+        "checkin_prompt": "Es hora de tu registro diario",
+        "checkin_nudge": "Tu registro de hoy sigue abierto",
+    }
