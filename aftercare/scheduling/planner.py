@@ -47,6 +47,9 @@ OccurrenceStatus = Literal["planned", "skipped_quiet_hours"]
 
 PROMPT_STREAM = "checkin_prompt"
 NUDGE_STREAM = "checkin_nudge"
+# Rendered in the graduate's language for each occurrence (``GraduateSchedule.locale``).
+_PROMPT_TITLE = _("Time for your daily check-in")
+_NUDGE_TITLE = _("Your check-in for today is still open")
 
 _REMINDER_KIND: dict[ItemKind, OccurrenceKind] = {
     "therapy": "therapy_reminder",
@@ -305,7 +308,7 @@ def _daily(
                 planned_at=prompt_at,
                 deadline=closes_at,
                 local_date=day,
-                title=translate(_("Time for your daily check-in"), schedule.locale),
+                title=translate(_PROMPT_TITLE, schedule.locale),
                 quiet_hours=schedule.quiet_hours,
                 tz=tz,
             )
@@ -320,7 +323,7 @@ def _daily(
                     planned_at=nudge_at,
                     deadline=closes_at,
                     local_date=day,
-                    title=translate(_("Your check-in for today is still open"), schedule.locale),
+                    title=translate(_NUDGE_TITLE, schedule.locale),
                     quiet_hours=schedule.quiet_hours,
                     tz=tz,
                 )

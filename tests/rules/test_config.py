@@ -32,6 +32,8 @@ def test_defaults_match_the_contract() -> None:
     assert body["program"] == {
         "timezone": "America/Chicago",
         "business_hours": {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"},
+        # 988 for both (the operator's AFTERCARE_CRISIS_LINE); Spanish: press 2, or text AYUDA.
+        "crisis_lines": {"en": {}, "es": {"language_option": "2", "text_keyword": "AYUDA"}},
     }
     assert body["response_targets"] == {
         "critical": {"minutes": 15},

@@ -1,12 +1,14 @@
-"""A Spanish-speaking graduate's pushes arrive in Spanish: sent by the real sweeper, encrypted by the
-real sender, decrypted by the loopback push service as the phone would."""
+"""A Spanish-speaking graduate's pushes arrive in Spanish: titled by the pure planner in the
+graduate's language, sent by the real sweeper, encrypted by the real sender, decrypted by the
+loopback push service as the phone would."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 
+import pytest
 from sqlalchemy import update
 
 from aftercare.clock import FixedClock
@@ -14,6 +16,7 @@ from aftercare.flows.sweep import sweep
 from aftercare.graduates.models import Graduate
 from aftercare.push.models import Delivery, PushSubscription
 from aftercare.push.webpush import PushSender
+from aftercare.scheduling.planner import GraduateSchedule, ItemKind, ScheduledItem, plan_occurrences
 from tests.fakes.push_service import FakePushService
 from tests.push.conftest import StartPushService
 from tests.scheduling.conftest import Factory, add_graduate, change_graduate, inbox, put_plan, rows
@@ -116,3 +119,41 @@ async def test_a_change_of_language_re_titles_what_is_already_planned(fresh: Fac
     assert {stream: row.next_due_at for stream, row in after.items()} == {
         stream: row.next_due_at for stream, row in before.items()
     }
+
+
+@pytest.mark.parametrize(
+    ("kind", "minutes", "english", "spanish"),
+    [
+        ("therapy", 0, "Appointment starting now", "Tu cita empieza ahora"),
+        ("therapy", 60, "Appointment in 1 hour", "Tu cita empieza en 1 hora"),
+        ("support_group", 15, "Meeting in 15 minutes", "Tu reunión empieza en 15 minutos"),
+        ("support_group", 1441, "Meeting in 24 hours 1 minute", "Tu reunión empieza en 24 horas y 1 minuto"),
+        ("medication", 0, "Time for your medication", "Es hora de tu medicación"),
+    ],
+)
+def test_the_planner_titles_each_reminder_in_the_graduates_language(
+    kind: ItemKind, minutes: int, english: str, spanish: str
+) -> None:
+    item = ScheduledItem(
+        item_id="x1",
+        kind=kind,
+        rrule="FREQ=DAILY",
+        start_local="2026-11-25T18:00",
+        reminder_minutes_before=(minutes,),
+    )
+    titles = {}
+    for locale in ("en", "es"):
+        schedule = GraduateSchedule(
+            timezone="America/Chicago",
+            checkin_time=time(19, 0),
+            quiet_hours=None,
+            nudge_after_minutes=120,
+            locale=locale,
+        )
+        found = next(
+            occurrence
+            for occurrence in plan_occurrences(schedule, [item], start=NOON, end=NOON + timedelta(days=3))
+            if occurrence.item_id == "x1"
+        )
+        titles[locale] = found.title
+    assert titles == {"en": english, "es": spanish}
