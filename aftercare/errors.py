@@ -1,7 +1,9 @@
 """The problems a service can raise, each with its stable RFC 9457 ``type`` and HTTP status.
 
 Services raise these; ``app.py`` turns every one into ``application/problem+json`` in a single
-handler, so no service imports Litestar and no route writes its own error body.
+handler, so no service imports Litestar and no route writes its own error body. Titles, and details
+and field messages marked with ``aftercare.i18n._``, are written in the reader's language there
+(``http.reader_locale``); a field's name never is.
 
     AftercareError
      ├── ValidationFailed        422  /problems/validation        (errors: [{field, message}])
