@@ -2,7 +2,8 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 AFTERCARE_DATA_DIR=/data AFTERCARE_HOST=0.0.0.0
 RUN useradd --create-home --uid 10001 aftercare && mkdir /data && chown aftercare /data
 WORKDIR /app
-COPY pyproject.toml README.md LICENSE ./
+# setup.py compiles the message catalogs during the install.
+COPY pyproject.toml setup.py README.md LICENSE ./
 COPY aftercare ./aftercare
 RUN pip install --no-cache-dir .
 USER aftercare

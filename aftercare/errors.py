@@ -1,7 +1,9 @@
 """The problems a service can raise, each with its stable RFC 9457 ``type`` and HTTP status.
 
 Services raise these; ``app.py`` turns every one into ``application/problem+json`` in a single
-handler, so no service imports Litestar and no route writes its own error body.
+handler, so no service imports Litestar and no route writes its own error body. Titles, and details
+and field messages marked with ``aftercare.i18n._``, are written in the reader's language there
+(``http.reader_locale``); a field's name never is.
 
     AftercareError
      ├── ValidationFailed        422  /problems/validation        (errors: [{field, message}])
@@ -28,6 +30,8 @@ from typing import Any, ClassVar
 
 import msgspec
 
+from aftercare.i18n import _
+
 
 class FieldError(msgspec.Struct, frozen=True):
     """One invalid field: ``field`` is the JSON path without ``$.`` or a query parameter's name."""
@@ -36,10 +40,15 @@ class FieldError(msgspec.Struct, frozen=True):
     message: str
 
 
+def summary(errors: list[FieldError]) -> str:
+    """A validation problem's ``detail``: each field's name (never translated) and message."""
+    return "; ".join(f"{e.field}: {e.message}" for e in errors)
+
+
 class AftercareError(Exception):
     status: ClassVar[int] = 400
     type: ClassVar[str] = "/problems/bad-request"
-    title: ClassVar[str] = "Bad request"
+    title: ClassVar[str] = _("Bad request")
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -66,7 +75,7 @@ class InvalidCursor(BadRequest):
     not a 422: the client sent back something opaque it was given, and can only start again."""
 
     type = "/problems/invalid-cursor"
-    title = "Invalid cursor"
+    title = _("Invalid cursor")
 
     def __init__(self) -> None:
         error = FieldError("cursor", "not a cursor this list issued; start again from the first page")
@@ -76,12 +85,13 @@ class InvalidCursor(BadRequest):
 class ValidationFailed(AftercareError):
     status = 422
     type = "/problems/validation"
-    title = "Validation failed"
+    title = _("Validation failed")
 
     def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
         self.errors = errors
-        summary = detail or "; ".join(f"{e.field}: {e.message}" for e in errors)
-        super().__init__(summary, errors=[msgspec.structs.asdict(e) for e in errors])
+        self.summarised = detail is None
+        """The detail lists the errors (``summary``), so a translation of them translates it too."""
+        super().__init__(detail or summary(errors), errors=[msgspec.structs.asdict(e) for e in errors])
 
     @classmethod
     def one(cls, field: str, message: str) -> ValidationFailed:
@@ -91,56 +101,56 @@ class ValidationFailed(AftercareError):
 class Unauthorized(AftercareError):
     status = 401
     type = "/problems/unauthorized"
-    title = "Not authenticated"
+    title = _("Not authenticated")
 
 
 class Forbidden(AftercareError):
     status = 403
     type = "/problems/forbidden"
-    title = "Forbidden"
+    title = _("Forbidden")
 
 
 class WrongPassword(Forbidden):
     """The current password given to confirm an act on one's own account is not the account's."""
 
     type = "/problems/wrong-password"
-    title = "Wrong password"
+    title = _("Wrong password")
 
 
 class NotFound(AftercareError):
     status = 404
     type = "/problems/not-found"
-    title = "Not found"
+    title = _("Not found")
 
 
 class Conflict(AftercareError):
     status = 409
     type = "/problems/conflict"
-    title = "Conflict"
+    title = _("Conflict")
 
 
 class CheckinExists(Conflict):
     type = "/problems/checkin-exists"
-    title = "A check-in exists for this day"
+    title = _("A check-in exists for this day")
 
 
 class DoseExists(Conflict):
     """A second record of one dose (another ``client_id``); ``dose_id`` names the first."""
 
     type = "/problems/dose-exists"
-    title = "This dose is recorded already"
+    title = _("This dose is recorded already")
 
 
 class IdempotencyConflict(Conflict):
     type = "/problems/idempotency-conflict"
-    title = "client_id reused with a different body"
+    title = _("client_id reused with a different body")
 
 
 class AwayOverlaps(Conflict):
     """An away period that overlaps another of the same staff member (``conflicting_id``)."""
 
     type = "/problems/away-overlap"
-    title = "Overlaps another away period"
+    title = _("Overlaps another away period")
 
     def __init__(self, conflicting_id: object) -> None:
         super().__init__(
@@ -154,13 +164,13 @@ class Discharged(Conflict):
     help is never refused (``flows/help_now.py``); a re-admission (``PATCH status=active``) lifts this."""
 
     type = "/problems/discharged"
-    title = "The graduate is discharged from aftercare"
+    title = _("The graduate is discharged from aftercare")
 
 
 class StaleVersion(AftercareError):
     status = 412
     type = "/problems/stale-version"
-    title = "Stale version"
+    title = _("Stale version")
 
 
 class UnsupportedMediaType(AftercareError):
@@ -168,19 +178,19 @@ class UnsupportedMediaType(AftercareError):
 
     status = 415
     type = "/problems/unsupported-media-type"
-    title = "Unsupported media type"
+    title = _("Unsupported media type")
 
 
 class PreconditionRequired(AftercareError):
     status = 428
     type = "/problems/precondition-required"
-    title = "Precondition required"
+    title = _("Precondition required")
 
 
 class TooManyRequests(AftercareError):
     status = 429
     type = "/problems/too-many-requests"
-    title = "Too many requests"
+    title = _("Too many requests")
 
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)

@@ -9,7 +9,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -36,7 +36,9 @@ from aftercare.errors import (
     TooManyRequests,
     UnsupportedMediaType,
     ValidationFailed,
+    summary,
 )
+from aftercare.i18n import DEFAULT_LOCALE, Locale, Text, _, negotiate, translate
 from aftercare.pagination import EARLIEST_YEAR, LATEST_YEAR
 from aftercare.request_context import current_request_id
 
@@ -102,7 +104,9 @@ class JsonRequest(Request[Any, Any, Any]):
         media_type = self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if body and media_type != "application/json" and not media_type.endswith("+json"):
             raise UnsupportedMediaType(
-                f"send the body as application/json, not {media_type or 'without a Content-Type'}"
+                _("send the body as application/json, not %(type)s", type=media_type)
+                if media_type
+                else _("send the body as application/json, with its Content-Type")
             )
         lenient = bool(self.route_handler.opt.get(CLEANED_TEXT))
         try:
@@ -122,7 +126,7 @@ class JsonRequest(Request[Any, Any, Any]):
             except RecursionError as exc:  # the decoder's limit, less the frames the walk adds
                 raise SerializationException("JSON is malformed: nested too deeply") from exc
             if paths:
-                message = "must not contain the NUL character (U+0000)"
+                message = _("must not contain the NUL character (U+0000)")
                 raise ValidationFailed([FieldError(path or "body", message) for path in paths])
         return value
 
@@ -149,7 +153,10 @@ def check_calendar_bounds(**params: date | None) -> None:
     each): a day's or a week's arithmetic on 9999-12-31, or a UTC conversion of 0001-01-01T00:00+05:00,
     would overflow the calendar. Pass them by their wire names: ``check_calendar_bounds(**{"from": start})``."""
     errors = [
-        FieldError(name, f"must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+        FieldError(
+            name,
+            _("must lie between the years %(first)d and %(last)d", first=EARLIEST_YEAR, last=LATEST_YEAR),
+        )
         for name, value in params.items()
         if value is not None and not EARLIEST_YEAR <= value.year <= LATEST_YEAR
     ]
@@ -157,8 +164,28 @@ def check_calendar_bounds(**params: date | None) -> None:
         raise ValidationFailed(errors)
 
 
-def problem_response(status: int, type_: str, title: str, detail: str, **extra: Any) -> Response[Any]:
-    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+def reader_locale(request: Request[Any, Any, Any]) -> Locale:
+    """The language a problem is written in: a signed-in graduate's own (``Principal.locale``);
+    staff read English; before anyone is signed in (sign-in, enrollment, a refused token), what the
+    client's ``Accept-Language`` prefers."""
+    principal = request.scope.get("user")
+    if isinstance(principal, Principal):
+        return principal.locale or DEFAULT_LOCALE
+    return negotiate(request.headers.get("accept-language"))
+
+
+def problem_response(
+    status: int, type_: str, title: str, detail: str, *, locale: Locale = DEFAULT_LOCALE, **extra: Any
+) -> Response[Any]:
+    """The problem+json response, its ``title`` and ``detail`` (and each ``errors[].message``) in
+    ``locale`` where they are marked text (``aftercare.i18n``); a field's name is never translated."""
+    body = {
+        "type": type_,
+        "title": translate(title, locale),
+        "status": status,
+        "detail": translate(detail, locale),
+        **extra,
+    }
     headers = {}
     if "retry_after" in extra:
         headers["Retry-After"] = str(extra.pop("retry_after"))
@@ -166,11 +193,18 @@ def problem_response(status: int, type_: str, title: str, detail: str, **extra: 
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def handle_aftercare_error(_: Request[Any, Any, Any], exc: AftercareError) -> Response[Any]:
+def handle_aftercare_error(request: Request[Any, Any, Any], exc: AftercareError) -> Response[Any]:
+    locale = reader_locale(request)
     extra = dict(exc.extra)
+    detail = exc.detail
     if isinstance(exc, TooManyRequests):
         extra["retry_after"] = exc.retry_after
-    return problem_response(exc.status, exc.type, exc.title, exc.detail, **extra)
+    if isinstance(exc, ValidationFailed):
+        errors = [FieldError(error.field, translate(error.message, locale)) for error in exc.errors]
+        extra["errors"] = [msgspec.structs.asdict(error) for error in errors]
+        if exc.summarised:
+            detail = summary(errors)
+    return problem_response(exc.status, exc.type, exc.title, detail, locale=locale, **extra)
 
 
 def _field_from_msgspec(message: str, key: str | None) -> tuple[str, str]:
@@ -193,6 +227,56 @@ def _field_from_msgspec(message: str, key: str | None) -> tuple[str, str]:
     return path or "body", text
 
 
+# msgspec's own messages, as marked text so a graduate reads them in their language (the values in
+# backticks are type names and stay); any other message stays as msgspec wrote it.
+_MSGSPEC_MESSAGES: tuple[tuple[re.Pattern[str], Callable[..., Text]], ...] = (
+    (
+        re.compile(r"^Expected `(?P<expected>[^`]+)`, got `(?P<got>[^`]+)`$"),
+        lambda **v: _("Expected `%(expected)s`, got `%(got)s`", **v),
+    ),
+    (
+        re.compile(r"^Expected `(?P<type>[^`]+)` of length (?P<bound>[<>]=? ?\d+)$"),
+        lambda **v: _("Expected `%(type)s` of length %(bound)s", **v),
+    ),
+    (
+        re.compile(r"^Expected `(?P<type>[^`]+)` (?P<bound>[<>]=? ?[-0-9.e]+)$"),
+        lambda **v: _("Expected `%(type)s` %(bound)s", **v),
+    ),
+    (
+        re.compile(r"^Expected `(?P<type>[^`]+)` matching regex (?P<pattern>.+)$", re.S),
+        lambda **v: _("Expected `%(type)s` matching regex %(pattern)s", **v),
+    ),
+    (
+        re.compile(r"^Expected `datetime` with a timezone component$"),
+        lambda: _("Expected `datetime` with a timezone component"),
+    ),
+    (re.compile(r"^Invalid enum value (?P<value>.+)$", re.S), lambda **v: _("Invalid value %(value)s", **v)),
+    (re.compile(r"^Invalid RFC ?3339 encoded date$"), lambda: _("Invalid date: use YYYY-MM-DD")),
+    (
+        re.compile(r"^Invalid RFC ?3339 encoded datetime$"),
+        lambda: _("Invalid instant: use RFC 3339 with an offset, e.g. 2026-11-24T18:00:00Z"),
+    ),
+    (re.compile(r"^Invalid UUID$"), lambda: _("Invalid UUID")),
+    (
+        re.compile(r"^Object missing required field `(?P<name>[^`]+)`$"),
+        lambda **v: _("Object missing required field `%(name)s`", **v),
+    ),
+    (
+        re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$"),
+        lambda **v: _("Object contains unknown field `%(name)s`", **v),
+    ),
+)
+
+
+def _marked(message: str) -> str:
+    """msgspec's ``message`` as marked text if it is one of those it writes, else as it is."""
+    for pattern, text in _MSGSPEC_MESSAGES:
+        match = pattern.match(message)
+        if match:
+            return text(**match.groupdict())
+    return message
+
+
 def _wire_name(request: Request[Any, Any, Any], key: Any) -> Any:
     """A parameter's name on the wire: Litestar names a failed one by the handler's argument
     (``start``), the contract by the name the client sent (``from``, a Python keyword)."""
@@ -210,41 +294,56 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
         if isinstance(item, dict):
             key = _wire_name(request, item.get("key"))
             field, message = _field_from_msgspec(str(item.get("message", "")), key)
-            errors.append(FieldError(field, message))
+            errors.append(FieldError(field, _marked(message)))
     if not errors:
         detail = str(exc.detail)
         if "malformed" in detail.lower() or "JSON" in detail:
-            return problem_response(400, "/problems/malformed-body", "Malformed request body", detail)
+            return problem_response(
+                400,
+                "/problems/malformed-body",
+                _("Malformed request body"),
+                detail,
+                locale=reader_locale(request),
+            )
         field, message = _field_from_msgspec(detail, None)
-        errors.append(FieldError(field, message))
+        errors.append(FieldError(field, _marked(message)))
     return handle_aftercare_error(request, ValidationFailed(errors))
 
 
-def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    locale = reader_locale(request)
     if isinstance(exc, NotFoundException):
-        return problem_response(404, "/problems/not-found", "Not found", "no such resource")
+        return problem_response(
+            404, "/problems/not-found", _("Not found"), _("no such resource"), locale=locale
+        )
     if isinstance(exc, MethodNotAllowedException):
         response = problem_response(
-            405, "/problems/method-not-allowed", "Method not allowed", str(exc.detail)
+            405, "/problems/method-not-allowed", _("Method not allowed"), str(exc.detail), locale=locale
         )
         if exc.headers:
             response.headers.update(exc.headers)
         return response
     if status == 413:
         return problem_response(
-            413, "/problems/body-too-large", "Request body too large", "the request body exceeds 64 KiB"
+            413,
+            "/problems/body-too-large",
+            _("Request body too large"),
+            _("the request body exceeds 64 KiB"),
+            locale=locale,
         )
     if status == 400:
-        return problem_response(400, "/problems/malformed-body", "Bad request", str(exc.detail))
+        return problem_response(
+            400, "/problems/malformed-body", _("Bad request"), str(exc.detail), locale=locale
+        )
     if status >= 500:
-        return handle_internal_error(_, exc)
+        return handle_internal_error(request, exc)
     return problem_response(status, f"/problems/http-{status}", str(exc.detail), str(exc.detail))
 
 
 def handle_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if database_unavailable(exc) or _store_unavailable(exc):
-        return unavailable_response(exc)
+        return unavailable_response(exc, locale=reader_locale(request))
     # Logged with its type only: a message may carry a value from a health record.
     log.error(
         "unhandled error",
@@ -254,12 +353,13 @@ def handle_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Re
     return problem_response(
         500,
         "/problems/internal",
-        "Internal error",
-        "the service failed; the request id in X-Request-ID helps the operator find it",
+        _("Internal error"),
+        _("the service failed; the request id in X-Request-ID helps the operator find it"),
+        locale=reader_locale(request),
     )
 
 
-def unavailable_response(exc: BaseException) -> Response[Any]:
+def unavailable_response(exc: BaseException, *, locale: Locale = DEFAULT_LOCALE) -> Response[Any]:
     """503 with ``Retry-After``: the database (or the shared rate-limit store) cannot answer now.
     A write either committed before the failure (a retry with its ``client_id`` gets the stored
     answer) or not at all; either way the client retries the same request."""
@@ -271,9 +371,12 @@ def unavailable_response(exc: BaseException) -> Response[Any]:
     return problem_response(
         503,
         "/problems/unavailable",
-        "Service unavailable",
-        "the service cannot reach its database just now; retry after Retry-After seconds "
-        "(a create retried with the same client_id is never stored twice)",
+        _("Service unavailable"),
+        _(
+            "the service cannot reach its database just now; retry after Retry-After seconds "
+            "(a create retried with the same client_id is never stored twice)"
+        ),
+        locale=locale,
         retry_after=RETRY_AFTER_SECONDS,
     )
 

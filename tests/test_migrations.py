@@ -313,6 +313,7 @@ def _checks_at_0008() -> dict[str, dict[str, set[str]]]:
     # Added by 0015.
     for column in ("risk_level", "last_assessed_level"):
         del checks["graduates"][f"ck_graduates_{column}"]
+    del checks["graduates"]["ck_graduates_locale"]  # added by 0019
     # Added by 0020.
     checks["notifications"]["ck_notifications_kind"] -= {"deletion_request"}
     return checks
@@ -590,3 +591,30 @@ async def test_0015_backfills_the_caseload(empty_engine: AsyncEngine) -> None:
     assert row.name_key == "elodie ng"
     assert (row.admitted_on, row.silent_since) == (date(2026, 11, 24), date(2026, 11, 27))
     assert (row.last_assessed_level, row.risk_level, row.risk_order) == ("moderate", "critical", 0)
+
+
+async def test_0019_gives_everyone_enrolled_english_and_goes_down_and_up(empty_engine: AsyncEngine) -> None:
+    """Everyone enrolled before 0019 was sent English, so their locale is ``en``; going down drops
+    the column and keeps every row (SQLite adds and drops it in place: ``graduates`` has a generated
+    column, which a batch-mode copy could not fill)."""
+    graduates = metadata.tables["graduates"]
+
+    def columns(connection: Connection) -> set[str]:
+        return {column["name"] for column in inspect(connection).get_columns("graduates")}
+
+    await run_alembic(empty_engine, lambda config: command.upgrade(config, "0016"))
+    async with empty_engine.begin() as connection:
+        await connection.run_sync(_insert_rows)
+    await migrate(empty_engine)
+    async with empty_engine.connect() as connection:
+        assert await connection.scalar(select(graduates.c.locale).where(graduates.c.id == GRADUATE)) == "en"
+        assert await connection.run_sync(_checks) == _model_checks()
+
+    await run_alembic(empty_engine, lambda config: command.downgrade(config, "0016"))
+    async with empty_engine.connect() as connection:
+        assert "locale" not in await connection.run_sync(columns)
+        assert await connection.run_sync(_row_counts) == EVERY_ROW_ONCE
+
+    await migrate(empty_engine)
+    async with empty_engine.connect() as connection:
+        assert "locale" in await connection.run_sync(columns)

@@ -46,6 +46,7 @@ from aftercare.db.base import table_of
 from aftercare.db.engine import read_statement
 from aftercare.errors import Forbidden, NotFound, Unauthorized
 from aftercare.graduates.models import Graduate
+from aftercare.i18n import _, locale_of
 from aftercare.staff.models import StaffAway
 
 
@@ -61,7 +62,7 @@ class Access(StrEnum):
     GRADUATE_STAFF = "graduate_staff"
 
 
-GRADUATE_NOT_FOUND = "graduate not found"
+GRADUATE_NOT_FOUND = _("graduate not found")
 GRADUATE_SCOPED = (Access.GRADUATE_SELF, Access.GRADUATE_READ, Access.GRADUATE_STAFF)
 
 _ROLES_ALLOWED: dict[Access, frozenset[str]] = {
@@ -79,7 +80,7 @@ _ROLES_ALLOWED: dict[Access, frozenset[str]] = {
 def check_role(rule: Access, principal: Principal) -> None:
     """403 for a role that may never use a route of this rule."""
     if rule is not Access.PUBLIC and principal.role not in _ROLES_ALLOWED[rule]:
-        raise Forbidden(f"a {principal.role} may not do this")
+        raise Forbidden(_("a %(role)s may not do this", role=principal.role))
 
 
 def check_staff_self(rule: Access, principal: Principal, staff_id: object) -> None:
@@ -140,6 +141,12 @@ _users, _graduates = table_of(User), table_of(Graduate)
 _account = select(_users.c.active, _users.c.role, _users.c.token_generation).where(
     _users.c.id == bindparam("user_id")
 )
+# A graduate's account with their language (problems are written in it: ``http.reader_locale``).
+_graduate_account = (
+    select(_users.c.active, _users.c.role, _users.c.token_generation, _graduates.c.locale)
+    .select_from(_users.outerjoin(_graduates, _graduates.c.id == bindparam("graduate_id")))
+    .where(_users.c.id == bindparam("user_id"))
+)
 _account_and_graduate = (
     select(
         _users.c.active,
@@ -175,32 +182,38 @@ async def authorize(
       reaches their caseload by the graduate's current ``counselor_id``, so a reassignment takes
       effect on the next request (404 if not, so the answer never reveals that the record exists).
 
-    A graduate's own id is in the token and needs no query: an account is bound to one graduate when
+    A graduate's own id is in the token and needs no check: an account is bound to one graduate when
     it enrolls and never rebound (a re-enrollment makes a new account and deactivates the old one),
-    so for an active account the token's id is the database's. Roles never cross between graduate
-    and staff; a token whose account did (impossible through the API) is refused as stale.
+    so for an active account the token's id is the database's. The same statement reads that
+    graduate's ``locale`` as stored now: their problems are written in it. Roles never cross between
+    graduate and staff; a token whose account did (impossible through the API) is refused as stale.
     """
     staff_route_with_graduate = token.is_staff and graduate_id is not None
-    rows = await read_statement(
-        engine,
-        _account_and_graduate if staff_route_with_graduate else _account,
-        {"user_id": token.user_id, "graduate_id": graduate_id, "now": now}
-        if staff_route_with_graduate
-        else {"user_id": token.user_id},
-    )
+    if staff_route_with_graduate:
+        statement, values = (
+            _account_and_graduate,
+            {"user_id": token.user_id, "graduate_id": graduate_id, "now": now},
+        )
+    elif token.is_staff:
+        statement, values = _account, {"user_id": token.user_id}
+    else:
+        statement, values = _graduate_account, {"user_id": token.user_id, "graduate_id": token.graduate_id}
+    rows = await read_statement(engine, statement, values)
     row: Any = rows[0] if rows else None
     if row is None or not row.active:
-        raise Unauthorized("this account is deactivated")
+        raise Unauthorized(_("this account is deactivated"))
     if row.token_generation != token.token_generation:
         raise Unauthorized(
-            "this sign-in has ended (password changed or signed out everywhere); sign in again"
+            _("this sign-in has ended (password changed or signed out everywhere); sign in again")
         )
     principal = token
+    if not token.is_staff and row.locale is not None:
+        principal = msgspec.structs.replace(token, locale=locale_of(row.locale))
     if row.role != token.role:
         role = ROLES[row.role]
         if (role == "graduate") != (token.role == "graduate"):
-            raise Unauthorized("this token no longer matches its account; sign in again")
-        principal = msgspec.structs.replace(token, role=role)
+            raise Unauthorized(_("this token no longer matches its account; sign in again"))
+        principal = msgspec.structs.replace(principal, role=role)
     check_role(rule, principal)
     if graduate_id is None:
         return principal

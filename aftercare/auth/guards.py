@@ -14,6 +14,7 @@ from aftercare.auth.principal import Principal
 from aftercare.auth.tickets import redeem_ticket
 from aftercare.auth.tokens import read_access_token
 from aftercare.errors import Forbidden, Unauthorized
+from aftercare.i18n import _
 
 
 def route_access(handler: BaseRouteHandler) -> Access | None:
@@ -55,12 +56,12 @@ def authenticate(
     """The principal of the bearer token, verified with the current secret or, after a rotation, a
     previous one (``AFTERCARE_JWT_PREVIOUS_SECRETS``)."""
     header = connection.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _space, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("send Authorization: Bearer <access token>")
+        raise Unauthorized(_("send Authorization: Bearer <access token>"))
     principal = _verified.read(token.strip(), secrets=secrets, now=now)
     if principal is None:
-        raise Unauthorized("the access token is invalid or expired")
+        raise Unauthorized(_("the access token is invalid or expired"))
     return principal
 
 

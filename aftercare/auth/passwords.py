@@ -9,6 +9,8 @@ from importlib import resources
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from aftercare.i18n import _
+
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128
 # An email's local part shorter than this is not looked for inside a password: "al@..." would
@@ -34,9 +36,9 @@ def password_problem(password: str, *, email: str) -> str | None:
     """Why ``password`` is refused for the account ``email``, or None if it is acceptable. The
     message names no part of either: it goes into a response, which may be logged."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"must be at least {MIN_PASSWORD_LENGTH} characters"
+        return _("must be at least %(count)d characters", count=MIN_PASSWORD_LENGTH)
     if len(password) > MAX_PASSWORD_LENGTH:
-        return f"must be at most {MAX_PASSWORD_LENGTH} characters"
+        return _("must be at most %(count)d characters", count=MAX_PASSWORD_LENGTH)
     lowered, address = password.lower(), email.strip().lower()
     local_part = address.partition("@")[0]
     if (
@@ -44,9 +46,9 @@ def password_problem(password: str, *, email: str) -> str | None:
         or lowered == local_part
         or (len(local_part) >= MIN_LOCAL_PART_SEARCHED and local_part in lowered)
     ):
-        return "must not contain your email address or its name part"
+        return _("must not contain your email address or its name part")
     if lowered in common_passwords() or len(set(password)) < 4:
-        return "is too common; choose a passphrase of your own"
+        return _("is too common; choose a passphrase of your own")
     return None
 
 

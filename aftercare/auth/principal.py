@@ -12,6 +12,8 @@ from typing import Literal
 
 import msgspec
 
+from aftercare.i18n import Locale
+
 Role = Literal["graduate", "counselor", "supervisor"]
 StaffRole = Literal["counselor", "supervisor"]
 # Who an audit row or a plan version names as its author: a signed-in role, or the CLI and the worker.
@@ -32,6 +34,9 @@ class Principal(msgspec.Struct, frozen=True):
     # The account's ``token_generation`` when the token was issued; the guard refuses a token whose
     # generation the account has moved past (a password change, a sign-out everywhere).
     token_generation: int = 0
+    locale: Locale | None = None
+    """A graduate's language as stored now (read by the guard with the account, never from the
+    token, so a change holds from the next request); None for staff, who read English."""
 
     @property
     def is_staff(self) -> bool:

@@ -37,6 +37,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from aftercare.i18n import _
+
 
 class Failures(NamedTuple):
     number: int
@@ -82,23 +84,23 @@ def sign_in_wait(
     """Seconds this sign-in must wait before its password is even checked (0: check it now), and
     why. ``pair`` is this address's failures for this account."""
     if address.number >= policy.per_address:
-        return max(address.expires_in, 1), "too many failed sign-ins from this address"
+        return max(address.expires_in, 1), _("too many failed sign-ins from this address")
     if pair.number == 0 or account.number < policy.free_failures:
         return 0, ""
     delay = min(2 ** (account.number - policy.free_failures), policy.max_delay_seconds)
     remaining = pair.last_at + delay - now
     if remaining <= 0:
         return 0, ""
-    return math.ceil(remaining), "too many failed sign-ins for this account from this address"
+    return math.ceil(remaining), _("too many failed sign-ins for this account from this address")
 
 
 def enroll_wait(policy: EnrollPolicy, *, prefix: Failures, address: Failures) -> tuple[int, str]:
     if address.number >= policy.per_address:
-        return max(address.expires_in, 1), "too many failed enrollments from this address"
+        return max(address.expires_in, 1), _("too many failed enrollments from this address")
     if prefix.number >= policy.per_prefix:
         return (
             max(prefix.expires_in, 1),
-            "too many failed attempts with codes like this one; ask for a new code or try later",
+            _("too many failed attempts with codes like this one; ask for a new code or try later"),
         )
     return 0, ""
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import msgspec
 
 from aftercare.auth.principal import Role
+from aftercare.i18n import Locale
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
@@ -57,6 +58,10 @@ class Me(msgspec.Struct, kw_only=True):
     graduate_id: uuid.UUID | None = None
     unread_count: int
     """How many of the caller's notifications (``GET /v1/me/notifications``) are unread."""
+    locale: Annotated[
+        Locale | None,
+        msgspec.Meta(description="A graduate's language (en, es), as on their profile; null for staff"),
+    ] = None
 
 
 class StreamTicket(msgspec.Struct):

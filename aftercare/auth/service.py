@@ -29,6 +29,7 @@ from aftercare.config import Settings
 from aftercare.db.types import uuid7
 from aftercare.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed, WrongPassword
 from aftercare.graduates.models import Graduate
+from aftercare.i18n import _
 
 # An enrollment code's first group (``ABCDE-FGHJK``): what someone who saw half a card knows.
 ENROLLMENT_PREFIX_LENGTH = 5
@@ -50,7 +51,7 @@ class LoginLimits:
             self.sign_in, account=account, address=by_address, pair=pair, now=now.timestamp()
         )
         if wait:
-            raise TooManyRequests(f"{why}; try again in {wait} s", retry_after=wait)
+            raise TooManyRequests(_("%(why)s; try again in %(wait)d s", why=why, wait=wait), retry_after=wait)
 
     async def sign_in_failed(self, email: str, address: str, *, now: datetime) -> None:
         await self.store.add(
@@ -60,14 +61,14 @@ class LoginLimits:
     async def sign_in_succeeded(self, email: str, address: str) -> None:
         """The right password: the account's budget and this address's failures for it start over
         (the address's own count does not: a success on one account must not buy tries on others)."""
-        account, _, pair = _sign_in_keys(email, address)
+        account, _by_address, pair = _sign_in_keys(email, address)
         await self.store.clear([account, pair])
 
     async def check_enrollment(self, code: str, address: str, *, now: datetime) -> None:
         prefix, by_address = await self.store.read(_enroll_keys(code, address), now=now.timestamp())
         wait, why = enroll_wait(self.enrollment, prefix=prefix, address=by_address)
         if wait:
-            raise TooManyRequests(f"{why}; try again in {wait} s", retry_after=wait)
+            raise TooManyRequests(_("%(why)s; try again in %(wait)d s", why=why, wait=wait), retry_after=wait)
 
     async def enrollment_failed(self, code: str, address: str, *, now: datetime) -> None:
         await self.store.add(
@@ -109,7 +110,7 @@ async def sign_in(
         ok = passwords.verify_password(user.password_hash if user else None, data.password)
         if not ok or user is None or not user.active:
             await limits.sign_in_failed(email, client_address, now=now)
-            raise Unauthorized("wrong email or password")
+            raise Unauthorized(_("wrong email or password"))
         pair = await _issue_pair(session, user, settings=settings, family_id=uuid7(), now=now)
     await limits.sign_in_succeeded(email, client_address)
     return pair
@@ -122,7 +123,7 @@ async def refresh(
     async with session.begin():
         row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
         if row is None or row.revoked_at is not None or row.expires_at <= now:
-            raise Unauthorized("the refresh token is invalid or expired")
+            raise Unauthorized(_("the refresh token is invalid or expired"))
         # Rotate with a compare-and-set: of two requests racing with one token, exactly one wins.
         rotated = await session.execute(
             update(RefreshToken)
@@ -132,7 +133,7 @@ async def refresh(
         if rotated.rowcount == 1:  # type: ignore[attr-defined]
             user = await session.get(User, row.user_id)
             if user is None or not user.active:
-                raise Unauthorized("this account is deactivated")
+                raise Unauthorized(_("this account is deactivated"))
             return await _issue_pair(session, user, settings=settings, family_id=row.family_id, now=now)
         # A rotated token came back: someone holds a copy. Revoke the whole sign-in (committed
         # by leaving the block normally, before the refusal below).
@@ -141,7 +142,7 @@ async def refresh(
             .where(RefreshToken.family_id == row.family_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=now)
         )
-    raise Unauthorized("this refresh token was already used; the session has been revoked")
+    raise Unauthorized(_("this refresh token was already used; the session has been revoked"))
 
 
 async def enroll(
@@ -168,17 +169,17 @@ async def enroll(
             )
             if code is None or code.used_at or code.revoked_at or code.expires_at <= now:
                 await limits.enrollment_failed(data.enrollment_code, client_address, now=now)
-                raise Unauthorized("the enrollment code is invalid, used or expired")
+                raise Unauthorized(_("the enrollment code is invalid, used or expired"))
             claimed = await session.execute(
                 update(EnrollmentCode)
                 .where(EnrollmentCode.id == code.id, EnrollmentCode.used_at.is_(None))
                 .values(used_at=now)
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                raise Unauthorized("the enrollment code is invalid, used or expired")
+                raise Unauthorized(_("the enrollment code is invalid, used or expired"))
             graduate = await session.get(Graduate, code.graduate_id, with_for_update=True)
             if graduate is None:
-                raise Unauthorized("the enrollment code is invalid, used or expired")
+                raise Unauthorized(_("the enrollment code is invalid, used or expired"))
             user = User(
                 id=uuid7(),
                 email=email,
@@ -216,7 +217,7 @@ async def enroll(
             )
             return pair
     except IntegrityError as exc:
-        raise Conflict("an account with this email already exists") from exc
+        raise Conflict(_("an account with this email already exists")) from exc
 
 
 async def change_password(
@@ -238,12 +239,12 @@ async def change_password(
     async with session.begin():
         user = await session.get(User, principal.user_id)
         if user is None or not user.active:
-            raise Unauthorized("this account is deactivated")
+            raise Unauthorized(_("this account is deactivated"))
         email, verified_hash = user.email, user.password_hash
     await limits.check_sign_in(email, client_address, now=now)
     if not passwords.verify_password(verified_hash, data.current_password):
         await limits.sign_in_failed(email, client_address, now=now)
-        raise WrongPassword("the current password is not right")
+        raise WrongPassword(_("the current password is not right"))
     problem = passwords.password_problem(data.new_password, email=email)
     if problem:
         raise ValidationFailed.one("new_password", problem)
@@ -257,7 +258,7 @@ async def change_password(
             .execution_options(synchronize_session=False)
         )
         if changed.scalar_one_or_none() is None:
-            raise WrongPassword("the password was changed meanwhile; sign in again")
+            raise WrongPassword(_("the password was changed meanwhile; sign in again"))
         await _end_sessions(session, principal.user_id, now=now)
         await audit.record(
             session,
@@ -344,7 +345,7 @@ async def my_profile(session: AsyncSession, principal: Principal, *, unread_coun
     """The caller's profile, in the caller's transaction; ``unread_count`` is the inbox's (push)."""
     user = await session.get(User, principal.user_id)
     if user is None:
-        raise Unauthorized("unknown account")
+        raise Unauthorized(_("unknown account"))
     return Me(
         user_id=user.id,
         email=user.email,
@@ -352,6 +353,7 @@ async def my_profile(session: AsyncSession, principal: Principal, *, unread_coun
         display_name=user.display_name,
         graduate_id=principal.graduate_id,
         unread_count=unread_count,
+        locale=principal.locale,
     )
 
 

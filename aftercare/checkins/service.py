@@ -32,10 +32,12 @@ from aftercare.errors import (
     NotFound,
     ValidationFailed,
 )
+from aftercare.i18n import Locale, Text, _, translate
 from aftercare.pagination import Keyset, before_key
 from aftercare.plans.schemas import CrisisPlan, PlanBody
 from aftercare.plans.validation import PlanIds
 from aftercare.rules.aggregates import CheckinFacts, facts_of
+from aftercare.rules.config import ProgramSettings
 from aftercare.rules.engine import WINDOW_DAYS, Assessment
 from aftercare.scheduling import localtime
 
@@ -53,10 +55,6 @@ ANSWER_FIELDS = (
     "triggers",
     "coping_used",
     "note",
-)
-HELP_MESSAGE = (
-    "Your counselor has been alerted. Aftercare is not an emergency service: if you are in danger or "
-    "thinking of harming yourself, call your crisis line now, or your local emergency number."
 )
 result_encoder = msgspec.json.Encoder()
 _help_decoder = msgspec.json.Decoder(schemas.HelpResult)
@@ -91,19 +89,21 @@ def fingerprint(data: msgspec.Struct) -> str:
 def check_local_date(local_date: date, timezone: str, now: datetime) -> None:
     today = localtime.local_today(now, localtime.zone(timezone))
     if local_date > today:
-        raise ValidationFailed.one("local_date", f"is in the future (today is {today.isoformat()} locally)")
+        raise ValidationFailed.one(
+            "local_date", _("is in the future (today is %(today)s locally)", today=today.isoformat())
+        )
     if local_date < today - timedelta(days=MAX_SYNC_AGE_DAYS):
-        raise ValidationFailed.one("local_date", f"is more than {MAX_SYNC_AGE_DAYS} days old")
+        raise ValidationFailed.one("local_date", _("is more than %(days)d days old", days=MAX_SYNC_AGE_DAYS))
 
 
 def check_plan_refs(known: PlanIds, triggers: list[str], coping_used: list[str]) -> None:
     errors = [
-        FieldError(f"triggers[{i}]", f"unknown trigger id {t!r}")
+        FieldError(f"triggers[{i}]", _("unknown trigger id %(id)r", id=t))
         for i, t in enumerate(triggers)
         if t not in known.trigger_ids
     ]
     errors += [
-        FieldError(f"coping_used[{i}]", f"unknown coping skill id {c!r}")
+        FieldError(f"coping_used[{i}]", _("unknown coping skill id %(id)r", id=c))
         for i, c in enumerate(coping_used)
         if c not in known.coping_skill_ids
     ]
@@ -111,7 +111,28 @@ def check_plan_refs(known: PlanIds, triggers: list[str], coping_used: list[str])
         raise ValidationFailed(errors)
 
 
-def support_for(plan: PlanBody | None, facts: CheckinFacts, crisis_line: str) -> schemas.Support:
+class Crisis(msgspec.Struct, frozen=True, kw_only=True):
+    """The crisis line one graduate is given, and the language to give it in."""
+
+    number: str
+    language_option: str | None
+    text_keyword: str | None
+    locale: Locale
+
+
+def crisis_for(program: ProgramSettings, locale: Locale, *, operator_line: str) -> Crisis:
+    """The program's crisis line for readers of ``locale``; its number defaults to the operator's
+    (``AFTERCARE_CRISIS_LINE``)."""
+    line = program.crisis_lines[locale]
+    return Crisis(
+        number=line.number or operator_line,
+        language_option=line.language_option,
+        text_keyword=line.text_keyword,
+        locale=locale,
+    )
+
+
+def support_for(plan: PlanBody | None, facts: CheckinFacts, crisis: Crisis) -> schemas.Support:
     """Coping skills the plan links to each trigger met today; the crisis plan on a safety answer."""
     suggestions = []
     if plan is not None:
@@ -123,20 +144,61 @@ def support_for(plan: PlanBody | None, facts: CheckinFacts, crisis_line: str) ->
                     if skill_id in skills and skill_id not in seen:
                         seen.add(skill_id)
                         suggestions.append(skills[skill_id])
-    crisis = crisis_plan_of(plan, crisis_line) if facts.safety_concern else None
-    return schemas.Support(coping_suggestions=suggestions, crisis=crisis)
+    crisis_plan = crisis_plan_of(plan, crisis) if facts.safety_concern else None
+    return schemas.Support(coping_suggestions=suggestions, crisis=crisis_plan)
 
 
-def crisis_plan_of(plan: PlanBody | None, crisis_line: str) -> CrisisPlan:
+def crisis_plan_of(plan: PlanBody | None, crisis: Crisis) -> CrisisPlan:
+    """The plan's own crisis plan, as its counselor wrote it; else the program's, in the graduate's
+    language."""
     if plan is not None and plan.crisis_plan is not None:
         return plan.crisis_plan
-    return CrisisPlan(
-        steps=[
-            "Call your crisis line or emergency number now.",
-            "Reach out to someone you trust and stay with them.",
-        ],
-        crisis_line=crisis_line,
+    call, text = _reach(crisis)
+    steps = [
+        _(
+            "Reach your crisis line now: %(call)s, or %(text)s. If you are in danger, call your local emergency number.",
+            call=call,
+            text=text,
+        ),
+        _("Reach out to someone you trust and stay with them."),
+    ]
+    return CrisisPlan(steps=[translate(step, crisis.locale) for step in steps], crisis_line=crisis.number)
+
+
+def help_message(crisis: Crisis) -> str:
+    """What "help now" answers besides the crisis plan: the service is not an emergency service."""
+    call, text = _reach(crisis)
+    return translate(
+        _(
+            "Your counselor has been alerted. Aftercare is not an emergency service: if you are in "
+            "danger or thinking of harming yourself, don't wait: %(call)s, or %(text)s. You can also "
+            "call your local emergency number.",
+            call=call,
+            text=text,
+        ),
+        crisis.locale,
     )
+
+
+def _reach(crisis: Crisis) -> tuple[Text, Text]:
+    """How to call and how to text the line, each as a clause."""
+    line = crisis.number
+    call = (
+        # TRANSLATORS: the option reaches someone speaking the language of this translation.
+        _(
+            "call %(line)s and press %(option)s to talk with someone in English",
+            line=line,
+            option=crisis.language_option,
+        )
+        if crisis.language_option
+        else _("call %(line)s", line=line)
+    )
+    text = (
+        _("text %(keyword)s to %(line)s", keyword=crisis.text_keyword, line=line)
+        if crisis.text_keyword
+        else _("text %(line)s", line=line)
+    )
+    return call, text
 
 
 async def window_before(session: AsyncSession, graduate_id: uuid.UUID, day: date) -> list[CheckinFacts]:
@@ -172,9 +234,9 @@ async def lock_for_amending(
     """The graduate's check-in, locked, if it may still be amended: else 404 or 403."""
     checkin = await session.get(Checkin, checkin_id, with_for_update=True)
     if checkin is None or checkin.graduate_id != graduate_id:
-        raise NotFound("check-in not found")
+        raise NotFound(_("check-in not found"))
     if now >= amend_deadline(checkin.local_date, timezone):
-        raise Forbidden("a check-in can be amended until the end of the next local day")
+        raise Forbidden(_("a check-in can be amended until the end of the next local day"))
     return checkin
 
 
@@ -221,7 +283,7 @@ async def find_help_replay(
     if row is None:
         return None
     if row.fingerprint != fingerprint:
-        raise IdempotencyConflict("this client_id was used for a different help request")
+        raise IdempotencyConflict(_("this client_id was used for a different help request"))
     return _help_decoder.decode(row.stored_response)
 
 
@@ -321,7 +383,7 @@ async def list_checkins(
 ) -> schemas.CheckinPage:
     """Newest local day first; keyset on (local_date, id), served by (graduate_id, local_date)."""
     if start and end and start > end:
-        raise ValidationFailed.one("from", "must not be after `to`")
+        raise ValidationFailed.one("from", _("must not be after `to`"))
     key = _CURSORS.decode(cursor)
     query = select(Checkin).where(Checkin.graduate_id == graduate_id)
     if start:

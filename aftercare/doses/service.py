@@ -20,6 +20,7 @@ from aftercare.db.base import table_of
 from aftercare.doses import schemas
 from aftercare.doses.models import Dose
 from aftercare.errors import IdempotencyConflict, ValidationFailed
+from aftercare.i18n import _
 from aftercare.pagination import Keyset, before_key
 
 _doses = table_of(Dose)
@@ -58,7 +59,7 @@ async def find_replay(
     if row is None:
         return None
     if row.fingerprint != fingerprint:
-        raise IdempotencyConflict("this client_id was used for a different dose")
+        raise IdempotencyConflict(_("this client_id was used for a different dose"))
     return to_schema(row)
 
 
@@ -103,7 +104,7 @@ async def list_doses(
     """Newest local day first; keyset on (local_date, id), served by ix_doses_graduate_id_local_date_id.
     A staff read is audited."""
     if start and end and start > end:
-        raise ValidationFailed.one("from", "must not be after `to`")
+        raise ValidationFailed.one("from", _("must not be after `to`"))
     key = _CURSORS.decode(cursor)
     query = select(Dose).where(Dose.graduate_id == graduate_id)
     if start:

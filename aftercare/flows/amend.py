@@ -19,6 +19,7 @@ from aftercare.checkins import service as checkins
 from aftercare.doses.service import taken_by_day
 from aftercare.errors import Discharged
 from aftercare.graduates.service import lock_graduate
+from aftercare.i18n import _, locale_of
 from aftercare.plans import reads as plans
 from aftercare.program.service import current_rules
 from aftercare.rules.aggregates import Aggregates, facts_of
@@ -44,7 +45,7 @@ async def amend_checkin(
         # Read: the graduate first (locked: their check-ins and alerts change one act at a time).
         graduate = await lock_graduate(session, graduate_id)
         if graduate.status == "discharged":
-            raise Discharged("the graduate is discharged from aftercare; asking for help still works")
+            raise Discharged(_("the graduate is discharged from aftercare; asking for help still works"))
         checkin = await checkins.lock_for_amending(
             session, graduate_id=graduate_id, checkin_id=checkin_id, timezone=graduate.timezone, now=now
         )
@@ -52,9 +53,12 @@ async def amend_checkin(
             # Nothing to change: most often the phone's retry of an amendment that was stored but
             # whose answer was lost. It gets the check-in as it stands; no second version, no audit.
             plan = await plans.current_plan_body(session, graduate_id)
+            crisis = checkins.crisis_for(
+                (await current_rules(session)).program, locale_of(graduate.locale), operator_line=crisis_line
+            )
             return schemas.CheckinResult(
                 **msgspec.structs.asdict(checkins.to_schema(checkin)),
-                support=checkins.support_for(plan, facts_of(checkin), crisis_line),
+                support=checkins.support_for(plan, facts_of(checkin), crisis),
             )
         if changes.get("triggers") or changes.get("coping_used"):
             checkins.check_plan_refs(
@@ -64,6 +68,7 @@ async def amend_checkin(
             )
         plan = await plans.current_plan_body(session, graduate_id)
         rules = await current_rules(session)
+        crisis = checkins.crisis_for(rules.program, locale_of(graduate.locale), operator_line=crisis_line)
         earlier = await checkins.window_before(session, graduate_id, checkin.local_date)
         medications = plan.medications if plan is not None else []
         # The amendment is a new arrival: it reads the day's doses known by now (``rules.doses``).
@@ -119,5 +124,5 @@ async def amend_checkin(
     # Committed.
     return schemas.CheckinResult(
         **msgspec.structs.asdict(checkins.to_schema(checkin)),
-        support=checkins.support_for(plan, facts, crisis_line),
+        support=checkins.support_for(plan, facts, crisis),
     )

@@ -24,6 +24,7 @@ from aftercare.doses import service as doses
 from aftercare.errors import Discharged, DoseExists, ValidationFailed
 from aftercare.graduates.service import lock_graduate
 from aftercare.graduates.zones import zone_history
+from aftercare.i18n import _
 from aftercare.plans.reads import current_plan_body
 from aftercare.scheduling.localtime import day_bounds, local_today
 from aftercare.scheduling.recurrence import occurrences
@@ -67,36 +68,37 @@ async def _record(
             return replay, True
         graduate = await lock_graduate(session, graduate_id)
         if graduate.status == "discharged":
-            raise Discharged("the graduate is discharged from aftercare; asking for help still works")
+            raise Discharged(_("the graduate is discharged from aftercare; asking for help still works"))
         plan = await current_plan_body(session, graduate_id)
         zones = await zone_history(session, graduate_id, current=graduate.timezone)
 
         # Decide: a dose of a plan medication, on its schedule, recorded within its day or the next.
         medication = next((m for m in plan.medications if m.id == data.medication_id), None) if plan else None
         if medication is None:
-            raise ValidationFailed.one("medication_id", "not a medication of the graduate's plan")
+            raise ValidationFailed.one("medication_id", _("not a medication of the graduate's plan"))
         scheduled_for = data.scheduled_for
         tz = zones.at(scheduled_for)
         schedule = medication.schedule
         if scheduled_for not in occurrences(
             schedule.rrule, schedule.start_local, tz, scheduled_for, scheduled_for + _INSTANT
         ):
-            raise ValidationFailed.one("scheduled_for", "not a dose of this medication's schedule")
+            raise ValidationFailed.one("scheduled_for", _("not a dose of this medication's schedule"))
         local_date = local_today(scheduled_for, tz)
-        opens, _ = day_bounds(local_date, tz)
+        opens = day_bounds(local_date, tz)[0]
         closes = day_bounds(local_date + timedelta(days=1), tz)[1]
         if not opens <= now < closes:
             raise ValidationFailed.one(
-                "scheduled_for", "a dose is recorded from the start of its local day to the end of the next"
+                "scheduled_for",
+                _("a dose is recorded from the start of its local day to the end of the next"),
             )
         at = now if data.at is None else data.at
         if not opens <= at <= now:
-            raise ValidationFailed.one("at", "must lie between the start of the dose's local day and now")
+            raise ValidationFailed.one("at", _("must lie between the start of the dose's local day and now"))
         existing = await doses.find_dose(
             session, graduate_id=graduate_id, medication_id=medication.id, scheduled_for=scheduled_for
         )
         if existing is not None:
-            raise DoseExists("this dose is recorded already", dose_id=str(existing))
+            raise DoseExists(_("this dose is recorded already"), dose_id=str(existing))
 
         # Write.
         dose = schemas.Dose(

@@ -28,6 +28,7 @@ from aftercare.errors import NotFound, ValidationFailed
 from aftercare.flows import personal_data
 from aftercare.flows.discharge import discharge
 from aftercare.graduates.service import lock_graduate
+from aftercare.i18n import _
 from aftercare.personal_data import schemas
 from aftercare.personal_data import service as requests
 from aftercare.program.service import current_rules
@@ -43,7 +44,7 @@ async def request_deletion(
     session: AsyncSession, data: schemas.DeletionRequestCreate, *, actor: Principal, now: datetime
 ) -> schemas.DeletionRequest:
     if not data.confirm:
-        raise ValidationFailed.one("confirm", "must be true: signing in stops at once")
+        raise ValidationFailed.one("confirm", _("must be true: signing in stops at once"))
     assert actor.graduate_id is not None  # Access.GRADUATE: a graduate's token names their record
     async with session.begin():
         # Read.
@@ -136,7 +137,7 @@ async def erase_graduate(
         if graduate.erased_at is not None:
             tombstone = await requests.tombstone_of(session, graduate_id)
             if tombstone is None:
-                raise NotFound("graduate not found")
+                raise NotFound(_("graduate not found"))
             return requests.to_schema(tombstone)
         keep = (await current_rules(session)).program.erasure_keeps_clinical_answers
         subject = await personal_data.subject_of(session, graduate)

@@ -17,6 +17,7 @@ from aftercare.checkins import schemas
 from aftercare.checkins import service as checkins
 from aftercare.db.types import uuid7
 from aftercare.graduates.service import lock_graduate
+from aftercare.i18n import locale_of
 from aftercare.plans import reads as plans
 from aftercare.program.service import current_rules
 from aftercare.rules.engine import help_request_hit
@@ -56,12 +57,13 @@ async def request_help(
             now=now,
             reopen_acknowledged=True,
         )
+        crisis = checkins.crisis_for(rules.program, locale_of(graduate.locale), operator_line=crisis_line)
         result = schemas.HelpResult(
             id=uuid7(),
             received_at=now,
             alert_id=touched[0] if touched else None,
-            crisis=checkins.crisis_plan_of(plan, crisis_line),
-            message=checkins.HELP_MESSAGE,
+            crisis=checkins.crisis_plan_of(plan, crisis),
+            message=checkins.help_message(crisis),
         )
 
         # Write.

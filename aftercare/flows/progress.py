@@ -33,6 +33,7 @@ from aftercare.auth.principal import Principal
 from aftercare.checkins.models import Checkin
 from aftercare.errors import NotFound
 from aftercare.graduates.models import Graduate
+from aftercare.i18n import _
 from aftercare.plans.reads import current_plan_body
 from aftercare.plans.schemas import PlanBody
 from aftercare.progress import schemas
@@ -60,7 +61,7 @@ async def graduate_progress(
     async with session.begin():
         graduate = await session.get(Graduate, graduate_id)
         if graduate is None:
-            raise NotFound("graduate not found")
+            raise NotFound(_("graduate not found"))
         today = local_today(now, zone(graduate.timezone))
         rows = await session.execute(
             select(Checkin.local_date, Checkin.attended_support, Checkin.coping_used).where(

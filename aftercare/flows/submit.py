@@ -49,6 +49,7 @@ from aftercare.checkins.service import (
     WINDOW_COLUMNS,
     check_local_date,
     check_plan_refs,
+    crisis_for,
     fingerprint,
     result_encoder,
     support_for,
@@ -61,6 +62,7 @@ from aftercare.db.types import uuid7
 from aftercare.doses.service import taken_by_day
 from aftercare.errors import AftercareError, CheckinExists, Discharged, IdempotencyConflict, NotFound
 from aftercare.graduates.models import Graduate, silence_start
+from aftercare.i18n import _, locale_of
 from aftercare.plans.models import Plan
 from aftercare.plans.schemas import PlanBody, plan_body_decoder
 from aftercare.plans.validation import PlanIds
@@ -193,7 +195,7 @@ async def _after_conflict(
 
 def _replayed(fingerprint_stored: str, stored_response: bytes, fp: str) -> Submitted:
     if fingerprint_stored != fp:
-        raise IdempotencyConflict("this client_id was used for a different check-in")
+        raise IdempotencyConflict(_("this client_id was used for a different check-in"))
     return Submitted(_result_decoder.decode(stored_response), replayed=True)
 
 
@@ -307,6 +309,7 @@ _lock_graduates_statement = (
         _graduates.c.quiet_start,
         _graduates.c.quiet_end,
         _graduates.c.status,
+        _graduates.c.locale,
         _graduates.c.last_checkin_date,
         _graduates.c.admitted_on,
         _graduates.c.last_assessed_level,
@@ -480,17 +483,17 @@ def _decide(submission: _Submission, graduate: _Graduate | None, writes: _Writes
     """One submission against its graduate's state: a replay, a refusal, or a new check-in (its
     alerts and rows queued in ``writes``, the state moved on as if it were stored)."""
     if graduate is None:
-        raise NotFound("graduate not found")
+        raise NotFound(_("graduate not found"))
     data, now = submission.data, submission.now
     twin = graduate.client_ids.get(data.client_id)
     if twin is not None:
         return _replayed(*twin, submission.fingerprint)
     if graduate.row.status == "discharged":
-        raise Discharged("the graduate is discharged from aftercare; asking for help still works")
+        raise Discharged(_("the graduate is discharged from aftercare; asking for help still works"))
     check_local_date(data.local_date, graduate.row.timezone, now)
     existing = graduate.days.get(data.local_date)
     if existing is not None:
-        raise CheckinExists("a check-in exists for this day; amend it instead", checkin_id=str(existing))
+        raise CheckinExists(_("a check-in exists for this day; amend it instead"), checkin_id=str(existing))
     plan = graduate.plan
     if data.triggers or data.coping_used:
         check_plan_refs(plan.known, data.triggers, data.coping_used)
@@ -526,7 +529,13 @@ def _decide(submission: _Submission, graduate: _Graduate | None, writes: _Writes
         version=1,
         **answers,
         assessment=assessment,
-        support=support_for(plan.body, facts, submission.crisis_line),
+        support=support_for(
+            plan.body,
+            facts,
+            crisis_for(
+                graduate.rules.program, locale_of(graduate.row.locale), operator_line=submission.crisis_line
+            ),
+        ),
     )
     stored_response = result_encoder.encode(result)
     writes.checkins.append(

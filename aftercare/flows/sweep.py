@@ -44,6 +44,7 @@ from aftercare.clock import Clock
 from aftercare.db.faults import database_unavailable
 from aftercare.flows.discharge import discharge_due, discharge_if_due
 from aftercare.graduates.models import Graduate
+from aftercare.i18n import Locale, _, translate
 from aftercare.plans.reads import current_plan_body
 from aftercare.program.service import current_rules
 from aftercare.push.mail import MailSender
@@ -100,12 +101,13 @@ _CLAIMED = (
     Schedule.item_id,
     Schedule.event_at,
 )
+# Rendered in the graduate's language when the push is queued (``_notification``).
 _BODIES = {
-    "checkin_prompt": "How was today? It takes a minute.",
-    "checkin_nudge": "A minute now keeps your streak going.",
-    "therapy_reminder": "Open Aftercare for the details.",
-    "support_group_reminder": "Open Aftercare for the details.",
-    "medication_reminder": "Open Aftercare to mark it taken.",
+    "checkin_prompt": _("How was today? It takes a minute."),
+    "checkin_nudge": _("A minute now keeps your streak going."),
+    "therapy_reminder": _("Open Aftercare for the details."),
+    "support_group_reminder": _("Open Aftercare for the details."),
+    "medication_reminder": _("Open Aftercare to mark it taken."),
 }
 # Short, fixed names for Topics: one kind per recipient and day collapses while undelivered.
 _TOPIC_KIND = {
@@ -415,7 +417,7 @@ async def _act(
             following = next_day_close(schedule, after=row.planned_at, unclosed=None)
         else:
             if _worth_sending(row, graduate, now=now):
-                queued.append(_notification(row, user_id=graduate.user_id))
+                queued.append(_notification(row, user_id=graduate.user_id, locale=schedule.locale))
             else:
                 counts["dropped"] += 1
             if row.stream not in (PROMPT_STREAM, NUDGE_STREAM) and row.graduate_id not in items:
@@ -491,15 +493,16 @@ def _worth_sending(row: _Row, graduate: _Row, *, now: datetime) -> bool:
     return not (row.stream in (PROMPT_STREAM, NUDGE_STREAM) and graduate.last_checkin_date == row.local_date)
 
 
-def _notification(row: _Row, *, user_id: uuid.UUID) -> NotificationSpec:
+def _notification(row: _Row, *, user_id: uuid.UUID, locale: Locale) -> NotificationSpec:
     """The inbox row (and its pushes) for one occurrence. No medication names, nothing clinical:
-    titles come from the planner, bodies are fixed text."""
+    titles come from the planner (in the graduate's language when it planned the row: a change of
+    language re-plans), bodies are fixed text."""
     prompt = row.stream in (PROMPT_STREAM, NUDGE_STREAM)
     return NotificationSpec(
         user_id=user_id,
         kind=row.kind,
         title=row.title,
-        body=_BODIES[row.kind],
+        body=translate(_BODIES[row.kind], locale),
         url=f"/checkin/{row.local_date.isoformat()}" if prompt else "/plan",
         tag=make_topic(row.occurrence_key),
         ref_id=str(row.id),

@@ -20,6 +20,7 @@ from aftercare.db.base import Base, UUIDPrimaryKey
 from aftercare.db.checks import one_of
 from aftercare.db.types import DateTimeUTC, JSONDoc
 from aftercare.graduates.schemas import GraduateStatus, RiskLevel
+from aftercare.i18n import Locale
 from aftercare.scheduling.localtime import local_today, zone
 
 # The caseload's risk order, most urgent first; the database computes ``risk_order`` from it, so the
@@ -95,6 +96,7 @@ class Graduate(UUIDPrimaryKey, Base):
         one_of("status", GraduateStatus),
         one_of("risk_level", RiskLevel),
         one_of("last_assessed_level", RiskLevel),
+        one_of("locale", Locale),
     )
 
     user_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -114,6 +116,8 @@ class Graduate(UUIDPrimaryKey, Base):
     quiet_start: Mapped[str | None] = mapped_column(String(5), nullable=True)
     quiet_end: Mapped[str | None] = mapped_column(String(5), nullable=True)
     status: Mapped[GraduateStatus] = mapped_column(String(16), default="active")
+    locale: Mapped[Locale] = mapped_column(String(16), default="en", server_default="en")
+    """The language of everything the graduate is sent or shown (``aftercare.i18n``)."""
     discharge_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     admitted_on: Mapped[date] = mapped_column(Date, default=_admitted_on_default)
     """The local day of enrollment, or of the latest re-admission: the first day a check-in is

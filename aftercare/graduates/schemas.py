@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from aftercare.i18n import Locale
+
 DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 TimeZoneName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["America/Chicago"])]
 ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["19:00"])]
@@ -21,6 +23,13 @@ RiskLevel = Literal["low", "moderate", "high", "critical"]
 #   name          by display name, ignoring case and accents
 CaseloadSort = Literal["risk", "last_checkin", "open_alerts", "name"]
 NamePrefix = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+GraduateLocale = Annotated[
+    Locale,
+    msgspec.Meta(
+        description="The language of the prompts, reminders, crisis texts and error messages the "
+        "graduate receives: en (English) or es (Spanish)"
+    ),
+]
 
 
 class QuietHours(msgspec.Struct, forbid_unknown_fields=True):
@@ -40,6 +49,7 @@ class GraduateCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     checkin_time: ClockTime = "19:00"
     quiet_hours: QuietHours | msgspec.UnsetType | None = msgspec.UNSET
     discharge_date: date | None = None
+    locale: GraduateLocale = "en"
 
 
 class GraduatePatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -52,6 +62,7 @@ class GraduatePatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     status: GraduateStatus | msgspec.UnsetType = msgspec.UNSET
     discharge_date: date | msgspec.UnsetType | None = msgspec.UNSET
     counselor_id: uuid.UUID | msgspec.UnsetType = msgspec.UNSET
+    locale: GraduateLocale | msgspec.UnsetType = msgspec.UNSET
 
 
 class Graduate(msgspec.Struct, kw_only=True):
@@ -63,6 +74,7 @@ class Graduate(msgspec.Struct, kw_only=True):
     status: GraduateStatus
     discharge_date: date | None
     counselor_id: uuid.UUID | None
+    locale: GraduateLocale
     enrolled: bool
     created_at: UtcTimestamp
     updated_at: UtcTimestamp

@@ -21,6 +21,7 @@ from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, Forbidden, InvalidCursor, NotFound, ValidationFailed
 from aftercare.graduates import schemas, zones
 from aftercare.graduates.models import RISK_ORDER, Graduate, name_key, silence_start
+from aftercare.i18n import _
 from aftercare.pagination import Key, Keyset, after_key, before_key
 from aftercare.program.service import current_rules
 from aftercare.scheduling import localtime
@@ -30,7 +31,8 @@ from aftercare.scheduling.service import replan_graduate
 STAFF_ONLY_FIELDS = ("status", "discharge_date", "display_name")
 SUPERVISOR_ONLY_FIELDS = ("counselor_id",)
 # Changes that move prompts, reminders or the day's close (discharge stops them all: flows.discharge).
-SCHEDULE_FIELDS = {"timezone", "checkin_time", "quiet_hours", "status"}
+# A locale change re-plans too: the rows hold the next push's title in the graduate's language.
+SCHEDULE_FIELDS = {"timezone", "checkin_time", "quiet_hours", "status", "locale"}
 
 
 async def lock_graduate(session: AsyncSession, graduate_id: uuid.UUID, *, erased: bool = False) -> Graduate:
@@ -40,7 +42,7 @@ async def lock_graduate(session: AsyncSession, graduate_id: uuid.UUID, *, erased
     lock). ``erased``: the tombstone is found too (the erasure itself)."""
     graduate = await session.get(Graduate, graduate_id, with_for_update=True)
     if graduate is None or (graduate.erased_at is not None and not erased):
-        raise NotFound("graduate not found")
+        raise NotFound(_("graduate not found"))
     return graduate
 
 
@@ -58,6 +60,7 @@ def to_schema(graduate: Graduate, *, now: datetime) -> schemas.Graduate:
         status=graduate.status,
         discharge_date=graduate.discharge_date,
         counselor_id=graduate.counselor_id,
+        locale=graduate.locale,
         enrolled=graduate.user_id is not None,
         created_at=graduate.created_at,
         updated_at=graduate.updated_at,
@@ -98,7 +101,7 @@ def _validate_schedule_fields(
 ) -> None:
     errors: list[FieldError] = []
     if not localtime.is_valid_zone(timezone):
-        errors.append(FieldError("timezone", f"unknown IANA time zone {timezone!r}"))
+        errors.append(FieldError("timezone", _("unknown IANA time zone %(zone)r", zone=timezone)))
     elif discharge_date is not None:
         enrolled_on = localtime.local_today(created_at, localtime.zone(timezone))
         if discharge_date < enrolled_on:
@@ -106,7 +109,7 @@ def _validate_schedule_fields(
                 FieldError("discharge_date", f"is before enrollment ({enrolled_on.isoformat()}, local)")
             )
     if checkin_time_conflicts(*planner_schedule_fields(checkin_time, quiet)):
-        message = "the daily check-in time falls inside quiet hours"
+        message = _("the daily check-in time falls inside quiet hours")
         errors += [FieldError("checkin_time", message), FieldError("quiet_hours", message)]
     if errors:
         raise ValidationFailed(errors)
@@ -173,6 +176,7 @@ async def create_graduate(
             timezone=data.timezone,
             counselor_id=counselor_id,
             checkin_time=data.checkin_time,
+            locale=data.locale,
             quiet_start=quiet.start if quiet else None,
             quiet_end=quiet.end if quiet else None,
             # A discharge date of today has begun already: nothing to plan (nor any alert to close).
@@ -233,7 +237,7 @@ async def get_graduate(
     async with session.begin():
         graduate = await session.get(Graduate, graduate_id)
         if graduate is None:
-            raise NotFound("graduate not found")
+            raise NotFound(_("graduate not found"))
         history = await zones.latest_changes(session, graduate_id)
         await audit.record_staff_read(
             session, actor=actor, resource="graduate", graduate_id=graduate_id, now=now
@@ -256,7 +260,8 @@ def patch_fields(data: schemas.GraduatePatch, *, actor: Principal) -> dict[str, 
     refused += [f for f in given if f in STAFF_ONLY_FIELDS and not actor.is_staff]
     if refused:
         raise Forbidden(
-            f"a {actor.role} may not change: {', '.join(sorted(refused))}", fields=sorted(refused)
+            _("a %(role)s may not change: %(fields)s", role=actor.role, fields=", ".join(sorted(refused))),
+            fields=sorted(refused),
         )
     return given
 

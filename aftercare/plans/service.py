@@ -36,6 +36,7 @@ from aftercare.errors import (
     StaleVersion,
     ValidationFailed,
 )
+from aftercare.i18n import _
 from aftercare.pagination import Keyset
 from aftercare.plans import models, schemas, templates
 from aftercare.plans.validation import (
@@ -103,17 +104,25 @@ def _etag_matches(header: str, version: int) -> bool:
 def _check_precondition(current: _Current | None, precondition: Precondition) -> None:
     if current is None:
         if precondition.if_match is not None:
-            raise StaleVersion("there is no plan yet: create it without If-Match")
+            raise StaleVersion(_("there is no plan yet: create it without If-Match"))
         return
     if precondition.if_none_match is not None and _etag_matches(precondition.if_none_match, current.version):
-        raise StaleVersion(f"a plan exists (version {current.version})", current_version=current.version)
+        raise StaleVersion(
+            _("a plan exists (version %(version)d)", version=current.version), current_version=current.version
+        )
     if precondition.if_match is None:
         raise PreconditionRequired(
-            f'replacing the plan requires If-Match: "{current.version}" (the ETag you last read)'
+            _(
+                'replacing the plan requires If-Match: "%(version)d" (the ETag you last read)',
+                version=current.version,
+            )
         )
     if not _etag_matches(precondition.if_match, current.version):
         raise StaleVersion(
-            f"the plan changed: it is at version {current.version}; read it again and reapply your edit",
+            _(
+                "the plan changed: it is at version %(version)d; read it again and reapply your edit",
+                version=current.version,
+            ),
             current_version=current.version,
         )
 
@@ -125,7 +134,11 @@ def _check_author(author: Principal | None, old: schemas.PlanBody | None, new: s
     touched = staff_sections_touched(old, new)
     if touched:
         raise Forbidden(
-            f"a graduate may not change these sections of their plan: {', '.join(touched)}", sections=touched
+            _(
+                "a graduate may not change these sections of their plan: %(sections)s",
+                sections=", ".join(touched),
+            ),
+            sections=touched,
         )
 
 
@@ -200,7 +213,7 @@ async def _write(
                 if result.rowcount != 1:
                     # Another writer committed after our snapshot.
                     raise StaleVersion(
-                        "the plan changed while you saved it; read it again and reapply your edit"
+                        _("the plan changed while you saved it; read it again and reapply your edit")
                     )
             await connection.execute(
                 _insert_version,
@@ -235,7 +248,7 @@ async def _write(
                 )
     except IntegrityError as exc:
         # Two creates raced (only one primary key per graduate): the loser's precondition failed.
-        raise StaleVersion("a plan was created meanwhile; read it and reapply your edit") from exc
+        raise StaleVersion(_("a plan was created meanwhile; read it and reapply your edit")) from exc
     return PlanWritten(
         plan=_plan(graduate_id, body, version=version, at=now, by=author_id), created=current is None
     )
@@ -279,7 +292,7 @@ async def get_plan(
     audit row, committed with those of concurrent reads, before the plan is returned."""
     rows = await read_statement(bound_engine(session), _current_plan_query, {"graduate_id": graduate_id})
     if not rows:
-        raise NotFound("this graduate has no aftercare plan yet")
+        raise NotFound(_("this graduate has no aftercare plan yet"))
     row = rows[0]
     await audit.commit_staff_read(session, actor=actor, resource="plan", graduate_id=graduate_id, now=now)
     body = schemas.plan_body_decoder.decode(row[1])
@@ -342,7 +355,7 @@ async def get_version(
             )
         ).one_or_none()
         if row is None:
-            raise NotFound(f"this graduate's plan has no version {version}")
+            raise NotFound(_("this graduate's plan has no version %(version)d", version=version))
         await audit.record_staff_read(
             session, actor=actor, resource="plan_versions", graduate_id=graduate_id, now=now
         )

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import msgspec
 
 from aftercare.errors import FieldError, ValidationFailed
+from aftercare.i18n import _
 from aftercare.plans.schemas import (
     SECTION_NAMES,
     STAFF_SECTIONS,
@@ -90,7 +91,9 @@ def _duplicate_ids(plan: PlanBody) -> Iterator[FieldError]:
     first_seen: dict[str, str] = {}
     for path, item_id in _item_ids(plan):
         if item_id in first_seen:
-            yield FieldError(path, f"duplicate id {item_id!r} (first used at {first_seen[item_id]})")
+            yield FieldError(
+                path, _("duplicate id %(id)r (first used at %(path)s)", id=item_id, path=first_seen[item_id])
+            )
         else:
             first_seen[item_id] = path
 
@@ -101,7 +104,8 @@ def _unknown_coping_refs(plan: PlanBody) -> Iterator[FieldError]:
         for r_index, ref in enumerate(trigger.coping_skill_ids):
             if ref not in known:
                 yield FieldError(
-                    f"triggers[{t_index}].coping_skill_ids[{r_index}]", f"unknown coping skill id {ref!r}"
+                    f"triggers[{t_index}].coping_skill_ids[{r_index}]",
+                    _("unknown coping skill id %(id)r", id=ref),
                 )
 
 
@@ -111,7 +115,8 @@ def _goal_dates(plan: PlanBody) -> Iterator[FieldError]:
     for index, goal in enumerate(plan.goals):
         if goal.target_date is not None and not EARLIEST_YEAR <= goal.target_date.year <= LATEST_YEAR:
             yield FieldError(
-                f"goals[{index}].target_date", f"must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}"
+                f"goals[{index}].target_date",
+                _("must lie between the years %(first)d and %(last)d", first=EARLIEST_YEAR, last=LATEST_YEAR),
             )
 
 
@@ -155,4 +160,4 @@ def _repeated_offsets(path: str, offsets: list[int]) -> Iterator[FieldError]:
     # Each offset becomes its own reminder row; a repeat would remind twice at the same moment.
     for index, minutes in enumerate(offsets):
         if minutes in offsets[:index]:
-            yield FieldError(f"{path}[{index}]", f"duplicate reminder offset {minutes}")
+            yield FieldError(f"{path}[{index}]", _("duplicate reminder offset %(minutes)d", minutes=minutes))

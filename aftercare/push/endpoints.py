@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid.utils import b64urldecode
 
 from aftercare.errors import FieldError
+from aftercare.i18n import _
 
 MAX_ENDPOINT_LENGTH = 1000
 
@@ -85,28 +86,28 @@ def parse_allowed_origins(text: str | None) -> tuple[str, ...]:
 
 def _endpoint_errors(endpoint: str, allowed_origins: tuple[str, ...]) -> list[str]:
     if len(endpoint) > MAX_ENDPOINT_LENGTH:
-        return [f"must be at most {MAX_ENDPOINT_LENGTH} characters"]
+        return [_("must be at most %(count)d characters", count=MAX_ENDPOINT_LENGTH)]
     # urlsplit silently drops tabs and newlines, so the URL checked would not be the one stored.
     if not endpoint.isascii() or any(c <= " " or c == "\x7f" for c in endpoint):
-        return ["must be a URL without spaces, control or non-ASCII characters"]
+        return [_("must be a URL without spaces, control or non-ASCII characters")]
     try:
         parts = urlsplit(endpoint)
         port = parts.port
     except ValueError:
-        return ["must be a valid URL"]
+        return [_("must be a valid URL")]
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return ["must be an https URL"]
+        return [_("must be an https URL")]
     if "@" in parts.netloc:
-        return ["must not contain user information"]
+        return [_("must not contain user information")]
     host = parts.hostname
     port = port or _DEFAULT_PORTS[parts.scheme]
     if any(_parse_origin(origin).allows(parts.scheme, host, port) for origin in allowed_origins):
         return []
     if parts.scheme == "http":
         return [
-            "must be an https URL (plain http only for an origin listed in AFTERCARE_PUSH_ALLOWED_ORIGINS)"
+            _("must be an https URL (plain http only for an origin listed in AFTERCARE_PUSH_ALLOWED_ORIGINS)")
         ]
-    return ["host is not an allowed push service (AFTERCARE_PUSH_ALLOWED_ORIGINS)"]
+    return [_("host is not an allowed push service (AFTERCARE_PUSH_ALLOWED_ORIGINS)")]
 
 
 def _decode_b64url(value: str) -> bytes | None:
@@ -121,11 +122,11 @@ def _decode_b64url(value: str) -> bytes | None:
 def _p256dh_error(p256dh: str) -> str | None:
     raw = _decode_b64url(p256dh)
     if raw is None or len(raw) != 65 or raw[0] != 0x04:
-        return "must be URL-safe base64 of an uncompressed P-256 public key (65 bytes)"
+        return _("must be URL-safe base64 of an uncompressed P-256 public key (65 bytes)")
     try:
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
     except ValueError:
-        return "is not a point on the P-256 curve"
+        return _("is not a point on the P-256 curve")
     return None
 
 
@@ -140,7 +141,7 @@ def validate_subscription(
         errors.append(FieldError("keys.p256dh", p256dh_error))
     auth_raw = _decode_b64url(auth)
     if auth_raw is None or len(auth_raw) != 16:
-        errors.append(FieldError("keys.auth", "must be URL-safe base64 of 16 bytes"))
+        errors.append(FieldError("keys.auth", _("must be URL-safe base64 of 16 bytes")))
     return errors
 
 

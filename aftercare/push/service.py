@@ -40,6 +40,7 @@ from aftercare.auth.models import User
 from aftercare.auth.principal import Principal
 from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, NotFound, ValidationFailed
+from aftercare.i18n import _
 from aftercare.pagination import Instant, Keyset, before_key
 from aftercare.push import schemas
 from aftercare.push.endpoints import push_service_origin, validate_subscription
@@ -385,7 +386,7 @@ async def deliver_due(
             if queue.qsize() >= limit:
                 await room.wait()
             at = read_clock()
-        for _ in range(concurrency):
+        for _sender in range(concurrency):
             queue.put_nowait(None)
 
     async def sending() -> None:
@@ -399,7 +400,7 @@ async def deliver_due(
         nonlocal sending_done
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(concurrency):
+                for _sender in range(concurrency):
                     group.create_task(sending())
         finally:
             sending_done = True
@@ -792,7 +793,7 @@ async def subscribe(
         try:
             expiration = datetime.fromtimestamp(data.expiration_time / 1000, UTC)
         except (OverflowError, OSError, ValueError):
-            errors.append(FieldError("expirationTime", "must be a time in milliseconds since 1970"))
+            errors.append(FieldError("expirationTime", _("must be a time in milliseconds since 1970")))
     if errors:
         raise ValidationFailed(errors)
     async with session.begin():
@@ -871,7 +872,7 @@ async def unsubscribe(
             )
         ).one_or_none()
         if deleted is None:
-            raise NotFound("push subscription not found")
+            raise NotFound(_("push subscription not found"))
         await audit.record(
             session,
             actor=principal,
@@ -1036,7 +1037,7 @@ async def mark_read(
             )
         )
     if read_at is None:
-        raise NotFound("notification not found")
+        raise NotFound(_("notification not found"))
     return schemas.NotificationRead(id=notification_id, read_at=read_at)
 
 

@@ -28,6 +28,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from aftercare.i18n import Locale
 from aftercare.scheduling.localtime import is_valid_zone
 
 ZScore = Annotated[float, Meta(ge=0.5, le=8.0, description="Standard deviations from the personal baseline")]
@@ -233,6 +234,64 @@ class BusinessHours(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         _check(self.end > self.start, "end must be after start (one window within the local day)")
 
 
+class CrisisLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """The crisis line given to graduates who read one language: with a check-in's safety answer,
+    with "help now", and in a crisis plan that has no line of its own."""
+
+    number: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=64,
+                description="What to call or text; null: the operator's AFTERCARE_CRISIS_LINE (988 by "
+                "default)",
+                examples=["988"],
+            ),
+        ]
+        | None
+    ) = None
+    language_option: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=8,
+                description="The menu option that reaches someone speaking this language (988: 2 for "
+                "Spanish); null: none to press",
+                examples=["2"],
+            ),
+        ]
+        | None
+    ) = None
+    text_keyword: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=32,
+                description="The word to text to reach someone writing this language (988: AYUDA for "
+                "Spanish); null: any text",
+                examples=["AYUDA"],
+            ),
+        ]
+        | None
+    ) = None
+
+
+class CrisisLines(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The crisis line for each graduate locale (one field per locale the service speaks)."""
+
+    en: CrisisLine = CrisisLine()
+    # 988 answers a call in Spanish after option 2, and a text in Spanish when it says AYUDA
+    # (988lifeline.org, "What to expect"); in English it needs neither.
+    es: CrisisLine = CrisisLine(language_option="2", text_keyword="AYUDA")
+
+    def __getitem__(self, locale: Locale) -> CrisisLine:
+        line: CrisisLine = getattr(self, locale)
+        return line
+
+
 class ProgramSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Where and when the program works: business days are counted in this zone."""
 
@@ -247,6 +306,10 @@ class ProgramSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
             "or plan item ids) for the program's statistics; false (default): they are deleted too"
         ),
     ] = False
+    crisis_lines: Annotated[
+        CrisisLines,
+        Meta(description="Per graduate locale (en, es), the crisis line their crisis texts give"),
+    ] = CrisisLines()
 
     def __post_init__(self) -> None:
         _check(is_valid_zone(self.timezone), f"timezone: unknown time zone {self.timezone!r}")

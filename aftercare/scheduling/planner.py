@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from aftercare.i18n import DEFAULT_LOCALE, Locale, Text, _, plural, translate
 from aftercare.plans.schemas import PlanBody, Schedule
 from aftercare.scheduling.localtime import at_local_time, day_bounds, local_today, zone
 from aftercare.scheduling.recurrence import occurrences
@@ -46,6 +47,9 @@ OccurrenceStatus = Literal["planned", "skipped_quiet_hours"]
 
 PROMPT_STREAM = "checkin_prompt"
 NUDGE_STREAM = "checkin_nudge"
+# Rendered in the graduate's language for each occurrence (``GraduateSchedule.locale``).
+_PROMPT_TITLE = _("Time for your daily check-in")
+_NUDGE_TITLE = _("Your check-in for today is still open")
 
 _REMINDER_KIND: dict[ItemKind, OccurrenceKind] = {
     "therapy": "therapy_reminder",
@@ -71,6 +75,8 @@ class GraduateSchedule(msgspec.Struct, frozen=True, kw_only=True):
     quiet_hours: QuietHours | None
     nudge_after_minutes: int
     status: Literal["active", "discharged"] = "active"
+    locale: Locale = DEFAULT_LOCALE
+    """The language of the titles (``Occurrence.title``)."""
 
 
 class ScheduledItem(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,6 +103,7 @@ class Occurrence(msgspec.Struct, frozen=True, kw_only=True):
     local_date: date
     """The check-in day of a prompt or nudge; the local day of a reminder's event."""
     title: str
+    """In the graduate's language: the push's title, and the reminders list's."""
     status: OccurrenceStatus
     item_id: str | None = None
     event_at: datetime | None = None
@@ -271,7 +278,7 @@ def _collect(
     if daily:
         candidates.extend(_daily(schedule, tz, start, end, checked_in_dates))
     for item in items:
-        candidates.extend(_reminders(item, schedule.quiet_hours, tz, start, end))
+        candidates.extend(_reminders(item, schedule.quiet_hours, tz, start, end, schedule.locale))
     return [
         occurrence
         for occurrence in candidates
@@ -301,7 +308,7 @@ def _daily(
                 planned_at=prompt_at,
                 deadline=closes_at,
                 local_date=day,
-                title="Time for your daily check-in",
+                title=translate(_PROMPT_TITLE, schedule.locale),
                 quiet_hours=schedule.quiet_hours,
                 tz=tz,
             )
@@ -316,7 +323,7 @@ def _daily(
                     planned_at=nudge_at,
                     deadline=closes_at,
                     local_date=day,
-                    title="Your check-in for today is still open",
+                    title=translate(_NUDGE_TITLE, schedule.locale),
                     quiet_hours=schedule.quiet_hours,
                     tz=tz,
                 )
@@ -324,7 +331,12 @@ def _daily(
 
 
 def _reminders(
-    item: ScheduledItem, quiet_hours: QuietHours | None, tz: ZoneInfo, start: datetime, end: datetime
+    item: ScheduledItem,
+    quiet_hours: QuietHours | None,
+    tz: ZoneInfo,
+    start: datetime,
+    end: datetime,
+    locale: Locale,
 ) -> Iterator[Occurrence]:
     # Repeated offsets would yield two pushes with one key.
     offsets = sorted(set(item.reminder_minutes_before))
@@ -351,7 +363,7 @@ def _reminders(
                 planned_at=event_at - timedelta(minutes=minutes),
                 deadline=deadline,
                 local_date=local_date,
-                title=_reminder_title(item.kind, minutes),
+                title=translate(_reminder_title(item.kind, minutes), locale),
                 # The graduate chose the dose time, quiet hours or not.
                 quiet_hours=None if item.kind == "medication" else quiet_hours,
                 tz=tz,
@@ -437,23 +449,23 @@ def _instant_text(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _reminder_title(kind: ItemKind, minutes: int) -> str:
-    if kind == "medication":
-        return "Time for your medication"
+def _reminder_title(kind: ItemKind, minutes: int) -> Text:
     # "Meeting" and "Appointment" only: a fellowship or a psychiatrist on a lock screen discloses.
-    noun = "Appointment" if kind == "therapy" else "Meeting"
-    return f"{noun} {_lead_text(minutes)}"
-
-
-def _lead_text(minutes: int) -> str:
+    if kind == "medication":
+        return _("Time for your medication")
     if minutes == 0:
-        return "starting now"
+        return _("Appointment starting now") if kind == "therapy" else _("Meeting starting now")
+    lead = _lead_text(minutes)
+    return (
+        _("Appointment in %(lead)s", lead=lead) if kind == "therapy" else _("Meeting in %(lead)s", lead=lead)
+    )
+
+
+def _lead_text(minutes: int) -> Text:
     hours, mins = divmod(minutes, 60)
-    parts = [_counted(hours, "hour")] if hours else []
-    if mins:
-        parts.append(_counted(mins, "minute"))
-    return "in " + " ".join(parts)
-
-
-def _counted(count: int, unit: str) -> str:
-    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+    counted_hours = plural("%(count)d hour", "%(count)d hours", hours)
+    counted_minutes = plural("%(count)d minute", "%(count)d minutes", mins)
+    if hours and mins:
+        # TRANSLATORS: a time span, e.g. "1 hour 30 minutes"; both parts are already translated.
+        return _("%(hours)s %(minutes)s", hours=counted_hours, minutes=counted_minutes)
+    return counted_hours if hours else counted_minutes

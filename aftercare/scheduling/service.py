@@ -28,6 +28,7 @@ from aftercare.db.types import uuid7
 from aftercare.errors import FieldError, NotFound, ValidationFailed
 from aftercare.graduates.models import Graduate
 from aftercare.graduates.zones import zone_history
+from aftercare.i18n import _, locale_of
 from aftercare.plans.reads import current_plan_body
 from aftercare.plans.schemas import PlanBody
 from aftercare.program.service import current_rules
@@ -79,6 +80,8 @@ class ScheduleFields(Protocol):
     def quiet_end(self) -> str | None: ...
     @property
     def status(self) -> str: ...
+    @property
+    def locale(self) -> str: ...
 
 
 SCHEDULE_COLUMNS = (
@@ -89,6 +92,7 @@ SCHEDULE_COLUMNS = (
     Graduate.quiet_start,
     Graduate.quiet_end,
     Graduate.status,
+    Graduate.locale,
     Graduate.last_checkin_date,
 )
 
@@ -105,6 +109,7 @@ def schedule_of(graduate: ScheduleFields, *, nudge_after_minutes: int) -> Gradua
         quiet_hours=quiet,
         nudge_after_minutes=nudge_after_minutes,
         status="discharged" if graduate.status == "discharged" else "active",
+        locale=locale_of(graduate.locale),
     )
 
 
@@ -380,7 +385,7 @@ async def list_reminders(
             await session.execute(select(*SCHEDULE_COLUMNS).where(Graduate.id == graduate_id))
         ).one_or_none()
         if graduate is None:
-            raise NotFound("graduate not found")
+            raise NotFound(_("graduate not found"))
         past: list[schemas.Reminder] = []
         if start < now and graduate.user_id is not None:
             recorded = await session.execute(
@@ -415,7 +420,7 @@ async def next_reminders(
         await session.execute(select(*SCHEDULE_COLUMNS).where(Graduate.id == graduate_id))
     ).one_or_none()
     if graduate is None:
-        raise NotFound("graduate not found")
+        raise NotFound(_("graduate not found"))
     found: list[schemas.Reminder] = []
     # Two days hold at least a prompt and a nudge or two, so the short span mostly suffices and the
     # planner expands two days, not thirty-five.
@@ -463,7 +468,7 @@ def _reminder_range(
     start: datetime | None, end: datetime | None, *, now: datetime
 ) -> tuple[datetime, datetime]:
     errors = [
-        FieldError(name, "must be an RFC 3339 instant with an offset, e.g. 2026-11-24T18:00:00Z")
+        FieldError(name, _("must be an RFC 3339 instant with an offset, e.g. 2026-11-24T18:00:00Z"))
         for name, value in (("from", start), ("to", end))
         if value is not None and value.tzinfo is None
     ]
@@ -472,9 +477,9 @@ def _reminder_range(
     start = now if start is None else start
     end = start + DEFAULT_REMINDER_RANGE if end is None else end
     if end <= start:
-        raise ValidationFailed.one("to", "must be after from")
+        raise ValidationFailed.one("to", _("must be after from"))
     if end - start > MAX_REMINDER_RANGE:
-        raise ValidationFailed.one("to", f"at most {MAX_REMINDER_RANGE.days} days after from")
+        raise ValidationFailed.one("to", _("at most %(days)d days after from", days=MAX_REMINDER_RANGE.days))
     return start, end
 
 

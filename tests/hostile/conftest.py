@@ -142,6 +142,10 @@ def rules(scene: Scene) -> dict[str, Any]:
         "program": {
             "timezone": "America/Chicago",
             "business_hours": {"days": ["mon", "tue"], "start": "09:00", "end": "17:00"},
+            "crisis_lines": {
+                "en": {"number": "1-800-555-0100", "language_option": "1", "text_keyword": "TALK"},
+                "es": {"number": "988", "language_option": "2", "text_keyword": "AYUDA"},
+            },
         },
         "response_targets": {"critical": {"minutes": 15}},
         "nudge_after_minutes": 120,
@@ -217,6 +221,7 @@ EXAMPLES: dict[str, Example] = {
             "checkin_time": "19:00",
             "quiet_hours": {"start": "22:00", "end": "08:00"},
             "discharge_date": "2027-06-01",
+            "locale": "es",
         },
         201,
     ),
@@ -231,6 +236,7 @@ EXAMPLES: dict[str, Example] = {
             "status": "active",
             "discharge_date": "2027-06-01",
             "counselor_id": str(s.counselor.user_id),
+            "locale": "en",
         },
         200,
     ),

@@ -34,6 +34,8 @@ def test_defaults_match_the_contract() -> None:
         "business_hours": {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"},
         # Issue 22: an erasure deletes check-in scores too unless the program keeps them.
         "erasure_keeps_clinical_answers": False,
+        # 988 for both (the operator's AFTERCARE_CRISIS_LINE); Spanish: press 2, or text AYUDA.
+        "crisis_lines": {"en": {}, "es": {"language_option": "2", "text_keyword": "AYUDA"}},
     }
     assert body["response_targets"] == {
         "critical": {"minutes": 15},

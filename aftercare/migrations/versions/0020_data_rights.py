@@ -1,7 +1,7 @@
 """data rights: deletion requests and their tombstones, erased graduates, a notification kind
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 
 - ``deletion_requests``: a graduate's request to erase their data, then the erasure's tombstone
   (who, when, a reason code).
@@ -23,7 +23,7 @@ from alembic import op
 import aftercare.db.types
 
 revision: str = "0020"
-down_revision: str | Sequence[str] | None = "0018"
+down_revision: str | Sequence[str] | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
