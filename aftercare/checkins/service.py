@@ -33,7 +33,7 @@ from aftercare.errors import (
     ValidationFailed,
 )
 from aftercare.i18n import Locale, Text, _, translate
-from aftercare.pagination import Keyset, before_key
+from aftercare.pagination import by_day_newest_first, next_day_cursor
 from aftercare.plans.schemas import CrisisPlan, PlanBody
 from aftercare.plans.validation import PlanIds
 from aftercare.rules.aggregates import CheckinFacts, facts_of
@@ -367,9 +367,6 @@ def to_schema(row: Checkin) -> schemas.Checkin:
     )
 
 
-_CURSORS = Keyset[date](date)  # a graduate's check-ins' keys: (local_date, id)
-
-
 async def list_checkins(
     session: AsyncSession,
     *,
@@ -382,17 +379,15 @@ async def list_checkins(
     now: datetime,
 ) -> schemas.CheckinPage:
     """Newest local day first; keyset on (local_date, id), served by (graduate_id, local_date)."""
-    if start and end and start > end:
-        raise ValidationFailed.one("from", _("must not be after `to`"))
-    key = _CURSORS.decode(cursor)
-    query = select(Checkin).where(Checkin.graduate_id == graduate_id)
-    if start:
-        query = query.where(Checkin.local_date >= start)
-    if end:
-        query = query.where(Checkin.local_date <= end)
-    if key is not None:
-        query = query.where(before_key(Checkin.local_date, Checkin.id, key.sort_value, key.id))
-    query = query.order_by(Checkin.local_date.desc(), Checkin.id.desc()).limit(limit + 1)
+    query = by_day_newest_first(
+        select(Checkin).where(Checkin.graduate_id == graduate_id),
+        day=Checkin.local_date,
+        item_id=Checkin.id,
+        start=start,
+        end=end,
+        cursor=cursor,
+        limit=limit,
+    )
     async with session.begin():
         rows = list(await session.scalars(query))
         await audit.record_staff_read(
@@ -401,5 +396,5 @@ async def list_checkins(
     page = rows[:limit]
     return schemas.CheckinPage(
         items=[to_schema(r) for r in page],
-        next_cursor=_CURSORS.encode(page[-1].local_date, page[-1].id) if len(rows) > limit else None,
+        next_cursor=next_day_cursor(rows, limit),
     )

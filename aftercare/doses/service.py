@@ -19,9 +19,9 @@ from aftercare.auth.principal import Principal
 from aftercare.db.base import table_of
 from aftercare.doses import schemas
 from aftercare.doses.models import Dose
-from aftercare.errors import IdempotencyConflict, ValidationFailed
+from aftercare.errors import IdempotencyConflict
 from aftercare.i18n import _
-from aftercare.pagination import Keyset, before_key
+from aftercare.pagination import by_day_newest_first, next_day_cursor
 
 _doses = table_of(Dose)
 # Built once: the check-in path runs it for every batch whose graduates take medication. Served by
@@ -87,9 +87,6 @@ def to_schema(row: Dose) -> schemas.Dose:
     return schemas.Dose(**{name: getattr(row, name) for name in _FIELDS})
 
 
-_CURSORS = Keyset[date](date)  # a graduate's doses' keys: (local_date, id)
-
-
 async def list_doses(
     session: AsyncSession,
     *,
@@ -103,17 +100,15 @@ async def list_doses(
 ) -> schemas.DosePage:
     """Newest local day first; keyset on (local_date, id), served by ix_doses_graduate_id_local_date_id.
     A staff read is audited."""
-    if start and end and start > end:
-        raise ValidationFailed.one("from", _("must not be after `to`"))
-    key = _CURSORS.decode(cursor)
-    query = select(Dose).where(Dose.graduate_id == graduate_id)
-    if start:
-        query = query.where(Dose.local_date >= start)
-    if end:
-        query = query.where(Dose.local_date <= end)
-    if key is not None:
-        query = query.where(before_key(Dose.local_date, Dose.id, key.sort_value, key.id))
-    query = query.order_by(Dose.local_date.desc(), Dose.id.desc()).limit(limit + 1)
+    query = by_day_newest_first(
+        select(Dose).where(Dose.graduate_id == graduate_id),
+        day=Dose.local_date,
+        item_id=Dose.id,
+        start=start,
+        end=end,
+        cursor=cursor,
+        limit=limit,
+    )
     async with session.begin():
         rows = list(await session.scalars(query))
         await audit.record_staff_read(
@@ -122,5 +117,5 @@ async def list_doses(
     page = rows[:limit]
     return schemas.DosePage(
         items=[to_schema(row) for row in page],
-        next_cursor=_CURSORS.encode(page[-1].local_date, page[-1].id) if len(rows) > limit else None,
+        next_cursor=next_day_cursor(rows, limit),
     )
