@@ -582,7 +582,11 @@ TABLET = {"width": 820, "height": 1180}
 async def check_accessibility(page: Any) -> None:
     """axe-core (vendored, never served by the app) on the page as it stands: no serious or
     critical violation of WCAG 2 A/AA. It is evaluated through the DevTools protocol, which the
-    page's Content-Security-Policy does not govern, so the console's policy stays as strict."""
+    page's Content-Security-Policy does not govern, so the console's policy stays as strict.
+    Whatever is still loading is dimmed on purpose (``aria-busy``): the page is judged once it is not."""
+    from playwright.async_api import expect
+
+    await expect(page.locator('[aria-busy="true"]')).to_have_count(0)
     if not await page.evaluate("() => typeof window.axe === 'object'"):
         await page.evaluate(AXE.read_text())
     result = await page.evaluate(

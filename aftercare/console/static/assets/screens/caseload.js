@@ -210,6 +210,7 @@ export async function render(ctx) {
   });
   reassign.addEventListener("change", () => {
     state.reassign = reassign.checked;
+    clearTimeout(timer); // this load asks with the search as typed so far: no second one after it
     load();
   });
 
