@@ -56,6 +56,7 @@ from aftercare.push.service import (
     enqueue_notifications,
 )
 from aftercare.push.webpush import PushSender, make_topic
+from aftercare.rules.aggregates import Aggregates
 from aftercare.rules.config import ProgramRules
 from aftercare.rules.engine import assess_silence
 from aftercare.scheduling.models import Lease, Schedule
@@ -450,8 +451,11 @@ async def close_day(
     if graduate is None or graduate.status != "active":
         return
     await checkins.record_missed_day(session, graduate_id=graduate_id, local_date=local_date, now=now)
-    # Silence counts from the day of enrollment, or of the latest re-admission.
-    hit = assess_silence(graduate.last_checkin_date, local_date, graduate.admitted_on, rules)
+    # Silence counts from the day of enrollment, or of the latest re-admission, and reads how often
+    # the person usually misses days from their running aggregates (none yet: the priors).
+    aggregates = msgspec.convert(graduate.aggregates, Aggregates) if graduate.aggregates else Aggregates()
+    aggregates = msgspec.structs.replace(aggregates, last_checkin_date=graduate.last_checkin_date)
+    hit = assess_silence(aggregates, local_date, graduate.admitted_on, rules)
     if hit is not None:
         alerts = await AlertChanges.load(session, [graduate_id], rules)
         alerts.apply(

@@ -27,6 +27,10 @@ Eight choices keep the baseline honest:
   ("2 of the last 3 days", the mean of 4 days) alarm on every swing. Each measure keeps how often two
   consecutive days deviate on the same side of the mean, the sign concordance, which gives the
   person's day-to-day correlation (``Baseline.rho``) without being moved by how far a wild day goes.
+- **How often the person goes quiet.** Silence asks whether a run of missed days is unusual for
+  this person (``missed_run_chance``): each check-in that ends a gap folds the gap's missed days into
+  the person's rate of missed days and of a missed day followed by another (misses come in bursts: a
+  weekend away, a phone offline), over about two months.
 - **A normal the recent days are not part of.** Clipping and the mean's step limit slow a prodrome's
   way into the baseline but do not stop it: a slide of one to three weeks is a third to half absorbed
   by the day before a lapse. The four scales are also kept as they stood 7 to 13 days before the
@@ -170,6 +174,11 @@ STRESS = Measure("stress", prior_sd=2.0, min_sd=1.0, direction=1)
 SLEEP = Measure("sleep", prior_sd=1.25, min_sd=0.75, direction=-1)
 SUPPORT_MISSED = Measure("support_missed", prior_sd=0.0, min_sd=0.0, prior_mean=0.15, winsorize=False)
 MEDICATION_MISSED = Measure("medication_missed", prior_sd=0.0, min_sd=0.0, prior_mean=0.1, winsorize=False)
+# A day whose check-in window closed without one; a missed day followed by another. The priors
+# (worth PRIOR_WEIGHT days) make a run of two missed days a 1-in-200 event for a new graduate, so the
+# silence rule treats them as the contract's default does until their own history says otherwise.
+MISSED_DAY = Measure("missed_day", prior_sd=0.0, min_sd=0.0, prior_mean=0.07, winsorize=False)
+MISSED_AGAIN = Measure("missed_again", prior_sd=0.0, min_sd=0.0, prior_mean=0.07, winsorize=False)
 ISOLATING = Measure("isolating", prior_sd=0.0, min_sd=0.0, prior_mean=0.1, winsorize=False)
 UNCOPED_TRIGGERS = Measure("uncoped_triggers", prior_sd=0.0, min_sd=0.0, prior_mean=0.15, winsorize=False)
 
@@ -205,6 +214,10 @@ class Aggregates(msgspec.Struct, frozen=True, kw_only=True):
     isolating: Stat = Stat()
     uncoped_triggers: Stat = Stat()
     co_movement: CoMovement = CoMovement()
+    # Missed days between check-ins (per day), and missed days followed by another (per missed day):
+    # rows stored before these existed start with no history of their own (the priors serve).
+    missed_days: Stat = Stat()
+    missed_again: Stat = Stat()
     # The scales as they stood REFERENCE_LAG_DAYS to twice that many days ago (``reference``), and
     # the newer snapshot that will take its place (``pending``): None until there is one.
     reference: Reference | None = None
@@ -305,6 +318,9 @@ def fold(
         _update_scale(aggregates.sleep, SLEEP, checkin.sleep_hours, follows=follows),
     )
     craving, mood, stress, sleep = scales
+    missed_days, missed_again = aggregates.missed_days, aggregates.missed_again
+    if last is not None and checkin.local_date > last:
+        missed_days, missed_again = _fold_gap(missed_days, missed_again, (checkin.local_date - last).days - 1)
     newest = checkin.local_date if last is None else max(last, checkin.local_date)
     reference, pending = aggregates.reference, aggregates.pending
     if pending is None or (newest - pending.taken_on).days >= REFERENCE_LAG_DAYS:
@@ -331,9 +347,56 @@ def fold(
             float(uncoped_triggers(checkin, trigger_coping or {})),
         ),
         co_movement=_update_co_movement(aggregates.co_movement, scales),
+        missed_days=missed_days,
+        missed_again=missed_again,
         reference=reference,
         pending=pending,
     )
+
+
+def missed_run_chance(aggregates: Aggregates, days: int) -> float:
+    """The chance, at the person's usual rates, that a given day is the ``days``-th missed day in a
+    row: a missed day, then ``days - 1`` more each following a miss (for someone whose misses are
+    independent, the miss rate to the power ``days``; bursts make it larger). Until a month of days
+    has been seen, the priors': a habit is not read from a few weeks."""
+    if aggregates.missed_days.n < BASELINE_SPAN_DAYS:
+        return _rate(Stat(), MISSED_DAY) * _rate(Stat(), MISSED_AGAIN) ** (days - 1)
+    miss = _rate(aggregates.missed_days, MISSED_DAY)
+    again = _rate(aggregates.missed_again, MISSED_AGAIN)
+    return miss * again ** (days - 1)
+
+
+def _rate(stat: Stat, measure: Measure) -> float:
+    usual = baseline(stat, measure)
+    assert usual is not None  # the measure has a prior
+    return usual.mean
+
+
+# A run longer than this is not an ordinary absence but a silence alert of its own (and a high one
+# at the program default): it counts as this long, so one week away does not make every later pair
+# of missed days look usual.
+_MAX_RUN_FOLDED = 3
+
+
+def _fold_gap(missed_days: Stat, missed_again: Stat, missed: int) -> tuple[Stat, Stat]:
+    """The missed-day rates after a gap of ``missed`` days ended by a check-in: each missed day, then
+    the answered one, into the rate per day; and each missed day's sequel (another miss, or the
+    answer that ended the run) into the rate per missed day."""
+    missed = min(missed, _MAX_RUN_FOLDED)
+    for _ in range(missed):
+        missed_days = _update_slow(missed_days, 1.0)
+    missed_days = _update_slow(missed_days, 0.0)
+    if missed:
+        for _ in range(missed - 1):
+            missed_again = _update_slow(missed_again, 1.0)
+        missed_again = _update_slow(missed_again, 0.0)
+    return missed_days, missed_again
+
+
+def _update_slow(stat: Stat, value: float) -> Stat:
+    """A rate over about two months (missed days are rarer than answers: a month holds few of them)."""
+    weight = max(SLOW_ALPHA, 1 / (stat.n + 1))
+    return Stat(n=stat.n + 1, mean=stat.mean + weight * (value - stat.mean), var=0.0)
 
 
 def _update_co_movement(stat: CoMovement, scales: tuple[Scale, ...]) -> CoMovement:

@@ -494,7 +494,7 @@ def replay_graduate(history: History, rules: ProgramRules, resolve_after_days: i
             resolve_after_days=resolve_after_days,
             last_checkin_date=aggregates.last_checkin_date,
         )
-        hit = assess_silence(aggregates.last_checkin_date, day, history.start_date, rules)
+        hit = assess_silence(aggregates, day, history.start_date, rules)
         if hit is not None:
             made = apply_hits(alerts, [hit], local_date=day)
             alerts = advance(alerts, made)

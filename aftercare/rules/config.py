@@ -152,8 +152,29 @@ class TriggersWithoutCopingRule(_Rule, frozen=True, kw_only=True, forbid_unknown
 class SilenceRule(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Local days whose check-in window closed without a check-in, in a row."""
 
-    warning_days: Annotated[int, Meta(ge=1, le=28, description="Silent days for a warning")] = 2
+    warning_days: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=28,
+            description="Silent days for a warning, if that long a run is unlikely (max_chance) at the "
+            "person's usual rate of missed days",
+        ),
+    ] = 2
     high_days: Annotated[int, Meta(ge=1, le=28, description="Silent days for high")] = 4
+    usual_extra_days: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=7,
+            description="Days a warning may wait past warning_days for a graduate who often misses that "
+            "many in a row; after them it warns whatever the usual rate (0: never waits)",
+        ),
+    ] = 1
+    # A graduate who misses one day in ten, in bursts, goes quiet for two days every few weeks: at
+    # two days they were paged for their ordinary life. Waiting one more day for them, and only for
+    # them, keeps a dropout's alert within three days (docs/ENGINE.md).
+    max_chance: Chance = 0.01
 
     def __post_init__(self) -> None:
         _check(self.high_days > self.warning_days, "high_days must exceed warning_days")
@@ -168,11 +189,11 @@ class CombinedRule(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True)
     window_days: WindowDays = 7
     signal_min: Annotated[
         float, Meta(ge=0.1, le=3.0, description="Strength (a z-score) at which one signal counts")
-    ] = 1.35
+    ] = 1.25
     min_signals: Annotated[int, Meta(ge=2, le=8, description="Deviating signals needed at once")] = 2
     score_warning: Annotated[
         float, Meta(ge=0.5, le=24.0, description="Summed strength of the counting signals for a warning")
-    ] = 3.8
+    ] = 3.45
     score_high: Annotated[
         float, Meta(ge=0.5, le=24.0, description="Summed strength of the counting signals for high")
     ] = 7.0
@@ -184,7 +205,7 @@ class CombinedRule(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True)
             description="Strength at which one deviating signal alone is a warning (strengths reach at "
             "most 3, so above 3 turns this off)",
         ),
-    ] = 2.95
+    ] = 2.9
     min_warnings: Annotated[
         int, Meta(ge=2, le=6, description="Other rules' warnings at once that make a combined high")
     ] = 2

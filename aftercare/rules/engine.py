@@ -11,7 +11,7 @@ Usage (the check-in service and the backtest call exactly this)::
     assessment = assess(window, aggregates, plan, DEFAULT_RULES)   # aggregates: state BEFORE today
     aggregates = fold(aggregates, window[-1], trigger_coping=plan.trigger_coping)  # store on the row
     # when a local day's check-in window closes without a check-in:
-    hit = assess_silence(aggregates.last_checkin_date, closed_day, first_expected_day, DEFAULT_RULES)
+    hit = assess_silence(aggregates, closed_day, first_expected_day, DEFAULT_RULES)
 
 ``assessment.hits`` go to ``lifecycle.apply_hits``, which decides what opens, raises or updates an alert.
 
@@ -68,6 +68,7 @@ from aftercare.rules.aggregates import (
     Measure,
     baseline,
     co_movement,
+    missed_run_chance,
     uncoped_triggers,
     unfold,
 )
@@ -235,7 +236,7 @@ def caseload_risk(active_severities: Iterable[Severity], last_assessed: RiskLeve
 
 
 def assess_silence(
-    last_checkin_date: date | None,
+    aggregates: Aggregates,
     closed_day: date,
     first_expected_day: date,
     rules: ProgramRules,
@@ -244,16 +245,23 @@ def assess_silence(
 
     The run starts at the later of the day after the last check-in and ``first_expected_day`` (the
     first day a check-in was asked for), so a new graduate is not silent before they were asked.
+    A run of ``warning_days`` warns if it is unlikely at the person's usual rates of missed days
+    (``missed_run_chance``), and ``usual_extra_days`` later whatever they are: someone who often
+    misses two days in a row is not paged for each, and a dropout is still seen within days.
     ``evidence["values"]["run_started_on"]`` names the run: the lifecycle opens one alert per run.
     """
     cfg = rules.rules.silence
     if not cfg.enabled:
         return None
+    last_checkin_date = aggregates.last_checkin_date
     start = first_expected_day
     if last_checkin_date is not None:
         start = max(start, last_checkin_date + timedelta(days=1))
     silent = (closed_day - start).days + 1
     if silent < cfg.warning_days:
+        return None
+    chance = missed_run_chance(aggregates, silent)
+    if silent < min(cfg.warning_days + cfg.usual_extra_days, cfg.high_days) and chance >= cfg.max_chance:
         return None
     since = f"last check-in {last_checkin_date.isoformat()}" if last_checkin_date else "no check-in yet"
     return RuleHit(
@@ -265,6 +273,7 @@ def assess_silence(
             silent_days=silent,
             run_started_on=start.isoformat(),
             last_checkin_date=last_checkin_date.isoformat() if last_checkin_date else None,
+            usual_chance=round(chance, 4),
         ),
     )
 

@@ -273,6 +273,22 @@ async def test_issue_20_b_through_the_api(program: Program, clock: FixedClock) -
     ]
 
 
+async def test_silence_reads_the_persons_habit_through_the_api_as_through_the_backtest(
+    program: Program, clock: FixedClock
+) -> None:
+    """The sweeper's silence reads the missed-day habit kept in the graduate row's aggregates: the
+    same waiting day as the backtest's for someone who is often away two days in a row."""
+    supervisor = await program.supervisor()
+    counselor = await program.staff(supervisor)
+    rules = await _rules(program, supervisor)
+    line = json.loads(bt.graduate(bt.often_two_days_away(42), days=48))
+    through_api, backtest = await _through_both(program, clock, counselor, line, rules)
+    assert through_api == backtest
+    silence = [(r[0].isoformat(), r[3], r[2]) for r in through_api if r[1] == "silence"]
+    assert silence[-2:] == [(bt.day(45), "opened", "warning"), (bt.day(46), "raised", "high")]
+    assert not any(bt.day(26) <= day <= bt.day(42) for day, _, _ in silence)
+
+
 @settings(
     max_examples=API_EXAMPLES,
     deadline=None,

@@ -105,6 +105,27 @@ def test_a_silent_run_is_one_alert_opened_at_two_days_and_raised_at_four() -> No
     assert "no check-in for 2 days" in events[0]["reasons"][0]
 
 
+def often_two_days_away(days: int = 70) -> list[dict[str, Any]]:
+    """Check-ins every day but two days in a row every week, and nothing after ``days``."""
+    return daily(days, skip=frozenset(n for n in range(1, days + 1) if n % 7 in (3, 4)))
+
+
+def test_silence_waits_a_day_for_someone_who_is_often_away_two_days() -> None:
+    events = of_rule(replay(graduate(often_two_days_away(), days=76)), "silence")
+    # Their first month's pairs are alerted (a habit is not read from a few weeks), later ones not.
+    assert events[:4] == [(day(n), "opened", "warning") for n in (4, 11, 18, 25)]
+    assert not any(day(26) <= event[0] <= day(70) for event in events)
+    # The final silence (from day 71): a warning on its third day, high on its fourth, as by default.
+    assert events[-2:] == [(day(73), "opened", "warning"), (day(74), "raised", "high")]
+    # The same history under rules that never wait: every pair is alerted.
+    never_waits = rules_decoder.decode(b'{"rules": {"silence": {"usual_extra_days": 0}}}')
+    strict = of_rule(replay(graduate(often_two_days_away(), days=76), rules=never_waits), "silence")
+    assert (day(67), "opened", "warning") in strict and strict[-2:] == [
+        (day(72), "opened", "warning"),
+        (day(74), "raised", "high"),
+    ]
+
+
 def test_a_late_sync_leaves_its_day_silent_but_counts_from_its_arrival() -> None:
     # Day 6's check-in (a lapse) reaches the service on day 8 at 10:00 Chicago (15:00Z, CDT).
     late = checkin(6, used=True, received_at=f"{day(8)}T15:00:00Z")

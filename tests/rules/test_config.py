@@ -49,7 +49,13 @@ def test_defaults_match_the_contract() -> None:
         "critical_repeats": 1,
     }
     assert body["nudge_after_minutes"] == 120
-    assert body["rules"]["silence"] == {"enabled": True, "warning_days": 2, "high_days": 4}
+    assert body["rules"]["silence"] == {
+        "enabled": True,
+        "warning_days": 2,
+        "high_days": 4,
+        "usual_extra_days": 1,
+        "max_chance": 0.01,
+    }
     assert body["rules"]["lapse"]["repeat_window_days"] == 14
 
 

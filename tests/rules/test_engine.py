@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from aftercare.rules.aggregates import CRAVING as CRAVING_MEASURE
-from aftercare.rules.aggregates import Aggregates, CheckinFacts, Scale, baseline, fold
+from aftercare.rules.aggregates import Aggregates, CheckinFacts, Scale, baseline, fold, missed_run_chance
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules, rules_decoder
 from aftercare.rules.engine import WINDOW_DAYS, Assessment, PlanFacts, RuleHit, assess, assess_silence
 
@@ -540,7 +540,7 @@ def test_cost_does_not_grow_with_history() -> None:
 def test_silence_counts_closed_days_without_a_checkin(
     last: date | None, closed: date, first: date, expected: tuple[str, int] | None
 ) -> None:
-    silence = assess_silence(last, closed, first, DEFAULT_RULES)
+    silence = assess_silence(Aggregates(last_checkin_date=last), closed, first, DEFAULT_RULES)
     if expected is None:
         assert silence is None
         return
@@ -549,21 +549,100 @@ def test_silence_counts_closed_days_without_a_checkin(
 
 
 def test_silence_reason_and_run() -> None:
-    silence = assess_silence(date(2026, 3, 10), date(2026, 3, 12), date(2026, 3, 1), DEFAULT_RULES)
+    silence = assess_silence(
+        Aggregates(last_checkin_date=date(2026, 3, 10)), date(2026, 3, 12), date(2026, 3, 1), DEFAULT_RULES
+    )
     assert silence is not None
     assert silence.rule == "silence"
     assert silence.reasons == ("no check-in for 2 days in a row (last check-in 2026-03-10)",)
     assert silence.evidence["values"]["run_started_on"] == "2026-03-11"
-    never = assess_silence(None, date(2026, 3, 3), date(2026, 3, 1), DEFAULT_RULES)
+    never = assess_silence(
+        Aggregates(last_checkin_date=None), date(2026, 3, 3), date(2026, 3, 1), DEFAULT_RULES
+    )
     assert never is not None
     assert never.reasons == ("no check-in for 3 days in a row (no check-in yet)",)
 
 
 def test_silence_thresholds_come_from_the_config() -> None:
-    strict = rules(silence={"warning_days": 1, "high_days": 2})
-    assert assess_silence(date(2026, 3, 10), date(2026, 3, 11), date(2026, 3, 1), strict) is not None
+    # One missed day is ordinary for nearly anyone (the priors: 7% of days), so a program that wants
+    # a call after every one also says not to wait for the usual.
+    strict = rules(silence={"warning_days": 1, "high_days": 2, "usual_extra_days": 0})
+    assert (
+        assess_silence(
+            Aggregates(last_checkin_date=date(2026, 3, 10)), date(2026, 3, 11), date(2026, 3, 1), strict
+        )
+        is not None
+    )
     off = rules(silence={"enabled": False})
-    assert assess_silence(date(2026, 3, 10), date(2026, 3, 20), date(2026, 3, 1), off) is None
+    assert (
+        assess_silence(
+            Aggregates(last_checkin_date=date(2026, 3, 10)), date(2026, 3, 20), date(2026, 3, 1), off
+        )
+        is None
+    )
+
+
+def history_with_gaps(gaps: list[int]) -> Aggregates:
+    """The aggregates after check-ins separated by ``gaps`` missed days each (0: the next day)."""
+    offset = 0
+    aggregates = fold(Aggregates(), day(offset))
+    for missed in gaps:
+        offset += missed + 1
+        aggregates = fold(aggregates, day(offset))
+    return aggregates
+
+
+def test_a_new_graduate_is_silent_at_two_days_as_by_default() -> None:
+    # No history of missed days: the priors make two missed days unlikely (the contract's default).
+    assert missed_run_chance(Aggregates(), 2) < DEFAULT_RULES.rules.silence.max_chance
+    assert missed_run_chance(Aggregates(), 2) > missed_run_chance(Aggregates(), 3)
+
+
+def test_missed_days_are_counted_between_checkins_and_bursts_raise_the_chance_of_a_run() -> None:
+    steady = history_with_gaps([0] * 60)
+    # The same number of missed days (12 in 72), alone or in pairs.
+    alone = history_with_gaps(([0] * 4 + [1]) * 12)
+    paired = history_with_gaps(([0] * 9 + [2]) * 6)
+    assert missed_run_chance(steady, 2) < missed_run_chance(Aggregates(), 2)
+    assert missed_run_chance(alone, 2) < missed_run_chance(paired, 2)
+    assert alone.missed_days.mean == pytest.approx(paired.missed_days.mean, abs=0.06)
+    # A late sync of an earlier day ends no gap.
+    late = fold(steady, day(57))
+    assert late.missed_days == steady.missed_days
+
+
+@pytest.mark.parametrize(("gaps", "opens_on"), [([0] * 60, 2), (([0] * 4 + [2]) * 12, 3)])
+def test_silence_waits_a_day_for_someone_who_often_misses_two_in_a_row(
+    gaps: list[int], opens_on: int
+) -> None:
+    history = history_with_gaps(gaps)
+    last = history.last_checkin_date
+    assert last is not None
+    hits = {
+        silent: assess_silence(history, last + timedelta(days=silent), D0, DEFAULT_RULES)
+        for silent in range(1, 6)
+    }
+    opened = [silent for silent, hit in hits.items() if hit is not None]
+    assert opened[0] == opens_on
+    assert opened == list(range(opens_on, 6))
+    # High at high_days for everyone: four silent days are urgent whatever one's habits.
+    assert [hits[silent].severity for silent in opened] == ["warning"] * (4 - opens_on) + ["high"] * 2  # type: ignore[union-attr]
+    assert hits[opens_on].evidence["values"]["usual_chance"] < 1  # type: ignore[union-attr]
+
+
+def test_silence_never_waits_past_the_usual_extra_days_nor_when_told_not_to() -> None:
+    # Missing every other day: two in a row is as ordinary as it gets, yet three still warn.
+    often = history_with_gaps([1, 3] * 20)
+    last = often.last_checkin_date
+    assert last is not None
+    assert assess_silence(often, last + timedelta(days=2), D0, DEFAULT_RULES) is None
+    assert assess_silence(often, last + timedelta(days=3), D0, DEFAULT_RULES) is not None
+    never_waits = rules(silence={"usual_extra_days": 0})
+    assert assess_silence(often, last + timedelta(days=2), D0, never_waits) is not None
+    # A waiting day that would reach high_days is not taken: high comes at high_days regardless.
+    tight = rules(silence={"warning_days": 2, "high_days": 3, "usual_extra_days": 3})
+    hit = assess_silence(often, last + timedelta(days=3), D0, tight)
+    assert hit is not None and hit.severity == "high"
 
 
 # --- a prodrome, end to end -------------------------------------------------------------------
@@ -658,7 +737,7 @@ def test_a_slow_creep_is_flagged_against_the_normal_it_is_not_part_of() -> None:
             strict=True,
         )
     ]
-    history = then(LONG, *creep[:7])
+    history = then(LONG, *creep[:6])
     aggregates = Aggregates()
     for c in history[:-1]:
         aggregates = fold(aggregates, c)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from aftercare.rules.aggregates import Aggregates
 from aftercare.rules.config import DEFAULT_RULES
 from aftercare.rules.engine import RuleHit, RuleName, Severity, assess_silence
 from aftercare.rules.lifecycle import AlertChange, AlertState, advance, apply_hits, close_handled, silence_run
@@ -121,7 +122,7 @@ def test_no_hits_no_changes() -> None:
 
 
 def silence_on(last: date | None, closed: date) -> RuleHit:
-    silent = assess_silence(last, closed, date(2026, 3, 1), DEFAULT_RULES)
+    silent = assess_silence(Aggregates(last_checkin_date=last), closed, date(2026, 3, 1), DEFAULT_RULES)
     assert silent is not None
     return silent
 
@@ -181,7 +182,7 @@ def test_backtest_keeps_a_silence_alert_while_its_run_lasts() -> None:
     for n in range(1, 12):
         today = last + timedelta(days=n)
         states = close_handled(states, local_date=today, resolve_after_days=2, last_checkin_date=last)
-        silent = assess_silence(last, today, date(2026, 3, 1), DEFAULT_RULES)
+        silent = assess_silence(Aggregates(last_checkin_date=last), today, date(2026, 3, 1), DEFAULT_RULES)
         states, changes = step(states, [silent] if silent else [], today)
         events += [(c.kind, c.severity, n) for c in changes]
     assert events == [("opened", "warning", 2), ("raised", "high", 4)]

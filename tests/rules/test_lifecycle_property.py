@@ -114,7 +114,7 @@ def parsed(line: dict[str, Any]) -> History:
 
 
 TIGHT = rules_decoder.decode(
-    b'{"rules": {"silence": {"warning_days": 1, "high_days": 2}, "lapse": {"repeat_window_days": 3}}}'
+    b'{"rules": {"silence": {"warning_days": 1, "high_days": 2, "usual_extra_days": 0}, "lapse": {"repeat_window_days": 3}}}'
 )
 
 
