@@ -51,8 +51,15 @@ import msgspec
 # An EWMA with span N has weight 2/(N+1); 28 days is the "personal baseline" the program speaks of.
 BASELINE_SPAN_DAYS = 28
 ALPHA = 2 / (BASELINE_SPAN_DAYS + 1)
-# The prior counts as this many check-ins when the spread and the yes/no rates are read.
+# The prior counts as this many check-ins when the yes/no rates are read.
 PRIOR_WEIGHT = 4
+# ...and as this many when a spread is read. One, not four: the spread is also read as the estimate
+# it is (``Baseline.df``, a t statistic) and floored, and a heavier prior kept every steady person's
+# spread about a sixth wider than their own for good (craving of spread 1 against the prior's 2: at
+# the span's 28 answers, 4 of 32 were the prior's): for them "2 spreads" meant about 2.3, and they
+# alarmed half as often as a wide person with the same kind of days (``bench/engine_noise.py``,
+# ``iid`` against ``wide``; docs/ENGINE.md).
+SPREAD_PRIOR_WEIGHT = 1
 # Past this many check-ins, folded values are clipped to mean +- CLIP_SD spreads.
 WARMUP = 5
 CLIP_SD = 2.5
@@ -242,8 +249,8 @@ def baseline(stat: Stat, measure: Measure) -> Baseline | None:
     """The person's normal for ``measure``, or None before their first answer to it."""
     if stat.n == 0 and measure.prior_mean is None:
         return None
-    # The prior's weight stays fixed while the person's saturates at the EWMA's span, so a few
-    # pseudo-observations always temper a spread measured as near zero.
+    # The prior's weight stays fixed while the person's saturates at the EWMA's span, so a
+    # pseudo-observation always tempers a spread measured as near zero (the floor does the rest).
     own = min(stat.n, BASELINE_SPAN_DAYS)
     mean = stat.mean
     if measure.prior_mean is not None:
@@ -253,10 +260,10 @@ def baseline(stat: Stat, measure: Measure) -> Baseline | None:
         # The warning side's spread, but never less than the spread both ways: a side that has
         # seldom moved is as yet unmeasured, not narrow.
         var = max(var, stat.side)
-    var = (own * var + PRIOR_WEIGHT * measure.prior_sd**2) / (own + PRIOR_WEIGHT)
+    var = (own * var + SPREAD_PRIOR_WEIGHT * measure.prior_sd**2) / (own + SPREAD_PRIOR_WEIGHT)
     day_to_day = rho(stat) if isinstance(stat, Scale) else 0.0
     # Carried-over days are worth fewer independent ones: (1 - rho) / (1 + rho) each.
-    df = own * (1 - day_to_day) / (1 + day_to_day) + PRIOR_WEIGHT
+    df = own * (1 - day_to_day) / (1 + day_to_day) + SPREAD_PRIOR_WEIGHT
     return Baseline(mean=mean, sd=max(measure.min_sd, math.sqrt(var)), n=stat.n, rho=day_to_day, df=df)
 
 

@@ -189,11 +189,11 @@ class CombinedRule(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True)
     window_days: WindowDays = 7
     signal_min: Annotated[
         float, Meta(ge=0.1, le=3.0, description="Strength (a z-score) at which one signal counts")
-    ] = 1.25
+    ] = 1.3
     min_signals: Annotated[int, Meta(ge=2, le=8, description="Deviating signals needed at once")] = 2
     score_warning: Annotated[
         float, Meta(ge=0.5, le=24.0, description="Summed strength of the counting signals for a warning")
-    ] = 3.45
+    ] = 3.6
     score_high: Annotated[
         float, Meta(ge=0.5, le=24.0, description="Summed strength of the counting signals for high")
     ] = 7.0
@@ -205,7 +205,7 @@ class CombinedRule(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True)
             description="Strength at which one deviating signal alone is a warning (strengths reach at "
             "most 3, so above 3 turns this off)",
         ),
-    ] = 2.9
+    ] = 2.95
     min_warnings: Annotated[
         int, Meta(ge=2, le=6, description="Other rules' warnings at once that make a combined high")
     ] = 2
