@@ -6,19 +6,16 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import update
-
 from aftercare.auth.principal import Principal
 from aftercare.clock import FixedClock
 from aftercare.doses.schemas import DoseCreate
 from aftercare.flows.doses import record_dose
 from aftercare.flows.sweep import sweep
-from aftercare.push.models import Delivery, PushSubscription
 from aftercare.push.service import list_notifications
 from aftercare.push.webpush import PushSender
 from tests.doses.conftest import PLAN, utc
 from tests.push.conftest import StartPushService
-from tests.scheduling.conftest import Factory, add_graduate, put_plan
+from tests.scheduling.conftest import Factory, add_graduate, put_plan, subscribe
 
 NOON = utc(2026, 11, 24, 18)  # 12:00 CST
 DOSE_AT = utc(2026, 11, 25, 14)  # 08:00 CST the next morning
@@ -31,21 +28,7 @@ async def test_a_medication_reminder_carries_its_dose(
     graduate = await add_graduate(fresh, now=NOON)
     assert graduate.user_id is not None
     await put_plan(fresh, graduate.id, PLAN, now=NOON)
-    device = push_service.new_subscription()
-    async with fresh() as session, session.begin():
-        # Other tests' queued pushes are not this service's to receive.
-        await session.execute(update(Delivery).where(Delivery.status == "pending").values(status="failed"))
-        session.add(
-            PushSubscription(
-                id=uuid.uuid4(),
-                user_id=graduate.user_id,
-                endpoint=device.endpoint,
-                p256dh=device.p256dh,
-                auth=device.auth,
-                created_at=NOON,
-                updated_at=NOON,
-            )
-        )
+    await subscribe(fresh, push_service, graduate, now=NOON)
 
     report = await sweep(fresh, now=DOSE_AT, worker_id="w1", sender=push_sender)
 

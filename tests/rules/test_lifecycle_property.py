@@ -117,12 +117,17 @@ TIGHT = rules_decoder.decode(
     b'{"rules": {"silence": {"warning_days": 1, "high_days": 2, "usual_extra_days": 0}, "lapse": {"repeat_window_days": 3}}}'
 )
 
+# Silence that waits for everyone (no run is unlikely enough), up to two days: the habit's path.
+WAITING = rules_decoder.decode(
+    b'{"rules": {"silence": {"warning_days": 2, "high_days": 5, "usual_extra_days": 2, "max_chance": 0.0001}}}'
+)
+
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     line=histories(),
     resolve_after_days=st.integers(1, 5),
-    rules=st.sampled_from((DEFAULT_RULES, TIGHT)),
+    rules=st.sampled_from((DEFAULT_RULES, TIGHT, WAITING)),
 )
 def test_every_change_the_backtest_makes_obeys_the_lifecycle(
     line: dict[str, Any], resolve_after_days: int, rules: ProgramRules

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aftercare.auth.models import User
@@ -26,9 +26,10 @@ from aftercare.plans import service as plans
 from aftercare.plans.reads import current_plan_body
 from aftercare.plans.schemas import PlanBody
 from aftercare.program.service import current_rules
-from aftercare.push.models import Notification
+from aftercare.push.models import Delivery, Notification, PushSubscription
 from aftercare.scheduling.models import Lease, Schedule
 from aftercare.scheduling.service import replan_graduate
+from tests.fakes.push_service import FakePushService
 from tests.push.conftest import push_sender, push_session, start_push_service, vapid_keys, vapid_signer
 
 # The push slice's fixtures: the loopback push service and a sender that signs with test keys.
@@ -152,3 +153,25 @@ async def inbox(factory: Factory, user_id: uuid.UUID | None) -> list[Notificatio
             select(Notification).where(Notification.user_id == user_id).order_by(Notification.created_at)
         )
         return list(found)
+
+
+async def subscribe(
+    factory: Factory, push_service: FakePushService, graduate: Graduate, *, now: datetime
+) -> None:
+    """The graduate's phone subscribes to ``push_service``; deliveries other tests left pending are
+    put aside, so the next sweep sends only this test's."""
+    assert graduate.user_id is not None
+    device = push_service.new_subscription()
+    async with factory() as session, session.begin():
+        await session.execute(update(Delivery).where(Delivery.status == "pending").values(status="failed"))
+        session.add(
+            PushSubscription(
+                id=uuid.uuid4(),
+                user_id=graduate.user_id,
+                endpoint=device.endpoint,
+                p256dh=device.p256dh,
+                auth=device.auth,
+                created_at=now,
+                updated_at=now,
+            )
+        )

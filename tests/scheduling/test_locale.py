@@ -5,44 +5,20 @@ loopback push service as the phone would."""
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import update
 
 from aftercare.clock import FixedClock
 from aftercare.flows.sweep import sweep
-from aftercare.graduates.models import Graduate
-from aftercare.push.models import Delivery, PushSubscription
 from aftercare.push.webpush import PushSender
 from aftercare.scheduling.planner import GraduateSchedule, ItemKind, ScheduledItem, plan_occurrences
-from tests.fakes.push_service import FakePushService
 from tests.push.conftest import StartPushService
-from tests.scheduling.conftest import Factory, add_graduate, change_graduate, inbox, put_plan, rows
+from tests.scheduling.conftest import Factory, add_graduate, change_graduate, inbox, put_plan, rows, subscribe
 
 NOON = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)  # 12:00 CST
 PROMPT_AT = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)  # 19:00 CST
 DOSE_AT = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # 08:00 CST the next morning
-
-
-async def subscribe(fresh: Factory, push_service: FakePushService, graduate: Graduate) -> None:
-    """The graduate's phone subscribes; deliveries other tests left pending are put aside, so the
-    sweep sends only this test's."""
-    device = push_service.new_subscription()
-    async with fresh() as session, session.begin():
-        await session.execute(update(Delivery).where(Delivery.status == "pending").values(status="failed"))
-        session.add(
-            PushSubscription(
-                id=uuid.uuid4(),
-                user_id=graduate.user_id,
-                endpoint=device.endpoint,
-                p256dh=device.p256dh,
-                auth=device.auth,
-                created_at=NOON,
-                updated_at=NOON,
-            )
-        )
 
 
 async def test_a_spanish_graduates_daily_prompt_arrives_in_spanish(
@@ -51,7 +27,7 @@ async def test_a_spanish_graduates_daily_prompt_arrives_in_spanish(
     push_service = await start_push_service(FixedClock(PROMPT_AT))
     graduate = await add_graduate(fresh, now=NOON)
     await change_graduate(fresh, graduate.id, now=NOON, locale="es")
-    await subscribe(fresh, push_service, graduate)
+    await subscribe(fresh, push_service, graduate, now=NOON)
 
     report = await sweep(fresh, now=PROMPT_AT, worker_id="w1", sender=push_sender)
 
@@ -82,7 +58,7 @@ async def test_a_medication_reminder_arrives_in_spanish_without_the_medications_
         "remind": True,
     }
     await put_plan(fresh, graduate.id, {"medications": [medication]}, now=NOON)
-    await subscribe(fresh, push_service, graduate)
+    await subscribe(fresh, push_service, graduate, now=NOON)
 
     # Yesterday's prompt and nudge are past their day by now: only the dose is sent.
     await sweep(fresh, now=DOSE_AT, worker_id="w1", sender=push_sender)

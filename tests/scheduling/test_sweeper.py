@@ -13,11 +13,11 @@ from aftercare.checkins.models import MissedDay
 from aftercare.clock import FixedClock
 from aftercare.flows.sweep import POISON_DELAY, ROW_LEASE, _claim, sweep
 from aftercare.graduates.models import Graduate
-from aftercare.push.models import Delivery, Notification, PushSubscription
+from aftercare.push.models import Notification
 from aftercare.push.webpush import PushSender
 from aftercare.scheduling.models import Schedule
 from tests.push.conftest import StartPushService
-from tests.scheduling.conftest import Factory, add_graduate, change_graduate, inbox, rows
+from tests.scheduling.conftest import Factory, add_graduate, change_graduate, inbox, rows, subscribe
 
 NOON = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)  # 12:00 CST
 PROMPT_AT = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)  # 19:00 CST
@@ -182,20 +182,7 @@ async def test_a_prompt_reaches_the_device_decrypted(
 ) -> None:
     push_service = await start_push_service(FixedClock(PROMPT_AT))
     graduate = await add_graduate(fresh, now=NOON)
-    device = push_service.new_subscription()
-    async with fresh() as session, session.begin():
-        await session.execute(update(Delivery).where(Delivery.status == "pending").values(status="failed"))
-        session.add(
-            PushSubscription(
-                id=uuid.uuid4(),
-                user_id=graduate.user_id,
-                endpoint=device.endpoint,
-                p256dh=device.p256dh,
-                auth=device.auth,
-                created_at=NOON,
-                updated_at=NOON,
-            )
-        )
+    await subscribe(fresh, push_service, graduate, now=NOON)
 
     report = await sweep(fresh, now=PROMPT_AT, worker_id="w1", sender=push_sender)
 
@@ -210,23 +197,9 @@ async def test_concurrent_sweeps_with_delivery_send_each_prompt_once(
     fresh: Factory, backend: str, start_push_service: StartPushService, push_sender: PushSender
 ) -> None:
     push_service = await start_push_service(FixedClock(PROMPT_AT))
-    async with fresh() as session, session.begin():  # other tests' queued pushes are not ours to send
-        await session.execute(update(Delivery).where(Delivery.status == "pending").values(status="failed"))
     graduates = [await add_graduate(fresh, now=NOON) for _ in range(30)]
-    async with fresh() as session, session.begin():
-        for graduate in graduates:
-            device = push_service.new_subscription()
-            session.add(
-                PushSubscription(
-                    id=uuid.uuid4(),
-                    user_id=graduate.user_id,
-                    endpoint=device.endpoint,
-                    p256dh=device.p256dh,
-                    auth=device.auth,
-                    created_at=NOON,
-                    updated_at=NOON,
-                )
-            )
+    for graduate in graduates:
+        await subscribe(fresh, push_service, graduate, now=NOON)
 
     # Small batches so the two workers' schedule claims and delivery claims interleave.
     reports = await asyncio.gather(
