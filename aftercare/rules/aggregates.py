@@ -174,11 +174,17 @@ class Measure(msgspec.Struct, frozen=True):
     direction: int = 0
 
 
-# Spreads are on each answer's own scale: craving and stress 0-10, mood 1-5, sleep in hours.
-CRAVING = Measure("craving", prior_sd=2.0, min_sd=1.0, direction=1)
-MOOD = Measure("mood", prior_sd=0.9, min_sd=0.6, direction=-1)
-STRESS = Measure("stress", prior_sd=2.0, min_sd=1.0, direction=1)
-SLEEP = Measure("sleep", prior_sd=1.25, min_sd=0.75, direction=-1)
+# Spreads are on each answer's own scale: craving and stress 0-10, mood 1-5, sleep in hours. The
+# floors are set so that one step of the scale is never more than two spreads (an hour of sleep,
+# a point of mood) or one and a third (a point of craving or stress, on scales twice as fine): a
+# person who always gives the same answer is not alarmed by one step, yet a steady person's own
+# spread is read as theirs. Floors of a step or more hid steady people's moves (most of the main
+# cohort's stable graduates had a mood and a sleep spread under them) and made them alarm far less
+# than wide people with the same kind of days (docs/ENGINE.md, third pass).
+CRAVING = Measure("craving", prior_sd=2.0, min_sd=0.75, direction=1)
+MOOD = Measure("mood", prior_sd=0.9, min_sd=0.5, direction=-1)
+STRESS = Measure("stress", prior_sd=2.0, min_sd=0.75, direction=1)
+SLEEP = Measure("sleep", prior_sd=1.25, min_sd=0.5, direction=-1)
 SUPPORT_MISSED = Measure("support_missed", prior_sd=0.0, min_sd=0.0, prior_mean=0.15, winsorize=False)
 MEDICATION_MISSED = Measure("medication_missed", prior_sd=0.0, min_sd=0.0, prior_mean=0.1, winsorize=False)
 # A day whose check-in window closed without one; a missed day followed by another. The priors

@@ -193,7 +193,7 @@ class CombinedRule(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True)
     min_signals: Annotated[int, Meta(ge=2, le=8, description="Deviating signals needed at once")] = 2
     score_warning: Annotated[
         float, Meta(ge=0.5, le=24.0, description="Summed strength of the counting signals for a warning")
-    ] = 3.6
+    ] = 3.7
     score_high: Annotated[
         float, Meta(ge=0.5, le=24.0, description="Summed strength of the counting signals for high")
     ] = 7.0
