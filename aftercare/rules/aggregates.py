@@ -8,9 +8,9 @@ per check-in, so the engine's cost never grows with a graduate's history.
 Eight choices keep the baseline honest:
 
 - Early on the weight is ``1/(n+1)`` (a plain running mean), so a baseline forms within days.
-- ``baseline`` blends the variance (and the yes/no rates) with a population prior worth a few
-  check-ins, and floors the spread at a minimum: a person who always answers 3 has a measured spread of
-  zero, and without the floor every 4 would be an alarm.
+- ``baseline`` blends the variance (and the yes/no rates) with a population prior (worth one
+  check-in for a spread, four for a rate), and floors the spread at a minimum: a person who always
+  answers 3 has a measured spread of zero, and without the floor every 4 would be an alarm.
 - Values far from the baseline are clipped before they are folded in (winsorised), and the mean
   moves at most ``MEAN_CLIP`` spreads' worth a day (a Huber-type step), so a prodrome of a week does
   not drag the baseline along with it and hide itself, while a slow benign drift is still followed.
