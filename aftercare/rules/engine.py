@@ -264,10 +264,15 @@ def assess_silence(
     if silent < min(cfg.warning_days + cfg.usual_extra_days, cfg.high_days) and chance >= cfg.max_chance:
         return None
     since = f"last check-in {last_checkin_date.isoformat()}" if last_checkin_date else "no check-in yet"
+    reasons = [f"no check-in for {silent} days in a row ({since})"]
+    if silent > cfg.warning_days and missed_run_chance(aggregates, cfg.warning_days) >= cfg.max_chance:
+        # Why this alert came later than the program's warning_days: the counselor should know the
+        # shorter runs are this person's ordinary life, and that this one is not.
+        reasons.append(f"{cfg.warning_days} missed days in a row are usual for them; this run is longer")
     return RuleHit(
         rule="silence",
         severity="high" if silent >= cfg.high_days else "warning",
-        reasons=(f"no check-in for {silent} days in a row ({since})",),
+        reasons=tuple(reasons),
         evidence=_evidence(
             (),
             silent_days=silent,

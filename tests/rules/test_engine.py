@@ -628,6 +628,9 @@ def test_silence_waits_a_day_for_someone_who_often_misses_two_in_a_row(
     # High at high_days for everyone: four silent days are urgent whatever one's habits.
     assert [hits[silent].severity for silent in opened] == ["warning"] * (4 - opens_on) + ["high"] * 2  # type: ignore[union-attr]
     assert hits[opens_on].evidence["values"]["usual_chance"] < 1  # type: ignore[union-attr]
+    # The counselor reads why the alert came a day later than for others.
+    usual = "2 missed days in a row are usual for them; this run is longer"
+    assert (usual in hits[opens_on].reasons) == (opens_on == 3)  # type: ignore[union-attr]
 
 
 def test_silence_never_waits_past_the_usual_extra_days_nor_when_told_not_to() -> None:
