@@ -372,11 +372,10 @@ def missed_run_chance(aggregates: Aggregates, days: int) -> float:
     row: a missed day, then ``days - 1`` more each following a miss (for someone whose misses are
     independent, the miss rate to the power ``days``; bursts make it larger). Until a month of days
     has been seen, the priors': a habit is not read from a few weeks."""
-    if aggregates.missed_days.n < BASELINE_SPAN_DAYS:
-        return _rate(Stat(), MISSED_DAY) * _rate(Stat(), MISSED_AGAIN) ** (days - 1)
-    miss = _rate(aggregates.missed_days, MISSED_DAY)
-    again = _rate(aggregates.missed_again, MISSED_AGAIN)
-    return miss * again ** (days - 1)
+    missed_days, missed_again = aggregates.missed_days, aggregates.missed_again
+    if missed_days.n < BASELINE_SPAN_DAYS:
+        missed_days, missed_again = Stat(), Stat()
+    return _rate(missed_days, MISSED_DAY) * _rate(missed_again, MISSED_AGAIN) ** (days - 1)
 
 
 def _rate(stat: Stat, measure: Measure) -> float:
