@@ -1,7 +1,7 @@
 """The warning-sign engine measured on three independently made synthetic cohorts, in one command.
 
     python bench/engine_cohort.py [--generator main|alt|ema|both|all] [--graduates 1000] [--days 120]
-                                  [--seed 7] [--rules RULES.json]
+                                  [--seed 7] [--rules RULES.json] [--strictness S]
 
 Generates each cohort (``bench/cohort.py``; ``bench/cohort_alt.py``, designed apart so that an
 engine fitted to the first shows it on the second; ``bench/cohort_ema.py``, written from published
@@ -11,6 +11,8 @@ alert events against the truth: how many prodromal lapses were flagged ahead and
 with no lapse coming would look "flagged" by chance, the alert burden overall and by kind of
 graduate, how fast dropouts were noticed, that every lapse and safety answer alerted on its day,
 and the replay's speed and peak memory. (``both`` is main and alt, ``all`` adds ema.)
+``--strictness`` moves every early-sign threshold along ``aftercare calibrate``'s one scale (0: the
+rules as given; up: stricter; down: looser), to trace what more flags would cost in burden.
 The cohort is synthetic: these figures say how the engine behaves on the generator's idea of a
 prodrome, not on people. Thresholds must not be tuned to this generator.
 """
@@ -34,6 +36,7 @@ import msgspec
 
 from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
 from aftercare.rules.backtest import run_backtest
+from aftercare.rules.calibrate import tighten
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules, rules_decoder
 from aftercare.rules.engine import WINDOW_DAYS, PlanFacts, assess
 
@@ -81,9 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--resolve-after-days", type=int, default=2)
     parser.add_argument("--rules", type=Path, help="a GET /v1/program/rules body (default: program defaults)")
+    parser.add_argument(
+        "--strictness", type=float, default=0.0, help="move the early-sign thresholds along calibrate's scale"
+    )
     parser.add_argument("--skip-microbench", action="store_true", help="skip the assess cost micro-bench")
     args = parser.parse_args(argv)
     rules = rules_decoder.decode(args.rules.read_bytes()) if args.rules else DEFAULT_RULES
+    if args.strictness:
+        rules = tighten(rules, args.strictness)
     print(f"date: {datetime.now(UTC).isoformat(timespec='seconds')}")
     print(
         f"command: {' '.join(['python', 'bench/engine_cohort.py', *(sys.argv[1:] if argv is None else argv)])}"
