@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -25,6 +26,7 @@ from aftercare.config import Settings
 from aftercare.db.engine import make_engine
 from aftercare.db.migrate import current_revisions, ensure_current, head_revisions, migrate, run_alembic
 from aftercare.migrations.models import metadata
+from aftercare.rules.config import DEFAULT_RULES, ProgramRules, SilenceRule
 from tests.conftest import BACKENDS, POSTGRES_URL, T0
 
 
@@ -618,3 +620,43 @@ async def test_0019_gives_everyone_enrolled_english_and_goes_down_and_up(empty_e
     await migrate(empty_engine)
     async with empty_engine.connect() as connection:
         assert "locale" in await connection.run_sync(columns)
+
+
+async def test_0021_keeps_a_chosen_silence_timing_and_goes_down_and_up(empty_engine: AsyncEngine) -> None:
+    """Rules stored before ``usual_extra_days`` existed: a program that chose a silence warning at 1
+    day keeps it (``usual_extra_days: 0``, so nobody waits); one on the default timing takes the
+    new default; going down takes the new fields out, which the code before refuses."""
+    rules = metadata.tables["program_rules"]
+    chosen = {"enabled": True, "warning_days": 1, "high_days": 3}
+    await run_alembic(empty_engine, lambda config: command.upgrade(config, "0020"))
+
+    async def stored_silence() -> dict[str, Any]:
+        async with empty_engine.connect() as connection:
+            body = await connection.scalar(select(rules.c.body))
+        return body["rules"]["silence"]
+
+    async def store(silence: dict[str, Any]) -> None:
+        body = msgspec.to_builtins(DEFAULT_RULES)
+        body["rules"]["silence"] = silence
+        async with empty_engine.begin() as connection:
+            await connection.execute(rules.delete())
+            await connection.execute(
+                rules.insert().values(id=1, version=3, body=body, updated_at=T0, updated_by=None)
+            )
+
+    await store(chosen)
+    await migrate(empty_engine)
+    assert await stored_silence() == {**chosen, "usual_extra_days": 0}
+    async with empty_engine.connect() as connection:
+        body = await connection.scalar(select(rules.c.body))
+    decoded = msgspec.convert(body, ProgramRules).rules.silence
+    assert (decoded.warning_days, decoded.usual_extra_days) == (1, 0)
+
+    await run_alembic(empty_engine, lambda config: command.downgrade(config, "0020"))
+    assert await stored_silence() == chosen
+
+    default_timing = {"enabled": True, "warning_days": 2, "high_days": 4}
+    await store(default_timing)
+    await migrate(empty_engine)
+    assert await stored_silence() == default_timing
+    assert msgspec.convert(default_timing, SilenceRule).usual_extra_days == 1
