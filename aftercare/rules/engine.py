@@ -35,7 +35,8 @@ few days and "k of n days" are judged as the fewer independent days they are wor
 ``_tail_carried``). In a mean of days each day counts at most 2.5 spreads, so one wild day in
 heavy-tailed answers cannot make a span look held. ``combined`` judges the scales against their
 normal of a week or two ago (``_Day.reference``), which a prodrome of a week or two is not yet part
-of, moved towards today's by the person's day-to-day carry-over.
+of, moved towards today's by the person's day-to-day carry-over. Silence asks the count rules'
+question of missed days: is so long a run unlikely at this person's habit (``assess_silence``)?
 """
 
 from __future__ import annotations
