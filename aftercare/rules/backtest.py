@@ -23,6 +23,7 @@ the graduate ids are kept, to refuse a duplicate).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -280,7 +281,8 @@ _event_encoder = msgspec.json.Encoder()
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.DOTALL)
 _BOUND = re.compile(r"^Expected `\w+` (?P<bound>[<>]=? -?[\d.]+)$")
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
-_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>.*)`$", re.DOTALL)
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _decode_problem(exc: msgspec.ValidationError, prefix: str = "") -> tuple[str, str]:
@@ -291,7 +293,10 @@ def _decode_problem(exc: msgspec.ValidationError, prefix: str = "") -> tuple[str
     if m := _MISSING.match(message):
         path, message = _join(path, m["field"]), "required"
     elif m := _UNKNOWN.match(message):
-        path, message = _join(path, m["field"]), "unknown field"
+        # The input's own key: quoted unless it is a plain name, so an empty or blank key, or one
+        # holding a colon or a line break, still makes one readable ``FIELD: message`` line.
+        name = m["field"] if _PLAIN_NAME.fullmatch(m["field"]) else json.dumps(m["field"])
+        path, message = _join(path, name), "unknown field"
     elif m := _BOUND.match(message):
         message = f"must be {m['bound']}"
     return _join(prefix, path) or "(line)", message
