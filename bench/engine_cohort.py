@@ -323,6 +323,11 @@ def _score(
         f"{a} {archetype_opened[a] / (archetype_days[a] / 30):.2f}" for a in sorted(archetype_days)
     )
     print(f"alerts opened per graduate-month by archetype: {per_archetype}")
+    if archetype_opened["stable"] and archetype_days["noisy"]:
+        # Issue 20's target: wide but steady graduates alarm at most 1.5x as often as steady ones.
+        noisy = archetype_opened["noisy"] / archetype_days["noisy"]
+        stable = archetype_opened["stable"] / archetype_days["stable"]
+        print(f"noisy-but-stable over stable graduates, alerts opened: {noisy / stable:.2f}x")
     months = never_lapsing_days / 30
     rate = never_lapsing_opened / months if months else 0.0
     print(f"alerts opened per graduate-month, never-lapsing graduates: {rate:.3f}")
