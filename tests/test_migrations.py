@@ -630,10 +630,12 @@ async def test_0021_keeps_a_chosen_silence_timing_and_goes_down_and_up(empty_eng
     chosen = {"enabled": True, "warning_days": 1, "high_days": 3}
     await run_alembic(empty_engine, lambda config: command.upgrade(config, "0020"))
 
-    async def stored_silence() -> dict[str, Any]:
+    async def stored_body() -> dict[str, Any]:
         async with empty_engine.connect() as connection:
-            body = await connection.scalar(select(rules.c.body))
-        return body["rules"]["silence"]
+            return await connection.scalar(select(rules.c.body))
+
+    async def stored_silence() -> dict[str, Any]:
+        return (await stored_body())["rules"]["silence"]
 
     async def store(silence: dict[str, Any]) -> None:
         body = msgspec.to_builtins(DEFAULT_RULES)
@@ -646,9 +648,8 @@ async def test_0021_keeps_a_chosen_silence_timing_and_goes_down_and_up(empty_eng
 
     await store(chosen)
     await migrate(empty_engine)
-    assert await stored_silence() == {**chosen, "usual_extra_days": 0}
-    async with empty_engine.connect() as connection:
-        body = await connection.scalar(select(rules.c.body))
+    body = await stored_body()
+    assert body["rules"]["silence"] == {**chosen, "usual_extra_days": 0}
     decoded = msgspec.convert(body, ProgramRules).rules.silence
     assert (decoded.warning_days, decoded.usual_extra_days) == (1, 0)
 

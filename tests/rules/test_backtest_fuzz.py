@@ -45,6 +45,14 @@ VALID: dict[str, Any] = {
                 "risk": "high",
             }
         ],
+        "support_groups": [
+            {
+                "id": "aa",
+                "name": "Home group",
+                "fellowship": "AA",
+                "schedule": {"rrule": "FREQ=WEEKLY;BYDAY=MO,TH", "start_local": "2026-03-02T19:00"},
+            }
+        ],
         "medications": [
             {
                 "id": "med1",
@@ -63,6 +71,7 @@ VALID: dict[str, Any] = {
             "used": day == 13,
             "safety_concern": False,
             "isolating": day > 10,
+            "attended_support": day < 9,
             "triggers": ["tr1"] if day % 3 == 0 else [],
             "coping_used": ["cs1"] if day % 6 == 0 else [],
             **({"received_at": "2026-03-06T02:00:00Z"} if day == 4 else {}),

@@ -18,7 +18,6 @@ the code before this revision refuses as unknown fields.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,11 +43,11 @@ _rules = sa.table(
 def _rewrite_silence(change: Callable[[dict[str, Any]], bool]) -> None:
     """Apply ``change`` to each stored body's silence rule (a dict, changed in place) and store it."""
     connection = op.get_bind()
+    # JSONDoc decodes the body on both engines (JSON on SQLite, JSONB on PostgreSQL).
     for row in connection.execute(sa.select(_rules.c.id, _rules.c.body)).all():
-        body = json.loads(row.body) if isinstance(row.body, str) else row.body
-        silence = ((body or {}).get("rules") or {}).get("silence")
+        silence = ((row.body or {}).get("rules") or {}).get("silence")
         if isinstance(silence, dict) and change(silence):
-            connection.execute(sa.update(_rules).where(_rules.c.id == row.id).values(body=body))
+            connection.execute(sa.update(_rules).where(_rules.c.id == row.id).values(body=row.body))
 
 
 def _keep_chosen_timing(silence: dict[str, Any]) -> bool:
