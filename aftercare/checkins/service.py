@@ -201,15 +201,19 @@ def _reach(crisis: Crisis) -> tuple[Text, Text]:
     return call, text
 
 
-async def window_before(session: AsyncSession, graduate_id: uuid.UUID, day: date) -> list[CheckinFacts]:
-    """The engine's bounded window: check-ins of the 27 local days before ``day``, oldest first
-    (served by the unique (graduate_id, local_date) index)."""
+async def checkins_around(
+    session: AsyncSession, graduate_id: uuid.UUID, day: date, *, after_days: int
+) -> list[CheckinFacts]:
+    """What ``rules.step.checkin_step`` reads of the other days: check-ins of the engine's bounded
+    window (the 27 local days before ``day``) and of the ``after_days`` after it (a repeat lapse),
+    oldest first, served by the unique (graduate_id, local_date) index."""
     rows = await session.execute(
         select(*WINDOW_COLUMNS)
         .where(
             Checkin.graduate_id == graduate_id,
             Checkin.local_date >= day - timedelta(days=WINDOW_DAYS - 1),
-            Checkin.local_date < day,
+            Checkin.local_date <= day + timedelta(days=after_days),
+            Checkin.local_date != day,
         )
         .order_by(Checkin.local_date)
     )

@@ -69,7 +69,9 @@ async def amend_checkin(
         plan = await plans.current_plan_body(session, graduate_id)
         rules = await current_rules(session)
         crisis = checkins.crisis_for(rules.program, locale_of(graduate.locale), operator_line=crisis_line)
-        earlier = await checkins.window_before(session, graduate_id, checkin.local_date)
+        received = await checkins.checkins_around(
+            session, graduate_id, checkin.local_date, after_days=rules.rules.lapse.repeat_window_days
+        )
         medications = plan.medications if plan is not None else []
         # The amendment is a new arrival: it reads the day's doses known by now (``rules.doses``).
         taken = (
@@ -83,7 +85,7 @@ async def amend_checkin(
         facts = checkins.amend_answers(session, checkin, changes, now=now)
         step = checkin_step(
             facts,
-            earlier=earlier,
+            received=received,
             aggregates=msgspec.convert(checkin.aggregates_before, Aggregates),
             alerts=alerts.states(graduate_id),
             plan=plan_facts(plan),

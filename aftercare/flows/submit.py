@@ -501,7 +501,7 @@ def _decide(submission: _Submission, graduate: _Graduate | None, writes: _Writes
     medications = plan.body.medications if plan.body is not None else []
     step = checkin_step(
         facts,
-        earlier=graduate.window,
+        received=graduate.window,
         aggregates=graduate.aggregates,
         alerts=writes.alerts.states(submission.graduate_id),
         plan=plan.facts,

@@ -443,10 +443,15 @@ def _plan(
     return body, plan_facts(body), plan_ids(body)
 
 
-def _earlier(received: dict[int, CheckinFacts], checkin: CheckinFacts) -> Iterator[CheckinFacts]:
-    """The check-ins received so far for the window's days before ``checkin``'s (keyed by ordinal)."""
+def _around(received: dict[int, CheckinFacts], checkin: CheckinFacts, after: int) -> Iterator[CheckinFacts]:
+    """The check-ins received so far (keyed by ordinal) for the window's days before ``checkin``'s,
+    and for the ``after`` days after it (a late sync's lapse meets a later one already received)."""
     day = checkin.local_date.toordinal()
-    return (c for d in range(day - WINDOW_DAYS + 1, day) if (c := received.get(d)) is not None)
+    return (
+        c
+        for d in range(day - WINDOW_DAYS + 1, day + after + 1)
+        if d != day and (c := received.get(d)) is not None
+    )
 
 
 def replay_graduate(history: History, rules: ProgramRules, resolve_after_days: int) -> list[AlertChange]:
@@ -479,7 +484,7 @@ def replay_graduate(history: History, rules: ProgramRules, resolve_after_days: i
             )
             step = checkin_step(
                 arrival.checkin,
-                earlier=_earlier(received, arrival.checkin),
+                received=_around(received, arrival.checkin, rules.rules.lapse.repeat_window_days),
                 aggregates=aggregates,
                 alerts=alerts,
                 plan=plan,

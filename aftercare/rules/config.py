@@ -57,7 +57,7 @@ class _Rule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 
 
 class LapseRule(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """``used`` -> high; another lapse within ``repeat_window_days`` before it -> critical."""
+    """``used`` -> high; another lapse within ``repeat_window_days`` of it, either side -> critical."""
 
     repeat_window_days: Annotated[
         int, Meta(ge=1, le=27, description="A lapse this many days after another is critical")

@@ -187,11 +187,16 @@ def assess(
     aggregates_before: Aggregates,
     plan: PlanFacts,
     rules: ProgramRules,
+    *,
+    later_lapses: Sequence[CheckinFacts] = (),
 ) -> Assessment:
-    """Score today's check-in (``window[-1]``) against the window and the baseline before today."""
+    """Score today's check-in (``window[-1]``) against the window and the baseline before today.
+
+    ``later_lapses``: lapses already reported for days after today's (``step.later_lapses``), when
+    today's check-in is a late sync: a repeat lapse is one whichever of the two arrived first."""
     today = window[-1]
     recent = [c for c in window[-WINDOW_DAYS:] if c.local_date <= today.local_date]
-    day = _Day(today.local_date, recent, aggregates_before, plan)
+    day = _Day(today.local_date, recent, aggregates_before, plan, later_lapses)
     cfg = rules.rules
     hits: list[RuleHit] = []
     checks: tuple[tuple[bool, Callable[[], RuleHit | None]], ...] = (
@@ -287,11 +292,20 @@ def assess_silence(
 class _Day:
     """Today seen through the window: recent check-ins by local day and the baselines before today."""
 
-    def __init__(self, today: date, window: list[CheckinFacts], before: Aggregates, plan: PlanFacts):
+    def __init__(
+        self,
+        today: date,
+        window: list[CheckinFacts],
+        before: Aggregates,
+        plan: PlanFacts,
+        later_lapses: Sequence[CheckinFacts] = (),
+    ):
         self.today = today
         self.window = window
         self.before = before
         self.plan = plan
+        # Lapses already reported for days after today's, oldest first (a late sync's repeat).
+        self.later_lapses = later_lapses
         # Several rules look back over the same days, read the same baselines and count the same
         # answers: each is worked out once a day, and a look-back is a slice, not a re-scan.
         self._within: dict[int, list[CheckinFacts]] = {}
@@ -399,16 +413,18 @@ def _lapse(day: _Day, rules: ProgramRules) -> RuleHit | None:
         return None
     cfg = rules.rules.lapse
     earlier = [c for c in day.within(cfg.repeat_window_days + 1)[:-1] if c.used]
+    last = day.today + timedelta(days=cfg.repeat_window_days)
+    later = [c for c in day.later_lapses if day.today < c.local_date <= last]
     reasons = [f"reported alcohol or drug use ({day.today.isoformat()})"]
-    if earlier:
-        reasons.append(
-            f"another lapse within {cfg.repeat_window_days} days ({earlier[-1].local_date.isoformat()})"
-        )
+    # The nearest other lapse: the one before, or (a late sync) one already reported for a day after.
+    other = earlier[-1] if earlier else (later[0] if later else None)
+    if other is not None:
+        reasons.append(f"another lapse within {cfg.repeat_window_days} days ({other.local_date.isoformat()})")
     return RuleHit(
         rule="lapse",
-        severity="critical" if earlier else "high",
+        severity="critical" if other is not None else "high",
         reasons=tuple(reasons),
-        evidence=_evidence([*earlier, day.current], lapses=len(earlier) + 1),
+        evidence=_evidence([*earlier, day.current, *later], lapses=len(earlier) + 1 + len(later)),
     )
 
 

@@ -1,7 +1,8 @@
 """One check-in taking effect: the step the API and the backtest both run.
 
-A check-in is judged against the check-ins of the days before it (the engine's bounded window) and
-the person's baseline before it; the rule hits it makes change the open alerts (the lifecycle); then
+A check-in is judged against the check-ins of the days before it (the engine's bounded window; a
+lapse also against lapses already reported for the days after it, when it arrives late) and the
+person's baseline before it; the rule hits it makes change the open alerts (the lifecycle); then
 it is folded into the baseline. The service runs this for each submission and amendment of a batch,
 the backtest for each arrival of a history, so one history gives the same alerts through either
 (``tests/rules/test_api_equivalence.py`` holds them to it).
@@ -36,21 +37,32 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
     """The baseline with this check-in folded in."""
 
 
-def window_for(checkin: CheckinFacts, earlier: Iterable[CheckinFacts]) -> list[CheckinFacts]:
-    """The engine's window ending at ``checkin``: those of ``earlier`` on the ``WINDOW_DAYS - 1``
+def window_for(checkin: CheckinFacts, received: Iterable[CheckinFacts]) -> list[CheckinFacts]:
+    """The engine's window ending at ``checkin``: those of ``received`` on the ``WINDOW_DAYS - 1``
     local days before its own, oldest first. A late sync is judged on the days before its own day,
     so a check-in already received for a later day does not count as its future."""
     start = checkin.local_date - timedelta(days=WINDOW_DAYS - 1)
     before = sorted(
-        (c for c in earlier if start <= c.local_date < checkin.local_date), key=lambda c: c.local_date
+        (c for c in received if start <= c.local_date < checkin.local_date), key=lambda c: c.local_date
     )
     return [*before, checkin]
+
+
+def later_lapses(checkin: CheckinFacts, received: Iterable[CheckinFacts], days: int) -> list[CheckinFacts]:
+    """The lapses of ``received`` reported for the ``days`` local days after ``checkin``'s, oldest
+    first: the one exception to "no future" above. Two lapses within the lapse rule's repeat window
+    are a repeat whichever arrived first; a late sync of the earlier one must find the later one."""
+    last = checkin.local_date + timedelta(days=days)
+    return sorted(
+        (c for c in received if c.used and checkin.local_date < c.local_date <= last),
+        key=lambda c: c.local_date,
+    )
 
 
 def checkin_step(
     checkin: CheckinFacts,
     *,
-    earlier: Iterable[CheckinFacts],
+    received: Iterable[CheckinFacts],
     aggregates: Aggregates,
     alerts: Mapping[str, AlertState],
     plan: PlanFacts,
@@ -58,11 +70,14 @@ def checkin_step(
     on: date,
     doses: DayDoses = NO_DOSES,
 ) -> Step:
-    """Read the day's ``doses`` into ``checkin``, assess it on its window and the baseline before it,
-    apply the hits to ``alerts`` (keyed by rule) as of ``on`` (the graduate's local day at its
-    arrival: later than its own day for a late sync), fold it into the baseline."""
+    """Read the day's ``doses`` into ``checkin``, assess it on its window (``received``: the check-ins
+    already received for the days around its own) and the baseline before it, apply the hits to
+    ``alerts`` (keyed by rule) as of ``on`` (the graduate's local day at its arrival: later than its
+    own day for a late sync), fold it into the baseline."""
     checkin = with_doses(checkin, doses)
-    assessment = assess(window_for(checkin, earlier), aggregates, plan, rules)
+    nearby = list(received)
+    repeats = later_lapses(checkin, nearby, rules.rules.lapse.repeat_window_days) if checkin.used else []
+    assessment = assess(window_for(checkin, nearby), aggregates, plan, rules, later_lapses=repeats)
     changes = apply_hits(alerts, assessment.hits, local_date=checkin.local_date, on=on)
     return Step(
         checkin=checkin,

@@ -4,7 +4,7 @@ leaves nothing behind."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -41,6 +41,23 @@ async def test_amending_never_lowers_or_closes_an_alert(cast: Cast) -> None:
     assert amended.status_code == 200
     (lapse,) = [a for a in await cast.alerts() if a["rule"] == "lapse"]
     assert lapse["status"] == "open" and lapse["severity"] == "high"
+
+
+async def test_amending_a_day_to_a_lapse_after_the_next_day_s_lapse_raises_it_to_critical(
+    cast: Cast,
+) -> None:
+    """Two lapses on consecutive days are a repeat, whichever was reported first."""
+    created = (await cast.submit(TODAY)).json()
+    cast.program.clock.advance(hours=24)
+    assert (await cast.submit(TODAY + timedelta(days=1), used=True)).status_code == 201
+    (lapse,) = [a for a in await cast.alerts() if a["rule"] == "lapse"]
+    assert lapse["severity"] == "high"
+    url = f"/v1/graduates/{cast.gid}/checkins/{created['id']}"
+    amended = await cast.program.client.patch(url, headers=cast.graduate.headers, json={"used": True})
+    assert amended.status_code == 200, amended.text
+    assert amended.json()["assessment"]["risk_level"] == "critical"
+    (lapse,) = [a for a in await cast.alerts() if a["rule"] == "lapse"]
+    assert lapse["severity"] == "critical" and lapse["status"] == "open"
 
 
 async def test_amend_window_ends_with_the_next_local_day(cast: Cast) -> None:

@@ -211,7 +211,7 @@ def _folded(history: History, rules: ProgramRules) -> Aggregates:
     for arrival in history.arrivals:
         aggregates = checkin_step(
             arrival.checkin,
-            earlier=(),
+            received=(),
             aggregates=aggregates,
             alerts={},
             plan=history.plan or PlanFacts(),
@@ -287,6 +287,24 @@ async def test_silence_reads_the_persons_habit_through_the_api_as_through_the_ba
     silence = [(r[0].isoformat(), r[3], r[2]) for r in through_api if r[1] == "silence"]
     assert silence[-2:] == [(bt.day(45), "opened", "warning"), (bt.day(46), "raised", "high")]
     assert not any(bt.day(26) <= day <= bt.day(42) for day, _, _ in silence)
+
+
+async def test_a_late_repeat_lapse_is_raised_through_the_api_as_through_the_backtest(
+    program: Program, clock: FixedClock
+) -> None:
+    """Day 10's lapse syncs on day 13, after day 12's lapse opened the alert: raised to critical on
+    both paths (the API reads the later lapse from the stored days, the backtest from its arrivals)."""
+    supervisor = await program.supervisor()
+    counselor = await program.staff(supervisor)
+    rules = await _rules(program, supervisor)
+    late = bt.checkin(10, used=True, received_at=f"{bt.day(13)}T23:00:00Z")
+    line = json.loads(bt.graduate([*bt.daily(20, {12: {"used": True}}, skip=frozenset({10})), late]))
+    through_api, backtest = await _through_both(program, clock, counselor, line, rules)
+    assert through_api == backtest
+    assert [(r[0].isoformat(), r[3], r[2]) for r in through_api if r[1] == "lapse"] == [
+        (bt.day(10), "raised", "critical"),
+        (bt.day(12), "opened", "high"),
+    ]
 
 
 @settings(

@@ -84,6 +84,16 @@ def test_a_second_lapse_within_14_days_raises_the_open_alert_to_critical() -> No
     assert of_rule(events, "lapse") == [(day(10), "opened", "high"), (day(11), "raised", "critical")]
 
 
+def test_a_late_lapse_raises_the_alert_a_later_lapse_opened_to_critical() -> None:
+    # Day 10's lapse syncs on day 13 (18:00 in Chicago), after day 12's lapse opened the alert: two
+    # lapses three days apart are a repeat whichever arrived first.
+    late = checkin(10, used=True, received_at=f"{day(13)}T23:00:00Z")
+    events = replay(graduate([*daily(20, {12: {"used": True}}, skip=frozenset({10})), late]))
+    assert of_rule(events, "lapse") == [(day(10), "raised", "critical"), (day(12), "opened", "high")]
+    raised = next(e for e in events if e["rule"] == "lapse" and e["event"] == "raised")
+    assert f"another lapse within 14 days ({day(12)})" in raised["reasons"]
+
+
 def test_resolve_after_days_decides_between_a_new_alert_and_a_raise() -> None:
     history = graduate(daily(20, {5: {"used": True}, 8: {"used": True}}))
     # Handled at the start of day 7: the second lapse opens a new alert, critical (within 14 days).

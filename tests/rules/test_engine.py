@@ -14,6 +14,7 @@ from aftercare.rules.aggregates import CRAVING as CRAVING_MEASURE
 from aftercare.rules.aggregates import Aggregates, CheckinFacts, Scale, baseline, fold, missed_run_chance
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules, rules_decoder
 from aftercare.rules.engine import WINDOW_DAYS, Assessment, PlanFacts, RuleHit, assess, assess_silence
+from aftercare.rules.step import checkin_step
 
 D0 = date(2026, 3, 1)
 PLAN = PlanFacts.from_counts(medications=1, sessions_per_week=3, trigger_coping={"t1": ("c1",)})
@@ -129,6 +130,46 @@ def test_the_repeat_window_is_configurable() -> None:
     lapse = hit(run(history, rules=rules(lapse={"repeat_window_days": 20})), "lapse")
     assert lapse is not None
     assert lapse.severity == "critical"
+
+
+LATE_DAY = D0 + timedelta(days=len(BASE))
+
+
+def late_lapse(days_to_the_later_one: int) -> RuleHit | None:
+    """A lapse for the day after ``BASE`` synced late, after a lapse ``days_to_the_later_one`` days
+    after it had arrived."""
+    history = then(BASE, *[{}] * 20)
+    late, later = history[len(BASE)], history[len(BASE) + days_to_the_later_one]
+    later = msgspec.structs.replace(later, used=True)
+    aggregates = Aggregates()
+    for c in [*BASE, later]:
+        aggregates = fold(aggregates, c)
+    step = checkin_step(
+        msgspec.structs.replace(late, used=True),
+        received=[*BASE, later],
+        aggregates=aggregates,
+        alerts={},
+        plan=PLAN,
+        rules=DEFAULT_RULES,
+        on=later.local_date,
+    )
+    return hit(step.assessment, "lapse")
+
+
+def test_a_late_lapse_is_a_repeat_of_a_later_one_already_reported_within_14_days() -> None:
+    lapse = late_lapse(3)
+    assert lapse is not None
+    assert lapse.severity == "critical"
+    later = (LATE_DAY + timedelta(days=3)).isoformat()
+    assert lapse.reasons == (
+        f"reported alcohol or drug use ({LATE_DAY.isoformat()})",
+        f"another lapse within 14 days ({later})",
+    )
+    assert lapse.evidence["local_dates"] == [LATE_DAY.isoformat(), later]
+    assert lapse.evidence["values"]["lapses"] == 2
+    # 15 days apart it is a new episode, whichever arrived first.
+    far = late_lapse(15)
+    assert far is not None and far.severity == "high"
 
 
 def test_safety_is_critical_at_once_even_on_the_first_day() -> None:
