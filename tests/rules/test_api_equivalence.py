@@ -13,13 +13,9 @@ must equal ``replay_graduate``'s events one by one, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import uuid
 from datetime import date, datetime, timedelta
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import msgspec
@@ -39,6 +35,7 @@ from aftercare.rules.step import checkin_step
 from aftercare.scheduling.localtime import day_bounds, local_today
 from tests.conftest import Account, Program
 from tests.rules import test_backtest as bt
+from tests.rules.bench_modules import load_bench
 from tests.rules.lifecycle_contract import Act, violations
 from tests.rules.test_lifecycle import late_pair_of_days, silence_with_a_late_day, steady_then_prodrome
 from tests.rules.test_lifecycle_property import histories
@@ -53,16 +50,6 @@ SEED = 11
 Row = tuple[date, str, str, str, tuple[str, ...]]
 
 
-def _load_cohort() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "bench" / "cohort.py"
-    spec = importlib.util.spec_from_file_location("bench_cohort_equivalence", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def _late(line: dict[str, Any]) -> bool:
     """Whether some check-in arrived on a later local day than its own."""
     return any(c.get("received_at") and c["received_at"][:10] > c["local_date"] for c in line["checkins"])
@@ -71,7 +58,7 @@ def _late(line: dict[str, Any]) -> bool:
 def _histories() -> list[dict[str, Any]]:
     """The first generated graduates that carry each case: a prodromal lapse with a late sync (and a
     plan), a dropout, a safety answer."""
-    cohort = _load_cohort()
+    cohort = load_bench("cohort.py")
     wanted = {
         "prodromal lapse, late sync": lambda line, truth: (
             "plan" in line and _late(line) and any(lapse["kind"] == "prodromal" for lapse in truth["lapses"])

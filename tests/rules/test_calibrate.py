@@ -15,7 +15,7 @@ import pytest
 from aftercare.rules.backtest import run_backtest
 from aftercare.rules.calibrate import GRID, MIN_STRICTNESS, main, tighten
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules, rules_decoder
-from tests.rules.test_api_equivalence import _load_cohort
+from tests.rules.bench_modules import load_bench
 from tests.rules.test_backtest import checkin, daily, graduate
 
 AFTERCARE = Path(sys.executable).with_name("aftercare")
@@ -24,7 +24,7 @@ AFTERCARE = Path(sys.executable).with_name("aftercare")
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Forty generated graduates, 60 days each: stable, noisy, relapsing, dropping out."""
-    generator = _load_cohort()
+    generator = load_bench("cohort.py")
     path = tmp_path_factory.mktemp("calibrate") / "cohort.jsonl"
     lines = [json.dumps(generator.graduate(3, i, 60)[0]) for i in range(40)]
     path.write_text("\n".join(lines) + "\n")

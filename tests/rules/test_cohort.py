@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-import sys
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
-from types import ModuleType
 
 import msgspec
 import pytest
 
 from aftercare.plans.schemas import plan_body_decoder
 from aftercare.plans.validation import validate_plan
+from tests.rules.bench_modules import load_bench
 
-
-def _load_cohort() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "bench" / "cohort.py"
-    spec = importlib.util.spec_from_file_location("bench_cohort", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cohort = _load_cohort()
+cohort = load_bench("cohort.py")
 
 
 def _write(graduates: int, days: int, seed: int) -> tuple[str, str]:

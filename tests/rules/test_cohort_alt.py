@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
 from collections import Counter
 from datetime import date, datetime
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,19 +12,9 @@ import pytest
 
 from aftercare.rules.backtest import run_backtest
 from aftercare.rules.config import DEFAULT_RULES
+from tests.rules.bench_modules import load_bench
 
-
-def _load() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "bench" / "cohort_alt.py"
-    spec = importlib.util.spec_from_file_location("bench_cohort_alt", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cohort_alt = _load()
+cohort_alt = load_bench("cohort_alt.py")
 Pair = tuple[dict[str, Any], dict[str, Any]]
 
 

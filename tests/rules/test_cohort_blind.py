@@ -3,12 +3,9 @@ generators): seeded, valid backtest input, and a truth that matches the historie
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import msgspec
@@ -16,19 +13,9 @@ import pytest
 
 from aftercare.rules.backtest import run_backtest
 from aftercare.rules.config import DEFAULT_RULES
+from tests.rules.bench_modules import load_bench
 
-
-def _load() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "bench" / "cohort_blind.py"
-    spec = importlib.util.spec_from_file_location("bench_cohort_blind", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cohort_blind = _load()
+cohort_blind = load_bench("cohort_blind.py")
 Pair = tuple[dict[str, Any], dict[str, Any]]
 
 
