@@ -6,13 +6,15 @@ import io
 from collections import Counter
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from aftercare.rules.backtest import run_backtest
-from aftercare.rules.config import DEFAULT_RULES
-from tests.rules.bench_modules import load_bench
+from tests.rules.bench_modules import (
+    assert_arrives_on_its_day,
+    assert_the_backtest_accepts,
+    assert_truth_matches,
+    load_bench,
+)
 
 cohort_alt = load_bench("cohort_alt.py")
 Pair = tuple[dict[str, Any], dict[str, Any]]
@@ -36,12 +38,7 @@ def generated() -> list[Pair]:
 
 
 def test_the_backtest_accepts_every_line(generated: list[Pair]) -> None:
-    lines = [cohort_alt._encoder.encode(history).decode() for history, _ in generated]
-    summary = run_backtest(
-        lines, source_name="alt.jsonl", rules=DEFAULT_RULES, resolve_after_days=2, out=io.StringIO()
-    )
-    assert summary.errors == []
-    assert summary.graduates == 300
+    assert_the_backtest_accepts([history for history, _ in generated])
 
 
 def test_it_differs_where_it_was_meant_to(generated: list[Pair]) -> None:
@@ -73,20 +70,8 @@ def test_it_differs_where_it_was_meant_to(generated: list[Pair]) -> None:
 
 def test_truth_matches_the_history(generated: list[Pair]) -> None:
     for history, truth in generated:
-        by_day = {c["local_date"]: c for c in history["checkins"]}
-        assert len(by_day) == len(history["checkins"])
-        assert {d for d, c in by_day.items() if c["used"]} == {
-            lapse["local_date"] for lapse in truth["lapses"]
-        }
-        assert {d for d, c in by_day.items() if c["safety_concern"]} == set(truth["safety_days"])
+        by_day = assert_truth_matches(
+            history, truth, dropouts=("dropout", "fading"), never_lapsing=("chronic",)
+        )
         if truth["archetype"] in ("dropout", "fading"):
-            assert max(by_day) == truth["dropout_last_checkin"]
-            # The last check-in arrives on its own day, so "silence within 3 days" is measurable.
-            received = by_day[max(by_day)].get("received_at")
-            if received is not None:
-                local = datetime.fromisoformat(received).astimezone(ZoneInfo(history["timezone"]))
-                assert local.date().isoformat() == max(by_day)
-        else:
-            assert truth["dropout_last_checkin"] is None
-        if truth["archetype"] == "chronic":
-            assert not truth["lapses"]
+            assert_arrives_on_its_day(history, by_day[max(by_day)])

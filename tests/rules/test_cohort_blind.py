@@ -3,7 +3,6 @@ generators): seeded, valid backtest input, and a truth that matches the historie
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -11,9 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from aftercare.rules.backtest import run_backtest
-from aftercare.rules.config import DEFAULT_RULES
-from tests.rules.bench_modules import load_bench
+from tests.rules.bench_modules import assert_the_backtest_accepts, assert_truth_matches, load_bench
 
 cohort_blind = load_bench("cohort_blind.py")
 Pair = tuple[dict[str, Any], dict[str, Any]]
@@ -41,12 +38,7 @@ def generated() -> list[Pair]:
 
 
 def test_the_backtest_accepts_every_line(generated: list[Pair]) -> None:
-    lines = [msgspec.json.encode(history).decode() for history, _ in generated]
-    summary = run_backtest(
-        lines, source_name="blind.jsonl", rules=DEFAULT_RULES, resolve_after_days=2, out=io.StringIO()
-    )
-    assert summary.errors == []
-    assert summary.graduates == 300
+    assert_the_backtest_accepts([history for history, _ in generated])
 
 
 def test_it_holds_the_kinds_the_issue_names(generated: list[Pair]) -> None:
@@ -60,18 +52,7 @@ def test_it_holds_the_kinds_the_issue_names(generated: list[Pair]) -> None:
 
 def test_truth_matches_the_history(generated: list[Pair]) -> None:
     for history, truth in generated:
-        by_day = {c["local_date"]: c for c in history["checkins"]}
-        assert len(by_day) == len(history["checkins"])
-        lapses = [lapse["local_date"] for lapse in truth["lapses"]]
-        assert lapses == sorted(set(lapses))
-        assert {d for d, c in by_day.items() if c["used"]} == set(lapses)
-        assert {d for d, c in by_day.items() if c["safety_concern"]} == set(truth["safety_days"])
+        assert_truth_matches(history, truth)
         for lapse in truth["lapses"]:
             assert (lapse["prodrome_start"] is not None) == (lapse["kind"] == "prodromal")
             assert lapse["prodrome_start"] is None or lapse["prodrome_start"] < lapse["local_date"]
-        if truth["archetype"] == "dropout":
-            assert max(by_day) == truth["dropout_last_checkin"]
-        else:
-            assert truth["dropout_last_checkin"] is None
-        if truth["archetype"] in ("stable", "noisy"):
-            assert not truth["lapses"]

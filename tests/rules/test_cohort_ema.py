@@ -7,13 +7,15 @@ import io
 from collections import Counter
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from aftercare.rules.backtest import run_backtest
-from aftercare.rules.config import DEFAULT_RULES
-from tests.rules.bench_modules import load_bench
+from tests.rules.bench_modules import (
+    assert_arrives_on_its_day,
+    assert_the_backtest_accepts,
+    assert_truth_matches,
+    load_bench,
+)
 
 cohort_ema = load_bench("cohort_ema.py")
 Pair = tuple[dict[str, Any], dict[str, Any]]
@@ -42,12 +44,7 @@ def generated() -> list[Pair]:
 
 
 def test_the_backtest_accepts_every_line(generated: list[Pair]) -> None:
-    lines = [cohort_ema._encoder.encode(history).decode() for history, _ in generated]
-    summary = run_backtest(
-        lines, source_name="ema.jsonl", rules=DEFAULT_RULES, resolve_after_days=2, out=io.StringIO()
-    )
-    assert summary.errors == []
-    assert summary.graduates == 300
+    assert_the_backtest_accepts([history for history, _ in generated])
 
 
 def test_it_has_what_it_was_written_to_have(generated: list[Pair]) -> None:
@@ -76,20 +73,8 @@ def test_it_has_what_it_was_written_to_have(generated: list[Pair]) -> None:
 
 def test_truth_matches_the_history(generated: list[Pair]) -> None:
     for history, truth in generated:
-        by_day = {c["local_date"]: c for c in history["checkins"]}
-        assert len(by_day) == len(history["checkins"])
-        lapses = [lapse["local_date"] for lapse in truth["lapses"]]
-        assert lapses == sorted(set(lapses))
-        assert {d for d, c in by_day.items() if c["used"]} == set(lapses)
-        assert {d for d, c in by_day.items() if c["safety_concern"]} == set(truth["safety_days"])
-        assert all(history["start_date"] <= d <= history["end_date"] for d in by_day)
+        by_day = assert_truth_matches(
+            history, truth, never_lapsing=("stable", "noisy", "drifting", "rhythmic", "dropout")
+        )
         if truth["archetype"] == "dropout":
-            assert max(by_day) == truth["dropout_last_checkin"]
-            received = by_day[max(by_day)].get("received_at")
-            if received is not None:
-                local = datetime.fromisoformat(received).astimezone(ZoneInfo(history["timezone"]))
-                assert local.date().isoformat() == max(by_day)
-        else:
-            assert truth["dropout_last_checkin"] is None
-        if truth["archetype"] in ("stable", "noisy", "drifting", "rhythmic", "dropout"):
-            assert not truth["lapses"]
+            assert_arrives_on_its_day(history, by_day[max(by_day)])
