@@ -25,6 +25,9 @@ de-identified) histories, in the backtest's input format, and lets this command 
   whatever the shape). If even the strictest thresholds open too many, the early-sign rules are
   switched off, with a warning, when that reaches the target.
 - **Deterministic.** The same input gives the same rules, byte for byte.
+- **Memory for one graduate.** The history is checked in full once, then read again from the file
+  for each replay (``Cohort``), so a program's years of check-ins need not fit in memory: reading
+  costs about a tenth of a replay.
 
 The chosen rules go to ``--out`` (or stdout): the body of ``PUT /v1/program/rules``. Stderr gets the
 backtest's figures for them (burden overall and per rule, alerts per counselor-week at a caseload
@@ -42,7 +45,7 @@ import os
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -157,10 +160,11 @@ class Choice(msgspec.Struct):
 
 
 def calibrate(
-    histories: list[History], base: ProgramRules, target: float, resolve_after_days: int
+    histories: Iterable[History], base: ProgramRules, target: float, resolve_after_days: int
 ) -> Choice | Summary:
     """The loosest rules on the scale whose burden on ``histories`` is at most ``target`` alerts per
-    graduate-month; the floor's summary when not even lapse, safety and silence alone fit."""
+    graduate-month; the floor's summary when not even lapse, safety and silence alone fit.
+    ``histories`` is iterated once per replay (a list, or a ``Cohort`` that reads its file again)."""
     floor = replay_all(histories, without_early_signs(base), resolve_after_days)
     if floor.alerts_per_graduate_month > target:
         return floor
@@ -250,11 +254,16 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(base, str):
         print(base, file=sys.stderr)
         return EXIT_BAD_INPUT
-    histories, problems = _read(args.cohort)
+    cohort = Cohort(args.cohort)
+    problems = cohort.problems()
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return EXIT_BAD_INPUT
-    found = calibrate(histories, base, args.target_burden, args.resolve_after_days)
+    try:
+        found = calibrate(cohort, base, args.target_burden, args.resolve_after_days)
+    except CohortChanged as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
     if isinstance(found, Summary):
         protected = ", ".join(f"{rule} {found.per_graduate_month(rule):.3f}" for rule in PROTECTED)
         print(
@@ -273,23 +282,44 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _read(path: Path) -> tuple[list[History], list[str]]:
-    histories: list[History] = []
-    problems: list[str] = []
-    seen: set[str] = set()
-    try:
-        with path.open(encoding="utf-8") as lines:
-            for number, text in numbered(lines):
-                parsed = parse_history(text, where=f"{path.name}:{number}", seen=seen)
+class CohortChanged(Exception):
+    """The history file no longer reads as it did when it was checked."""
+
+
+class Cohort:
+    """The history file, iterable again and again: each pass reads it from disk, one graduate at a
+    time, so only one history is held (see "Memory for one graduate")."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def problems(self) -> list[str]:
+        """Every problem of every line, as ``aftercare backtest`` names them; [] if the file replays."""
+        problems: list[str] = []
+        try:
+            for parsed in self._parsed():
                 if isinstance(parsed, list):
                     problems.extend(parsed)
-                elif not problems:
-                    histories.append(parsed)
-    except OSError as exc:
-        return [], [f"{path}: (file): {exc.strerror}"]
-    except UnicodeDecodeError as exc:
-        return [], [f"{path}: (file): not UTF-8: {exc.reason}"]
-    return histories, problems
+        except OSError as exc:
+            return [f"{self.path}: (file): {exc.strerror}"]
+        except UnicodeDecodeError as exc:
+            return [f"{self.path}: (file): not UTF-8: {exc.reason}"]
+        return problems
+
+    def __iter__(self) -> Iterator[History]:
+        try:
+            for parsed in self._parsed():
+                if isinstance(parsed, list):
+                    raise CohortChanged(f"{parsed[0]} (the file changed while it was calibrated on)")
+                yield parsed
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CohortChanged(f"{self.path}: (file): changed while it was calibrated on: {exc}") from exc
+
+    def _parsed(self) -> Iterator[History | list[str]]:
+        seen: set[str] = set()
+        with self.path.open(encoding="utf-8") as lines:
+            for number, text in numbered(lines):
+                yield parse_history(text, where=f"{self.path.name}:{number}", seen=seen)
 
 
 def _write_atomically(path: Path, body: bytes) -> None:

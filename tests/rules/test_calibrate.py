@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from aftercare.rules.backtest import run_backtest
-from aftercare.rules.calibrate import GRID, MIN_STRICTNESS, main, tighten
+from aftercare.rules.calibrate import GRID, MIN_STRICTNESS, Cohort, CohortChanged, main, tighten
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules, rules_decoder
 from tests.rules.bench_modules import load_bench
 from tests.rules.test_backtest import checkin, daily, graduate
@@ -142,6 +142,19 @@ def test_bad_input_exits_2_like_the_backtest_and_writes_nothing(
     assert main([str(cohort), "--target-burden", "2", "--rules", str(rules)]) == 2
     assert "rules.json: rules.silence.warning_days: must be >= 1" in capsys.readouterr().err
     assert main([str(tmp_path / "missing.jsonl"), "--target-burden", "2"]) == 2
+
+
+def test_each_replay_reads_the_history_from_the_file_one_graduate_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "cohort.jsonl"
+    path.write_text(f"{graduate(daily(20), gid='a')}\n{graduate(daily(20), gid='b')}\n")
+    cohort = Cohort(path)
+    assert cohort.problems() == []
+    first = iter(cohort)
+    assert next(first).graduate == "a"  # lazily: one history, the rest still on disk
+    assert [h.graduate for h in cohort] == ["a", "b"]  # and again, from the start
+    path.write_text(f"{graduate(daily(20), gid='a')}\nnot json\n")
+    with pytest.raises(CohortChanged, match=r"cohort.jsonl:2: \(line\): not JSON.*changed while"):
+        list(cohort)
 
 
 def test_the_console_script_writes_a_body_ready_for_put(cohort: Path, tmp_path: Path) -> None:
