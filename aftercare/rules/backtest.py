@@ -528,6 +528,13 @@ def alert_events(graduate: str, changes: Iterable[AlertChange]) -> list[AlertEve
     return events
 
 
+def file_problem(path: Path, exc: OSError | UnicodeDecodeError) -> str:
+    """A history file that cannot be read at all, as one problem line (``FILE: (file): message``)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"{path}: (file): not UTF-8: {exc.reason}"
+    return f"{path}: (file): {exc.strerror}"
+
+
 def numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
     for number, text in enumerate(lines, start=1):
         if text.strip():
@@ -629,11 +636,8 @@ def main(argv: list[str] | None = None) -> int:
                         resolve_after_days=args.resolve_after_days,
                         out=out,
                     )
-            except OSError as exc:
-                print(f"{args.cohort}: (file): {exc.strerror}", file=sys.stderr)
-                return 2
-            except UnicodeDecodeError as exc:
-                print(f"{args.cohort}: (file): not UTF-8: {exc.reason}", file=sys.stderr)
+            except (OSError, UnicodeDecodeError) as exc:
+                print(file_problem(args.cohort, exc), file=sys.stderr)
                 return 2
         if summary.errors:
             print("\n".join(summary.errors), file=sys.stderr)

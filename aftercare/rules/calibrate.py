@@ -54,6 +54,7 @@ from aftercare.rules.backtest import (
     DEFAULT_RESOLVE_AFTER_DAYS,
     History,
     Summary,
+    file_problem,
     load_rules,
     numbered,
     parse_history,
@@ -300,10 +301,8 @@ class Cohort:
             for parsed in self._parsed():
                 if isinstance(parsed, list):
                     problems.extend(parsed)
-        except OSError as exc:
-            return [f"{self.path}: (file): {exc.strerror}"]
-        except UnicodeDecodeError as exc:
-            return [f"{self.path}: (file): not UTF-8: {exc.reason}"]
+        except (OSError, UnicodeDecodeError) as exc:
+            return [file_problem(self.path, exc)]
         return problems
 
     def __iter__(self) -> Iterator[History]:
