@@ -193,7 +193,8 @@ def assess(
     """Score today's check-in (``window[-1]``) against the window and the baseline before today.
 
     ``later_lapses``: lapses already reported for days after today's (``step.later_lapses``), when
-    today's check-in is a late sync: a repeat lapse is one whichever of the two arrived first."""
+    today's check-in is a late sync: a repeat lapse is one whichever of the two arrived first. The
+    lapse rule reads those within its ``repeat_window_days``."""
     today = window[-1]
     recent = [c for c in window[-WINDOW_DAYS:] if c.local_date <= today.local_date]
     day = _Day(today.local_date, recent, aggregates_before, plan, later_lapses)

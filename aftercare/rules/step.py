@@ -48,14 +48,13 @@ def window_for(checkin: CheckinFacts, received: Iterable[CheckinFacts]) -> list[
     return [*before, checkin]
 
 
-def later_lapses(checkin: CheckinFacts, received: Iterable[CheckinFacts], days: int) -> list[CheckinFacts]:
-    """The lapses of ``received`` reported for the ``days`` local days after ``checkin``'s, oldest
-    first: the one exception to "no future" above. Two lapses within the lapse rule's repeat window
-    are a repeat whichever arrived first; a late sync of the earlier one must find the later one."""
-    last = checkin.local_date + timedelta(days=days)
+def later_lapses(checkin: CheckinFacts, received: Iterable[CheckinFacts]) -> list[CheckinFacts]:
+    """The lapses of ``received`` reported for local days after ``checkin``'s, oldest first: the one
+    exception to "no future" above. Two lapses within the lapse rule's repeat window (the engine
+    reads them against it) are a repeat whichever arrived first; a late sync of the earlier one must
+    find the later one."""
     return sorted(
-        (c for c in received if c.used and checkin.local_date < c.local_date <= last),
-        key=lambda c: c.local_date,
+        (c for c in received if c.used and c.local_date > checkin.local_date), key=lambda c: c.local_date
     )
 
 
@@ -76,7 +75,7 @@ def checkin_step(
     own day for a late sync), fold it into the baseline."""
     checkin = with_doses(checkin, doses)
     nearby = list(received)
-    repeats = later_lapses(checkin, nearby, rules.rules.lapse.repeat_window_days) if checkin.used else []
+    repeats = later_lapses(checkin, nearby) if checkin.used else []
     assessment = assess(window_for(checkin, nearby), aggregates, plan, rules, later_lapses=repeats)
     changes = apply_hits(alerts, assessment.hits, local_date=checkin.local_date, on=on)
     return Step(
