@@ -118,16 +118,8 @@ TIMEZONES: tuple[tuple[str, int, str, int], ...] = (
 CHECKIN_TIMES = ("07:30", "08:00", "09:00", "12:00", "17:30", "18:00", "19:00", "20:00", "21:00", "21:30")
 CHECKIN_WEIGHTS = (4, 8, 5, 3, 4, 10, 18, 18, 14, 6)
 
-# Warning signs as relapse-prevention work lists them; "emotional" ones tend to come first.
-EARLY_SIGNALS = (
-    "low_mood",
-    "stress",
-    "poor_sleep",
-    "isolating",
-    "missed_support",
-    "missed_medication",
-    "going_quiet",
-)
+# Warning signs as relapse-prevention work lists them: emotional and behavioural ones tend to come
+# first (every sign of SIGNAL_WEIGHT but these), craving and triggers met without coping later.
 LATE_SIGNALS = ("craving", "triggers_without_coping")
 SIGNAL_WEIGHT = {
     "craving": 5.0,
