@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,8 @@ from aftercare.clock import FixedClock
 from aftercare.config import Settings
 from aftercare.db.engine import make_engine
 from aftercare.db.migrate import migrate
+
+pytest_plugins = ["tests.watchdog"]
 
 POSTGRES_URL = os.environ.get("AFTERCARE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
@@ -102,8 +105,8 @@ def app(settings: Settings, clock: FixedClock, engine: AsyncEngine) -> Litestar:
     return create_app(settings, clock=clock, engine=engine)
 
 
-@pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def app_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client that runs the app in the test's own event loop (Litestar's AsyncTestClient
     runs it in a portal thread with another loop, which asyncpg connections cannot cross)."""
     started, stop = asyncio.Event(), asyncio.Event()
@@ -115,7 +118,12 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
             await stop.wait()
 
     lifespan = asyncio.create_task(run_lifespan())
-    await started.wait()
+    # A startup that raises never sets ``started``: wait on the task too, so its error is raised here
+    # instead of the test waiting for ever.
+    await asyncio.wait({lifespan, asyncio.ensure_future(started.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    if lifespan.done():
+        lifespan.result()
+        raise RuntimeError("the app's lifespan ended before it started")
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
@@ -125,6 +133,12 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     finally:
         stop.set()
         await lifespan
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(app) as test_client:
+        yield test_client
 
 
 @dataclass

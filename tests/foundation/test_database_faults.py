@@ -49,7 +49,7 @@ from aftercare.db.faults import DatabaseUnreachable, database_unavailable
 from aftercare.db.migrate import migrate
 from aftercare.flows.worker import Sweeper
 from aftercare.push.runtime import PushRuntime
-from tests.conftest import T0, Account, Program
+from tests.conftest import T0, Account, Program, app_client
 
 TODAY = date(2026, 11, 24)  # T0 is 12:00 in Chicago that day
 PHASE_SECONDS = 1.0
@@ -519,27 +519,6 @@ async def walk_every_route(
         else:
             counts["other"] += 1
     return counts
-
-
-@asynccontextmanager
-async def app_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def run_lifespan() -> None:
-        async with app.lifespan():
-            started.set()
-            await stop.wait()
-
-    lifespan = asyncio.create_task(run_lifespan())
-    await started.wait()
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver.local"
-        ) as client:
-            yield client
-    finally:
-        stop.set()
-        await lifespan
 
 
 async def test_unreachable_at_start_answers_503_not_500(settings: Settings) -> None:
