@@ -14,8 +14,9 @@ from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aftercare.rules.backtest import run_backtest
+from aftercare.rules.backtest import History, parse_history, replay_graduate, run_backtest
 from aftercare.rules.config import DEFAULT_RULES
+from tests.rules.lifecycle_contract import Act, violations
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
@@ -45,6 +46,23 @@ def assert_the_backtest_accepts(histories: Sequence[dict[str, Any]]) -> None:
     )
     assert summary.errors == []
     assert summary.graduates == len(histories)
+
+
+def assert_every_change_keeps_the_lifecycle(
+    histories: Sequence[dict[str, Any]], *, resolve_after_days: int
+) -> None:
+    """Every alert change the backtest makes for these graduates obeys the lifecycle of the contract
+    (``lifecycle_contract``): the random histories of ``test_lifecycle_property`` on the days and
+    late syncs of a whole cohort."""
+    broken: dict[str, list[str]] = {}
+    for history in histories:
+        parsed = parse_history(json.dumps(history), where=history["graduate"], seen=set())
+        assert isinstance(parsed, History), parsed
+        changes = replay_graduate(parsed, DEFAULT_RULES, resolve_after_days)
+        found = violations(map(Act.of, changes), resolve_after_days=resolve_after_days, rules=DEFAULT_RULES)
+        if found:
+            broken[history["graduate"]] = found
+    assert broken == {}
 
 
 def assert_truth_matches(

@@ -10,7 +10,12 @@ from typing import Any
 import msgspec
 import pytest
 
-from tests.rules.bench_modules import assert_the_backtest_accepts, assert_truth_matches, load_bench
+from tests.rules.bench_modules import (
+    assert_every_change_keeps_the_lifecycle,
+    assert_the_backtest_accepts,
+    assert_truth_matches,
+    load_bench,
+)
 
 cohort_blind = load_bench("cohort_blind.py")
 Pair = tuple[dict[str, Any], dict[str, Any]]
@@ -39,6 +44,13 @@ def generated() -> list[Pair]:
 
 def test_the_backtest_accepts_every_line(generated: list[Pair]) -> None:
     assert_the_backtest_accepts([history for history, _ in generated])
+
+
+@pytest.mark.parametrize("resolve_after_days", [1, 3])
+def test_every_alert_change_keeps_the_lifecycle(generated: list[Pair], resolve_after_days: int) -> None:
+    assert_every_change_keeps_the_lifecycle(
+        [history for history, _ in generated], resolve_after_days=resolve_after_days
+    )
 
 
 def test_it_holds_the_kinds_the_issue_names(generated: list[Pair]) -> None:

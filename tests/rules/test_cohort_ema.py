@@ -12,6 +12,7 @@ import pytest
 
 from tests.rules.bench_modules import (
     assert_arrives_on_its_day,
+    assert_every_change_keeps_the_lifecycle,
     assert_the_backtest_accepts,
     assert_truth_matches,
     load_bench,
@@ -45,6 +46,13 @@ def generated() -> list[Pair]:
 
 def test_the_backtest_accepts_every_line(generated: list[Pair]) -> None:
     assert_the_backtest_accepts([history for history, _ in generated])
+
+
+@pytest.mark.parametrize("resolve_after_days", [1, 3])
+def test_every_alert_change_keeps_the_lifecycle(generated: list[Pair], resolve_after_days: int) -> None:
+    assert_every_change_keeps_the_lifecycle(
+        [history for history, _ in generated], resolve_after_days=resolve_after_days
+    )
 
 
 def test_it_has_what_it_was_written_to_have(generated: list[Pair]) -> None:
