@@ -206,6 +206,18 @@ class Summary(msgspec.Struct):
         """Alerts a counselor with ``CASELOAD`` graduates like these would open in a week."""
         return self.alerts_per_graduate_month / DAYS_PER_MONTH * 7 * CASELOAD
 
+    def add(self, other: Summary) -> None:
+        """Count ``other``'s graduates in too: the figures of a replay shared among processes are
+        the sums of their shares', whatever the order they are added in."""
+        for name in self.__struct_fields__:
+            mine = getattr(self, name)
+            if isinstance(mine, int):
+                setattr(self, name, mine + getattr(other, name))
+        opened = Counter(self.opened)
+        opened.update(other.opened)
+        self.opened = dict(opened)
+        self.errors += other.errors
+
     def measure(self, history: History, events: Iterable[AlertEvent], repeat_window_days: int) -> None:
         """Add one graduate's figures (see the class docstring)."""
         first, last = history.start_date, history.end_date

@@ -2,7 +2,7 @@
 whose replayed alert burden stays within a target.
 
     aftercare calibrate COHORT.jsonl --target-burden B [--rules BASE.json] [--out RULES.json]
-                        [--resolve-after-days N]
+                        [--resolve-after-days N] [--workers N]
 
 A counselor keeps reading alerts only while there are few enough of them, and how many a set of
 thresholds opens depends on the population it meets. So a program replays its own (consented,
@@ -28,6 +28,10 @@ de-identified) histories, in the backtest's input format, and lets this command 
 - **Memory for one graduate.** The history is checked in full once, then read again from the file
   for each replay (``Cohort``), so a program's years of check-ins need not fit in memory: reading
   costs about a tenth of a replay.
+- **Every core.** Graduates are replayed independently, so each replay is shared among ``--workers``
+  processes (default: the cores this process may use), each reading the file and replaying every
+  n-th graduate; their figures are added (``Summary.add``), so the rules and the report are the
+  same whatever the number of workers.
 
 The chosen rules go to ``--out`` (or stdout): the body of ``PUT /v1/program/rules``. Stderr gets the
 backtest's figures for them (burden overall and per rule, alerts per counselor-week at a caseload
@@ -41,11 +45,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import os
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import msgspec
@@ -149,6 +156,41 @@ def replay_all(histories: Iterable[History], rules: ProgramRules, resolve_after_
     return summary
 
 
+@contextmanager
+def replays(cohort: Cohort, resolve_after_days: int, workers: int) -> Iterator[Replay]:
+    """Replays of ``cohort`` shared among ``workers`` processes, for as long as the context lasts
+    (one pool for every replay of a calibration: a process starts in about a second)."""
+    if workers == 1:
+        yield lambda rules: replay_all(cohort, rules, resolve_after_days)
+        return
+    # Spawned, not forked: a fork copies whatever locks the caller's threads hold at that moment.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+
+        def replay(rules: ProgramRules) -> Summary:
+            shares = [
+                pool.submit(_replay_share, cohort.path, share, workers, rules, resolve_after_days)
+                for share in range(workers)
+            ]
+            total = Summary()
+            for share in shares:
+                total.add(share.result())
+            return total
+
+        yield replay
+
+
+def _replay_share(
+    path: Path, share: int, shares: int, rules: ProgramRules, resolve_after_days: int
+) -> Summary:
+    """In a worker process: every ``shares``-th graduate of the file, from the ``share``-th."""
+    return replay_all(Cohort(path).share(share, shares), rules, resolve_after_days)
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class Choice(msgspec.Struct):
     """The calibrated rules, how they were found, and their figures."""
 
@@ -160,20 +202,21 @@ class Choice(msgspec.Struct):
     base: Summary
 
 
-def calibrate(
-    histories: Iterable[History], base: ProgramRules, target: float, resolve_after_days: int
-) -> Choice | Summary:
-    """The loosest rules on the scale whose burden on ``histories`` is at most ``target`` alerts per
-    graduate-month; the floor's summary when not even lapse, safety and silence alone fit.
-    ``histories`` is iterated once per replay (a list, or a ``Cohort`` that reads its file again)."""
-    floor = replay_all(histories, without_early_signs(base), resolve_after_days)
+Replay = Callable[[ProgramRules], Summary]
+"""The history replayed under the given rules (``replays``)."""
+
+
+def calibrate(replay: Replay, base: ProgramRules, target: float) -> Choice | Summary:
+    """The loosest rules on the scale whose replayed burden is at most ``target`` alerts per
+    graduate-month; the floor's summary when not even lapse, safety and silence alone fit."""
+    floor = replay(without_early_signs(base))
     if floor.alerts_per_graduate_month > target:
         return floor
     tried: dict[int, Summary] = {}
 
     def burden(step: int) -> float:
         if step not in tried:
-            tried[step] = replay_all(histories, tighten(base, step / GRID), resolve_after_days)
+            tried[step] = replay(tighten(base, step / GRID))
         return tried[step].alerts_per_graduate_month
 
     low, high = round(MIN_STRICTNESS * GRID), round(MAX_STRICTNESS * GRID)
@@ -244,12 +287,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rules", type=Path, help="base rules: body of GET /v1/program/rules")
     parser.add_argument("--out", type=Path, help="where to write the rules body (default: stdout)")
     parser.add_argument("--resolve-after-days", type=int, default=DEFAULT_RESOLVE_AFTER_DAYS)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=available_cores(),
+        help="processes to replay with (default: every core)",
+    )
     args = parser.parse_args(argv)
     if not math.isfinite(args.target_burden) or args.target_burden <= 0:
         print("--target-burden: must be a number > 0", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.resolve_after_days < 1:
         print("--resolve-after-days: must be >= 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.workers < 1:
+        print("--workers: must be >= 1", file=sys.stderr)
         return EXIT_BAD_INPUT
     base = load_rules(args.rules)
     if isinstance(base, str):
@@ -261,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(problems), file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        found = calibrate(cohort, base, args.target_burden, args.resolve_after_days)
+        with replays(cohort, args.resolve_after_days, args.workers) as replay:
+            found = calibrate(replay, base, args.target_burden)
     except CohortChanged as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -306,19 +359,24 @@ class Cohort:
         return problems
 
     def __iter__(self) -> Iterator[History]:
+        return self.share(0, 1)
+
+    def share(self, share: int, shares: int) -> Iterator[History]:
+        """The ``share``-th of every ``shares`` graduates, read from the file now."""
         try:
-            for parsed in self._parsed():
+            for parsed in self._parsed(share, shares):
                 if isinstance(parsed, list):
                     raise CohortChanged(f"{parsed[0]} (the file changed while it was calibrated on)")
                 yield parsed
         except (OSError, UnicodeDecodeError) as exc:
             raise CohortChanged(f"{self.path}: (file): changed while it was calibrated on: {exc}") from exc
 
-    def _parsed(self) -> Iterator[History | list[str]]:
-        seen: set[str] = set()
+    def _parsed(self, share: int = 0, shares: int = 1) -> Iterator[History | list[str]]:
+        seen: set[str] = set()  # within the share: the whole file's ids were checked by ``problems``
         with self.path.open(encoding="utf-8") as lines:
-            for number, text in numbered(lines):
-                yield parse_history(text, where=f"{self.path.name}:{number}", seen=seen)
+            for index, (number, text) in enumerate(numbered(lines)):
+                if index % shares == share:
+                    yield parse_history(text, where=f"{self.path.name}:{number}", seen=seen)
 
 
 def _write_atomically(path: Path, body: bytes) -> None:

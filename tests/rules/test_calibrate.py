@@ -13,7 +13,16 @@ import msgspec
 import pytest
 
 from aftercare.rules.backtest import run_backtest
-from aftercare.rules.calibrate import GRID, MIN_STRICTNESS, Cohort, CohortChanged, main, tighten
+from aftercare.rules.calibrate import (
+    GRID,
+    MIN_STRICTNESS,
+    Cohort,
+    CohortChanged,
+    main,
+    replay_all,
+    replays,
+    tighten,
+)
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules, rules_decoder
 from tests.rules.bench_modules import load_bench
 from tests.rules.test_backtest import checkin, daily, graduate
@@ -76,12 +85,38 @@ def test_a_generous_target_loosens_within_the_scale(cohort: Path, tmp_path: Path
     assert status == 0 and rules == tighten(DEFAULT_RULES, round(MIN_STRICTNESS * GRID) / GRID)
 
 
-def test_the_same_input_gives_the_same_rules_byte_for_byte(cohort: Path, tmp_path: Path) -> None:
-    first = tmp_path / "a.json"
-    second = tmp_path / "b.json"
-    assert main([str(cohort), "--target-burden", "1.2", "--out", str(first)]) == 0
-    assert main([str(cohort), "--target-burden", "1.2", "--out", str(second)]) == 0
-    assert first.read_bytes() == second.read_bytes()
+def test_the_same_input_gives_the_same_rules_and_report_byte_for_byte_on_any_number_of_processes(
+    cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    written, reports = [], []
+    for run, workers in enumerate(("1", "1", "3")):
+        out = tmp_path / f"{run}.json"
+        assert main([str(cohort), "--target-burden", "1.2", "--out", str(out), "--workers", workers]) == 0
+        written.append(out.read_bytes())
+        reports.append(capsys.readouterr().err)
+    assert written[0] == written[1] == written[2]
+    assert reports[0] == reports[1] == reports[2]
+    assert "strictness +" in reports[0]  # a search was made: the base rules open more than 1.2
+
+
+def test_a_replay_shared_among_processes_counts_every_graduate_once(cohort: Path) -> None:
+    alone = replay_all(Cohort(cohort), DEFAULT_RULES, 2)
+    with replays(Cohort(cohort), 2, workers=3) as replay:
+        shared = replay(DEFAULT_RULES)
+    assert shared == alone
+    shares = [[h.graduate for h in Cohort(cohort).share(k, 3)] for k in range(3)]
+    assert sorted(g for share in shares for g in share) == sorted(h.graduate for h in Cohort(cohort))
+    assert [len(s) for s in shares] == [14, 13, 13]
+
+
+def test_a_file_that_changes_under_the_workers_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cohort.jsonl"
+    path.write_text(f"{graduate(daily(20), gid='a')}\n{graduate(daily(20), gid='b')}\n")
+    cohort = Cohort(path)
+    assert cohort.problems() == []
+    path.write_text(f"{graduate(daily(20), gid='a')}\nnot json\n")
+    with replays(cohort, 2, workers=2) as replay, pytest.raises(CohortChanged, match=r"cohort.jsonl:2"):
+        replay(DEFAULT_RULES)
 
 
 def test_a_target_below_what_lapse_safety_and_silence_open_is_refused(
@@ -115,6 +150,7 @@ def test_the_base_rules_are_the_starting_point(cohort: Path, tmp_path: Path) -> 
         (["--target-burden", "0"], "--target-burden: must be a number > 0"),
         (["--target-burden", "nan"], "--target-burden: must be a number > 0"),
         (["--target-burden", "1", "--resolve-after-days", "0"], "--resolve-after-days: must be >= 1"),
+        (["--target-burden", "1", "--workers", "0"], "--workers: must be >= 1"),
     ],
 )
 def test_bad_arguments_exit_2(
