@@ -274,12 +274,16 @@ def _score(
     by_kind_total: Counter[str] = Counter()
     archetype_days: Counter[str] = Counter()
     archetype_opened: Counter[str] = Counter()
+    archetype_opened_no_silence: Counter[str] = Counter()
     chance_days = chance_flagged = chance_flagged_no_silence = 0
     for truth in truths:
         mine = events.get(truth.graduate, [])
         first = starts[truth.graduate]
         archetype_days[truth.archetype] += days
         archetype_opened[truth.archetype] += sum(e.event == "opened" for e in mine)
+        archetype_opened_no_silence[truth.archetype] += sum(
+            e.event == "opened" and e.rule != "silence" for e in mine
+        )
         for lapse in truth.lapses:
             day = date.fromisoformat(lapse["local_date"])
             kind = lapse["kind"]
@@ -364,7 +368,13 @@ def _score(
         # Issue 20's target: wide but steady graduates alarm at most 1.5x as often as steady ones.
         noisy = archetype_opened["noisy"] / archetype_days["noisy"]
         stable = archetype_opened["stable"] / archetype_days["stable"]
-        print(f"noisy-but-stable over stable graduates, alerts opened: {noisy / stable:.2f}x")
+        # Without silence: what the answers alone cost, apart from a generator's missed days.
+        ratio_answers = archetype_opened_no_silence["noisy"] / max(1, archetype_opened_no_silence["stable"])
+        ratio_answers *= archetype_days["stable"] / archetype_days["noisy"]
+        print(
+            f"noisy-but-stable over stable graduates, alerts opened: {noisy / stable:.2f}x "
+            f"(not counting silence: {ratio_answers:.2f}x)"
+        )
     months = never_lapsing_days / 30
     rate = never_lapsing_opened / months if months else 0.0
     print(f"alerts opened per graduate-month, never-lapsing graduates: {rate:.3f}")
