@@ -188,6 +188,7 @@ def _replay_share(
 
 
 def available_cores() -> int:
+    """The cores this process may run on: a container's CPU set, not the machine's."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
