@@ -1,18 +1,20 @@
-"""The warning-sign engine measured on four independently made synthetic cohorts, in one command.
+"""The warning-sign engine measured on five independently made synthetic cohorts, in one command.
 
-    python bench/engine_cohort.py [--generator main|alt|ema|blind|both|all] [--graduates 1000] [--days 120]
+    python bench/engine_cohort.py [--generator main|alt|ema|blind|blind2|both|all] [--graduates 1000] [--days 120]
                                   [--seed 7] [--rules RULES.json] [--strictness S]
 
 Generates each cohort (``bench/cohort.py``; ``bench/cohort_alt.py``, designed apart so that an
 engine fitted to the first shows it on the second; ``bench/cohort_ema.py``, written from published
 descriptions of daily-diary and lapse data and held out while the engine was changed; and
 ``bench/cohort_blind.py``, written by a helper who never read the engine, its tests or the other
-generators, from the issue's description of the population and the literature) in a child
+generators, from the issue's description of the population and the literature; and
+``bench/cohort_blind2.py``, written the same way by another helper from the relapse-process and
+EMA literature, told only what the earlier generators already covered) in a child
 process, so its memory is not counted, replays it with the backtest in this process, and scores the
 alert events against the truth: how many prodromal lapses were flagged ahead and how often a day
 with no lapse coming would look "flagged" by chance, the alert burden overall and by kind of
 graduate, how fast dropouts were noticed, that every lapse and safety answer alerted on its day,
-and the replay's speed and peak memory. (``both`` is main and alt, ``all`` adds ema and blind.)
+and the replay's speed and peak memory. (``both`` is main and alt, ``all`` adds ema, blind and blind2.)
 ``--strictness`` moves every early-sign threshold along ``aftercare calibrate``'s one scale (0: the
 rules as given; up: stricter; down: looser), to trace what more flags would cost in burden.
 The cohort is synthetic: these figures say how the engine behaves on the generator's idea of a
@@ -79,8 +81,14 @@ def _share(hits: int, total: int) -> str:
     return f"{hits}/{total} = {100 * hits / total:.1f}%" if total else "n/a (none in cohort)"
 
 
-GENERATORS = {"main": "cohort.py", "alt": "cohort_alt.py", "ema": "cohort_ema.py", "blind": "cohort_blind.py"}
-CHOICES = {"both": ("main", "alt"), "all": ("main", "alt", "ema", "blind")}
+GENERATORS = {
+    "main": "cohort.py",
+    "alt": "cohort_alt.py",
+    "ema": "cohort_ema.py",
+    "blind": "cohort_blind.py",
+    "blind2": "cohort_blind2.py",
+}
+CHOICES = {"both": ("main", "alt"), "all": ("main", "alt", "ema", "blind", "blind2")}
 
 
 def main(argv: list[str] | None = None) -> int:
