@@ -11,8 +11,6 @@ import pytest
 
 from tests.rules.bench_modules import (
     assert_arrives_on_its_day,
-    assert_every_change_keeps_the_lifecycle,
-    assert_the_backtest_accepts,
     assert_truth_matches,
     load_bench,
 )
@@ -36,17 +34,6 @@ def test_same_seed_same_bytes_other_seed_other_cohort() -> None:
 @pytest.fixture(scope="module")
 def generated() -> list[Pair]:
     return [cohort_alt.graduate(5, i, 120) for i in range(300)]
-
-
-def test_the_backtest_accepts_every_line(generated: list[Pair]) -> None:
-    assert_the_backtest_accepts([history for history, _ in generated])
-
-
-@pytest.mark.parametrize("resolve_after_days", [1, 3])
-def test_every_alert_change_keeps_the_lifecycle(generated: list[Pair], resolve_after_days: int) -> None:
-    assert_every_change_keeps_the_lifecycle(
-        [history for history, _ in generated], resolve_after_days=resolve_after_days
-    )
 
 
 def test_it_differs_where_it_was_meant_to(generated: list[Pair]) -> None:

@@ -11,8 +11,6 @@ import msgspec
 import pytest
 
 from tests.rules.bench_modules import (
-    assert_every_change_keeps_the_lifecycle,
-    assert_the_backtest_accepts,
     assert_truth_matches,
     load_bench,
 )
@@ -40,17 +38,6 @@ def generated() -> list[Pair]:
     pairs = [cohort_blind.make_graduate(5, i, 120) for i in range(300)]
     # Through JSON, as the bench reads them.
     return [msgspec.json.decode(msgspec.json.encode(pair)) for pair in pairs]
-
-
-def test_the_backtest_accepts_every_line(generated: list[Pair]) -> None:
-    assert_the_backtest_accepts([history for history, _ in generated])
-
-
-@pytest.mark.parametrize("resolve_after_days", [1, 3])
-def test_every_alert_change_keeps_the_lifecycle(generated: list[Pair], resolve_after_days: int) -> None:
-    assert_every_change_keeps_the_lifecycle(
-        [history for history, _ in generated], resolve_after_days=resolve_after_days
-    )
 
 
 def test_it_holds_the_kinds_the_issue_names(generated: list[Pair]) -> None:

@@ -12,8 +12,6 @@ import pytest
 
 from tests.rules.bench_modules import (
     assert_arrives_on_its_day,
-    assert_every_change_keeps_the_lifecycle,
-    assert_the_backtest_accepts,
     assert_truth_matches,
     load_bench,
 )
@@ -42,17 +40,6 @@ def test_a_graduate_does_not_depend_on_how_many_are_generated() -> None:
 @pytest.fixture(scope="module")
 def generated() -> list[Pair]:
     return [cohort_ema.graduate(5, i, 120) for i in range(300)]
-
-
-def test_the_backtest_accepts_every_line(generated: list[Pair]) -> None:
-    assert_the_backtest_accepts([history for history, _ in generated])
-
-
-@pytest.mark.parametrize("resolve_after_days", [1, 3])
-def test_every_alert_change_keeps_the_lifecycle(generated: list[Pair], resolve_after_days: int) -> None:
-    assert_every_change_keeps_the_lifecycle(
-        [history for history, _ in generated], resolve_after_days=resolve_after_days
-    )
 
 
 def test_it_has_what_it_was_written_to_have(generated: list[Pair]) -> None:
