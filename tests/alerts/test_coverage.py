@@ -412,9 +412,17 @@ async def test_a_counselor_chooses_a_cover_among_active_colleagues_and_learns_no
     )
     assert deactivated.status_code == 200
 
-    listed = await client.get("/v1/staff/colleagues", headers=cast.counselor.headers)
-    assert listed.status_code == 200
-    items = listed.json()["items"]
+    # Every page: the database is shared by the session's tests, so earlier ones' staff are listed too.
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        listed = await client.get("/v1/staff/colleagues", headers=cast.counselor.headers, params=params)
+        assert listed.status_code == 200
+        items += listed.json()["items"]
+        cursor = listed.json()["next_cursor"]
+        if cursor is None:
+            break
     by_id = {item["id"]: item for item in items}
     assert {str(cast.counselor.user_id), str(cover.user_id), str(cast.supervisor.user_id)} <= set(by_id)
     assert str(gone.user_id) not in by_id
