@@ -377,11 +377,12 @@ def _score(
         noisy = archetype_opened["noisy"] / archetype_days["noisy"]
         stable = archetype_opened["stable"] / archetype_days["stable"]
         # Without silence: what the answers alone cost, apart from a generator's missed days.
-        ratio_answers = archetype_opened_no_silence["noisy"] / max(1, archetype_opened_no_silence["stable"])
-        ratio_answers *= archetype_days["stable"] / archetype_days["noisy"]
+        noisy_answers = archetype_opened_no_silence["noisy"] / archetype_days["noisy"]
+        stable_answers = archetype_opened_no_silence["stable"] / archetype_days["stable"]
+        answers = f"{noisy_answers / stable_answers:.2f}x" if stable_answers else "n/a"
         print(
             f"noisy-but-stable over stable graduates, alerts opened: {noisy / stable:.2f}x "
-            f"(not counting silence: {ratio_answers:.2f}x)"
+            f"(not counting silence: {answers})"
         )
     months = never_lapsing_days / 30
     rate = never_lapsing_opened / months if months else 0.0

@@ -120,8 +120,10 @@ async def app_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     lifespan = asyncio.create_task(run_lifespan())
     # A startup that raises never sets ``started``: wait on the task too, so its error is raised here
     # instead of the test waiting for ever.
-    await asyncio.wait({lifespan, asyncio.ensure_future(started.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    waiting = asyncio.ensure_future(started.wait())
+    await asyncio.wait({lifespan, waiting}, return_when=asyncio.FIRST_COMPLETED)
     if lifespan.done():
+        waiting.cancel()  # nothing will set ``started`` now
         lifespan.result()
         raise RuntimeError("the app's lifespan ended before it started")
     try:

@@ -10,10 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from tests.rules.bench_modules import (
-    assert_truth_matches,
-    load_bench,
-)
+from tests.rules.bench_modules import assert_truth_matches, load_bench
 
 cohort_blind = load_bench("cohort_blind.py")
 Pair = tuple[dict[str, Any], dict[str, Any]]
