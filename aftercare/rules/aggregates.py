@@ -208,6 +208,16 @@ class Baseline(msgspec.Struct, frozen=True):
     df: float = math.inf
 
 
+class SignsEpisode(msgspec.Struct, frozen=True, array_like=True):
+    """Early signs that have held on every check-in since an alert was opened (or raised) for them:
+    that alert's ``severity`` and the local day it opened or rose (``alerted_on``). Kept by the
+    lifecycle (``rules.lifecycle.carry_episode``), so that a counselor who has handled the alert is not
+    asked again for the same unchanged signs (``ProgramRules.early_signs_realert_days``)."""
+
+    severity: str
+    alerted_on: date
+
+
 class Aggregates(msgspec.Struct, frozen=True, kw_only=True):
     """Running state before (or after) a check-in; ``Aggregates()`` is a graduate with no history."""
 
@@ -235,6 +245,9 @@ class Aggregates(msgspec.Struct, frozen=True, kw_only=True):
     # the newer snapshot that will take its place (``pending``): None until there is one.
     reference: Reference | None = None
     pending: Reference | None = None
+    # The early-sign episode the last check-in continued (None: its check-in had no early sign).
+    # Rows stored before it existed start with none: their next early sign alerts as before.
+    signs_episode: SignsEpisode | None = None
 
 
 aggregates_encoder = msgspec.json.Encoder()

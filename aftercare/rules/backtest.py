@@ -472,7 +472,9 @@ def replay_graduate(history: History, rules: ProgramRules, resolve_after_days: i
     Day by day in the graduate's zone: first the check-ins that arrive before the day's window
     closes, each in arrival order (``checkin_step``), then the silence rule at the close. An alert
     opened on day O is taken as handled at the start of day O + ``resolve_after_days`` (a silence
-    alert only once its run has ended). Check-ins arriving after the last day still count.
+    alert only once its run has ended; early signs that go on unchanged after it open no new one
+    until ``early_signs_realert_days``, see ``rules.lifecycle``). Check-ins arriving after the last
+    day still count.
     """
     plan = history.plan or PlanFacts()
     tz = history.tz

@@ -189,14 +189,14 @@ class CombinedRule(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True)
     window_days: WindowDays = 7
     signal_min: Annotated[
         float, Meta(ge=0.1, le=3.0, description="Strength (a z-score) at which one signal counts")
-    ] = 1.3
+    ] = 1.2
     min_signals: Annotated[int, Meta(ge=2, le=8, description="Deviating signals needed at once")] = 2
     score_warning: Annotated[
         float, Meta(ge=0.5, le=24.0, description="Summed strength of the counting signals for a warning")
-    ] = 3.7
+    ] = 3.4
     score_high: Annotated[
         float, Meta(ge=0.5, le=24.0, description="Summed strength of the counting signals for high")
-    ] = 7.0
+    ] = 6.5
     single_strength: Annotated[
         float,
         Meta(
@@ -205,7 +205,7 @@ class CombinedRule(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True)
             description="Strength at which one deviating signal alone is a warning (strengths reach at "
             "most 3, so above 3 turns this off)",
         ),
-    ] = 2.95
+    ] = 2.8
     min_warnings: Annotated[
         int, Meta(ge=2, le=6, description="Other rules' warnings at once that make a combined high")
     ] = 2
@@ -523,6 +523,20 @@ class ProgramRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     nudge_after_minutes: Annotated[
         int, Meta(ge=1, le=720, description="Minutes after the daily prompt before the nudge")
     ] = 120
+    # A week: the rhythm of a counselor's review of their caseload. Without it, people whose bad days
+    # come in runs (slow swings, a benign drift, the days after a lapse) were asked about the same
+    # signs again each time their alert was handled (docs/ENGINE.md, "One alert an episode").
+    early_signs_realert_days: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=60,
+            description="Days after an early-sign alert opened (or rose) before the same signs, going "
+            "on unchanged from check-in to check-in, alert again once it has been resolved; worse "
+            "signs, or signs back after a check-in without any, alert at once. 0: any early sign "
+            "after the alert is resolved opens a new one",
+        ),
+    ] = 7
 
     def __post_init__(self) -> None:
         escalation = self.escalation

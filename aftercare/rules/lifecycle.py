@@ -15,6 +15,13 @@ rules, and what this module adds to them:
   opening a second one. Nothing is hidden: the change names every rule that fired
   (``AlertChange.rules``, and ``evidence["rules"]`` on the alert). Lapse, safety and silence keep
   alerts of their own: each must reach the counselor on its day, whatever else is open.
+- **one counselor action for one episode of early signs**: once an early-sign alert is handled
+  (resolved; in the backtest, closed at ``opened + N``), early signs that go on unchanged from
+  check-in to check-in (``SignsEpisode``, carried by ``carry_episode``) open no new alert: only a
+  hit more severe than the episode's last alert, a hit ``early_signs_realert_days`` (program rules)
+  after that alert, or one after a check-in without early signs does. People whose bad days come
+  in runs (slow swings, a slow benign drift, the days after a lapse) were otherwise asked about the
+  same signs every ``N`` days, as long as the run lasted (docs/ENGINE.md, "One alert an episode").
 
 Time. Every change has two days: ``local_date``, the day whose check-in (or window close) caused it,
 which the backtest reports; and ``on``, the graduate's local day when it happened, which is later for
@@ -38,6 +45,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from aftercare.rules.aggregates import SignsEpisode
 from aftercare.rules.engine import EARLY_SIGN_RULES, SEVERITY_RANK, RuleHit, RuleName, Severity
 
 AlertStatus = Literal["open", "acknowledged", "resolved"]
@@ -110,14 +118,20 @@ def apply_hits(
     *,
     local_date: date,
     on: date | None = None,
+    episode: SignsEpisode | None = None,
+    realert_days: int = 0,
 ) -> list[AlertChange]:
     """The changes ``hits`` (of the check-in or window close of ``local_date``, happening on local
-    day ``on``, by default the same) make to the open-or-acknowledged alerts, keyed by rule."""
+    day ``on``, by default the same) make to the open-or-acknowledged alerts, keyed by rule.
+    ``episode``: the early-sign episode the graduate's previous check-in continued, if any, whose
+    unchanged signs open no alert until ``realert_days`` after its last one."""
     happened = local_date if on is None else on
     changes: list[AlertChange] = []
     for hit in merge_hits(hits):
         state = _in_slot(open_alerts, slot_of(hit.rule))
         kind: Literal["opened", "raised", "updated"]
+        if state is None and hit.rule in EARLY_SIGN_RULES and _handled(episode, hit, happened, realert_days):
+            continue
         if state is None:
             kind, rule, severity = "opened", hit.rule, hit.severity
         elif SEVERITY_RANK[hit.severity] > SEVERITY_RANK[state.severity]:
@@ -139,6 +153,38 @@ def apply_hits(
             )
         )
     return changes
+
+
+def _handled(episode: SignsEpisode | None, hit: RuleHit, on: date, realert_days: int) -> bool:
+    """Whether an early-sign ``hit`` with no alert open only continues an ``episode`` whose alert a
+    counselor has handled: no more severe, and within ``realert_days`` of that alert."""
+    return (
+        episode is not None
+        # The episode keeps its severity as a plain name: aggregates.py sits below engine.py.
+        and SEVERITY_RANK[hit.severity] <= SEVERITY_RANK[episode.severity]  # type: ignore[index]
+        and on < episode.alerted_on + timedelta(days=realert_days)
+    )
+
+
+def carry_episode(
+    episode: SignsEpisode | None,
+    hits: Iterable[RuleHit],
+    changes: Iterable[AlertChange],
+    open_alerts: Mapping[str, AlertState],
+) -> SignsEpisode | None:
+    """The early-sign episode after a check-in's ``hits`` made ``changes`` (``open_alerts``: the
+    alerts after them): none when the check-in had no early sign; the alert opened or raised for its
+    signs, if any; else the open early-sign alert they updated, or the episode they continued."""
+    if not any(h.rule in EARLY_SIGN_RULES for h in hits):
+        return None
+    for change in changes:
+        if slot_of(change.rule) == EARLY_SIGNS_SLOT and change.kind != "updated":
+            episode = SignsEpisode(severity=change.severity, alerted_on=change.on)
+    if episode is None:
+        state = _in_slot(open_alerts, EARLY_SIGNS_SLOT)
+        if state is not None:
+            episode = SignsEpisode(severity=state.severity, alerted_on=state.opened_on)
+    return episode
 
 
 def _in_slot(open_alerts: Mapping[str, AlertState], slot: str) -> AlertState | None:

@@ -37,7 +37,12 @@ from tests.conftest import Account, Program
 from tests.rules import test_backtest as bt
 from tests.rules.bench_modules import load_bench
 from tests.rules.lifecycle_contract import Act, violations
-from tests.rules.test_lifecycle import late_pair_of_days, silence_with_a_late_day, steady_then_prodrome
+from tests.rules.test_lifecycle import (
+    late_pair_of_days,
+    long_episode,
+    silence_with_a_late_day,
+    steady_then_prodrome,
+)
 from tests.rules.test_lifecycle_property import histories
 
 RESOLVE_AFTER_DAYS = 2
@@ -257,6 +262,23 @@ async def test_issue_20_b_through_the_api(program: Program, clock: FixedClock) -
         (bt.day(12), "opened", "warning"),
         (bt.day(14), "opened", "warning"),
         (bt.day(15), "raised", "high"),
+    ]
+
+
+async def test_an_episode_a_counselor_resolved_alerts_again_only_a_week_later_through_the_api(
+    program: Program, clock: FixedClock
+) -> None:
+    """The counselor resolves the early-sign alert on its third day; the same signs go on for a week
+    and a half: one more alert, a week after the last, exactly as the backtest's."""
+    supervisor = await program.supervisor()
+    counselor = await program.staff(supervisor)
+    rules = await _rules(program, supervisor)
+    through_api, backtest = await _through_both(program, clock, counselor, json.loads(long_episode()), rules)
+    assert through_api == backtest
+    assert [(r[0].isoformat(), r[1], r[3], r[2]) for r in through_api] == [
+        (bt.day(21), "craving_rising", "opened", "warning"),
+        (bt.day(22), "craving_rising", "raised", "high"),
+        (bt.day(29), "isolation", "opened", "warning"),
     ]
 
 

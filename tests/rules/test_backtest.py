@@ -354,8 +354,9 @@ def test_the_cli_writes_events_and_a_summary(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_the_summary_measures_alerts_against_the_history_s_own_lapses() -> None:
-    # Pulling away on days 24-27 (isolation opens on 27, and again on 29 once the first is
-    # handled), then lapses on days 30 and 36 (one episode: the second is within 14 days).
+    # Pulling away on days 24-27 (isolation opens on 27; the same days still count after it is
+    # handled on 29, one episode of early signs, so they open nothing more: before episodes, a
+    # second alert on 29), then lapses on days 30 and 36 (one lapse episode: within 14 days).
     answers: dict[int, dict[str, Any]] = {n: {"isolating": True} for n in (24, 25, 26, 27)}
     answers |= {30: {"used": True}, 36: {"used": True}}
     summary = run_backtest(
@@ -365,20 +366,20 @@ def test_the_summary_measures_alerts_against_the_history_s_own_lapses() -> None:
         resolve_after_days=2,
         out=io.StringIO(),
     )
-    assert summary.opened == {"isolation": 2, "lapse": 2}
-    assert summary.alerts_per_counselor_week == pytest.approx(3.0 / 30 * 7 * 60)
+    assert summary.opened == {"isolation": 1, "lapse": 2}
+    assert summary.alerts_per_counselor_week == pytest.approx(3.0 / 40 * 7 * 60)
     assert (summary.episodes, summary.episodes_flagged) == (1, 1)
     # Days 8-40 but the two days of use: 31; with an isolation alert in the week before: 28, 29,
-    # 31-35.
-    assert (summary.days_judged, summary.days_flagged) == (31, 7)
-    assert (summary.early_alerts, summary.early_alerts_followed) == (2, 2)
+    # 31-34.
+    assert (summary.days_judged, summary.days_flagged) == (31, 6)
+    assert (summary.early_alerts, summary.early_alerts_followed) == (1, 1)
     # Days 1-33 have their week after inside the history; 23-33 are followed by a use.
     assert (summary.days_ahead, summary.days_followed) == (33, 11)
     text = summary.text()
-    assert "alerts per graduate-month by rule: isolation 1.500, lapse 1.500\n" in text
-    assert "alerts per counselor-week at a caseload of 60: 42.0\n" in text
-    assert "1 of 1 = 100.0% (a day at random: 22.6%)" in text
-    assert "(precision): 2 of 2 = 100.0% (a day at random: 33.3%)" in text
+    assert "alerts per graduate-month by rule: isolation 0.750, lapse 1.500\n" in text
+    assert "alerts per counselor-week at a caseload of 60: 31.5\n" in text
+    assert "1 of 1 = 100.0% (a day at random: 19.4%)" in text
+    assert "(precision): 1 of 1 = 100.0% (a day at random: 33.3%)" in text
 
 
 def test_a_lapse_too_early_to_have_been_foreseen_is_no_episode() -> None:

@@ -49,6 +49,8 @@ def test_defaults_match_the_contract() -> None:
         "critical_repeats": 1,
     }
     assert body["nudge_after_minutes"] == 120
+    # Issue 20, fourth pass: signs that go on after their alert was handled alert again a week on.
+    assert body["early_signs_realert_days"] == 7
     assert body["rules"]["silence"] == {
         "enabled": True,
         "warning_days": 2,
@@ -128,6 +130,8 @@ def test_an_unknown_top_level_field_is_refused() -> None:
         (b'{"program": {"business_hours": {"start": "9:00"}}}', "$.program.business_hours.start"),
         (b'{"program": {"business_hours": {"end": "24:00"}}}', "$.program.business_hours.end"),
         (b'{"nudge_after_minutes": 100000}', "$.nudge_after_minutes"),
+        (b'{"early_signs_realert_days": -1}', "$.early_signs_realert_days"),
+        (b'{"early_signs_realert_days": 61}', "$.early_signs_realert_days"),
         (b'{"rules": {"safety": {"enabled": "yes"}}}', "$.rules.safety.enabled"),
     ],
 )

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from aftercare.rules.aggregates import Aggregates
+from aftercare.rules.aggregates import Aggregates, SignsEpisode
 from aftercare.rules.config import DEFAULT_RULES
 from aftercare.rules.engine import RuleHit, RuleName, Severity, assess_silence
-from aftercare.rules.lifecycle import AlertChange, AlertState, advance, apply_hits, close_handled, silence_run
+from aftercare.rules.lifecycle import (
+    AlertChange,
+    AlertState,
+    advance,
+    apply_hits,
+    carry_episode,
+    close_handled,
+    silence_run,
+)
 from tests.rules import test_backtest as bt
 
 D0 = date(2026, 3, 10)
+REALERT_DAYS = DEFAULT_RULES.early_signs_realert_days
 
 
 def hit(rule: RuleName, severity: Severity, reason: str = "why") -> RuleHit:
@@ -175,6 +184,97 @@ def test_backtest_closes_handled_alerts_after_n_days() -> None:
     assert [c.kind for c in changes] == ["opened"]
 
 
+class Graduate:
+    """One graduate's check-ins through the lifecycle as ``rules.step.checkin_step`` runs it: the hits
+    applied with the episode the previous check-in continued, the episode carried on; the backtest's
+    counselor closing alerts ``opened + 2``."""
+
+    def __init__(self, realert_days: int = REALERT_DAYS) -> None:
+        self.realert_days = realert_days
+        self.states: dict[str, AlertState] = {}
+        self.episode: SignsEpisode | None = None
+
+    def checkin(self, on: date, *hits: RuleHit) -> list[tuple[str, str, str]]:
+        self.states = close_handled(self.states, local_date=on, resolve_after_days=2, last_checkin_date=on)
+        changes = apply_hits(
+            self.states, hits, local_date=on, episode=self.episode, realert_days=self.realert_days
+        )
+        self.states = advance(self.states, changes)
+        self.episode = carry_episode(self.episode, hits, changes, self.states)
+        return [(c.rule, c.kind, c.severity) for c in changes]
+
+
+def test_early_signs_that_go_on_unchanged_after_their_alert_was_handled_open_nothing_more() -> None:
+    graduate = Graduate()
+    assert graduate.checkin(D0, hit("combined", "warning")) == [("combined", "opened", "warning")]
+    assert graduate.episode == SignsEpisode(severity="warning", alerted_on=D0)
+    assert graduate.checkin(D0 + timedelta(days=1), hit("isolation", "warning")) == [
+        ("combined", "updated", "warning")
+    ]
+    # Handled at the start of day 2; the same signs that day and after are the episode it was for.
+    for n in range(2, REALERT_DAYS):
+        assert graduate.checkin(D0 + timedelta(days=n), hit("combined", "warning")) == []
+    assert graduate.states == {}
+    # A week after its alert, signs still there are asked about again.
+    assert graduate.checkin(D0 + timedelta(days=REALERT_DAYS), hit("combined", "warning")) == [
+        ("combined", "opened", "warning")
+    ]
+
+
+def test_realert_days_0_is_the_old_rule_a_new_alert_for_each_hit_after_handling() -> None:
+    graduate = Graduate(realert_days=0)
+    opened = [graduate.checkin(D0 + timedelta(days=n), hit("combined", "warning")) for n in range(6)]
+    assert [n for n, changes in enumerate(opened) if changes == [("combined", "opened", "warning")]] == [
+        0,
+        2,
+        4,
+    ]
+
+
+def test_a_handled_episode_that_worsens_alerts_at_once() -> None:
+    graduate = Graduate()
+    graduate.checkin(D0, hit("craving_rising", "warning"))
+    assert graduate.checkin(D0 + timedelta(days=2), hit("craving_rising", "warning")) == []
+    assert graduate.checkin(D0 + timedelta(days=3), hit("combined", "high")) == [
+        ("combined", "opened", "high")
+    ]
+    assert graduate.episode == SignsEpisode(severity="high", alerted_on=D0 + timedelta(days=3))
+
+
+def test_a_check_in_without_early_signs_ends_the_episode() -> None:
+    graduate = Graduate()
+    graduate.checkin(D0, hit("combined", "warning"))
+    assert graduate.checkin(D0 + timedelta(days=2)) == []
+    assert graduate.episode is None
+    # The same signs back the next day are news.
+    assert graduate.checkin(D0 + timedelta(days=3), hit("combined", "warning")) == [
+        ("combined", "opened", "warning")
+    ]
+
+
+def test_lapse_safety_and_silence_alert_whatever_the_episode() -> None:
+    graduate = Graduate()
+    graduate.checkin(D0, hit("combined", "high"))
+    changes = graduate.checkin(
+        D0 + timedelta(days=2), hit("combined", "warning"), hit("lapse", "high"), hit("safety", "critical")
+    )
+    assert changes == [("lapse", "opened", "high"), ("safety", "opened", "critical")]
+    # A lapse alone is no early sign: the episode ends with it.
+    graduate.checkin(D0 + timedelta(days=3), hit("lapse", "high"))
+    assert graduate.episode is None
+
+
+def test_an_episode_takes_the_open_alert_its_signs_update() -> None:
+    graduate = Graduate()
+    graduate.checkin(D0, hit("isolation", "warning"))
+    graduate.checkin(D0 + timedelta(days=1))  # no early sign: the episode ends, the alert stays open
+    assert graduate.episode is None and set(graduate.states) == {"isolation"}
+    assert graduate.checkin(D0 + timedelta(days=1), hit("combined", "warning")) == [
+        ("isolation", "updated", "warning")
+    ]
+    assert graduate.episode == SignsEpisode(severity="warning", alerted_on=D0)
+
+
 def test_backtest_keeps_a_silence_alert_while_its_run_lasts() -> None:
     last = D0
     states: dict[str, AlertState] = {}
@@ -255,4 +355,24 @@ def test_issue_20_b_a_silence_alert_whose_run_ended_closes_and_is_never_raised_a
         (bt.day(12), "opened", "warning"),
         (bt.day(14), "opened", "warning"),
         (bt.day(15), "raised", "high"),
+    ]
+
+
+def long_episode(days: int = 40) -> str:
+    """Steady answers, then craving at 6 and pulling away on days 20-33: two weeks of the same signs."""
+    answers: dict[int, dict[str, object]] = {
+        n: {"craving": (1, 2, 3, 2)[n % 4], "isolating": False} for n in range(1, days + 1)
+    }
+    for n in range(20, 34):
+        answers[n] |= {"craving": 6, "isolating": True}
+    return bt.graduate(bt.daily(days, answers), days=days)
+
+
+def test_two_weeks_of_the_same_signs_are_an_alert_a_week_not_one_every_n_days() -> None:
+    # Opened on day 21, raised on 22; closed (handled) at the start of day 24. Before episodes were
+    # kept, the same signs opened a new alert on days 23, 25, 27, 29, 31 and 33.
+    assert early_signs(bt.replay(long_episode()), *range(1, 41)) == [
+        (bt.day(21), "craving_rising", "opened", "warning"),
+        (bt.day(22), "craving_rising", "raised", "high"),
+        (bt.day(29), "isolation", "opened", "warning"),
     ]
