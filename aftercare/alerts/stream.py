@@ -45,6 +45,7 @@ from aftercare.clock import Clock, SystemClock
 from aftercare.config import Settings
 from aftercare.db.faults import OutageLog, database_unavailable
 from aftercare.graduates.models import Graduate
+from aftercare.waiting import wait_at_most
 
 log = logging.getLogger("aftercare.alerts.stream")
 
@@ -162,8 +163,7 @@ class Subscription:
         """The next batch; None when ``wait_seconds`` pass or the hub closed first."""
         if not self._batches and not self.lagged and not self.closed:
             self._ready.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ready.wait(), wait_seconds)
+            await wait_at_most(self._ready, wait_seconds)
         if self.lagged:
             raise StreamLagged
         return self._batches.popleft() if self._batches else None
@@ -281,8 +281,7 @@ class AlertEventHub:
                     outage.failed(error, retry_in=wait)
                 else:
                     log.warning("alert stream: polling the event log failed", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), wait)
+            await wait_at_most(wake, wait)
             # Cleared before the next read: a wake-up during that read sets it again, so none is lost.
             wake.clear()
 

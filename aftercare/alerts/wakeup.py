@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from aftercare.db.faults import OutageLog, database_unavailable
+from aftercare.waiting import wait_at_most
 
 log = logging.getLogger("aftercare.alerts.wakeup")
 
@@ -67,8 +68,7 @@ class NotifyListener:
         a database that is down must not stop the app starting."""
         attempted = asyncio.Event()
         self._task = asyncio.create_task(self._run(attempted), name="alert-event-listener")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(attempted.wait(), wait_seconds)
+        await wait_at_most(attempted, wait_seconds)
 
     async def stop(self) -> None:
         """Stop listening and close the connection (the task's cleanup closes it)."""
@@ -115,11 +115,8 @@ class NotifyListener:
         self._connection = connection
         attempted.set()
         self._on_wake()
-        while not lost.is_set():
-            try:
-                await asyncio.wait_for(lost.wait(), CHECK_SECONDS)
-            except TimeoutError:
-                await connection.execute("SELECT 1", timeout=CHECK_SECONDS)
+        while not await wait_at_most(lost, CHECK_SECONDS):
+            await connection.execute("SELECT 1", timeout=CHECK_SECONDS)
 
     async def _connect(self) -> asyncpg.Connection:
         async with self._engine.connect() as pooled:
