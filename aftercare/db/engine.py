@@ -57,6 +57,7 @@ from sqlalchemy.util import EMPTY_DICT, await_
 
 from aftercare.config import Settings
 from aftercare.db.faults import DatabaseUnreachable
+from aftercare.waiting import acquire_within
 
 # Execution option marking a connection whose transaction only reads (see ``read_transaction``).
 READ_ONLY = "aftercare_read_only"
@@ -148,7 +149,7 @@ class _WriterGate:
         if self._holder is dbapi_connection:
             return
         try:
-            await_(asyncio.wait_for(self._lock().acquire(), self._timeout))
+            await_(acquire_within(self._lock(), self._timeout))
         except TimeoutError as exc:
             # As SQLite itself would report it (db/faults.py counts it as unavailable: 503).
             raise OperationalError(
