@@ -5,16 +5,17 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
 
 from aftercare.rules.aggregates import CRAVING as CRAVING_MEASURE
 from aftercare.rules.aggregates import Aggregates, CheckinFacts, Scale, baseline, fold, missed_run_chance
+from aftercare.rules.backtest import Arrival, History, replay_graduate
 from aftercare.rules.config import DEFAULT_RULES, ProgramRules, rules_decoder
 from aftercare.rules.engine import WINDOW_DAYS, Assessment, PlanFacts, RuleHit, assess, assess_silence
-from aftercare.rules.lifecycle import close_handled
 from aftercare.rules.step import checkin_step
 
 D0 = date(2026, 3, 1)
@@ -837,33 +838,27 @@ def swinging_days(seed: int, rho: float, wide: float, days: int = 120) -> list[C
 
 
 def alerts_a_month(rho: float, wide: float) -> float:
-    """Alerts opened a month (from day 30) for five never-lapsing ``swinging_days`` graduates, through
-    the check-in step, with a counselor handling each alert at the start of ``opened + 2``: the
-    counselor's workload, not the days on which a rule would fire (a run of those is one alert)."""
+    """Alerts opened a month (from day 30) for five never-lapsing ``swinging_days`` graduates, replayed
+    by the backtest (each check-in arriving on its day, each alert handled at the start of ``opened
+    + 2``): the counselor's workload, not the days on which a rule would fire (a run of those is one
+    alert)."""
     opened = judged = 0
     for seed in range(5):
-        history = swinging_days(seed, rho, wide)
-        aggregates, alerts = Aggregates(), {}
-        for i, checkin in enumerate(history):
-            alerts = close_handled(
-                alerts,
-                local_date=checkin.local_date,
-                resolve_after_days=2,
-                last_checkin_date=checkin.local_date,
-            )
-            step = checkin_step(
-                checkin,
-                received=history[max(0, i - WINDOW_DAYS + 1) : i],
-                aggregates=aggregates,
-                alerts=alerts,
-                plan=PLAN,
-                rules=DEFAULT_RULES,
-                on=checkin.local_date,
-            )
-            if i >= 30:
-                judged += 1
-                opened += sum(change.kind == "opened" for change in step.changes)
-            aggregates, alerts = step.aggregates, step.alerts
+        days = swinging_days(seed, rho, wide)
+        history = History(
+            graduate=f"swinging-{seed}",
+            tz=ZoneInfo("UTC"),
+            start_date=days[0].local_date,
+            end_date=days[-1].local_date,
+            plan=PLAN,
+            arrivals=[Arrival(at=datetime.combine(c.local_date, time(19), UTC), checkin=c) for c in days],
+        )
+        counted_from = days[30].local_date
+        judged += len(days) - 30
+        opened += sum(
+            change.kind == "opened" and change.local_date >= counted_from
+            for change in replay_graduate(history, DEFAULT_RULES, 2)
+        )
     return opened / (judged / 30)
 
 
