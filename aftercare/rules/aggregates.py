@@ -211,7 +211,7 @@ class Baseline(msgspec.Struct, frozen=True):
 class SignsEpisode(msgspec.Struct, frozen=True, array_like=True):
     """Early signs that have held on every check-in since an alert was opened (or raised) for them:
     that alert's ``severity`` and the local day it opened or rose (``alerted_on``). Kept by the
-    lifecycle (``rules.lifecycle.carry_episode``), so that a counselor who has handled the alert is not
+    lifecycle (``rules.lifecycle.apply_checkin_hits``), so that a counselor who has handled the alert is not
     asked again for the same unchanged signs (``ProgramRules.early_signs_realert_days``)."""
 
     severity: str

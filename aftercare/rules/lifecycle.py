@@ -17,7 +17,7 @@ rules, and what this module adds to them:
   alerts of their own: each must reach the counselor on its day, whatever else is open.
 - **one counselor action for one episode of early signs**: once an early-sign alert is handled
   (resolved; in the backtest, closed at ``opened + N``), early signs that go on unchanged from
-  check-in to check-in (``SignsEpisode``, carried by ``carry_episode``) open no new alert: only a
+  check-in to check-in (``SignsEpisode``, carried by ``apply_checkin_hits``) open no new alert: only a
   hit more severe than the episode's last alert, a hit ``early_signs_realert_days`` (program rules)
   after that alert, or one after a check-in without early signs does. People whose bad days come
   in runs (slow swings, a slow benign drift, the days after a lapse) were otherwise asked about the
@@ -39,7 +39,7 @@ still open updates it without making it that run's alert. Per local day the back
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -166,7 +166,35 @@ def _handled(episode: SignsEpisode | None, hit: RuleHit, on: date, realert_days:
     )
 
 
-def carry_episode(
+class CheckinAlerts(msgspec.Struct, frozen=True):
+    """What one check-in's hits did to a graduate's alerts."""
+
+    changes: list[AlertChange]
+    alerts: dict[str, AlertState]
+    """The open-or-acknowledged alerts after the changes, keyed by rule."""
+    episode: SignsEpisode | None
+    """The early-sign episode after the check-in (``Aggregates.signs_episode``)."""
+
+
+def apply_checkin_hits(
+    open_alerts: Mapping[str, AlertState],
+    hits: Sequence[RuleHit],
+    *,
+    local_date: date,
+    on: date,
+    episode: SignsEpisode | None,
+    realert_days: int,
+) -> CheckinAlerts:
+    """``apply_hits`` for a check-in's hits, with the early-sign ``episode`` its graduate's previous
+    check-in continued, and the episode this one leaves."""
+    changes = apply_hits(
+        open_alerts, hits, local_date=local_date, on=on, episode=episode, realert_days=realert_days
+    )
+    after = advance(open_alerts, changes)
+    return CheckinAlerts(changes=changes, alerts=after, episode=_carry_episode(episode, hits, changes, after))
+
+
+def _carry_episode(
     episode: SignsEpisode | None,
     hits: Iterable[RuleHit],
     changes: Iterable[AlertChange],

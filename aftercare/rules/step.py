@@ -19,7 +19,7 @@ from aftercare.rules.aggregates import Aggregates, CheckinFacts, fold
 from aftercare.rules.config import ProgramRules
 from aftercare.rules.doses import NO_DOSES, DayDoses, with_doses
 from aftercare.rules.engine import WINDOW_DAYS, Assessment, PlanFacts, assess
-from aftercare.rules.lifecycle import AlertChange, AlertState, advance, apply_hits, carry_episode
+from aftercare.rules.lifecycle import AlertChange, AlertState, apply_checkin_hits
 
 
 class Step(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,7 +77,7 @@ def checkin_step(
     nearby = list(received)
     repeats = later_lapses(checkin, nearby) if checkin.used else []
     assessment = assess(window_for(checkin, nearby), aggregates, plan, rules, later_lapses=repeats)
-    changes = apply_hits(
+    taken = apply_checkin_hits(
         alerts,
         assessment.hits,
         local_date=checkin.local_date,
@@ -85,14 +85,12 @@ def checkin_step(
         episode=aggregates.signs_episode,
         realert_days=rules.early_signs_realert_days,
     )
-    after = advance(alerts, changes)
-    episode = carry_episode(aggregates.signs_episode, assessment.hits, changes, after)
     return Step(
         checkin=checkin,
         assessment=assessment,
-        changes=changes,
-        alerts=after,
+        changes=taken.changes,
+        alerts=taken.alerts,
         aggregates=msgspec.structs.replace(
-            fold(aggregates, checkin, trigger_coping=plan.trigger_coping), signs_episode=episode
+            fold(aggregates, checkin, trigger_coping=plan.trigger_coping), signs_episode=taken.episode
         ),
     )

@@ -11,8 +11,8 @@ from aftercare.rules.lifecycle import (
     AlertChange,
     AlertState,
     advance,
+    apply_checkin_hits,
     apply_hits,
-    carry_episode,
     close_handled,
     silence_run,
 )
@@ -185,9 +185,8 @@ def test_backtest_closes_handled_alerts_after_n_days() -> None:
 
 
 class Graduate:
-    """One graduate's check-ins through the lifecycle as ``rules.step.checkin_step`` runs it: the hits
-    applied with the episode the previous check-in continued, the episode carried on; the backtest's
-    counselor closing alerts ``opened + 2``."""
+    """One graduate's check-ins through the lifecycle (``apply_checkin_hits``, as
+    ``rules.step.checkin_step`` runs it), with the backtest's counselor closing alerts ``opened + 2``."""
 
     def __init__(self, realert_days: int = REALERT_DAYS) -> None:
         self.realert_days = realert_days
@@ -196,12 +195,11 @@ class Graduate:
 
     def checkin(self, on: date, *hits: RuleHit) -> list[tuple[str, str, str]]:
         self.states = close_handled(self.states, local_date=on, resolve_after_days=2, last_checkin_date=on)
-        changes = apply_hits(
-            self.states, hits, local_date=on, episode=self.episode, realert_days=self.realert_days
+        taken = apply_checkin_hits(
+            self.states, hits, local_date=on, on=on, episode=self.episode, realert_days=self.realert_days
         )
-        self.states = advance(self.states, changes)
-        self.episode = carry_episode(self.episode, hits, changes, self.states)
-        return [(c.rule, c.kind, c.severity) for c in changes]
+        self.states, self.episode = taken.alerts, taken.episode
+        return [(c.rule, c.kind, c.severity) for c in taken.changes]
 
 
 def test_early_signs_that_go_on_unchanged_after_their_alert_was_handled_open_nothing_more() -> None:
