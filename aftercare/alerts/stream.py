@@ -13,8 +13,9 @@ as of the poll, so a reassigned graduate's events stop reaching the former couns
 The poller reads every ``poll_seconds``; on PostgreSQL a NOTIFY sent with each new entry wakes it at
 once (``wakeup.NotifyListener``), so the interval only bounds the delay when a wake-up is lost.
 
-Each database read is a short session of its own: a stream holds no connection while it waits, and
-a disconnect (Litestar cancels the generator) leaves nothing open.
+Each database read is a short read-only transaction of its own (``db.engine.read_transaction``): a
+stream holds no connection while it waits, a disconnect (Litestar cancels the generator) leaves
+nothing open, and on SQLite a read never queues behind the writers for their write gate.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from aftercare.auth.models import User
 from aftercare.auth.principal import Principal
 from aftercare.clock import Clock, SystemClock
 from aftercare.config import Settings
+from aftercare.db.engine import read_transaction
 from aftercare.db.faults import OutageLog, database_unavailable
 from aftercare.graduates.models import Graduate
 from aftercare.waiting import wait_at_most
@@ -115,7 +117,7 @@ async def read_events(
         .order_by(AlertEvent.id)
         .limit(limit)
     )
-    async with session_factory() as session:
+    async with session_factory() as session, read_transaction(session):
         rows = (await session.execute(query)).all()
     return [
         StreamEvent(
@@ -130,7 +132,7 @@ async def read_events(
 
 
 async def last_event_id(session_factory: async_sessionmaker[AsyncSession]) -> int:
-    async with session_factory() as session:
+    async with session_factory() as session, read_transaction(session):
         return int(await session.scalar(select(func.coalesce(func.max(AlertEvent.id), 0))) or 0)
 
 
@@ -241,7 +243,7 @@ class AlertEventHub:
                 users = {s.user_id for s in self._subscriptions if s.user_id is not None}
                 users.add(principal.user_id)
                 read_at = time.monotonic()
-                async with self.session_factory() as session:
+                async with self.session_factory() as session, read_transaction(session):
                     rows = await session.execute(
                         select(User.id, User.active, User.role, User.token_generation).where(
                             User.id.in_(users)

@@ -3,6 +3,7 @@ personal data."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -12,8 +13,10 @@ from dataclasses import replace
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from aftercare.app import create_app
+from aftercare.auth.models import User
 from aftercare.clock import FixedClock
 from aftercare.config import Settings
 from aftercare.logs import JsonFormatter
@@ -24,6 +27,15 @@ async def test_liveness_and_readiness(program: Program) -> None:
     live = await program.client.get("/health/live")
     assert live.status_code == 200 and live.json() == {"status": "ok"}
     ready = await program.client.get("/health/ready")
+    assert ready.status_code == 200 and ready.json()["database"] == "ok"
+
+
+async def test_ready_answers_beside_an_open_write_transaction(program: Program) -> None:
+    """A write in progress (on SQLite, holding the write gate) is a busy database, not an absent one."""
+    async with program.app.state.session_factory() as writer, writer.begin():
+        await writer.execute(update(User).values(active=True))  # takes the write lock, changes nothing
+        async with asyncio.timeout(2):  # far below the busy timeout a queued read would wait out
+            ready = await program.client.get("/health/ready")
     assert ready.status_code == 200 and ready.json()["database"] == "ok"
 
 
