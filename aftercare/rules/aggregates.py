@@ -48,6 +48,8 @@ from typing import Any
 
 import msgspec
 
+from aftercare.rules.severity import Severity
+
 # An EWMA with span N has weight 2/(N+1); 28 days is the "personal baseline" the program speaks of.
 BASELINE_SPAN_DAYS = 28
 ALPHA = 2 / (BASELINE_SPAN_DAYS + 1)
@@ -214,7 +216,7 @@ class SignsEpisode(msgspec.Struct, frozen=True, array_like=True):
     lifecycle (``rules.lifecycle.apply_checkin_hits``), so that a counselor who has handled the alert is not
     asked again for the same unchanged signs (``ProgramRules.early_signs_realert_days``)."""
 
-    severity: str
+    severity: Severity
     alerted_on: date
 
 

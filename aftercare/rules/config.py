@@ -29,6 +29,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from aftercare.i18n import Locale
+from aftercare.rules.severity import Severity
 from aftercare.scheduling.localtime import is_valid_zone
 
 ZScore = Annotated[float, Meta(ge=0.5, le=8.0, description="Standard deviations from the personal baseline")]
@@ -359,10 +360,6 @@ class ResponseTarget(
         )
 
 
-# engine.Severity's values (engine.py imports this module, so it cannot be imported from there).
-SeverityName = Literal["warning", "high", "critical"]
-
-
 class ResponseTargets(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Per severity, how soon an open alert must be acknowledged. An alert's ``respond_by`` is its
     target counted from its opening (or from the raise or re-open that restarted the clock), and the
@@ -372,13 +369,13 @@ class ResponseTargets(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     high: ResponseTarget = ResponseTarget(minutes=240)
     warning: ResponseTarget = ResponseTarget(business_days=1)
 
-    def of(self, severity: SeverityName) -> ResponseTarget:
+    def of(self, severity: Severity) -> ResponseTarget:
         target: ResponseTarget = getattr(self, severity)
         return target
 
 
 # What every body before response targets carried, chosen or not (``GET`` returned every field).
-_LEGACY_DEFAULT_MINUTES: dict[SeverityName, int] = {"critical": 15, "high": 240, "warning": 1_440}
+_LEGACY_DEFAULT_MINUTES: dict[Severity, int] = {"critical": 15, "high": 240, "warning": 1_440}
 # The old fields' bounds, kept so an old body that decoded before still decodes.
 _LegacyCriticalMinutes = Annotated[
     int, Meta(ge=1, le=1_440, description="Deprecated: read as response_targets.critical {minutes}")
@@ -402,7 +399,7 @@ class LevelWaits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     high: WaitMinutes | None = None
     warning: WaitMinutes | None = None
 
-    def of(self, severity: SeverityName) -> int | None:
+    def of(self, severity: Severity) -> int | None:
         minutes: int | None = getattr(self, severity)
         return minutes
 
@@ -475,9 +472,9 @@ class Escalation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
                 f"levels[{index + 1}]: can never be reached: the chain ends at levels[{index}] (supervisors)",
             )
 
-    def legacy_minutes(self) -> dict[SeverityName, int]:
+    def legacy_minutes(self) -> dict[Severity, int]:
         """The old per-severity waits this body chose: those given and not at their old default."""
-        given: dict[SeverityName, int | UnsetType] = {
+        given: dict[Severity, int | UnsetType] = {
             "critical": self.critical_minutes,
             "high": self.high_minutes,
             "warning": self.warning_minutes,
@@ -495,7 +492,7 @@ class Escalation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             for value in (self.max_level, self.critical_minutes, self.high_minutes, self.warning_minutes)
         )
 
-    def wait_after(self, level: int, severity: SeverityName) -> int | None:
+    def wait_after(self, level: int, severity: Severity) -> int | None:
         """Minutes level ``level`` has before the next; None: the severity's response target."""
         waits = self.levels[level].wait_minutes
         return None if waits is None else waits.of(severity)

@@ -74,6 +74,7 @@ from aftercare.rules.aggregates import (
     unfold,
 )
 from aftercare.rules.config import ProgramRules
+from aftercare.rules.severity import SEVERITY_RANK, Severity
 
 __all__ = [
     "EARLY_SIGN_RULES",
@@ -90,7 +91,6 @@ __all__ = [
     "caseload_risk",
 ]
 
-Severity = Literal["warning", "high", "critical"]
 RiskLevel = Literal["low", "moderate", "high", "critical"]
 RuleName = Literal[
     "lapse",
@@ -107,7 +107,6 @@ RuleName = Literal[
 
 # The window callers load: enough for every rule's look-back, and the cap that keeps assess O(1).
 WINDOW_DAYS = 28
-SEVERITY_RANK: dict[str, int] = {"warning": 1, "high": 2, "critical": 3}
 # The rules whose simultaneous warnings make a combined high (not lapse, safety or silence: they
 # alert on their own and are not early signs).
 _EARLY_SIGNS: tuple[RuleName, ...] = (

@@ -161,7 +161,7 @@ def _handled(episode: SignsEpisode | None, hit: RuleHit, on: date, realert_days:
     return (
         episode is not None
         # The episode keeps its severity as a plain name: aggregates.py sits below engine.py.
-        and SEVERITY_RANK[hit.severity] <= SEVERITY_RANK[episode.severity]  # type: ignore[index]
+        and SEVERITY_RANK[hit.severity] <= SEVERITY_RANK[episode.severity]
         and on < episode.alerted_on + timedelta(days=realert_days)
     )
 

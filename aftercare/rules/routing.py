@@ -34,8 +34,9 @@ from typing import Literal
 
 import msgspec
 
-from aftercare.rules.config import EscalationLevel, EscalationTarget, ProgramRules, SeverityName
+from aftercare.rules.config import EscalationLevel, EscalationTarget, ProgramRules
 from aftercare.rules.rota import OnCallRota, on_call_at
+from aftercare.rules.severity import Severity
 from aftercare.rules.targets import respond_by
 
 Channel = Literal["push", "email"]
@@ -190,7 +191,7 @@ def resolve_level(
     )
 
 
-def level_wait_ends(rules: ProgramRules, level: int, severity: SeverityName, *, start: datetime) -> datetime:
+def level_wait_ends(rules: ProgramRules, level: int, severity: Severity, *, start: datetime) -> datetime:
     """When level ``level``'s wait, begun at ``start``, runs out: the first level's (and any level's
     without minutes for ``severity``) is the severity's response target."""
     minutes = rules.escalation.wait_after(level, severity) if level > 0 else None
@@ -205,7 +206,7 @@ def walk(
     start: int,
     round: int,
     counselor_id: uuid.UUID | None,
-    severity: SeverityName,
+    severity: Severity,
     facts: Facts,
     at: datetime,
     inbox_for_unreachable: bool = True,
@@ -247,7 +248,7 @@ def when_due(
     round: int,
     recipients: Sequence[uuid.UUID],
     counselor_id: uuid.UUID | None,
-    severity: SeverityName,
+    severity: Severity,
     facts: Facts,
     at: datetime,
 ) -> tuple[Step, Routing] | Hold:

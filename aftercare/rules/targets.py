@@ -20,11 +20,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from aftercare.rules.config import WEEKDAYS, BusinessHours, ProgramRules, ResponseTarget, SeverityName
+from aftercare.rules.config import WEEKDAYS, BusinessHours, ProgramRules, ResponseTarget
+from aftercare.rules.severity import Severity
 from aftercare.scheduling.localtime import at_local_time, zone
 
 
-def respond_by(rules: ProgramRules, severity: SeverityName, *, start: datetime) -> datetime:
+def respond_by(rules: ProgramRules, severity: Severity, *, start: datetime) -> datetime:
     """When an alert of ``severity`` whose clock started at ``start`` must be acknowledged by."""
     return due_after(rules.response_targets.of(severity), start=start, rules=rules)
 
