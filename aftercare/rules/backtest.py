@@ -467,7 +467,18 @@ def _around(received: dict[int, CheckinFacts], checkin: CheckinFacts, after: int
 
 
 def replay_graduate(history: History, rules: ProgramRules, resolve_after_days: int) -> list[AlertChange]:
-    """Every alert change in one graduate's history, in the order it happened.
+    """Every alert change in one graduate's history, in the order it happened (``replay``)."""
+    return replay(history, rules, resolve_after_days).changes
+
+
+class Replayed(msgspec.Struct, frozen=True):
+    changes: list[AlertChange]
+    aggregates: Aggregates
+    """The graduate's aggregates after the last check-in: what the API keeps on the graduate row."""
+
+
+def replay(history: History, rules: ProgramRules, resolve_after_days: int) -> Replayed:
+    """One graduate's history, replayed.
 
     Day by day in the graduate's zone: first the check-ins that arrive before the day's window
     closes, each in arrival order (``checkin_step``), then the silence rule at the close. An alert
@@ -524,7 +535,7 @@ def replay_graduate(history: History, rules: ProgramRules, resolve_after_days: i
             alerts = advance(alerts, made)
             changes.extend(made)
         day += ONE_DAY
-    return changes
+    return Replayed(changes, aggregates)
 
 
 def alert_events(graduate: str, changes: Iterable[AlertChange]) -> list[AlertEvent]:

@@ -28,10 +28,8 @@ from aftercare.flows.sweep import close_day
 from aftercare.graduates.models import Graduate
 from aftercare.program.service import current_rules
 from aftercare.rules.aggregates import Aggregates
-from aftercare.rules.backtest import History, alert_events, parse_history, replay_graduate
+from aftercare.rules.backtest import History, alert_events, parse_history, replay, replay_graduate
 from aftercare.rules.config import ProgramRules, rules_decoder
-from aftercare.rules.engine import PlanFacts
-from aftercare.rules.step import checkin_step
 from aftercare.scheduling.localtime import day_bounds, local_today
 from tests.conftest import Account, Program
 from tests.rules import test_backtest as bt
@@ -197,22 +195,6 @@ class Replay:
         return await self._events_since(before, day, day)
 
 
-def _folded(history: History, rules: ProgramRules) -> Aggregates:
-    """The backtest's aggregates after every check-in of ``history`` (alerts aside)."""
-    aggregates = Aggregates()
-    for arrival in history.arrivals:
-        aggregates = checkin_step(
-            arrival.checkin,
-            received=(),
-            aggregates=aggregates,
-            alerts={},
-            plan=history.plan or PlanFacts(),
-            rules=rules,
-            on=arrival.checkin.local_date,
-        ).aggregates
-    return aggregates
-
-
 async def _through_both(
     program: Program, clock: FixedClock, counselor: Account, line: dict[str, Any], rules: ProgramRules
 ) -> tuple[list[Row], list[Row]]:
@@ -362,15 +344,17 @@ async def test_api_and_backtest_give_the_same_alert_events(program: Program, clo
     for line in _histories():
         history = parse_history(json.dumps(line), where="history:1", seen=set())
         assert isinstance(history, History), history
+        replayed = replay(history, rules, RESOLVE_AFTER_DAYS)
         expected: list[Row] = [
             (e.local_date, e.rule, e.severity, e.event, tuple(e.reasons))
-            for e in alert_events(history.graduate, replay_graduate(history, rules, RESOLVE_AFTER_DAYS))
+            for e in alert_events(history.graduate, replayed.changes)
         ]
-        replay = Replay(program, clock, counselor, history)
-        through_api = await replay.run(line)
+        through = Replay(program, clock, counselor, history)
+        through_api = await through.run(line)
         assert through_api == expected, history.graduate
-        # The running baseline stored on the graduate row is the backtest's, to the last bit.
-        assert await replay.stored_aggregates() == _folded(history, rules), history.graduate
+        # The running state stored on the graduate row (the baseline and the early-sign episode) is the
+        # backtest's, to the last bit.
+        assert await through.stored_aggregates() == replayed.aggregates, history.graduate
         seen_rules.update(row[1] for row in expected)
     # The histories exercise what they were chosen for, so equality above is not vacuous.
     assert {"lapse", "silence", "safety"} <= seen_rules, seen_rules
