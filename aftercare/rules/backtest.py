@@ -472,6 +472,8 @@ def replay_graduate(history: History, rules: ProgramRules, resolve_after_days: i
 
 
 class Replayed(msgspec.Struct, frozen=True):
+    """What a replay of one graduate's history did, and the state it left."""
+
     changes: list[AlertChange]
     aggregates: Aggregates
     """The graduate's aggregates after the last check-in: what the API keeps on the graduate row."""

@@ -160,7 +160,6 @@ def _handled(episode: SignsEpisode | None, hit: RuleHit, on: date, realert_days:
     counselor has handled: no more severe, and within ``realert_days`` of that alert."""
     return (
         episode is not None
-        # The episode keeps its severity as a plain name: aggregates.py sits below engine.py.
         and SEVERITY_RANK[hit.severity] <= SEVERITY_RANK[episode.severity]
         and on < episode.alerted_on + timedelta(days=realert_days)
     )
