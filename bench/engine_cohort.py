@@ -15,6 +15,7 @@ alert events against the truth: how many prodromal lapses were flagged ahead and
 with no lapse coming would look "flagged" by chance, the alert burden overall and by kind of
 graduate, how fast dropouts were noticed, that every lapse and safety answer alerted on its day,
 and the replay's speed and peak memory. (``both`` is main and alt, ``all`` adds ema, blind and blind2.)
+It ends with one table: each cohort against issue 20's targets, met or not.
 ``--strictness`` moves every early-sign threshold along ``aftercare calibrate``'s one scale (0: the
 rules as given; up: stricter; down: looser), to trace what more flags would cost in burden.
 The cohort is synthetic: these figures say how the engine behaves on the generator's idea of a
@@ -47,6 +48,11 @@ from aftercare.rules.engine import WINDOW_DAYS, PlanFacts, assess
 
 LEAD_DAYS = 7
 DROPOUT_DAYS = 3
+# Issue 20's targets for the program defaults: the share of prodromal lapses flagged ahead, the
+# alert burden, and how much more often wide but steady graduates are alerted than steady ones.
+TARGET_FLAGGED = 0.80
+TARGET_BURDEN = 2.0
+TARGET_NOISY_OVER_STABLE = 1.5
 MAX_COST_RATIO = 1.2
 EARLY_EXCLUDED = {"lapse", "safety"}
 
@@ -58,6 +64,51 @@ class Event(msgspec.Struct):
     severity: str
     event: str
     reasons: list[str]
+
+
+class Targets(msgspec.Struct):
+    """One cohort's figures that issue 20's targets are read on (None: the cohort has none)."""
+
+    flagged: float | None
+    flagged_without_silence: float | None
+    burden: float
+    noisy_over_stable: float | None
+    noisy_over_stable_answers: float | None
+    # Lapses and safety answers alerted on their day, dropouts by silence within DROPOUT_DAYS.
+    all_caught: bool
+
+    def row(self, name: str) -> str:
+        def met(ok: bool) -> str:
+            return "met" if ok else "NOT MET"
+
+        def share(value: float | None) -> str:
+            return "n/a" if value is None else f"{100 * value:.1f}%"
+
+        def ratio(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.2f}x"
+
+        flagged = f"{share(self.flagged)} ({share(self.flagged_without_silence)})"
+        flagged_met = self.flagged is not None and self.flagged >= TARGET_FLAGGED
+        noisy = f"{ratio(self.noisy_over_stable)} ({ratio(self.noisy_over_stable_answers)})"
+        noisy_met = self.noisy_over_stable is not None and self.noisy_over_stable <= TARGET_NOISY_OVER_STABLE
+        return (
+            f"{name:8} {flagged:>16} {met(flagged_met):8} {self.burden:6.3f} "
+            f"{met(self.burden <= TARGET_BURDEN):8} {noisy:>15} {met(noisy_met):8} {met(self.all_caught)}"
+        )
+
+
+def _print_targets(targets: dict[str, Targets]) -> None:
+    print(
+        f"issue 20's targets: >= {TARGET_FLAGGED:.0%} of prodromal lapses flagged 1-{LEAD_DAYS} days ahead "
+        f"(in brackets: not counting silence), <= {TARGET_BURDEN} alerts per graduate-month, noisy-but-stable "
+        f"graduates <= {TARGET_NOISY_OVER_STABLE}x stable ones (in brackets: not counting silence), and every "
+        f"lapse and safety answer alerted on its day and every dropout by silence within {DROPOUT_DAYS} days"
+    )
+    print(
+        f"{'cohort':8} {'flagged ahead':>16} {'':8} {'burden':>6} {'':8} {'noisy/stable':>15} {'':8} caught"
+    )
+    for name, figures in targets.items():
+        print(figures.row(name))
 
 
 class Truth(msgspec.Struct):
@@ -114,10 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     print("These cohorts are SYNTHETIC: the figures describe a generator's idea of a prodrome, not people.")
     generators = CHOICES.get(args.generator, (args.generator,))
+    targets: dict[str, Targets] = {}
     for name in generators:
         print()
-        if _run_cohort(name, args, rules):
+        figures = _run_cohort(name, args, rules)
+        if figures is None:
             return 1
+        targets[name] = figures
+    print()
+    _print_targets(targets)
     if not args.skip_microbench:
         print()
         if not _microbench(rules):
@@ -125,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _run_cohort(name: str, args: argparse.Namespace, rules: ProgramRules) -> bool:
-    """Generate (in a child process, so its memory is not counted), replay, score. True on error."""
+def _run_cohort(name: str, args: argparse.Namespace, rules: ProgramRules) -> Targets | None:
+    """Generate (in a child process, so its memory is not counted), replay, score. None on error."""
     with tempfile.TemporaryDirectory() as tmp:
         cohort_path, truth_path, events_path = (Path(tmp) / n for n in ("c.jsonl", "t.jsonl", "e.jsonl"))
         generator = Path(__file__).with_name(GENERATORS[name])
@@ -152,7 +208,7 @@ def _run_cohort(name: str, args: argparse.Namespace, rules: ProgramRules) -> boo
         peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if summary.errors:
             print("\n".join(summary.errors[:20]), file=sys.stderr)
-            return True
+            return None
         events: dict[str, list[Event]] = defaultdict(list)
         decoder = msgspec.json.Decoder(Event)
         with events_path.open("rb") as f:
@@ -190,8 +246,15 @@ def _run_cohort(name: str, args: argparse.Namespace, rules: ProgramRules) -> boo
             f"{summary.graduate_days / elapsed:,.0f} graduate-days/s"
         )
         print(f"peak RSS: {peak_rss_mib:.1f} MiB (process, before replay {rss_before / 1024:.1f} MiB)")
-        _score(truths, events, starts, args.days, args.resolve_after_days, reached)
-    return False
+        return _score(
+            truths,
+            events,
+            starts,
+            args.days,
+            args.resolve_after_days,
+            reached,
+            summary.alerts_per_graduate_month,
+        )
 
 
 def _lines_at(f: BinaryIO) -> Iterator[tuple[int, bytes]]:
@@ -267,7 +330,8 @@ def _score(
     days: int,
     resolve_after_days: int,
     reached: Reached,
-) -> None:
+    burden: float,
+) -> Targets:
     flagged: Counter[str] = Counter()
     total: Counter[str] = Counter()
     flagged_no_silence = 0
@@ -368,6 +432,7 @@ def _score(
         "  of which by a rule other than silence: "
         f"{_share(flagged_no_silence_by_kind['sudden'], total['sudden'])}"
     )
+    noisy_over_stable = noisy_over_stable_answers = None
     per_archetype = ", ".join(
         f"{a} {archetype_opened[a] / (archetype_days[a] / 30):.2f}" for a in sorted(archetype_days)
     )
@@ -380,6 +445,8 @@ def _score(
         noisy_answers = archetype_opened_no_silence["noisy"] / archetype_days["noisy"]
         stable_answers = archetype_opened_no_silence["stable"] / archetype_days["stable"]
         answers = f"{noisy_answers / stable_answers:.2f}x" if stable_answers else "n/a"
+        noisy_over_stable = noisy / stable
+        noisy_over_stable_answers = noisy_answers / stable_answers if stable_answers else None
         print(
             f"noisy-but-stable over stable graduates, alerts opened: {noisy / stable:.2f}x "
             f"(not counting silence: {answers})"
@@ -391,6 +458,15 @@ def _score(
     print(f"lapses alerted on their day (or added to their open alert): {_share(lapse_alerted, lapse_days)}")
     print(
         f"safety answers alerted on their day (or added to their open alert): {_share(safety_alerted, safety_days)}"
+    )
+    prodromal = total["prodromal"]
+    return Targets(
+        flagged=flagged["prodromal"] / prodromal if prodromal else None,
+        flagged_without_silence=flagged_no_silence / prodromal if prodromal else None,
+        burden=burden,
+        noisy_over_stable=noisy_over_stable,
+        noisy_over_stable_answers=noisy_over_stable_answers,
+        all_caught=(lapse_alerted, safety_alerted, dropouts_flagged) == (lapse_days, safety_days, dropouts),
     )
 
 
