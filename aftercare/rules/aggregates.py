@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -266,6 +267,10 @@ def uncoped_triggers(checkin: CheckinFacts, trigger_coping: Mapping[str, tuple[s
     return False
 
 
+# A check-in reads the same baselines several times: the engine reads them, the fold after it reads
+# them again to clip the day's answers, and the reference a week old is read every day until the
+# next one. They are a pure function of two frozen structs, so they are remembered for a while.
+@lru_cache(maxsize=256)
 def baseline(stat: Stat, measure: Measure) -> Baseline | None:
     """The person's normal for ``measure``, or None before their first answer to it."""
     if stat.n == 0 and measure.prior_mean is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
+from operator import attrgetter
 
 import msgspec
 
@@ -37,14 +38,15 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
     """The baseline with this check-in folded in."""
 
 
+_by_day = attrgetter("local_date")
+
+
 def window_for(checkin: CheckinFacts, received: Iterable[CheckinFacts]) -> list[CheckinFacts]:
     """The engine's window ending at ``checkin``: those of ``received`` on the ``WINDOW_DAYS - 1``
     local days before its own, oldest first. A late sync is judged on the days before its own day,
     so a check-in already received for a later day does not count as its future."""
     start = checkin.local_date - timedelta(days=WINDOW_DAYS - 1)
-    before = sorted(
-        (c for c in received if start <= c.local_date < checkin.local_date), key=lambda c: c.local_date
-    )
+    before = sorted((c for c in received if start <= c.local_date < checkin.local_date), key=_by_day)
     return [*before, checkin]
 
 
@@ -53,9 +55,7 @@ def later_lapses(checkin: CheckinFacts, received: Iterable[CheckinFacts]) -> lis
     exception to "no future" above. Two lapses within the lapse rule's repeat window (the engine
     reads them against it) are a repeat whichever arrived first; a late sync of the earlier one must
     find the later one."""
-    return sorted(
-        (c for c in received if c.used and c.local_date > checkin.local_date), key=lambda c: c.local_date
-    )
+    return sorted((c for c in received if c.used and c.local_date > checkin.local_date), key=_by_day)
 
 
 def checkin_step(

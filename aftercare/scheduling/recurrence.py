@@ -135,7 +135,7 @@ def validate_rrule(rrule: str, start_local: str) -> str | None:
         rule = parse_rrule(rrule, start_local)
     except RuleError as exc:
         return str(exc)
-    if not expand_local(rule, rule.start, rule.start + FIRST_YEAR):
+    if next(_occurrences_local(rule, rule.start, rule.start + FIRST_YEAR), None) is None:
         return "the rule has no occurrence in the year after start_local"
     return None
 
@@ -159,7 +159,12 @@ def occurrences(rrule: str, start_local: str, tz: ZoneInfo, start: datetime, end
 
 def expand_local(rule: Recurrence, lo: datetime, hi: datetime) -> list[datetime]:
     """The rule's naive wall-clock occurrences ``t`` with ``lo <= t < hi``."""
-    found: list[datetime] = []
+    return list(_occurrences_local(rule, lo, hi))
+
+
+def _occurrences_local(rule: Recurrence, lo: datetime, hi: datetime) -> Iterator[datetime]:
+    """``expand_local`` one at a time: whether a rule has any occurrence in a year is known at its
+    first one, not after building the year's (a daily rule has 365)."""
     # Without COUNT, skip straight to the period holding ``lo``; COUNT is counted from the start.
     first = 0 if rule.count is not None else _period_index_at(rule, lo.date())
     last_day = hi.date() if rule.until is None else min(hi.date(), rule.until.date())
@@ -174,8 +179,7 @@ def expand_local(rule: Recurrence, lo: datetime, hi: datetime) -> list[datetime]
         if rule.count is not None and seen > rule.count:
             break
         if wall >= lo:
-            found.append(wall)
-    return found
+            yield wall
 
 
 def _local_wall(at: datetime, tz: ZoneInfo, margin: timedelta) -> datetime:
