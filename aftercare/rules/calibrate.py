@@ -59,12 +59,12 @@ import msgspec
 
 from aftercare.rules.backtest import (
     DEFAULT_RESOLVE_AFTER_DAYS,
+    Cohort,
+    CohortChanged,
     History,
     Summary,
-    file_problem,
+    available_cores,
     load_rules,
-    numbered,
-    parse_history,
     replay_events,
 )
 from aftercare.rules.config import ProgramRules
@@ -185,11 +185,6 @@ def _replay_share(
 ) -> Summary:
     """In a worker process: every ``shares``-th graduate of the file, from the ``share``-th."""
     return replay_all(Cohort(path).share(share, shares), rules, resolve_after_days)
-
-
-def available_cores() -> int:
-    """The cores this process may run on: a container's CPU set, not the machine's."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class Choice(msgspec.Struct):
@@ -335,49 +330,6 @@ def main(argv: list[str] | None = None) -> int:
         _write_atomically(args.out, body)
     print(_report(found, args.target_burden), end="", file=sys.stderr)
     return 0
-
-
-class CohortChanged(Exception):
-    """The history file no longer reads as it did when it was checked."""
-
-
-class Cohort:
-    """The history file, iterable again and again: each pass reads it from disk, one graduate at a
-    time, so only one history is held (see "Memory for one graduate")."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def problems(self) -> list[str]:
-        """Every problem of every line, as ``aftercare backtest`` names them; [] if the file replays."""
-        problems: list[str] = []
-        try:
-            for parsed in self._parsed():
-                if isinstance(parsed, list):
-                    problems.extend(parsed)
-        except (OSError, UnicodeDecodeError) as exc:
-            return [file_problem(self.path, exc)]
-        return problems
-
-    def __iter__(self) -> Iterator[History]:
-        return self.share(0, 1)
-
-    def share(self, share: int, shares: int) -> Iterator[History]:
-        """The ``share``-th of every ``shares`` graduates, read from the file now."""
-        try:
-            for parsed in self._parsed(share, shares):
-                if isinstance(parsed, list):
-                    raise CohortChanged(f"{parsed[0]} (the file changed while it was calibrated on)")
-                yield parsed
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CohortChanged(f"{self.path}: (file): changed while it was calibrated on: {exc}") from exc
-
-    def _parsed(self, share: int = 0, shares: int = 1) -> Iterator[History | list[str]]:
-        seen: set[str] = set()  # within the share: the whole file's ids were checked by ``problems``
-        with self.path.open(encoding="utf-8") as lines:
-            for index, (number, text) in enumerate(numbered(lines)):
-                if index % shares == share:
-                    yield parse_history(text, where=f"{self.path.name}:{number}", seen=seen)
 
 
 def _write_atomically(path: Path, body: bytes) -> None:

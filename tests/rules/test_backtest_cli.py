@@ -70,3 +70,46 @@ def test_events_go_to_stdout_without_out(tmp_path: Path) -> None:
     done = run(cohort, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert [json.loads(line)["rule"] for line in done.stdout.splitlines()] == ["lapse"]
+
+
+def test_workers_write_the_events_and_summary_of_one_process_in_the_input_order(tmp_path: Path) -> None:
+    # Graduates with none, one or several events, so a share's blocks differ in size.
+    lines = [
+        graduate(daily(20, {10: {"used": True}}), gid="a"),
+        graduate(daily(20), gid="b"),
+        graduate(daily(20, {5: {"safety_concern": True}, 12: {"used": True}}), gid="c"),
+        graduate(daily(20, skip=frozenset(range(8, 14))), gid="d"),
+        graduate(daily(20, {3: {"used": True}, 15: {"used": True}}), gid="e"),
+    ]
+    cohort = tmp_path / "cohort.jsonl"
+    cohort.write_text("\n".join(lines) + "\n")
+    runs = {}
+    for workers in ("1", "2", "3"):
+        out = tmp_path / f"events-{workers}.jsonl"
+        done = run(cohort, "--out", out, "--workers", workers, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        runs[workers] = (out.read_text(), done.stderr)
+    events, summary = runs["1"]
+    assert [json.loads(line)["graduate"] for line in events.splitlines()] == sorted(
+        json.loads(line)["graduate"] for line in events.splitlines()
+    )
+    assert {json.loads(line)["graduate"] for line in events.splitlines()} == {"a", "c", "d", "e"}
+    assert runs["2"] == (events, summary)
+    assert runs["3"] == (events, summary)
+
+
+def test_workers_refuse_bad_input_as_one_process_does(tmp_path: Path) -> None:
+    cohort = tmp_path / "cohort.jsonl"
+    cohort.write_text(
+        f"{graduate(daily(20), gid='a')}\nnot json\n{graduate([checkin(1, craving=11)], gid='b')}\n"
+    )
+    out = tmp_path / "events.jsonl"
+    alone = run(cohort, "--out", out, "--workers", "1", cwd=tmp_path)
+    shared = run(cohort, "--out", out, "--workers", "2", cwd=tmp_path)
+    assert alone.returncode == shared.returncode == 2
+    assert shared.stderr == alone.stderr
+    assert "cohort.jsonl:3: checkins[0].craving: must be <= 10" in shared.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.jsonl"]
+    zero = run(cohort, "--workers", "0", cwd=tmp_path)
+    assert zero.returncode == 2
+    assert zero.stderr.strip() == "--workers: must be >= 1"

@@ -12,12 +12,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from aftercare.rules.backtest import run_backtest
+from aftercare.rules.backtest import Cohort, CohortChanged, run_backtest
 from aftercare.rules.calibrate import (
     GRID,
     MIN_STRICTNESS,
-    Cohort,
-    CohortChanged,
     main,
     replay_all,
     replays,
