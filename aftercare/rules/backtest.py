@@ -465,11 +465,8 @@ def _plan(
 
 def _around(received: dict[int, CheckinFacts], checkin: CheckinFacts, after: int) -> Iterator[CheckinFacts]:
     """The check-ins received so far (keyed by ordinal) for the window's days before ``checkin``'s,
-    and, for a lapse, the ``after`` days after it (a late sync's lapse meets a later one already
-    received; ``step.later_lapses`` reads those for a lapse only)."""
+    and for the ``after`` days after it (a late sync's lapse meets a later one already received)."""
     day = checkin.local_date.toordinal()
-    if not checkin.used:
-        after = 0
     return (
         c
         for d in range(day - WINDOW_DAYS + 1, day + after + 1)
