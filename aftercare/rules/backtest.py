@@ -622,12 +622,7 @@ def run_backtest_shared(
     Each process replays every ``workers``-th graduate into a file of its own, a blank line after
     each graduate's events; the files are then read in turn, a graduate from each, so the events
     keep the input's order."""
-    # Spawned, not forked: a fork copies whatever locks the caller's threads hold at that moment.
-    context = multiprocessing.get_context("spawn")
-    with (
-        tempfile.TemporaryDirectory(prefix="aftercare-backtest-") as tmp,
-        ProcessPoolExecutor(workers, mp_context=context) as pool,
-    ):
+    with tempfile.TemporaryDirectory(prefix="aftercare-backtest-") as tmp, worker_pool(workers) as pool:
         parts = [Path(tmp) / f"share-{share}.jsonl" for share in range(workers)]
         shares = [
             pool.submit(_backtest_share, cohort.path, share, workers, rules, resolve_after_days, part)
@@ -664,6 +659,12 @@ def _backtest_share(
 def available_cores() -> int:
     """The cores this process may run on: a container's CPU set, not the machine's."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """Processes to replay graduates on (``aftercare backtest`` and ``aftercare calibrate``)."""
+    # Spawned, not forked: a fork copies whatever locks the caller's threads hold at that moment.
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 class CohortChanged(Exception):

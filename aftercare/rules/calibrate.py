@@ -45,13 +45,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import os
 import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -66,6 +64,7 @@ from aftercare.rules.backtest import (
     available_cores,
     load_rules,
     replay_events,
+    worker_pool,
 )
 from aftercare.rules.config import ProgramRules
 from aftercare.rules.engine import EARLY_SIGN_RULES
@@ -163,9 +162,7 @@ def replays(cohort: Cohort, resolve_after_days: int, workers: int) -> Iterator[R
     if workers == 1:
         yield lambda rules: replay_all(cohort, rules, resolve_after_days)
         return
-    # Spawned, not forked: a fork copies whatever locks the caller's threads hold at that moment.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with worker_pool(workers) as pool:
 
         def replay(rules: ProgramRules) -> Summary:
             shares = [
